@@ -1,0 +1,486 @@
+// Package upstream is a typed client for HighLevel's Contacts REST API v2
+// (https://services.leadconnectorhq.com). One service per resource hangs off
+// Client; every call goes through Client.Do, which sets the headers, escapes
+// the path, applies the timeout, caps and decodes the answer, and turns every
+// failure into an *Error.
+package upstream
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptrace"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/oauth2"
+)
+
+const (
+	// DefaultBaseURL is HighLevel's API host.
+	DefaultBaseURL = "https://services.leadconnectorhq.com/"
+	// APIVersion is sent in the Version header of every call.
+	APIVersion = "2021-07-28"
+	// DefaultTimeout bounds one call when no other timeout is configured.
+	DefaultTimeout = 30 * time.Second
+	// DefaultMaxResponseBytes caps a successful answer. The largest legitimate
+	// answer, a search page of 500 contacts, stays well below it.
+	DefaultMaxResponseBytes = 16 << 20
+	// maxErrorBodyBytes caps an error answer: only its message is of use.
+	maxErrorBodyBytes = 1 << 20
+	defaultUserAgent  = "ghl-graphql-gateway"
+)
+
+// Client calls the Contacts API. It is safe for concurrent use.
+type Client struct {
+	httpClient *http.Client
+	baseURL    *url.URL
+	tokens     oauth2.TokenSource
+	timeout    time.Duration
+	maxBody    int64
+	userAgent  string
+	logger     *slog.Logger
+	now        func() time.Time
+
+	// Contacts covers contacts and their tags, followers, search and business look-ups.
+	Contacts *ContactsService
+	// Tasks covers a contact's tasks.
+	Tasks *TasksService
+	// Notes covers a contact's notes.
+	Notes *NotesService
+	// Appointments covers a contact's appointments.
+	Appointments *AppointmentsService
+	// Campaigns adds contacts to and removes them from campaigns.
+	Campaigns *CampaignsService
+	// Workflows adds contacts to and removes them from workflows.
+	Workflows *WorkflowsService
+	// Bulk updates tags and businesses of many contacts at once.
+	Bulk *BulkService
+}
+
+type service struct{ client *Client }
+
+// Option configures a Client.
+type Option func(*Client) error
+
+// WithBaseURL sets the API host, e.g. the sandbox's URL. A path prefix is kept.
+func WithBaseURL(raw string) Option {
+	return func(c *Client) error {
+		u, err := url.Parse(raw)
+		if err != nil {
+			return fmt.Errorf("base URL %q: %w", raw, err)
+		}
+		if u.Scheme != "http" && u.Scheme != "https" {
+			return fmt.Errorf("base URL %q: scheme must be http or https", raw)
+		}
+		if u.Host == "" {
+			return fmt.Errorf("base URL %q: no host", raw)
+		}
+		if u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+			return fmt.Errorf("base URL %q: must not carry a query, fragment or user info", raw)
+		}
+		if !strings.HasSuffix(u.Path, "/") {
+			u.Path += "/"
+			if u.RawPath != "" {
+				u.RawPath += "/"
+			}
+		}
+		c.baseURL = u
+		return nil
+	}
+}
+
+// WithHTTPClient sets the HTTP client; its transport is where retries, rate
+// budgets and tracing can be layered.
+func WithHTTPClient(hc *http.Client) Option {
+	return func(c *Client) error {
+		if hc == nil {
+			return errors.New("nil HTTP client")
+		}
+		c.httpClient = hc
+		return nil
+	}
+}
+
+// WithTokenSource sets the credential used when a call's context carries none
+// (see ContextWithTokenSource). A gateway that holds one install's tokens sets it here.
+func WithTokenSource(ts oauth2.TokenSource) Option {
+	return func(c *Client) error { c.tokens = ts; return nil }
+}
+
+// WithTimeout bounds each call; 0 leaves only the context's deadline.
+func WithTimeout(d time.Duration) Option {
+	return func(c *Client) error {
+		if d < 0 {
+			return fmt.Errorf("timeout %v: must not be negative", d)
+		}
+		c.timeout = d
+		return nil
+	}
+}
+
+// WithMaxResponseBytes caps the size of a successful answer.
+func WithMaxResponseBytes(n int64) Option {
+	return func(c *Client) error {
+		if n <= 0 {
+			return fmt.Errorf("max response bytes %d: must be positive", n)
+		}
+		c.maxBody = n
+		return nil
+	}
+}
+
+// WithUserAgent sets the User-Agent header.
+func WithUserAgent(ua string) Option {
+	return func(c *Client) error { c.userAgent = ua; return nil }
+}
+
+// WithLogger sets the logger; calls are logged at debug level, without tokens.
+func WithLogger(l *slog.Logger) Option {
+	return func(c *Client) error {
+		if l != nil {
+			c.logger = l
+		}
+		return nil
+	}
+}
+
+// NewClient returns a client for the Contacts API at DefaultBaseURL unless
+// WithBaseURL says otherwise.
+func NewClient(opts ...Option) (*Client, error) {
+	c := &Client{
+		timeout:   DefaultTimeout,
+		maxBody:   DefaultMaxResponseBytes,
+		userAgent: defaultUserAgent,
+		logger:    slog.New(slog.DiscardHandler),
+		now:       time.Now,
+	}
+	if err := WithBaseURL(DefaultBaseURL)(c); err != nil {
+		return nil, err
+	}
+	for _, opt := range opts {
+		if err := opt(c); err != nil {
+			return nil, fmt.Errorf("upstream: %w", err)
+		}
+	}
+	if c.httpClient == nil {
+		c.httpClient = &http.Client{Transport: NewTransport()}
+	}
+	s := &service{client: c}
+	c.Contacts = (*ContactsService)(s)
+	c.Tasks = (*TasksService)(s)
+	c.Notes = (*NotesService)(s)
+	c.Appointments = (*AppointmentsService)(s)
+	c.Campaigns = (*CampaignsService)(s)
+	c.Workflows = (*WorkflowsService)(s)
+	c.Bulk = (*BulkService)(s)
+	return c, nil
+}
+
+// NewTransport returns an HTTP transport sized for a gateway: many concurrent
+// calls to one host, so many idle connections kept per host.
+func NewTransport() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns = 512
+	t.MaxIdleConnsPerHost = 256
+	t.IdleConnTimeout = 90 * time.Second
+	t.ResponseHeaderTimeout = 0 // the per-call context deadline governs
+	return t
+}
+
+// BaseURL returns the API host the client calls.
+func (c *Client) BaseURL() string { return c.baseURL.String() }
+
+type tokenSourceKey struct{}
+
+// ContextWithTokenSource returns a context whose calls authenticate with ts,
+// overriding the client's own token source. Pass-through mode uses it to send
+// each client's bearer token.
+func ContextWithTokenSource(ctx context.Context, ts oauth2.TokenSource) context.Context {
+	return context.WithValue(ctx, tokenSourceKey{}, ts)
+}
+
+// TokenSourceFromContext returns the token source set by ContextWithTokenSource.
+func TokenSourceFromContext(ctx context.Context) (oauth2.TokenSource, bool) {
+	ts, ok := ctx.Value(tokenSourceKey{}).(oauth2.TokenSource)
+	return ts, ok && ts != nil
+}
+
+// Request is a call ready to be sent by Do.
+type Request struct {
+	// Op is the operation called.
+	Op Operation
+	// Method, Path (escaped) and Query make up the URL below the base URL.
+	Method, Path string
+	Query        url.Values
+	// Body is the encoded JSON body; nil for none.
+	Body []byte
+}
+
+// Response describes a successful answer.
+type Response struct {
+	// StatusCode is the HTTP status.
+	StatusCode int
+	// Header holds the answer's headers.
+	Header http.Header
+	// Rate holds the parsed rate-limit headers.
+	Rate Rate
+}
+
+// NewRequest builds the request for op. params fill the path template's
+// placeholders in order; each is refused when empty or a dot segment, and
+// escaped so that it stays one path segment whatever it holds. body, when not
+// nil, is encoded as JSON.
+func (c *Client) NewRequest(op Operation, params []string, query url.Values, body any) (*Request, error) {
+	path, err := expandPath(op, params)
+	if err != nil {
+		return nil, err
+	}
+	req := &Request{Op: op, Method: op.Method, Path: path, Query: query}
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return nil, invalidInput(op, "encode body: %v", err)
+		}
+		req.Body = b
+	}
+	return req, nil
+}
+
+// expandPath fills the template's {placeholders} with escaped params.
+func expandPath(op Operation, params []string) (string, error) {
+	var b strings.Builder
+	rest := op.Path
+	i := 0
+	for {
+		open := strings.IndexByte(rest, '{')
+		if open < 0 {
+			b.WriteString(rest)
+			break
+		}
+		end := strings.IndexByte(rest[open:], '}')
+		if end < 0 {
+			return "", invalidInput(op, "bad path template %q", op.Path)
+		}
+		name := rest[open+1 : open+end]
+		if i >= len(params) {
+			return "", invalidInput(op, "missing %s", name)
+		}
+		p := params[i]
+		switch p {
+		case "":
+			return "", invalidInput(op, "%s must not be empty", name)
+		case ".", "..":
+			return "", invalidInput(op, "%s %q is not a valid ID", name, p)
+		}
+		b.WriteString(rest[:open])
+		b.WriteString(url.PathEscape(p))
+		rest = rest[open+end+1:]
+		i++
+	}
+	if i != len(params) {
+		return "", invalidInput(op, "%d path parameters given, %d expected", len(params), i)
+	}
+	return b.String(), nil
+}
+
+// Do sends req and decodes a successful JSON answer into v (when v is not
+// nil). Every failure is an *Error; a cancelled context yields an *Error that
+// wraps ctx.Err().
+func (c *Client) Do(ctx context.Context, req *Request, v any) (*Response, error) {
+	op := req.Op
+	fail := func(e *Error) (*Response, error) {
+		e.Op, e.Method, e.Path = op.ID, req.Method, req.Path
+		return nil, e
+	}
+
+	ts, ok := TokenSourceFromContext(ctx)
+	if !ok {
+		ts = c.tokens
+	}
+	if ts == nil {
+		return fail(&Error{Err: fmt.Errorf("%w: no credential for the call", ErrUnauthorized), Retryable: false})
+	}
+	tok, err := ts.Token()
+	if err != nil {
+		return fail(&Error{Err: fmt.Errorf("%w: obtain token: %w", ErrUnauthorized, err)})
+	}
+	if tok == nil || tok.AccessToken == "" {
+		return fail(&Error{Err: fmt.Errorf("%w: empty access token", ErrUnauthorized)})
+	}
+
+	if c.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.timeout)
+		defer cancel()
+	}
+
+	u := c.baseURL.String() + strings.TrimPrefix(req.Path, "/")
+	if len(req.Query) > 0 {
+		u += "?" + req.Query.Encode()
+	}
+	var body io.Reader
+	if req.Body != nil {
+		body = bytes.NewReader(req.Body)
+	}
+	hreq, err := http.NewRequestWithContext(ctx, req.Method, u, body)
+	if err != nil {
+		return fail(&Error{Err: fmt.Errorf("%w: build request: %w", ErrInvalidInput, err)})
+	}
+	hreq.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+	hreq.Header.Set("Version", APIVersion)
+	hreq.Header.Set("Accept", "application/json")
+	if req.Body != nil {
+		hreq.Header.Set("Content-Type", "application/json")
+	}
+	if c.userAgent != "" {
+		hreq.Header.Set("User-Agent", c.userAgent)
+	}
+
+	// Whether any byte of the request may have left: it decides whether a
+	// failed write can be repeated without risk of doing it twice.
+	var wrote atomic.Bool
+	trace := &httptrace.ClientTrace{
+		WroteHeaderField: func(string, []string) { wrote.Store(true) },
+		WroteRequest:     func(httptrace.WroteRequestInfo) { wrote.Store(true) },
+	}
+	hreq = hreq.WithContext(httptrace.WithClientTrace(ctx, trace))
+
+	start := c.now()
+	resp, err := c.httpClient.Do(hreq)
+	if err != nil {
+		e := transportError(ctx, err, wrote.Load())
+		e.Retryable = e.Retryable && (op.Idempotent || !e.RequestSent)
+		c.logger.DebugContext(ctx, "upstream call failed", "op", op.ID, "err", e.Err, "duration", c.now().Sub(start))
+		return fail(e)
+	}
+	defer resp.Body.Close()
+
+	rate := ParseRate(resp.Header)
+	success := resp.StatusCode >= 200 && resp.StatusCode < 300
+	limit := int64(maxErrorBodyBytes)
+	if success {
+		limit = c.maxBody
+	}
+	data, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	if err != nil {
+		e := transportError(ctx, err, true)
+		e.StatusCode, e.Rate = resp.StatusCode, rate
+		// The upstream answered, so a write has been carried out even though
+		// its answer was lost: only idempotent calls may be repeated.
+		e.Retryable = e.Retryable && op.Idempotent
+		return fail(e)
+	}
+	c.logger.DebugContext(ctx, "upstream call", "op", op.ID, "status", resp.StatusCode, "duration", c.now().Sub(start))
+
+	if !success {
+		if int64(len(data)) > limit {
+			data = data[:limit]
+		}
+		return fail(c.statusError(op, resp, data, rate))
+	}
+	if int64(len(data)) > limit {
+		return fail(&Error{StatusCode: resp.StatusCode, Rate: rate, RequestSent: true,
+			Err: fmt.Errorf("%w: body exceeds %d bytes", ErrMalformedResponse, limit)})
+	}
+	if v != nil {
+		if len(bytes.TrimSpace(data)) == 0 {
+			return fail(&Error{StatusCode: resp.StatusCode, Rate: rate, RequestSent: true,
+				Err: fmt.Errorf("%w: empty body", ErrMalformedResponse)})
+		}
+		if err := json.Unmarshal(data, v); err != nil {
+			return fail(&Error{StatusCode: resp.StatusCode, Rate: rate, RequestSent: true,
+				Err: fmt.Errorf("%w: %w", ErrMalformedResponse, err)})
+		}
+		if env, ok := v.(envelope); ok {
+			if field := env.missingField(); field != "" {
+				return fail(&Error{StatusCode: resp.StatusCode, Rate: rate, RequestSent: true,
+					Err: fmt.Errorf("%w: answer has no %q", ErrMalformedResponse, field)})
+			}
+		}
+	}
+	return &Response{StatusCode: resp.StatusCode, Header: resp.Header, Rate: rate}, nil
+}
+
+// transportError classifies a failure that left no HTTP status.
+func transportError(ctx context.Context, err error, sent bool) *Error {
+	e := &Error{RequestSent: sent, Retryable: true}
+	var netErr net.Error
+	switch {
+	case errors.Is(ctx.Err(), context.Canceled):
+		// The caller gave up; repeating is pointless.
+		e.Err, e.Retryable = ctx.Err(), false
+	case errors.Is(ctx.Err(), context.DeadlineExceeded), errors.Is(err, context.DeadlineExceeded):
+		e.Err = fmt.Errorf("%w: %w", ErrTimeout, context.DeadlineExceeded)
+	case errors.As(err, &netErr) && netErr.Timeout():
+		e.Err = fmt.Errorf("%w: %w", ErrTimeout, err)
+	default:
+		e.Err = fmt.Errorf("%w: %w", ErrConnection, err)
+	}
+	return e
+}
+
+// errorBody is HighLevel's error answer: message is a string, or a list of
+// strings for 422.
+type errorBody struct {
+	StatusCode int             `json:"statusCode"`
+	Message    json.RawMessage `json:"message"`
+	Error      string          `json:"error"`
+}
+
+// statusError builds the error for a non-2xx answer.
+func (c *Client) statusError(op Operation, resp *http.Response, data []byte, rate Rate) *Error {
+	e := &Error{StatusCode: resp.StatusCode, Rate: rate, RequestSent: true}
+	var eb errorBody
+	if json.Unmarshal(data, &eb) == nil {
+		var one string
+		var many []string
+		switch {
+		case json.Unmarshal(eb.Message, &one) == nil && one != "":
+			e.Messages = []string{one}
+		case json.Unmarshal(eb.Message, &many) == nil && len(many) > 0:
+			e.Messages = many
+		case eb.Error != "":
+			e.Messages = []string{eb.Error}
+		}
+	}
+	kind := kindForStatus(resp.StatusCode)
+	if kind == nil {
+		kind = fmt.Errorf("unexpected status %d", resp.StatusCode)
+	}
+	e.Err = kind
+	switch {
+	case resp.StatusCode == http.StatusTooManyRequests:
+		// A 429 is refused before any work, so any call may be repeated.
+		e.Retryable = true
+		e.RetryAfter = ParseRetryAfter(resp.Header.Get("Retry-After"), c.now())
+	case resp.StatusCode >= 500:
+		e.Retryable = op.Idempotent
+		e.RetryAfter = ParseRetryAfter(resp.Header.Get("Retry-After"), c.now())
+	}
+	return e
+}
+
+// call is the one path every service method takes: build, send, decode.
+func (c *Client) call(ctx context.Context, op Operation, params []string, query url.Values, body, v any) (*Response, error) {
+	req, err := c.NewRequest(op, params, query, body)
+	if err != nil {
+		return nil, err
+	}
+	return c.Do(ctx, req, v)
+}
+
+// envelope is implemented by answer types whose payload must be present: a
+// get-contact answer without "contact" is an error, never a zero value.
+type envelope interface {
+	// missingField names the required field that the answer lacks, or "".
+	missingField() string
+}

@@ -1,0 +1,254 @@
+// This file holds contact search, the duplicate look-up, and the search
+// cursor that lets a client page past the first 10,000 results.
+
+package upstream
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+)
+
+// Search limits documented by HighLevel.
+const (
+	// MaxSearchPageLimit is the largest pageLimit search accepts.
+	MaxSearchPageLimit = 500
+	// DefaultSearchPageLimit is the page size when none is given.
+	DefaultSearchPageLimit = 20
+	// MaxSearchPagedResults is how far page/pageLimit paging reaches; past it
+	// only searchAfter works.
+	MaxSearchPagedResults = 10000
+)
+
+// SearchContactsRequest is the body of POST /contacts/search.
+type SearchContactsRequest struct {
+	LocationID string `json:"locationId"`
+	// Query is free text matched against names, email, phone and company.
+	Query string `json:"query,omitempty"`
+	// PageLimit is the page size, 1..MaxSearchPageLimit. The upstream answers
+	// 422 without it, so Search sends DefaultSearchPageLimit when it is 0.
+	PageLimit int `json:"pageLimit"`
+	// Page is 1-based; leave 0 when SearchAfter is set.
+	Page int `json:"page,omitempty"`
+	// SearchAfter is the SearchAfter of the last contact of the previous page.
+	SearchAfter []json.RawMessage `json:"searchAfter,omitempty"`
+	Filters     []SearchFilter    `json:"filters,omitempty"`
+	Sort        []SearchSort      `json:"sort,omitempty"`
+}
+
+// Search filter operators.
+const (
+	FilterEq          = "eq"
+	FilterNotEq       = "not_eq"
+	FilterContains    = "contains"
+	FilterNotContains = "not_contains"
+	FilterExists      = "exists"
+	FilterNotExists   = "not_exists"
+	FilterRange       = "range"
+)
+
+// SearchFilter is one search condition, or a group of them: set Field,
+// Operator and Value, or Group ("AND" or "OR") and Filters.
+type SearchFilter struct {
+	Field    string `json:"field,omitempty"`
+	Operator string `json:"operator,omitempty"`
+	// Value is a string, number, boolean, list, or for FilterRange a
+	// RangeValue. FilterExists and FilterNotExists take none.
+	Value   any            `json:"value,omitempty"`
+	Group   string         `json:"group,omitempty"`
+	Filters []SearchFilter `json:"filters,omitempty"`
+}
+
+// RangeValue bounds a FilterRange condition; nil bounds are left out.
+type RangeValue struct {
+	GTE any `json:"gte,omitempty"`
+	GT  any `json:"gt,omitempty"`
+	LTE any `json:"lte,omitempty"`
+	LT  any `json:"lt,omitempty"`
+}
+
+// Sort directions.
+const (
+	SortAsc  = "asc"
+	SortDesc = "desc"
+)
+
+// SearchSort orders search results by one field.
+type SearchSort struct {
+	Field     string `json:"field"`
+	Direction string `json:"direction"`
+}
+
+// SearchResult is a page of search results.
+type SearchResult struct {
+	Contacts []Contact `json:"contacts"`
+	// Total is the number of contacts that match, over all pages.
+	Total int `json:"total"`
+}
+
+func (r *SearchResult) missingField() string {
+	if r.Contacts == nil {
+		return "contacts"
+	}
+	return ""
+}
+
+// Search returns a page of the contacts of a location that match body.
+//
+// API: POST /contacts/search (search-contacts-advanced).
+func (s *ContactsService) Search(ctx context.Context, body *SearchContactsRequest) (*SearchResult, *Response, error) {
+	if body == nil || body.LocationID == "" {
+		return nil, nil, invalidInput(OpSearchContacts, "locationId is required")
+	}
+	req := *body
+	if req.PageLimit == 0 {
+		req.PageLimit = DefaultSearchPageLimit
+	}
+	if req.PageLimit < 1 || req.PageLimit > MaxSearchPageLimit {
+		return nil, nil, invalidInput(OpSearchContacts, "pageLimit %d is outside 1..%d", req.PageLimit, MaxSearchPageLimit)
+	}
+	if req.Page < 0 {
+		return nil, nil, invalidInput(OpSearchContacts, "page must not be negative")
+	}
+	if req.Page > 0 && len(req.SearchAfter) > 0 {
+		return nil, nil, invalidInput(OpSearchContacts, "page and searchAfter exclude each other")
+	}
+	var out SearchResult
+	resp, err := s.client.call(ctx, OpSearchContacts, nil, nil, &req, &out)
+	if err != nil {
+		return nil, resp, err
+	}
+	return &out, resp, nil
+}
+
+// duplicateEnvelope is {"contact": {...}} or {"contact": null}.
+type duplicateEnvelope struct {
+	Contact *Contact `json:"contact"`
+}
+
+// FindDuplicate returns the contact of the location that has this email or
+// phone number, or nil when there is none. The upstream checks the email
+// first when both are given.
+//
+// API: GET /contacts/search/duplicate (get-duplicate-contact).
+func (s *ContactsService) FindDuplicate(ctx context.Context, locationID, email, phone string) (*Contact, *Response, error) {
+	if locationID == "" {
+		return nil, nil, invalidInput(OpGetDuplicateContact, "locationId is required")
+	}
+	if email == "" && phone == "" {
+		return nil, nil, invalidInput(OpGetDuplicateContact, "an email or a phone number is required")
+	}
+	q := url.Values{"locationId": {locationID}}
+	if email != "" {
+		q.Set("email", email)
+	}
+	if phone != "" {
+		q.Set("number", phone)
+	}
+	var out duplicateEnvelope
+	resp, err := s.client.call(ctx, OpGetDuplicateContact, nil, q, nil, &out)
+	if err != nil {
+		return nil, resp, err
+	}
+	return out.Contact, resp, nil
+}
+
+// SearchCursor is a position in a list of search results: Offset results
+// come before it, and SearchAfter, when known, is the searchAfter of the
+// result just before it. Clients see it only as the opaque string of
+// Encode; the gateway's GraphQL cursors are these strings.
+type SearchCursor struct {
+	Offset      int
+	SearchAfter []json.RawMessage
+}
+
+// Bounds on a cursor that arrives from a client, so that a forged one
+// cannot make the gateway send an absurd request.
+const (
+	maxCursorLen         = 1024
+	maxCursorOffset      = 100_000_000
+	maxCursorSearchAfter = 4
+)
+
+// cursorWire is the JSON inside an encoded cursor.
+type cursorWire struct {
+	Offset      int               `json:"o"`
+	SearchAfter []json.RawMessage `json:"a,omitempty"`
+}
+
+// Encode returns the cursor as an opaque URL-safe string.
+func (c SearchCursor) Encode() string {
+	b, _ := json.Marshal(cursorWire{Offset: c.Offset, SearchAfter: c.SearchAfter})
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// ErrInvalidCursor is returned for a cursor the gateway did not make.
+var ErrInvalidCursor = errors.New("invalid cursor")
+
+// ParseSearchCursor decodes a cursor made by Encode. It accepts only what
+// Encode makes: a non-negative offset and a short list of scalars.
+func ParseSearchCursor(s string) (SearchCursor, error) {
+	if s == "" || len(s) > maxCursorLen {
+		return SearchCursor{}, fmt.Errorf("%w: empty or too long", ErrInvalidCursor)
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return SearchCursor{}, fmt.Errorf("%w: not base64url", ErrInvalidCursor)
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	var w cursorWire
+	if err := dec.Decode(&w); err != nil || dec.More() {
+		return SearchCursor{}, fmt.Errorf("%w: not a cursor", ErrInvalidCursor)
+	}
+	if w.Offset < 0 || w.Offset > maxCursorOffset {
+		return SearchCursor{}, fmt.Errorf("%w: offset out of range", ErrInvalidCursor)
+	}
+	if len(w.SearchAfter) > maxCursorSearchAfter {
+		return SearchCursor{}, fmt.Errorf("%w: searchAfter too long", ErrInvalidCursor)
+	}
+	for i, v := range w.SearchAfter {
+		var x any
+		if err := json.Unmarshal(v, &x); err != nil {
+			return SearchCursor{}, fmt.Errorf("%w: bad searchAfter", ErrInvalidCursor)
+		}
+		switch x.(type) {
+		case string, float64, bool:
+		default:
+			return SearchCursor{}, fmt.Errorf("%w: searchAfter holds a non-scalar", ErrInvalidCursor)
+		}
+		// Keep the compact form so that equal cursors encode equally.
+		var buf bytes.Buffer
+		if err := json.Compact(&buf, v); err != nil {
+			return SearchCursor{}, fmt.Errorf("%w: bad searchAfter", ErrInvalidCursor)
+		}
+		w.SearchAfter[i] = buf.Bytes()
+	}
+	return SearchCursor{Offset: w.Offset, SearchAfter: w.SearchAfter}, nil
+}
+
+// StartAfter positions req so that its page starts right after the cursor and
+// holds up to limit results. It prefers searchAfter, which reaches past
+// MaxSearchPagedResults; without one it falls back to page numbers, and
+// returns how many leading results of the page the caller must skip when the
+// offset is not a multiple of limit.
+func (req *SearchContactsRequest) StartAfter(c SearchCursor, limit int) (skip int, err error) {
+	if limit < 1 || limit > MaxSearchPageLimit {
+		return 0, fmt.Errorf("%w: page size %d is outside 1..%d", ErrInvalidInput, limit, MaxSearchPageLimit)
+	}
+	req.PageLimit = limit
+	if len(c.SearchAfter) > 0 {
+		req.SearchAfter, req.Page = c.SearchAfter, 0
+		return 0, nil
+	}
+	if c.Offset+limit > MaxSearchPagedResults {
+		return 0, fmt.Errorf("%w: paging by page number reaches only the first %d results", ErrInvalidInput, MaxSearchPagedResults)
+	}
+	req.SearchAfter = nil
+	req.Page = c.Offset/limit + 1
+	return c.Offset % limit, nil
+}
