@@ -453,6 +453,11 @@ func (c *Client) statusError(op Operation, resp *http.Response, data []byte, rat
 		}
 	}
 	kind := kindForStatus(resp.StatusCode)
+	if resp.StatusCode == http.StatusUnauthorized && isScopeRefusal(e.Messages) {
+		// HighLevel answers a valid token that lacks a scope with 401; it is
+		// a permission problem, not a bad credential.
+		kind = ErrForbidden
+	}
 	if kind == nil {
 		kind = fmt.Errorf("unexpected status %d", resp.StatusCode)
 	}
@@ -483,4 +488,15 @@ func (c *Client) call(ctx context.Context, op Operation, params []string, query 
 type envelope interface {
 	// missingField names the required field that the answer lacks, or "".
 	missingField() string
+}
+
+// isScopeRefusal reports whether a 401's messages say the token lacks a
+// scope ("The token is not authorized for this scope.").
+func isScopeRefusal(msgs []string) bool {
+	for _, m := range msgs {
+		if strings.Contains(strings.ToLower(m), "not authorized for this scope") {
+			return true
+		}
+	}
+	return false
 }
