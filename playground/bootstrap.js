@@ -77,9 +77,26 @@ function tabStorage(defaultHeaders) {
   };
 }
 
-const fetcher = createGraphiQLFetcher({
+const baseFetcher = createGraphiQLFetcher({
   url: new URL(config.endpoint, window.location.href).toString(),
 });
+const defaultHeaders = config.defaultHeaders
+  ? JSON.parse(config.defaultHeaders)
+  : undefined;
+
+// GraphiQL introspects before the headers editor exists and then sends no
+// headers at all; an endpoint that wants the token for introspection would
+// leave the docs empty. Requests that do carry headers are left untouched.
+function fetcher(params, opts) {
+  if (
+    defaultHeaders &&
+    params.operationName === 'IntrospectionQuery' &&
+    (!opts || opts.headers === undefined)
+  ) {
+    opts = { ...opts, headers: defaultHeaders };
+  }
+  return baseFetcher(params, opts);
+}
 
 createRoot(document.getElementById('graphiql')).render(
   createElement(GraphiQL, {
