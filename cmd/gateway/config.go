@@ -1,0 +1,163 @@
+// This file holds the gateway's configuration: flags, each with an
+// environment variable of the same name (GATEWAY_ + upper case, - as _),
+// and the checks that make bad configuration fail at start.
+
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/ghl-graphql/gateway/server"
+	"github.com/ghl-graphql/gateway/upstream"
+	"github.com/ghl-graphql/gateway/upstream/sandbox"
+)
+
+// config is the gateway's configuration.
+type config struct {
+	addr            string
+	upstreamURL     string
+	locationID      string
+	upstreamTimeout time.Duration
+	requestTimeout  time.Duration
+	shutdownTimeout time.Duration
+	maxBodyBytes    int64
+	introspection   bool
+	playground      bool
+	playgroundCDN   bool
+	logLevel        string
+	logFormat       string
+	sandbox         sandbox.Config
+}
+
+// envPrefix is the prefix of every setting's environment variable.
+const envPrefix = "GATEWAY_"
+
+// envName is the environment variable of a flag.
+func envName(flagName string) string {
+	return envPrefix + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// newFlagSet declares the serve command's flags into cfg.
+func newFlagSet(cfg *config) *flag.FlagSet {
+	fs := flag.NewFlagSet("gateway", flag.ContinueOnError)
+	fs.StringVar(&cfg.addr, "addr", "127.0.0.1:8080", "address to listen on")
+	fs.StringVar(&cfg.upstreamURL, "upstream-url", "", "Contacts API base URL, e.g. "+upstream.DefaultBaseURL+"; unset: run the built-in sandbox in-process")
+	fs.StringVar(&cfg.locationID, "location-id", "", "location used when neither the request nor its token names one")
+	fs.DurationVar(&cfg.upstreamTimeout, "upstream-timeout", upstream.DefaultTimeout, "timeout of one upstream call")
+	fs.DurationVar(&cfg.requestTimeout, "request-timeout", server.DefaultRequestTimeout, "timeout of one GraphQL request, upstream calls included")
+	fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long in-flight requests may run after SIGINT/SIGTERM")
+	fs.Int64Var(&cfg.maxBodyBytes, "max-body-bytes", server.DefaultMaxBodyBytes, "largest GraphQL request body accepted")
+	fs.BoolVar(&cfg.introspection, "introspection", true, "answer introspection queries (GraphiQL's docs need them)")
+	fs.BoolVar(&cfg.playground, "playground", true, "serve GraphiQL at /")
+	fs.BoolVar(&cfg.playgroundCDN, "playground-cdn", false, "load GraphiQL's assets from a public CDN instead of the copy embedded in the binary")
+	fs.StringVar(&cfg.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fs.StringVar(&cfg.logFormat, "log-format", "text", "log format: text or json")
+
+	// The embedded sandbox's knobs, under a sandbox- prefix.
+	sfs := flag.NewFlagSet("sandbox", flag.ContinueOnError)
+	cfg.sandbox.RegisterFlags(sfs)
+	sfs.VisitAll(func(f *flag.Flag) {
+		fs.Var(f.Value, "sandbox-"+f.Name, "embedded sandbox (no -upstream-url): "+f.Usage)
+	})
+	return fs
+}
+
+// applyEnv sets every flag that has an environment variable and was not
+// given on the command line. Command-line flags win over the environment.
+func applyEnv(fs *flag.FlagSet, lookup func(string) (string, bool)) error {
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	var errs []error
+	fs.VisitAll(func(f *flag.Flag) {
+		if given[f.Name] {
+			return
+		}
+		if v, ok := lookup(envName(f.Name)); ok {
+			if err := fs.Set(f.Name, v); err != nil {
+				errs = append(errs, fmt.Errorf("%s=%q: %w", envName(f.Name), v, err))
+			}
+		}
+	})
+	return errors.Join(errs...)
+}
+
+// parseConfig reads flags, then the environment, and checks the result.
+func parseConfig(args []string, lookup func(string) (string, bool), usageOut *os.File) (*config, error) {
+	cfg := &config{}
+	fs := newFlagSet(cfg)
+	if usageOut != nil {
+		fs.SetOutput(usageOut)
+	}
+	fs.Usage = func() {
+		out := fs.Output()
+		fmt.Fprintf(out, "Usage: gateway [flags]\n       gateway schema   (print the GraphQL SDL)\n       gateway sandbox  (serve the sandbox Contacts API alone; -h for its flags)\n\n")
+		fmt.Fprintf(out, "Every flag can also be set with an environment variable, e.g. -upstream-url as %s.\n\n", envName("upstream-url"))
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if err := applyEnv(fs, lookup); err != nil {
+		return nil, err
+	}
+	return cfg, cfg.validate()
+}
+
+// validate names the first bad setting.
+func (c *config) validate() error {
+	if _, _, err := net.SplitHostPort(c.addr); err != nil {
+		return fmt.Errorf("-addr %q: %w", c.addr, err)
+	}
+	if c.upstreamURL != "" {
+		u, err := url.Parse(c.upstreamURL)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			return fmt.Errorf("-upstream-url %q: must be an absolute http(s) URL", c.upstreamURL)
+		}
+	}
+	for name, d := range map[string]time.Duration{
+		"-upstream-timeout": c.upstreamTimeout, "-request-timeout": c.requestTimeout, "-shutdown-timeout": c.shutdownTimeout,
+	} {
+		if d <= 0 {
+			return fmt.Errorf("%s %v: must be positive", name, d)
+		}
+	}
+	if c.maxBodyBytes < 1024 {
+		return fmt.Errorf("-max-body-bytes %d: must be at least 1024", c.maxBodyBytes)
+	}
+	if _, err := parseLevel(c.logLevel); err != nil {
+		return err
+	}
+	if c.logFormat != "text" && c.logFormat != "json" {
+		return fmt.Errorf("-log-format %q: must be text or json", c.logFormat)
+	}
+	return nil
+}
+
+func parseLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(s)); err != nil {
+		return 0, fmt.Errorf("-log-level %q: must be debug, info, warn or error", s)
+	}
+	return l, nil
+}
+
+// newLogger builds the process logger.
+func (c *config) newLogger(out *os.File) *slog.Logger {
+	level, _ := parseLevel(c.logLevel)
+	opts := &slog.HandlerOptions{Level: level}
+	if c.logFormat == "json" {
+		return slog.New(slog.NewJSONHandler(out, opts))
+	}
+	return slog.New(slog.NewTextHandler(out, opts))
+}

@@ -1,0 +1,221 @@
+// Command gateway serves one GraphQL endpoint in front of HighLevel's
+// Contacts REST API v2.
+//
+//	gateway            serve (with no -upstream-url, against the built-in sandbox)
+//	gateway schema     print the GraphQL SDL
+//	gateway sandbox    serve the sandbox Contacts API alone
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/ghl-graphql/gateway/playground"
+	"github.com/ghl-graphql/gateway/server"
+	"github.com/ghl-graphql/gateway/upstream"
+	"github.com/ghl-graphql/gateway/upstream/sandbox"
+)
+
+// exampleQuery is pre-filled in GraphiQL on the sandbox: the full snapshot
+// of one contact.
+const exampleQuery = `# The full snapshot of a contact in one request.
+# Press the play button, then try the Docs pane on the left.
+query Snapshot($first: Int = 1) {
+  contacts(first: $first) {
+    totalCount
+    nodes {
+      id
+      name
+      email
+      phone
+      tags
+      customFields { id value }
+      tasks { id title dueDate completed }
+      notes { id body dateAdded }
+      appointments { id title startTime status }
+    }
+  }
+}
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(0)
+		}
+		fmt.Fprintln(os.Stderr, "gateway:", err)
+		os.Exit(2)
+	}
+}
+
+// run is main without the process: it returns when ctx ends (after a
+// graceful shutdown) or on a start-up error.
+func run(ctx context.Context, args []string, stdout, stderr *os.File) error {
+	if len(args) > 0 {
+		switch args[0] {
+		case "schema":
+			_, err := io.WriteString(stdout, server.SchemaSDL())
+			return err
+		case "sandbox":
+			return runSandbox(ctx, args[1:], stdout, stderr)
+		}
+	}
+	cfg, err := parseConfig(args, os.LookupEnv, stderr)
+	if err != nil {
+		return err
+	}
+	logger := cfg.newLogger(stderr)
+	return serve(ctx, cfg, logger, stdout)
+}
+
+// serve runs the gateway until ctx ends.
+func serve(ctx context.Context, cfg *config, logger *slog.Logger, stdout io.Writer) error {
+	baseURL := cfg.upstreamURL
+	var sb *sandbox.Server
+	if baseURL == "" {
+		var stopSandbox func()
+		var err error
+		sb, baseURL, stopSandbox, err = startSandbox(cfg.sandbox, logger)
+		if err != nil {
+			return err
+		}
+		defer stopSandbox()
+	}
+
+	transport := upstream.NewTransport()
+	httpClient := &http.Client{Transport: transport}
+	client, err := upstream.NewClient(
+		upstream.WithBaseURL(baseURL),
+		upstream.WithHTTPClient(httpClient),
+		upstream.WithTimeout(cfg.upstreamTimeout),
+		upstream.WithLogger(logger),
+	)
+	if err != nil {
+		return fmt.Errorf("-upstream-url: %w", err)
+	}
+
+	scfg := server.Config{
+		Client:            client,
+		Logger:            logger,
+		DefaultLocationID: cfg.locationID,
+		Introspection:     cfg.introspection,
+		MaxBodyBytes:      cfg.maxBodyBytes,
+		RequestTimeout:    cfg.requestTimeout,
+		Ready:             server.UpstreamReachable(&http.Client{Transport: transport, Timeout: 3 * time.Second}, client.BaseURL()),
+	}
+	if cfg.playground {
+		pg := &playground.Options{Endpoint: server.GraphQLPath, UseCDN: cfg.playgroundCDN}
+		if sb != nil {
+			pg.DefaultQuery = exampleQuery
+			pg.DefaultHeaders = map[string]string{"Authorization": "Bearer " + sb.DefaultToken()}
+		}
+		scfg.Playground = pg
+	}
+	handler, err := server.New(scfg)
+	if err != nil {
+		return err
+	}
+
+	ln, err := net.Listen("tcp", cfg.addr)
+	if err != nil {
+		return fmt.Errorf("-addr %q: %w", cfg.addr, err)
+	}
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	url := "http://" + ln.Addr().String()
+	fmt.Fprintf(stdout, "GraphQL endpoint: %s%s\n", url, server.GraphQLPath)
+	if cfg.playground {
+		fmt.Fprintf(stdout, "GraphiQL:         %s/\n", url)
+	}
+	if sb != nil {
+		fmt.Fprintf(stdout, "Upstream:         built-in sandbox at %s (locations %v)\n", baseURL, sb.Locations())
+		fmt.Fprintf(stdout, "Sandbox token:    %s\n", sb.DefaultToken())
+	} else {
+		fmt.Fprintf(stdout, "Upstream:         %s\n", baseURL)
+	}
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down: letting in-flight requests finish", "timeout", cfg.shutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}
+
+// startSandbox runs the sandbox Contacts API on a loopback port in this process.
+func startSandbox(cfg sandbox.Config, logger *slog.Logger) (*sandbox.Server, string, func(), error) {
+	sb, err := sandbox.New(cfg)
+	if err != nil {
+		return nil, "", nil, fmt.Errorf("sandbox: %w", err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, "", nil, fmt.Errorf("sandbox: %w", err)
+	}
+	srv := &http.Server{Handler: sb, ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
+	go func() { _ = srv.Serve(ln) }()
+	stop := func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+	}
+	return sb, "http://" + ln.Addr().String() + "/", stop, nil
+}
+
+// runSandbox serves the sandbox API alone, for any HTTP client.
+func runSandbox(ctx context.Context, args []string, stdout, stderr *os.File) error {
+	var cfg sandbox.Config
+	fs := flag.NewFlagSet("gateway sandbox", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	addr := fs.String("addr", "127.0.0.1:4010", "address to listen on")
+	cfg.RegisterFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	sb, err := sandbox.New(cfg)
+	if err != nil {
+		return fmt.Errorf("sandbox: %w", err)
+	}
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return fmt.Errorf("-addr %q: %w", *addr, err)
+	}
+	srv := &http.Server{Handler: sb, ReadHeaderTimeout: 10 * time.Second}
+	fmt.Fprintf(stdout, "Sandbox Contacts API: http://%s/\nLocations: %v\nToken (read+write, first location): %s\n",
+		ln.Addr(), sb.Locations(), sb.DefaultToken())
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return srv.Shutdown(sctx)
+}

@@ -1,0 +1,162 @@
+// This file is the one place where errors become GraphQL errors: it sorts
+// every error into a small fixed set of codes (extensions.code), and keeps
+// internal details out of what clients see.
+
+package resolvers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"strings"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/ghl-graphql/gateway/upstream"
+)
+
+// The codes clients find in extensions.code.
+const (
+	CodeNotFound        = "NOT_FOUND"
+	CodeUnauthenticated = "UNAUTHENTICATED"
+	CodeForbidden       = "FORBIDDEN"
+	CodeBadUserInput    = "BAD_USER_INPUT"
+	CodeRateLimited     = "RATE_LIMITED"
+	CodeUpstreamError   = "UPSTREAM_ERROR"
+	CodeUpstreamTimeout = "UPSTREAM_TIMEOUT"
+	CodeCancelled       = "REQUEST_CANCELLED"
+	CodeInternal        = "INTERNAL_SERVER_ERROR"
+)
+
+// inputError is bad input found by the gateway before any upstream call.
+type inputError struct {
+	msg string
+}
+
+func (e *inputError) Error() string { return e.msg }
+
+// badInput returns an error that is presented as BAD_USER_INPUT.
+func badInput(format string, args ...any) error {
+	return &inputError{msg: fmt.Sprintf(format, args...)}
+}
+
+// authError is a missing or refused credential found by the gateway.
+type authError struct {
+	code, msg string
+}
+
+func (e *authError) Error() string { return e.msg }
+
+// errUnauthenticated is returned for a call that needs a credential when the
+// request has none.
+var errUnauthenticated = &authError{code: CodeUnauthenticated,
+	msg: "no credential: send Authorization: Bearer <HighLevel access token or Private Integration Token>"}
+
+// ErrorPresenter turns an error returned by a resolver into the GraphQL error
+// the client sees. It is the gateway's only error translator.
+func ErrorPresenter(logger *slog.Logger) graphql.ErrorPresenterFunc {
+	return func(ctx context.Context, err error) *gqlerror.Error {
+		var gqlErr *gqlerror.Error
+		if errors.As(err, &gqlErr) && gqlErr.Err == nil {
+			// Errors gqlgen made itself (parse, validation, coercion of
+			// variables) are already fit for clients.
+			return gqlErr
+		}
+		out := graphql.DefaultErrorPresenter(ctx, err)
+		code, msg, ext := classify(err)
+		if code == CodeInternal {
+			logger.ErrorContext(ctx, "internal error", "err", err, "path", out.Path.String())
+		}
+		out.Message = msg
+		if out.Extensions == nil {
+			out.Extensions = map[string]any{}
+		}
+		out.Extensions["code"] = code
+		for k, v := range ext {
+			out.Extensions[k] = v
+		}
+		// The wrapped error stays server-side.
+		out.Err = nil
+		return out
+	}
+}
+
+// classify sorts err into a code, a client-safe message and extra extensions.
+func classify(err error) (code, msg string, ext map[string]any) {
+	var in *inputError
+	var au *authError
+	var up *upstream.Error
+	var gqlErr *gqlerror.Error
+	switch {
+	case errors.As(err, &in):
+		return CodeBadUserInput, in.msg, nil
+	case errors.As(err, &au):
+		return au.code, au.msg, nil
+	case errors.Is(err, upstream.ErrInvalidCursor):
+		return CodeBadUserInput, "after: " + err.Error(), nil
+	case errors.As(err, &up):
+		return classifyUpstream(up)
+	case errors.Is(err, context.Canceled):
+		return CodeCancelled, "the request was cancelled", nil
+	case errors.Is(err, context.DeadlineExceeded):
+		return CodeUpstreamTimeout, "the request ran out of time", nil
+	case errors.As(err, &gqlErr):
+		if c, ok := gqlErr.Extensions["code"].(string); ok {
+			return c, gqlErr.Message, nil
+		}
+	}
+	return CodeInternal, "internal server error", nil
+}
+
+// classifyUpstream maps a failed upstream call.
+func classifyUpstream(e *upstream.Error) (code, msg string, ext map[string]any) {
+	ext = map[string]any{"operation": e.Op}
+	if e.StatusCode != 0 {
+		ext["upstreamStatus"] = e.StatusCode
+	}
+	upstreamMsg := e.Message()
+	switch {
+	case errors.Is(e, context.Canceled):
+		return CodeCancelled, "the request was cancelled", ext
+	case errors.Is(e, upstream.ErrNotFound):
+		return CodeNotFound, "not found: " + upstreamMsg, ext
+	case errors.Is(e, upstream.ErrForbidden):
+		return CodeForbidden, "forbidden: " + upstreamMsg, ext
+	case errors.Is(e, upstream.ErrUnauthorized):
+		return CodeUnauthenticated, "unauthenticated: " + upstreamMsg, ext
+	case errors.Is(e, upstream.ErrRateLimited):
+		secs := int(math.Ceil(e.RetryAfter.Seconds()))
+		if secs < 1 {
+			secs = 1
+		}
+		ext["retryAfter"] = secs
+		return CodeRateLimited, fmt.Sprintf("HighLevel's rate limit was reached; retry after %d s", secs), ext
+	case errors.Is(e, upstream.ErrInvalidInput):
+		if e.StatusCode == 0 {
+			// Refused by the client before sending: the cause is ours to show.
+			return CodeBadUserInput, strings.TrimPrefix(e.Err.Error(), upstream.ErrInvalidInput.Error()+": "), ext
+		}
+		return CodeBadUserInput, "HighLevel refused the input: " + upstreamMsg, ext
+	case errors.Is(e, upstream.ErrTimeout):
+		return CodeUpstreamTimeout, "HighLevel did not answer in time", ext
+	case errors.Is(e, upstream.ErrMalformedResponse):
+		return CodeUpstreamError, "HighLevel sent an answer the gateway could not read", ext
+	case errors.Is(e, upstream.ErrConnection):
+		return CodeUpstreamError, "the connection to HighLevel failed", ext
+	case errors.Is(e, upstream.ErrServer):
+		return CodeUpstreamError, fmt.Sprintf("HighLevel failed (%d)", e.StatusCode), ext
+	}
+	return CodeUpstreamError, fmt.Sprintf("HighLevel answered %d: %s", e.StatusCode, upstreamMsg), ext
+}
+
+// PanicHandler answers a resolver panic with an internal error and logs it;
+// the panic value never reaches the client.
+func PanicHandler(logger *slog.Logger) graphql.RecoverFunc {
+	return func(ctx context.Context, p any) error {
+		logger.ErrorContext(ctx, "resolver panic", "panic", fmt.Sprint(p))
+		return errors.New("internal server error")
+	}
+}

@@ -1,0 +1,217 @@
+// This file holds the resolver steps that several fields share: look-ups
+// by ID, the business listing, and the small enrolment mutations.
+
+package resolvers
+
+import (
+	"context"
+	"encoding/json"
+	"strconv"
+	"time"
+
+	"github.com/ghl-graphql/gateway/auth"
+	"github.com/ghl-graphql/gateway/graph/model"
+	"github.com/ghl-graphql/gateway/upstream"
+)
+
+// authCredential returns the request's credential, or the zero credential.
+func authCredential(ctx context.Context) (auth.Credential, bool) {
+	return auth.FromContext(ctx)
+}
+
+func (r *Resolver) contact(ctx context.Context, id string) (*model.Contact, error) {
+	if err := checkID("id", id); err != nil {
+		return nil, err
+	}
+	ctx, _, err := upstreamContext(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c, _, err := r.client.Contacts.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return contactFromAPI(c), nil
+}
+
+func checkTaskIDs(contactID, taskID string) error {
+	if err := checkID("contactId", contactID); err != nil {
+		return err
+	}
+	return checkID("id", taskID)
+}
+
+func checkNoteIDs(contactID, noteID string) error {
+	return checkTaskIDs(contactID, noteID)
+}
+
+func (r *Resolver) task(ctx context.Context, contactID, id string) (*model.Task, error) {
+	if err := checkTaskIDs(contactID, id); err != nil {
+		return nil, err
+	}
+	ctx, _, err := upstreamContext(ctx)
+	if err != nil {
+		return nil, err
+	}
+	t, _, err := r.client.Tasks.Get(ctx, contactID, id)
+	if err != nil {
+		return nil, err
+	}
+	task := taskFromAPI(t, contactID)
+	return &task, nil
+}
+
+func (r *Resolver) note(ctx context.Context, contactID, id string) (*model.Note, error) {
+	if err := checkNoteIDs(contactID, id); err != nil {
+		return nil, err
+	}
+	ctx, _, err := upstreamContext(ctx)
+	if err != nil {
+		return nil, err
+	}
+	n, _, err := r.client.Notes.Get(ctx, contactID, id)
+	if err != nil {
+		return nil, err
+	}
+	note := noteFromAPI(n, contactID)
+	return &note, nil
+}
+
+// contactsByBusiness pages through a business's contacts with limit/skip.
+func (r *Resolver) contactsByBusiness(ctx context.Context, businessID, locationID string, query *string, first *int, after *string) (*model.ContactConnection, error) {
+	if err := checkID("businessId", businessID); err != nil {
+		return nil, err
+	}
+	n, start, err := pageArgs(first, after, maxBusinessPage)
+	if err != nil {
+		return nil, err
+	}
+	if len(start.SearchAfter) > 0 {
+		return nil, badInput("after: not a cursor of this list")
+	}
+	ctx, _, err = upstreamContext(ctx)
+	if err != nil {
+		return nil, err
+	}
+	opts := upstream.ListByBusinessOptions{LocationID: locationID, Limit: n, Skip: start.Offset}
+	if query != nil {
+		opts.Query = *query
+	}
+	list, _, err := r.client.Contacts.ListByBusiness(ctx, businessID, opts)
+	if err != nil {
+		return nil, err
+	}
+	return connection(list.Contacts, start, list.Count, func(i int, _ *upstream.Contact) upstream.SearchCursor {
+		// Offsets only: a business cursor must not carry a searchAfter.
+		return upstream.SearchCursor{Offset: start.Offset + i + 1}
+	}), nil
+}
+
+// legacyCursorOf is the cursor of a legacy-list contact: the listing pages
+// with the dateAdded (epoch ms) and ID of the last contact seen.
+func legacyCursorOf(start upstream.SearchCursor) func(int, *upstream.Contact) upstream.SearchCursor {
+	return func(i int, c *upstream.Contact) upstream.SearchCursor {
+		var ms int64
+		if t := parseTime(c.DateAdded); t != nil {
+			ms = t.UnixMilli()
+		}
+		id, _ := json.Marshal(c.ID)
+		return upstream.SearchCursor{
+			Offset:      start.Offset + i + 1,
+			SearchAfter: []json.RawMessage{json.RawMessage(strconv.FormatInt(ms, 10)), id},
+		}
+	}
+}
+
+// changeTags adds or removes tags with change.
+func (r *Resolver) changeTags(ctx context.Context, contactID string, tags []string,
+	change func(context.Context, string, []string) ([]string, *upstream.Response, error)) (*model.ContactTagsPayload, error) {
+	if err := checkID("contactId", contactID); err != nil {
+		return nil, err
+	}
+	if err := checkTags("tags", tags, false); err != nil {
+		return nil, err
+	}
+	ctx, _, err := writeContext(ctx)
+	if err != nil {
+		return nil, err
+	}
+	after, _, err := change(ctx, contactID, tags)
+	if err != nil {
+		return nil, err
+	}
+	return &model.ContactTagsPayload{ContactID: contactID, Tags: orEmpty(after)}, nil
+}
+
+// changeFollowers adds or removes followers with change.
+func (r *Resolver) changeFollowers(ctx context.Context, contactID string, followers []string,
+	change func(context.Context, string, []string) (*upstream.FollowersResult, *upstream.Response, error)) (*model.ContactFollowersPayload, error) {
+	if err := checkID("contactId", contactID); err != nil {
+		return nil, err
+	}
+	if err := checkIDs("followers", followers); err != nil {
+		return nil, err
+	}
+	ctx, _, err := writeContext(ctx)
+	if err != nil {
+		return nil, err
+	}
+	res, _, err := change(ctx, contactID, followers)
+	if err != nil {
+		return nil, err
+	}
+	changed := res.Added
+	if changed == nil {
+		changed = res.Removed
+	}
+	return &model.ContactFollowersPayload{
+		ContactID: contactID, Followers: orEmpty([]string(res.Followers)), Changed: orEmpty([]string(changed)),
+	}, nil
+}
+
+// changeCampaign adds or removes a campaign enrolment; campaignID is nil for
+// "every campaign".
+func (r *Resolver) changeCampaign(ctx context.Context, contactID string, campaignID *string,
+	change func(context.Context, string, string) (*upstream.Response, error)) (*model.CampaignPayload, error) {
+	if err := checkID("contactId", contactID); err != nil {
+		return nil, err
+	}
+	var campaign string
+	if campaignID != nil {
+		if err := checkID("campaignId", *campaignID); err != nil {
+			return nil, err
+		}
+		campaign = *campaignID
+	}
+	ctx, _, err := writeContext(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := change(ctx, contactID, campaign); err != nil {
+		return nil, err
+	}
+	return &model.CampaignPayload{ContactID: contactID, CampaignID: campaignID, Success: true}, nil
+}
+
+// changeWorkflow adds or removes a workflow enrolment.
+func (r *Resolver) changeWorkflow(ctx context.Context, contactID, workflowID string, eventStartTime *time.Time,
+	change func(context.Context, string, string, *upstream.WorkflowRequest) (*upstream.Response, error)) (*model.WorkflowPayload, error) {
+	if err := checkID("contactId", contactID); err != nil {
+		return nil, err
+	}
+	if err := checkID("workflowId", workflowID); err != nil {
+		return nil, err
+	}
+	ctx, _, err := writeContext(ctx)
+	if err != nil {
+		return nil, err
+	}
+	body := &upstream.WorkflowRequest{}
+	if eventStartTime != nil {
+		body.EventStartTime = eventStartTime.Format(time.RFC3339)
+	}
+	if _, err := change(ctx, contactID, workflowID, body); err != nil {
+		return nil, err
+	}
+	return &model.WorkflowPayload{ContactID: contactID, WorkflowID: workflowID, Success: true}, nil
+}

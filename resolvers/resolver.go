@@ -1,0 +1,87 @@
+// Package resolvers maps GraphQL fields to Contacts API calls. Resolver is
+// the dependency root; the *.resolvers.go files hold the bodies gqlgen keeps
+// when it regenerates; helpers live in their own files.
+package resolvers
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+
+	"github.com/ghl-graphql/gateway/auth"
+	"github.com/ghl-graphql/gateway/upstream"
+)
+
+// Resolver is the root resolver: what every field needs to reach the upstream.
+type Resolver struct {
+	client          *upstream.Client
+	logger          *slog.Logger
+	defaultLocation string
+}
+
+// Config configures a Resolver.
+type Config struct {
+	// Client calls the Contacts API.
+	Client *upstream.Client
+	// Logger receives internal errors; nil discards them.
+	Logger *slog.Logger
+	// DefaultLocationID is the location used when neither the argument, the
+	// credential nor the X-Location-Id header names one (a gateway that
+	// serves a single sub-account sets it).
+	DefaultLocationID string
+}
+
+// New returns the root resolver.
+func New(cfg Config) (*Resolver, error) {
+	if cfg.Client == nil {
+		return nil, errors.New("resolvers: nil upstream client")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Resolver{client: cfg.Client, logger: cfg.Logger, defaultLocation: cfg.DefaultLocationID}, nil
+}
+
+// upstreamContext returns ctx carrying the request's credential for the
+// upstream client, or errUnauthenticated when the request has none.
+func upstreamContext(ctx context.Context) (context.Context, auth.Credential, error) {
+	cred, ok := auth.FromContext(ctx)
+	if !ok {
+		return ctx, auth.Credential{}, errUnauthenticated
+	}
+	return upstream.ContextWithTokenSource(ctx, cred.TokenSource()), cred, nil
+}
+
+// writeContext is upstreamContext for mutations: a credential known to lack
+// contacts.write is refused here, before any upstream call.
+func writeContext(ctx context.Context) (context.Context, auth.Credential, error) {
+	ctx, cred, err := upstreamContext(ctx)
+	if err != nil {
+		return ctx, cred, err
+	}
+	if allowed, known := cred.MayWrite(); known && !allowed {
+		return ctx, cred, &authError{code: CodeForbidden, msg: "forbidden: the credential lacks the contacts.write scope"}
+	}
+	return ctx, cred, nil
+}
+
+// location picks the location of a call: the argument, else the
+// credential's, else the configured default.
+func (r *Resolver) location(cred auth.Credential, arg *string) (string, error) {
+	if arg != nil && *arg != "" {
+		if err := checkID("locationId", *arg); err != nil {
+			return "", err
+		}
+		if cred.LocationID != "" && cred.LocationID != *arg {
+			return "", &authError{code: CodeForbidden, msg: "forbidden: the credential belongs to another location"}
+		}
+		return *arg, nil
+	}
+	if cred.LocationID != "" {
+		return cred.LocationID, nil
+	}
+	if r.defaultLocation != "" {
+		return r.defaultLocation, nil
+	}
+	return "", badInput("locationId is required: the credential does not name its location; pass locationId or send the X-Location-Id header")
+}

@@ -1,0 +1,282 @@
+// Package server assembles the gateway's HTTP surface: the GraphQL endpoint
+// (POST and GET), GraphiQL, /healthz and /readyz, with the middleware every
+// request passes through (request IDs, logging, body limits, credentials,
+// deadlines).
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql/handler"
+	"github.com/99designs/gqlgen/graphql/handler/extension"
+	"github.com/99designs/gqlgen/graphql/handler/lru"
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/formatter"
+
+	"github.com/ghl-graphql/gateway/auth"
+	"github.com/ghl-graphql/gateway/graph"
+	"github.com/ghl-graphql/gateway/playground"
+	"github.com/ghl-graphql/gateway/resolvers"
+	"github.com/ghl-graphql/gateway/upstream"
+)
+
+// Paths the gateway serves.
+const (
+	GraphQLPath = "/graphql"
+	HealthPath  = "/healthz"
+	ReadyPath   = "/readyz"
+)
+
+// HeaderLocationID lets a client name its location when its token does not
+// (a Private Integration Token).
+const HeaderLocationID = "X-Location-Id"
+
+// Defaults.
+const (
+	DefaultMaxBodyBytes   = 1 << 20
+	DefaultRequestTimeout = 60 * time.Second
+	queryCacheSize        = 1000
+)
+
+// Config configures the handler.
+type Config struct {
+	// Client calls the Contacts API (required).
+	Client *upstream.Client
+	// Logger receives request and error logs; nil discards them.
+	Logger *slog.Logger
+	// DefaultLocationID is used when a request names no location.
+	DefaultLocationID string
+	// Introspection enables __schema and __type queries (GraphiQL needs them).
+	Introspection bool
+	// Playground, when not nil, serves GraphiQL at "/".
+	Playground *playground.Options
+	// MaxBodyBytes caps a GraphQL request body; 0 means DefaultMaxBodyBytes.
+	MaxBodyBytes int64
+	// RequestTimeout bounds one GraphQL request, upstream calls included;
+	// 0 means DefaultRequestTimeout.
+	RequestTimeout time.Duration
+	// Ready reports whether the upstream is reachable, for /readyz; nil
+	// means always ready.
+	Ready func(context.Context) error
+}
+
+// New returns the gateway's HTTP handler.
+func New(cfg Config) (http.Handler, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if cfg.RequestTimeout <= 0 {
+		cfg.RequestTimeout = DefaultRequestTimeout
+	}
+	root, err := resolvers.New(resolvers.Config{Client: cfg.Client, Logger: cfg.Logger, DefaultLocationID: cfg.DefaultLocationID})
+	if err != nil {
+		return nil, err
+	}
+	gql := NewGraphQLHandler(root, cfg.Logger, cfg.Introspection)
+
+	mux := http.NewServeMux()
+	mux.Handle(GraphQLPath, withCredential(cfg.Logger, withBodyLimit(cfg.MaxBodyBytes, withTimeout(cfg.RequestTimeout, gql))))
+	mux.HandleFunc(HealthPath, func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.Handle(ReadyPath, readyHandler(cfg.Ready))
+	if cfg.Playground != nil {
+		pg, err := playground.Handler(*cfg.Playground)
+		if err != nil {
+			return nil, fmt.Errorf("playground: %w", err)
+		}
+		mux.Handle("/", pg)
+		assets := cfg.Playground.AssetsPath
+		if assets == "" {
+			assets = "/playground/"
+		}
+		mux.Handle(assets, pg)
+	}
+	return withRequestLog(cfg.Logger, mux), nil
+}
+
+// NewGraphQLHandler returns the GraphQL executor behind /graphql, set up
+// explicitly rather than with gqlgen's NewDefaultServer: POST and GET (GET
+// runs queries only), a bounded cache of parsed queries, our error presenter
+// and panic handler, and introspection only when enabled.
+func NewGraphQLHandler(root *resolvers.Resolver, logger *slog.Logger, introspection bool) *handler.Server {
+	srv := handler.New(graph.NewExecutableSchema(graph.Config{Resolvers: root}))
+	srv.AddTransport(transport.Options{})
+	srv.AddTransport(transport.GET{})
+	srv.AddTransport(transport.POST{})
+	srv.SetQueryCache(lru.New[*ast.QueryDocument](queryCacheSize))
+	if introspection {
+		srv.Use(extension.Introspection{})
+	}
+	srv.SetErrorPresenter(resolvers.ErrorPresenter(logger))
+	srv.SetRecoverFunc(resolvers.PanicHandler(logger))
+	return srv
+}
+
+// withCredential puts the request's bearer token, as a credential, into the
+// context. A request without one still runs (introspection needs none);
+// fields that call the upstream then fail with UNAUTHENTICATED.
+func withCredential(logger *slog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tok, err := auth.BearerToken(r)
+		if err != nil {
+			writeGraphQLError(w, http.StatusUnauthorized, err.Error(), resolvers.CodeUnauthenticated)
+			return
+		}
+		if tok != "" {
+			loc := strings.TrimSpace(r.Header.Get(HeaderLocationID))
+			cred := auth.NewBearer(tok, loc)
+			r = r.WithContext(auth.WithCredential(r.Context(), cred))
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// withBodyLimit refuses bodies over max bytes before gqlgen reads them.
+func withBodyLimit(max int64, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength > max {
+			writeGraphQLError(w, http.StatusRequestEntityTooLarge,
+				fmt.Sprintf("request body exceeds %d bytes", max), resolvers.CodeBadUserInput)
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, max)
+		next.ServeHTTP(w, r)
+	})
+}
+
+// withTimeout bounds the whole request; upstream calls inherit the deadline,
+// and a client that disconnects cancels them through the same context.
+func withTimeout(d time.Duration, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), d)
+		defer cancel()
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+// readyHandler answers /readyz from the readiness check, caching the answer
+// briefly so that a probe storm does not become an upstream storm.
+func readyHandler(check func(context.Context) error) http.Handler {
+	var (
+		mu      sync.Mutex
+		checked time.Time
+		last    error
+	)
+	const ttl = 2 * time.Second
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if check == nil {
+			writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+			return
+		}
+		mu.Lock()
+		if time.Since(checked) > ttl {
+			ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
+			last = check(ctx)
+			cancel()
+			checked = time.Now()
+		}
+		err := last
+		mu.Unlock()
+		if err != nil {
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "error": err.Error()})
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	})
+}
+
+// UpstreamReachable returns a readiness check that any HTTP answer from
+// baseURL satisfies: without a credential the gateway can only learn that
+// the upstream answers, not that a token is good.
+func UpstreamReachable(client *http.Client, baseURL string) func(context.Context) error {
+	return func(ctx context.Context) error {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, baseURL, nil)
+		if err != nil {
+			return err
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			return errors.New("upstream unreachable")
+		}
+		resp.Body.Close()
+		return nil
+	}
+}
+
+type requestIDKey struct{}
+
+// RequestID returns the ID of the request being served.
+func RequestID(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey{}).(string)
+	return id
+}
+
+// withRequestLog gives each request an ID (X-Request-Id, kept from the
+// client when sane) and logs one line per request.
+func withRequestLog(logger *slog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		id := r.Header.Get("X-Request-Id")
+		if id == "" || len(id) > 64 || strings.ContainsFunc(id, func(c rune) bool { return c < 0x21 || c > 0x7e }) {
+			var b [8]byte
+			_, _ = rand.Read(b[:])
+			id = hex.EncodeToString(b[:])
+		}
+		w.Header().Set("X-Request-Id", id)
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		next.ServeHTTP(rec, r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id)))
+		logger.InfoContext(r.Context(), "request", "id", id, "method", r.Method, "path", r.URL.Path,
+			"status", rec.status, "duration", time.Since(start))
+	})
+}
+
+// statusRecorder remembers the status written, for the request log.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	s.status = code
+	s.ResponseWriter.WriteHeader(code)
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// writeGraphQLError answers with a GraphQL response holding one error, for
+// failures before execution starts.
+func writeGraphQLError(w http.ResponseWriter, status int, msg, code string) {
+	writeJSON(w, status, map[string]any{
+		"errors": []map[string]any{{"message": msg, "extensions": map[string]any{"code": code}}},
+	})
+}
+
+// SchemaSDL returns the gateway's GraphQL schema as SDL, descriptions included.
+func SchemaSDL() string {
+	var b strings.Builder
+	formatter.NewFormatter(&b).FormatSchema(graph.NewExecutableSchema(graph.Config{}).Schema())
+	return b.String()
+}
