@@ -18,10 +18,10 @@ import (
 // Input limits: generous for real use, small enough that one request cannot
 // make the gateway build an absurd upstream call.
 const (
-	maxIDLen    = 128
-	maxListLen  = 500
-	maxTagLen   = 256
-	maxTextLen  = 64 << 10
+	maxIDLen   = 128
+	maxListLen = 500
+	maxTagLen  = 256
+	maxTextLen = 64 << 10
 )
 
 // checkID refuses an empty, over-long or control-character ID. Anything else
