@@ -1,0 +1,105 @@
+// Tests for the error presenter: one table from every error kind to the
+// code, message and extensions clients see.
+
+package resolvers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/ghl-graphql/gateway/upstream"
+)
+
+func TestErrorPresenter(t *testing.T) {
+	up := func(status int, kind error, mut func(*upstream.Error)) error {
+		e := &upstream.Error{Op: "get-contact", Method: "GET", Path: "/contacts/x", StatusCode: status,
+			Messages: []string{"upstream says"}, Err: kind}
+		if mut != nil {
+			mut(e)
+		}
+		return fmt.Errorf("wrapped: %w", e)
+	}
+	tests := map[string]struct {
+		err      error
+		wantCode string
+		wantMsg  string // substring
+		wantExt  map[string]any
+	}{
+		"bad input":           {err: badInput("email %q is not valid", "x"), wantCode: CodeBadUserInput, wantMsg: `email "x" is not valid`},
+		"no credential":       {err: errUnauthenticated, wantCode: CodeUnauthenticated, wantMsg: "Bearer"},
+		"not found":           {err: up(404, upstream.ErrNotFound, nil), wantCode: CodeNotFound, wantMsg: "upstream says", wantExt: map[string]any{"operation": "get-contact", "upstreamStatus": 404}},
+		"unauthorized":        {err: up(401, upstream.ErrUnauthorized, nil), wantCode: CodeUnauthenticated},
+		"forbidden":           {err: up(403, upstream.ErrForbidden, nil), wantCode: CodeForbidden},
+		"scope refusal (401)": {err: up(401, upstream.ErrForbidden, nil), wantCode: CodeForbidden},
+		"422":                 {err: up(422, upstream.ErrInvalidInput, func(e *upstream.Error) { e.Messages = []string{"email must be an email", "x"} }), wantCode: CodeBadUserInput, wantMsg: "email must be an email; x"},
+		"refused before sending": {
+			err:      &upstream.Error{Op: "get-contact", Err: fmt.Errorf("%w: contactId must not be empty", upstream.ErrInvalidInput)},
+			wantCode: CodeBadUserInput, wantMsg: "contactId must not be empty",
+		},
+		"rate limited": {
+			err:      up(429, upstream.ErrRateLimited, func(e *upstream.Error) { e.RetryAfter = 1500 * time.Millisecond }),
+			wantCode: CodeRateLimited, wantExt: map[string]any{"retryAfter": 2},
+		},
+		"rate limited without Retry-After": {err: up(429, upstream.ErrRateLimited, nil), wantCode: CodeRateLimited, wantExt: map[string]any{"retryAfter": 1}},
+		"5xx":                              {err: up(503, upstream.ErrServer, nil), wantCode: CodeUpstreamError, wantMsg: "503"},
+		"timeout":                          {err: up(0, fmt.Errorf("%w: deadline", upstream.ErrTimeout), nil), wantCode: CodeUpstreamTimeout},
+		"dropped connection":               {err: up(0, fmt.Errorf("%w: EOF", upstream.ErrConnection), nil), wantCode: CodeUpstreamError},
+		"malformed answer":                 {err: up(200, fmt.Errorf("%w: bad JSON", upstream.ErrMalformedResponse), nil), wantCode: CodeUpstreamError},
+		"unexpected 409":                   {err: up(409, errors.New("unexpected status 409"), nil), wantCode: CodeUpstreamError, wantMsg: "409"},
+		"cancelled call":                   {err: up(0, context.Canceled, nil), wantCode: CodeCancelled},
+		"invalid cursor":                   {err: fmt.Errorf("x: %w", upstream.ErrInvalidCursor), wantCode: CodeBadUserInput},
+		"internal":                         {err: errors.New("secret detail token=abc"), wantCode: CodeInternal, wantMsg: "internal server error"},
+	}
+	present := ErrorPresenter(slog.New(slog.DiscardHandler))
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			ctx := graphql.WithFieldContext(context.Background(), &graphql.FieldContext{})
+			got := present(ctx, tc.err)
+			if got.Extensions["code"] != tc.wantCode {
+				t.Fatalf("code = %v, want %s (message %q)", got.Extensions["code"], tc.wantCode, got.Message)
+			}
+			if !strings.Contains(got.Message, tc.wantMsg) {
+				t.Errorf("message %q does not contain %q", got.Message, tc.wantMsg)
+			}
+			for k, v := range tc.wantExt {
+				if got.Extensions[k] != v {
+					t.Errorf("extensions[%s] = %v, want %v", k, got.Extensions[k], v)
+				}
+			}
+			if got.Err != nil {
+				t.Errorf("the cause must not travel to the client: %v", got.Err)
+			}
+			if strings.Contains(got.Message, "token=abc") || strings.Contains(got.Message, "/contacts/x") {
+				t.Errorf("message leaks internals: %q", got.Message)
+			}
+		})
+	}
+}
+
+func TestErrorPresenterKeepsGraphQLErrors(t *testing.T) {
+	present := ErrorPresenter(slog.New(slog.DiscardHandler))
+	in := &gqlerror.Error{Message: "Cannot query field \"x\"", Extensions: map[string]any{"code": "GRAPHQL_VALIDATION_FAILED"}}
+	got := present(context.Background(), in)
+	if got.Message != in.Message || got.Extensions["code"] != "GRAPHQL_VALIDATION_FAILED" {
+		t.Errorf("got %+v", got)
+	}
+}
+
+func TestPanicHandlerHidesValue(t *testing.T) {
+	err := PanicHandler(slog.New(slog.DiscardHandler))(context.Background(), "boom with token abc")
+	if strings.Contains(err.Error(), "abc") {
+		t.Errorf("panic value leaked: %v", err)
+	}
+	code, _, _ := classify(err)
+	if code != CodeInternal {
+		t.Errorf("code = %s", code)
+	}
+}
