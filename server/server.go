@@ -5,12 +5,14 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -155,9 +157,32 @@ func withBodyLimit(max int64, next http.Handler) http.Handler {
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, max)
+		if r.Method == http.MethodPost && strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
+			// Read the (bounded) body once to answer malformed JSON with a
+			// coded error; gqlgen's own answer carries no extensions.code.
+			body, err := io.ReadAll(r.Body)
+			var tooBig *http.MaxBytesError
+			switch {
+			case errors.As(err, &tooBig):
+				writeGraphQLError(w, http.StatusRequestEntityTooLarge,
+					fmt.Sprintf("request body exceeds %d bytes", max), resolvers.CodeBadUserInput)
+				return
+			case err != nil:
+				writeGraphQLError(w, http.StatusBadRequest, "could not read the request body", CodeBadRequest)
+				return
+			case !json.Valid(body):
+				writeGraphQLError(w, http.StatusBadRequest, "the request body is not valid JSON", CodeBadRequest)
+				return
+			}
+			r.Body = io.NopCloser(bytes.NewReader(body))
+		}
 		next.ServeHTTP(w, r)
 	})
 }
+
+// CodeBadRequest is the code of a request that is not a GraphQL request at
+// all (e.g. a body that is not JSON).
+const CodeBadRequest = "BAD_REQUEST"
 
 // withTimeout bounds the whole request; upstream calls inherit the deadline,
 // and a client that disconnects cancels them through the same context.
