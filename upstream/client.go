@@ -84,7 +84,7 @@ func WithBaseURL(raw string) Option {
 		if u.Host == "" {
 			return fmt.Errorf("base URL %q: no host", raw)
 		}
-		if u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		if u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || u.User != nil {
 			return fmt.Errorf("base URL %q: must not carry a query, fragment or user info", raw)
 		}
 		if !strings.HasSuffix(u.Path, "/") {
@@ -172,7 +172,7 @@ func NewClient(opts ...Option) (*Client, error) {
 		}
 	}
 	if c.httpClient == nil {
-		c.httpClient = &http.Client{Transport: NewTransport()}
+		c.httpClient = NewHTTPClient()
 	}
 	s := &service{client: c}
 	c.Contacts = (*ContactsService)(s)
@@ -194,6 +194,16 @@ func NewTransport() *http.Transport {
 	t.IdleConnTimeout = 90 * time.Second
 	t.ResponseHeaderTimeout = 0 // the per-call context deadline governs
 	return t
+}
+
+// NewHTTPClient returns the HTTP client NewClient uses by default: the
+// NewTransport transport, and no redirects followed, since the API never
+// redirects and a redirect could carry a request body to another host.
+func NewHTTPClient() *http.Client {
+	return &http.Client{
+		Transport:     NewTransport(),
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
 }
 
 // BaseURL returns the API host the client calls.
@@ -413,6 +423,7 @@ func (c *Client) Do(ctx context.Context, req *Request, v any) (*Response, error)
 // transportError classifies a failure that left no HTTP status.
 func transportError(ctx context.Context, err error, sent bool) *Error {
 	e := &Error{RequestSent: sent, Retryable: true}
+	err = redactURL(err)
 	var netErr net.Error
 	switch {
 	case errors.Is(ctx.Err(), context.Canceled):
@@ -426,6 +437,21 @@ func transportError(ctx context.Context, err error, sent bool) *Error {
 		e.Err = fmt.Errorf("%w: %w", ErrConnection, err)
 	}
 	return e
+}
+
+// redactURL removes the query string from the URL a *url.Error names: it
+// may carry personal data (the duplicate look-up sends email and phone).
+func redactURL(err error) error {
+	var ue *url.Error
+	if !errors.As(err, &ue) {
+		return err
+	}
+	u, perr := url.Parse(ue.URL)
+	if perr != nil {
+		return &url.Error{Op: ue.Op, URL: "(unparsable URL)", Err: ue.Err}
+	}
+	u.RawQuery, u.ForceQuery, u.Fragment = "", false, ""
+	return &url.Error{Op: ue.Op, URL: u.String(), Err: ue.Err}
 }
 
 // errorBody is HighLevel's error answer: message is a string, or a list of

@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 )
 
 // BulkService changes many contacts in one call.
@@ -35,6 +36,14 @@ type BulkTagsResult struct {
 	Succeeded  bool                    `json:"succeded"`
 	ErrorCount int                     `json:"errorCount"`
 	Responses  []BulkTagsContactResult `json:"responses"`
+}
+
+func (r *BulkTagsResult) missingField() string {
+	// A real answer always lists one response per contact.
+	if r.Responses == nil {
+		return "responses"
+	}
+	return ""
 }
 
 // BulkTagsContactResult is the outcome for one contact of a bulk tag update.
@@ -107,6 +116,19 @@ type BulkBusinessResult struct {
 	IDs     []string `json:"ids"`
 }
 
+// bulkBusinessEnvelope tells a missing "success" from false.
+type bulkBusinessEnvelope struct {
+	Success *bool    `json:"success"`
+	IDs     []string `json:"ids"`
+}
+
+func (e *bulkBusinessEnvelope) missingField() string {
+	if e.Success == nil {
+		return "success"
+	}
+	return ""
+}
+
 // UpdateBusiness attaches every listed contact to a business, or detaches
 // them from theirs.
 //
@@ -122,10 +144,14 @@ func (s *BulkService) UpdateBusiness(ctx context.Context, body *BulkBusinessRequ
 	if body.BusinessID != nil && *body.BusinessID == "" {
 		return nil, nil, invalidInput(op, "businessId must not be empty; use nil to detach")
 	}
-	var out BulkBusinessResult
+	var out bulkBusinessEnvelope
 	resp, err := s.client.call(ctx, op, nil, nil, body, &out)
 	if err != nil {
 		return nil, resp, err
 	}
-	return &out, resp, nil
+	if !*out.Success {
+		return nil, resp, &Error{Op: op.ID, Method: op.Method, Path: op.Path, StatusCode: resp.StatusCode, Rate: resp.Rate,
+			RequestSent: true, Err: fmt.Errorf("%w: the upstream answered success=false", ErrServer)}
+	}
+	return &BulkBusinessResult{Success: true, IDs: out.IDs}, resp, nil
 }

@@ -117,6 +117,10 @@ func (s *ContactsService) Search(ctx context.Context, body *SearchContactsReques
 	if req.Page > 0 && len(req.SearchAfter) > 0 {
 		return nil, nil, invalidInput(OpSearchContacts, "page and searchAfter exclude each other")
 	}
+	if req.Page > MaxSearchPagedResults/req.PageLimit {
+		return nil, nil, invalidInput(OpSearchContacts, "page %d of %d reaches past the first %d results; use searchAfter",
+			req.Page, req.PageLimit, MaxSearchPagedResults)
+	}
 	var out SearchResult
 	resp, err := s.client.call(ctx, OpSearchContacts, nil, nil, &req, &out)
 	if err != nil {
@@ -125,9 +129,18 @@ func (s *ContactsService) Search(ctx context.Context, body *SearchContactsReques
 	return &out, resp, nil
 }
 
-// duplicateEnvelope is {"contact": {...}} or {"contact": null}.
+// duplicateEnvelope is {"contact": {...}} or {"contact": null}. The key
+// must be there: an answer without it is not "no duplicate", and reading it
+// so could make a caller create one.
 type duplicateEnvelope struct {
-	Contact *Contact `json:"contact"`
+	Contact json.RawMessage `json:"contact"`
+}
+
+func (e *duplicateEnvelope) missingField() string {
+	if len(e.Contact) == 0 {
+		return "contact"
+	}
+	return ""
 }
 
 // FindDuplicate returns the contact of the location that has this email or
@@ -154,7 +167,15 @@ func (s *ContactsService) FindDuplicate(ctx context.Context, locationID, email, 
 	if err != nil {
 		return nil, resp, err
 	}
-	return out.Contact, resp, nil
+	if string(out.Contact) == "null" {
+		return nil, resp, nil
+	}
+	var c Contact
+	if err := json.Unmarshal(out.Contact, &c); err != nil {
+		return nil, resp, &Error{Op: OpGetDuplicateContact.ID, Method: OpGetDuplicateContact.Method, Path: OpGetDuplicateContact.Path,
+			StatusCode: resp.StatusCode, Rate: resp.Rate, RequestSent: true, Err: fmt.Errorf("%w: %w", ErrMalformedResponse, err)}
+	}
+	return &c, resp, nil
 }
 
 // SearchCursor is a position in a list of search results: Offset results
@@ -180,55 +201,112 @@ type cursorWire struct {
 	SearchAfter []json.RawMessage `json:"a,omitempty"`
 }
 
-// Encode returns the cursor as an opaque URL-safe string.
+// Encode returns the cursor as an opaque URL-safe string. A searchAfter too
+// long to fit a cursor is dropped, leaving the offset: the next page is then
+// found by page number, which is slower but right.
 func (c SearchCursor) Encode() string {
-	b, _ := json.Marshal(cursorWire{Offset: c.Offset, SearchAfter: c.SearchAfter})
-	return base64.RawURLEncoding.EncodeToString(b)
+	s := encodeCursor(cursorWire{Offset: c.Offset, SearchAfter: c.SearchAfter})
+	if len(s) > maxCursorLen && len(c.SearchAfter) > 0 {
+		s = encodeCursor(cursorWire{Offset: c.Offset})
+	}
+	return s
+}
+
+func encodeCursor(w cursorWire) string {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	// HTML escaping would grow "<" to six bytes and push a cursor we
+	// accepted past the length we accept.
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(w)
+	return base64.RawURLEncoding.EncodeToString(bytes.TrimSuffix(buf.Bytes(), []byte("\n")))
 }
 
 // ErrInvalidCursor is returned for a cursor the gateway did not make.
 var ErrInvalidCursor = errors.New("invalid cursor")
 
 // ParseSearchCursor decodes a cursor made by Encode. It accepts only what
-// Encode makes: a non-negative offset and a short list of scalars.
+// Encode makes: one JSON object with the keys "o" (a non-negative integer)
+// and optionally "a" (a short list of scalars), each once, in that case.
 func ParseSearchCursor(s string) (SearchCursor, error) {
+	bad := func(why string) (SearchCursor, error) {
+		return SearchCursor{}, fmt.Errorf("%w: %s", ErrInvalidCursor, why)
+	}
 	if s == "" || len(s) > maxCursorLen {
-		return SearchCursor{}, fmt.Errorf("%w: empty or too long", ErrInvalidCursor)
+		return bad("empty or too long")
 	}
 	raw, err := base64.RawURLEncoding.DecodeString(s)
 	if err != nil {
-		return SearchCursor{}, fmt.Errorf("%w: not base64url", ErrInvalidCursor)
+		return bad("not base64url")
 	}
+	if !json.Valid(raw) {
+		return bad("not a cursor")
+	}
+	// Walk the object's keys ourselves: encoding/json would accept keys in
+	// any case and repeated keys.
 	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	var w cursorWire
-	if err := dec.Decode(&w); err != nil || dec.More() {
-		return SearchCursor{}, fmt.Errorf("%w: not a cursor", ErrInvalidCursor)
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return bad("not a cursor")
 	}
-	if w.Offset < 0 || w.Offset > maxCursorOffset {
-		return SearchCursor{}, fmt.Errorf("%w: offset out of range", ErrInvalidCursor)
+	var (
+		c          SearchCursor
+		seenOffset bool
+		seenAfter  bool
+	)
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return bad("not a cursor")
+		}
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return bad("not a cursor")
+		}
+		switch tok {
+		case "o":
+			if seenOffset || json.Unmarshal(v, &c.Offset) != nil {
+				return bad("bad offset")
+			}
+			seenOffset = true
+		case "a":
+			if seenAfter || json.Unmarshal(v, &c.SearchAfter) != nil {
+				return bad("bad searchAfter")
+			}
+			seenAfter = true
+		default:
+			return bad("unknown key")
+		}
 	}
-	if len(w.SearchAfter) > maxCursorSearchAfter {
-		return SearchCursor{}, fmt.Errorf("%w: searchAfter too long", ErrInvalidCursor)
+	if !seenOffset {
+		return bad("no offset")
 	}
-	for i, v := range w.SearchAfter {
+	if c.Offset < 0 || c.Offset > maxCursorOffset {
+		return bad("offset out of range")
+	}
+	if len(c.SearchAfter) > maxCursorSearchAfter {
+		return bad("searchAfter too long")
+	}
+	for i, v := range c.SearchAfter {
 		var x any
 		if err := json.Unmarshal(v, &x); err != nil {
-			return SearchCursor{}, fmt.Errorf("%w: bad searchAfter", ErrInvalidCursor)
+			return bad("bad searchAfter")
 		}
 		switch x.(type) {
 		case string, float64, bool:
 		default:
-			return SearchCursor{}, fmt.Errorf("%w: searchAfter holds a non-scalar", ErrInvalidCursor)
+			return bad("searchAfter holds a non-scalar")
 		}
 		// Keep the compact form so that equal cursors encode equally.
 		var buf bytes.Buffer
 		if err := json.Compact(&buf, v); err != nil {
-			return SearchCursor{}, fmt.Errorf("%w: bad searchAfter", ErrInvalidCursor)
+			return bad("bad searchAfter")
 		}
-		w.SearchAfter[i] = buf.Bytes()
+		c.SearchAfter[i] = buf.Bytes()
 	}
-	return SearchCursor{Offset: w.Offset, SearchAfter: w.SearchAfter}, nil
+	if len(c.SearchAfter) == 0 {
+		c.SearchAfter = nil
+	}
+	return c, nil
 }
 
 // StartAfter positions req so that its page starts right after the cursor and
@@ -240,12 +318,15 @@ func (req *SearchContactsRequest) StartAfter(c SearchCursor, limit int) (skip in
 	if limit < 1 || limit > MaxSearchPageLimit {
 		return 0, fmt.Errorf("%w: page size %d is outside 1..%d", ErrInvalidInput, limit, MaxSearchPageLimit)
 	}
+	if c.Offset < 0 || c.Offset > maxCursorOffset {
+		return 0, fmt.Errorf("%w: cursor offset %d out of range", ErrInvalidInput, c.Offset)
+	}
 	req.PageLimit = limit
 	if len(c.SearchAfter) > 0 {
 		req.SearchAfter, req.Page = c.SearchAfter, 0
 		return 0, nil
 	}
-	if c.Offset+limit > MaxSearchPagedResults {
+	if c.Offset > MaxSearchPagedResults-limit {
 		return 0, fmt.Errorf("%w: paging by page number reaches only the first %d results", ErrInvalidInput, MaxSearchPagedResults)
 	}
 	req.SearchAfter = nil

@@ -121,5 +121,5 @@ func kindForStatus(status int) error {
 
 // invalidInput builds the error for a request refused before any call.
 func invalidInput(op Operation, format string, args ...any) *Error {
-	return &Error{Op: op.ID, Err: fmt.Errorf("%w: %s", ErrInvalidInput, fmt.Sprintf(format, args...))}
+	return &Error{Op: op.ID, Method: op.Method, Err: fmt.Errorf("%w: %s", ErrInvalidInput, fmt.Sprintf(format, args...))}
 }

@@ -3,6 +3,8 @@
 package upstream
 
 import (
+	"errors"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -48,7 +50,8 @@ func ParseRate(h http.Header) Rate {
 		DailyLimit:     headerInt(h, HeaderRateLimitDaily),
 		DailyRemaining: headerInt(h, HeaderRateLimitDailyRemaining),
 	}
-	if ms := headerInt(h, HeaderRateLimitInterval); ms >= 0 {
+	// An interval too long for a Duration is garbage, not a huge window.
+	if ms := headerInt(h, HeaderRateLimitInterval); ms >= 0 && int64(ms) <= math.MaxInt64/int64(time.Millisecond) {
 		r.Interval = time.Duration(ms) * time.Millisecond
 	}
 	return r
@@ -78,7 +81,12 @@ func ParseRetryAfter(v string, now time.Time) time.Duration {
 		return 0
 	}
 	var d time.Duration
-	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
+	secs, err := strconv.ParseInt(v, 10, 64)
+	if errors.Is(err, strconv.ErrRange) && v[0] != '-' {
+		// All digits, too many of them: the longest wait we allow.
+		return maxRetryAfter
+	}
+	if err == nil {
 		if secs <= 0 {
 			return 0
 		}
