@@ -94,8 +94,7 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger, stdout io.Writ
 		defer stopSandbox()
 	}
 
-	transport := upstream.NewTransport()
-	httpClient := &http.Client{Transport: transport}
+	httpClient := upstream.NewHTTPClient()
 	client, err := upstream.NewClient(
 		upstream.WithBaseURL(baseURL),
 		upstream.WithHTTPClient(httpClient),
@@ -113,7 +112,7 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger, stdout io.Writ
 		Introspection:     cfg.introspection,
 		MaxBodyBytes:      cfg.maxBodyBytes,
 		RequestTimeout:    cfg.requestTimeout,
-		Ready:             server.UpstreamReachable(&http.Client{Transport: transport, Timeout: 3 * time.Second}, client.BaseURL()),
+		Ready:             server.UpstreamReachable(&http.Client{Transport: httpClient.Transport, Timeout: 3 * time.Second}, client.BaseURL()),
 	}
 	if cfg.playground {
 		pg := &playground.Options{Endpoint: server.GraphQLPath, UseCDN: cfg.playgroundCDN}
