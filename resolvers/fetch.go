@@ -9,15 +9,12 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/ghl-graphql/gateway/auth"
+	"github.com/99designs/gqlgen/graphql"
+
 	"github.com/ghl-graphql/gateway/graph/model"
+	"github.com/ghl-graphql/gateway/loaders"
 	"github.com/ghl-graphql/gateway/upstream"
 )
-
-// authCredential returns the request's credential, or the zero credential.
-func authCredential(ctx context.Context) (auth.Credential, bool) {
-	return auth.FromContext(ctx)
-}
 
 func (r *Resolver) contact(ctx context.Context, id string) (*model.Contact, error) {
 	if err := checkID("id", id); err != nil {
@@ -27,11 +24,44 @@ func (r *Resolver) contact(ctx context.Context, id string) (*model.Contact, erro
 	if err != nil {
 		return nil, err
 	}
-	c, _, err := r.client.Contacts.Get(ctx, id)
+	r.primeChildren(ctx, id)
+	c, err := r.loadContact(ctx, id)
 	if err != nil {
 		return nil, err
 	}
 	return contactFromAPI(c), nil
+}
+
+// primeChildren starts loading the contact's tasks, notes, appointments and
+// single tasks and notes that the query selects, before the contact itself
+// is back: all of them depend only on the ID, so they can share the
+// contact's round trip instead of waiting for it.
+func (r *Resolver) primeChildren(ctx context.Context, contactID string) {
+	l := loaders.For(ctx)
+	if l == nil || !graphql.HasOperationContext(ctx) || graphql.GetFieldContext(ctx) == nil {
+		return
+	}
+	vars := graphql.GetOperationContext(ctx).Variables
+	for _, f := range graphql.CollectFieldsCtx(ctx, nil) {
+		switch f.Name {
+		case "tasks":
+			l.Tasks.LoadThunk(ctx, contactID)
+		case "notes":
+			l.Notes.LoadThunk(ctx, contactID)
+		case "appointments":
+			l.Appointments.LoadThunk(ctx, contactID)
+		case "task", "note":
+			id, _ := f.ArgumentMap(vars)["id"].(string)
+			if checkID("id", id) != nil {
+				continue
+			}
+			if f.Name == "task" {
+				l.Task.LoadThunk(ctx, loaders.ChildKey{ContactID: contactID, ID: id})
+			} else {
+				l.Note.LoadThunk(ctx, loaders.ChildKey{ContactID: contactID, ID: id})
+			}
+		}
+	}
 }
 
 func checkTaskIDs(contactID, taskID string) error {
@@ -53,7 +83,7 @@ func (r *Resolver) task(ctx context.Context, contactID, id string) (*model.Task,
 	if err != nil {
 		return nil, err
 	}
-	t, _, err := r.client.Tasks.Get(ctx, contactID, id)
+	t, err := r.loadTask(ctx, contactID, id)
 	if err != nil {
 		return nil, err
 	}
@@ -69,7 +99,7 @@ func (r *Resolver) note(ctx context.Context, contactID, id string) (*model.Note,
 	if err != nil {
 		return nil, err
 	}
-	n, _, err := r.client.Notes.Get(ctx, contactID, id)
+	n, err := r.loadNote(ctx, contactID, id)
 	if err != nil {
 		return nil, err
 	}
@@ -97,7 +127,7 @@ func (r *Resolver) contactsByBusiness(ctx context.Context, businessID, locationI
 	if query != nil {
 		opts.Query = *query
 	}
-	list, _, err := r.client.Contacts.ListByBusiness(ctx, businessID, opts)
+	list, err := r.listByBusiness(ctx, businessID, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -132,11 +162,12 @@ func (r *Resolver) changeTags(ctx context.Context, contactID string, tags []stri
 	if err := checkTags("tags", tags, false); err != nil {
 		return nil, err
 	}
-	ctx, _, err := writeContext(ctx)
+	ctx, cred, err := writeContext(ctx)
 	if err != nil {
 		return nil, err
 	}
 	after, _, err := change(ctx, contactID, tags)
+	r.changed(ctx, cred.LocationID, contactID)
 	if err != nil {
 		return nil, err
 	}
@@ -152,11 +183,12 @@ func (r *Resolver) changeFollowers(ctx context.Context, contactID string, follow
 	if err := checkIDs("followers", followers); err != nil {
 		return nil, err
 	}
-	ctx, _, err := writeContext(ctx)
+	ctx, cred, err := writeContext(ctx)
 	if err != nil {
 		return nil, err
 	}
 	res, _, err := change(ctx, contactID, followers)
+	r.changed(ctx, cred.LocationID, contactID)
 	if err != nil {
 		return nil, err
 	}
@@ -183,11 +215,13 @@ func (r *Resolver) changeCampaign(ctx context.Context, contactID string, campaig
 		}
 		campaign = *campaignID
 	}
-	ctx, _, err := writeContext(ctx)
+	ctx, cred, err := writeContext(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := change(ctx, contactID, campaign); err != nil {
+	_, err = change(ctx, contactID, campaign)
+	r.changed(ctx, cred.LocationID, contactID)
+	if err != nil {
 		return nil, err
 	}
 	return &model.CampaignPayload{ContactID: contactID, CampaignID: campaignID, Success: true}, nil
@@ -202,7 +236,7 @@ func (r *Resolver) changeWorkflow(ctx context.Context, contactID, workflowID str
 	if err := checkID("workflowId", workflowID); err != nil {
 		return nil, err
 	}
-	ctx, _, err := writeContext(ctx)
+	ctx, cred, err := writeContext(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -210,7 +244,9 @@ func (r *Resolver) changeWorkflow(ctx context.Context, contactID, workflowID str
 	if eventStartTime != nil {
 		body.EventStartTime = eventStartTime.Format(time.RFC3339)
 	}
-	if _, err := change(ctx, contactID, workflowID, body); err != nil {
+	_, err = change(ctx, contactID, workflowID, body)
+	r.changed(ctx, cred.LocationID, contactID)
+	if err != nil {
 		return nil, err
 	}
 	return &model.WorkflowPayload{ContactID: contactID, WorkflowID: workflowID, Success: true}, nil

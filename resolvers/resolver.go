@@ -9,12 +9,14 @@ import (
 	"log/slog"
 
 	"github.com/ghl-graphql/gateway/auth"
+	"github.com/ghl-graphql/gateway/loaders"
 	"github.com/ghl-graphql/gateway/upstream"
 )
 
 // Resolver is the root resolver: what every field needs to reach the upstream.
 type Resolver struct {
 	client          *upstream.Client
+	reader          *loaders.Reader
 	logger          *slog.Logger
 	defaultLocation string
 }
@@ -23,6 +25,10 @@ type Resolver struct {
 type Config struct {
 	// Client calls the Contacts API.
 	Client *upstream.Client
+	// Reader serves reads through the shared cache, with coalescing; nil
+	// makes every read a direct upstream call. Requests get per-request
+	// loaders over it from loaders.Middleware.
+	Reader *loaders.Reader
 	// Logger receives internal errors; nil discards them.
 	Logger *slog.Logger
 	// DefaultLocationID is the location used when neither the argument, the
@@ -39,7 +45,7 @@ func New(cfg Config) (*Resolver, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Resolver{client: cfg.Client, logger: cfg.Logger, defaultLocation: cfg.DefaultLocationID}, nil
+	return &Resolver{client: cfg.Client, reader: cfg.Reader, logger: cfg.Logger, defaultLocation: cfg.DefaultLocationID}, nil
 }
 
 // upstreamContext returns ctx carrying the request's credential for the

@@ -33,7 +33,7 @@ func (r *contactResolver) Tasks(ctx context.Context, obj *model.Contact, complet
 	if err != nil {
 		return nil, err
 	}
-	tasks, _, err := r.client.Tasks.List(ctx, obj.ID)
+	tasks, err := r.loadTasks(ctx, obj.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -58,7 +58,7 @@ func (r *contactResolver) Notes(ctx context.Context, obj *model.Contact) ([]mode
 	if err != nil {
 		return nil, err
 	}
-	notes, _, err := r.client.Notes.List(ctx, obj.ID)
+	notes, err := r.loadNotes(ctx, obj.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -80,7 +80,7 @@ func (r *contactResolver) Appointments(ctx context.Context, obj *model.Contact) 
 	if err != nil {
 		return nil, err
 	}
-	events, _, err := r.client.Appointments.List(ctx, obj.ID)
+	events, err := r.loadAppointments(ctx, obj.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -117,8 +117,10 @@ func (r *mutationResolver) CreateContact(ctx context.Context, input model.Create
 	}
 	c, _, err := r.client.Contacts.Create(ctx, req)
 	if err != nil {
+		r.changed(ctx, loc)
 		return nil, err
 	}
+	r.changed(ctx, loc, c.ID)
 	return &model.ContactPayload{Contact: contactFromAPI(c)}, nil
 }
 
@@ -127,7 +129,7 @@ func (r *mutationResolver) UpdateContact(ctx context.Context, id string, input m
 	if err := checkID("id", id); err != nil {
 		return nil, err
 	}
-	ctx, _, err := writeContext(ctx)
+	ctx, cred, err := writeContext(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -136,6 +138,7 @@ func (r *mutationResolver) UpdateContact(ctx context.Context, id string, input m
 		return nil, err
 	}
 	c, _, err := r.client.Contacts.Update(ctx, id, req)
+	r.changed(ctx, cred.LocationID, id)
 	if err != nil {
 		return nil, err
 	}
@@ -147,11 +150,13 @@ func (r *mutationResolver) DeleteContact(ctx context.Context, id string) (*model
 	if err := checkID("id", id); err != nil {
 		return nil, err
 	}
-	ctx, _, err := writeContext(ctx)
+	ctx, cred, err := writeContext(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := r.client.Contacts.Delete(ctx, id); err != nil {
+	_, err = r.client.Contacts.Delete(ctx, id)
+	r.changed(ctx, cred.LocationID, id)
+	if err != nil {
 		return nil, err
 	}
 	return &model.DeletePayload{DeletedID: id, Success: true}, nil
@@ -178,8 +183,10 @@ func (r *mutationResolver) UpsertContact(ctx context.Context, input model.Create
 		CreateContactRequest: *req, CreateNewIfDuplicateAllowed: allowDuplicate,
 	})
 	if err != nil {
+		r.changed(ctx, loc)
 		return nil, err
 	}
+	r.changed(ctx, loc, res.Contact.ID)
 	return &model.UpsertContactPayload{Contact: contactFromAPI(res.Contact), Created: res.New}, nil
 }
 
@@ -192,11 +199,12 @@ func (r *mutationResolver) CreateTask(ctx context.Context, contactID string, inp
 	if err != nil {
 		return nil, err
 	}
-	ctx, _, err = writeContext(ctx)
+	ctx, cred, err := writeContext(ctx)
 	if err != nil {
 		return nil, err
 	}
 	t, _, err := r.client.Tasks.Create(ctx, contactID, req)
+	r.changed(ctx, cred.LocationID, contactID)
 	if err != nil {
 		return nil, err
 	}
@@ -213,11 +221,12 @@ func (r *mutationResolver) UpdateTask(ctx context.Context, contactID string, id 
 	if err != nil {
 		return nil, err
 	}
-	ctx, _, err = writeContext(ctx)
+	ctx, cred, err := writeContext(ctx)
 	if err != nil {
 		return nil, err
 	}
 	t, _, err := r.client.Tasks.Update(ctx, contactID, id, req)
+	r.changed(ctx, cred.LocationID, contactID)
 	if err != nil {
 		return nil, err
 	}
@@ -230,11 +239,12 @@ func (r *mutationResolver) SetTaskCompleted(ctx context.Context, contactID strin
 	if err := checkTaskIDs(contactID, id); err != nil {
 		return nil, err
 	}
-	ctx, _, err := writeContext(ctx)
+	ctx, cred, err := writeContext(ctx)
 	if err != nil {
 		return nil, err
 	}
 	t, _, err := r.client.Tasks.SetCompleted(ctx, contactID, id, completed)
+	r.changed(ctx, cred.LocationID, contactID)
 	if err != nil {
 		return nil, err
 	}
@@ -247,11 +257,13 @@ func (r *mutationResolver) DeleteTask(ctx context.Context, contactID string, id 
 	if err := checkTaskIDs(contactID, id); err != nil {
 		return nil, err
 	}
-	ctx, _, err := writeContext(ctx)
+	ctx, cred, err := writeContext(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := r.client.Tasks.Delete(ctx, contactID, id); err != nil {
+	_, err = r.client.Tasks.Delete(ctx, contactID, id)
+	r.changed(ctx, cred.LocationID, contactID)
+	if err != nil {
 		return nil, err
 	}
 	return &model.DeletePayload{DeletedID: id, Success: true}, nil
@@ -266,11 +278,12 @@ func (r *mutationResolver) CreateNote(ctx context.Context, contactID string, inp
 	if err != nil {
 		return nil, err
 	}
-	ctx, _, err = writeContext(ctx)
+	ctx, cred, err := writeContext(ctx)
 	if err != nil {
 		return nil, err
 	}
 	n, _, err := r.client.Notes.Create(ctx, contactID, req)
+	r.changed(ctx, cred.LocationID, contactID)
 	if err != nil {
 		return nil, err
 	}
@@ -287,11 +300,12 @@ func (r *mutationResolver) UpdateNote(ctx context.Context, contactID string, id 
 	if err != nil {
 		return nil, err
 	}
-	ctx, _, err = writeContext(ctx)
+	ctx, cred, err := writeContext(ctx)
 	if err != nil {
 		return nil, err
 	}
 	n, _, err := r.client.Notes.Update(ctx, contactID, id, req)
+	r.changed(ctx, cred.LocationID, contactID)
 	if err != nil {
 		return nil, err
 	}
@@ -304,11 +318,13 @@ func (r *mutationResolver) DeleteNote(ctx context.Context, contactID string, id 
 	if err := checkNoteIDs(contactID, id); err != nil {
 		return nil, err
 	}
-	ctx, _, err := writeContext(ctx)
+	ctx, cred, err := writeContext(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := r.client.Notes.Delete(ctx, contactID, id); err != nil {
+	_, err = r.client.Notes.Delete(ctx, contactID, id)
+	r.changed(ctx, cred.LocationID, contactID)
+	if err != nil {
 		return nil, err
 	}
 	return &model.DeletePayload{DeletedID: id, Success: true}, nil
@@ -389,6 +405,7 @@ func (r *mutationResolver) BulkUpdateContactTags(ctx context.Context, input mode
 	res, _, err := r.client.Bulk.UpdateTags(ctx, action, &upstream.BulkTagsRequest{
 		Contacts: input.ContactIds, Tags: input.Tags.Value(), LocationID: loc, RemoveAllTags: all,
 	})
+	r.changed(ctx, loc, input.ContactIds...)
 	if err != nil {
 		return nil, err
 	}
@@ -427,6 +444,7 @@ func (r *mutationResolver) BulkSetContactsBusiness(ctx context.Context, input mo
 	res, _, err := r.client.Bulk.UpdateBusiness(ctx, &upstream.BulkBusinessRequest{
 		LocationID: loc, IDs: input.ContactIds, BusinessID: business,
 	})
+	r.changed(ctx, loc, input.ContactIds...)
 	if err != nil {
 		return nil, err
 	}
@@ -468,7 +486,7 @@ func (r *queryResolver) Contacts(ctx context.Context, query *string, filters []m
 	if err != nil {
 		return nil, badInput("after: %v", err)
 	}
-	res, _, err := r.client.Contacts.Search(ctx, req)
+	res, err := r.search(ctx, req)
 	if err != nil {
 		return nil, err
 	}
@@ -482,7 +500,10 @@ func (r *queryResolver) Contacts(ctx context.Context, query *string, filters []m
 
 // ContactsByBusiness is the resolver for the contactsByBusiness field.
 func (r *queryResolver) ContactsByBusiness(ctx context.Context, businessID string, query *string, first *int, after *string, locationID *string) (*model.ContactConnection, error) {
-	cred, _ := authCredential(ctx)
+	_, cred, err := upstreamContext(ctx)
+	if err != nil {
+		return nil, err
+	}
 	loc, err := r.location(cred, locationID)
 	if err != nil {
 		return nil, err
@@ -513,7 +534,7 @@ func (r *queryResolver) DuplicateContact(ctx context.Context, email *string, pho
 	if err != nil {
 		return nil, err
 	}
-	c, _, err := r.client.Contacts.FindDuplicate(ctx, loc, e, p)
+	c, err := r.findDuplicate(ctx, loc, e, p)
 	if err != nil || c == nil {
 		return nil, err
 	}
@@ -552,7 +573,7 @@ func (r *queryResolver) ContactsLegacyList(ctx context.Context, query *string, f
 	if query != nil {
 		opts.Query = *query
 	}
-	list, _, err := r.client.Contacts.List(ctx, opts)
+	list, err := r.listLegacy(ctx, opts)
 	if err != nil {
 		return nil, err
 	}

@@ -19,6 +19,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
@@ -27,7 +28,9 @@ import (
 	"github.com/vektah/gqlparser/v2/formatter"
 
 	"github.com/ghl-graphql/gateway/auth"
+	"github.com/ghl-graphql/gateway/cache"
 	"github.com/ghl-graphql/gateway/graph"
+	"github.com/ghl-graphql/gateway/loaders"
 	"github.com/ghl-graphql/gateway/playground"
 	"github.com/ghl-graphql/gateway/resolvers"
 	"github.com/ghl-graphql/gateway/upstream"
@@ -71,7 +74,23 @@ type Config struct {
 	// Ready reports whether the upstream is reachable, for /readyz; nil
 	// means always ready.
 	Ready func(context.Context) error
+	// CacheMaxBytes bounds the shared cache of upstream answers; 0 means
+	// DefaultCacheMaxBytes, a negative value switches the shared cache off.
+	CacheMaxBytes int64
+	// CacheTTLs are the cache's lifetimes per kind of answer; zero fields
+	// take loaders.DefaultTTLs'.
+	CacheTTLs loaders.TTLs
+	// MaxConcurrentPerLocation bounds concurrent upstream calls per
+	// location; 0 means loaders.DefaultMaxConcurrentPerLocation.
+	MaxConcurrentPerLocation int
+	// Naive switches off the loaders and the cache and resolves fields one
+	// at a time, one upstream call per field: the baseline the benchmark
+	// measures the gateway against. Not for production.
+	Naive bool
 }
+
+// DefaultCacheMaxBytes is the shared cache's default size.
+const DefaultCacheMaxBytes = 64 << 20
 
 // New returns the gateway's HTTP handler.
 func New(cfg Config) (http.Handler, error) {
@@ -84,14 +103,37 @@ func New(cfg Config) (http.Handler, error) {
 	if cfg.RequestTimeout <= 0 {
 		cfg.RequestTimeout = DefaultRequestTimeout
 	}
-	root, err := resolvers.New(resolvers.Config{Client: cfg.Client, Logger: cfg.Logger, DefaultLocationID: cfg.DefaultLocationID})
+	if cfg.CacheMaxBytes == 0 {
+		cfg.CacheMaxBytes = DefaultCacheMaxBytes
+	}
+	var reader *loaders.Reader
+	if !cfg.Naive {
+		var shared cache.Cache
+		if cfg.CacheMaxBytes > 0 {
+			shared = cache.NewLRU(cfg.CacheMaxBytes)
+		}
+		var err error
+		reader, err = loaders.NewReader(loaders.Config{Client: cfg.Client, Cache: shared, TTLs: cfg.CacheTTLs,
+			MaxConcurrentPerLocation: cfg.MaxConcurrentPerLocation})
+		if err != nil {
+			return nil, err
+		}
+	}
+	root, err := resolvers.New(resolvers.Config{Client: cfg.Client, Reader: reader, Logger: cfg.Logger, DefaultLocationID: cfg.DefaultLocationID})
 	if err != nil {
 		return nil, err
 	}
 	gql := NewGraphQLHandler(root, cfg.Logger, cfg.Introspection)
+	var exec http.Handler = gql
+	if cfg.Naive {
+		gql.AroundOperations(oneFieldAtATime)
+		gql.AroundFields(lockField)
+	} else {
+		exec = loaders.Middleware(reader, gql)
+	}
 
 	mux := http.NewServeMux()
-	mux.Handle(GraphQLPath, withCredential(cfg.Logger, withBodyLimit(cfg.MaxBodyBytes, withTimeout(cfg.RequestTimeout, gql))))
+	mux.Handle(GraphQLPath, withCredential(cfg.Logger, withBodyLimit(cfg.MaxBodyBytes, withTimeout(cfg.RequestTimeout, exec))))
 	mux.HandleFunc(HealthPath, func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
@@ -127,6 +169,24 @@ func NewGraphQLHandler(root *resolvers.Resolver, logger *slog.Logger, introspect
 	srv.SetErrorPresenter(resolvers.ErrorPresenter(logger))
 	srv.SetRecoverFunc(resolvers.PanicHandler(logger))
 	return srv
+}
+
+type fieldLockKey struct{}
+
+// oneFieldAtATime gives each operation a lock that lockField takes around
+// every resolver, so that the naive baseline makes its calls in sequence.
+func oneFieldAtATime(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+	return next(context.WithValue(ctx, fieldLockKey{}, &sync.Mutex{}))
+}
+
+func lockField(ctx context.Context, next graphql.Resolver) (any, error) {
+	if fc := graphql.GetFieldContext(ctx); fc != nil && fc.IsResolver {
+		if mu, ok := ctx.Value(fieldLockKey{}).(*sync.Mutex); ok {
+			mu.Lock()
+			defer mu.Unlock()
+		}
+	}
+	return next(ctx)
 }
 
 // withCredential puts the request's bearer token, as a credential, into the

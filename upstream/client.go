@@ -243,6 +243,8 @@ type Response struct {
 	Header http.Header
 	// Rate holds the parsed rate-limit headers.
 	Rate Rate
+	// BodyBytes is the size of the answer's body, e.g. to weigh a cache entry.
+	BodyBytes int
 }
 
 // NewRequest builds the request for op. params fill the path template's
@@ -417,7 +419,7 @@ func (c *Client) Do(ctx context.Context, req *Request, v any) (*Response, error)
 			}
 		}
 	}
-	return &Response{StatusCode: resp.StatusCode, Header: resp.Header, Rate: rate}, nil
+	return &Response{StatusCode: resp.StatusCode, Header: resp.Header, Rate: rate, BodyBytes: len(data)}, nil
 }
 
 // transportError classifies a failure that left no HTTP status.

@@ -1,0 +1,173 @@
+// Package cache holds the gateway's shared cache of upstream answers: an LRU
+// bounded in bytes, with a time-to-live per entry, tags for invalidation, and
+// a write epoch so that an answer fetched before a write is never stored
+// after it.
+//
+// Cache is an interface so that a later store (Redis, shared by replicas)
+// can take the place of the in-memory LRU.
+package cache
+
+import (
+	"math"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/golang-lru/v2/simplelru"
+)
+
+// Cache stores decoded upstream answers. Values are shared between the
+// requests that read them: callers must not modify them.
+type Cache interface {
+	// Get returns the value stored under key, if present and not expired.
+	Get(key string) (any, bool)
+	// Set stores v under key for ttl, weighing size bytes, tagged with tags
+	// for Invalidate. It stores nothing, and returns false, when an
+	// invalidation happened since epoch (from Epoch, read before the value
+	// was fetched): the value may be stale already.
+	Set(key string, v any, size int, ttl time.Duration, tags []string, epoch uint64) bool
+	// Invalidate removes every entry carrying one of tags and advances the epoch.
+	Invalidate(tags ...string)
+	// Epoch returns the current write epoch.
+	Epoch() uint64
+	// Stats returns counters, for metrics and tests.
+	Stats() Stats
+}
+
+// Stats are the cache's counters.
+type Stats struct {
+	Hits, Misses, Sets, Evictions, Invalidations uint64
+	// Entries and Bytes describe what the cache holds now.
+	Entries int
+	Bytes   int64
+}
+
+// entryOverhead is what an entry costs beyond its value's own size: the map
+// slot, list element, key and tag bookkeeping, roughly.
+const entryOverhead = 256
+
+type entry struct {
+	value   any
+	size    int64
+	expires time.Time
+	tags    []string
+}
+
+// LRU is the in-memory Cache: least recently used entries go first when the
+// byte budget is full. It is safe for concurrent use.
+type LRU struct {
+	mu       sync.Mutex
+	lru      *simplelru.LRU[string, *entry]
+	maxBytes int64
+	bytes    int64
+	byTag    map[string]map[string]struct{}
+	epoch    atomic.Uint64
+	now      func() time.Time
+
+	hits, misses, sets, evictions, invalidations atomic.Uint64
+}
+
+// NewLRU returns an LRU that holds at most maxBytes (entry sizes plus a
+// fixed overhead each).
+func NewLRU(maxBytes int64) *LRU {
+	c := &LRU{maxBytes: maxBytes, byTag: map[string]map[string]struct{}{}, now: time.Now}
+	// The byte budget, not the count, bounds the cache.
+	c.lru, _ = simplelru.NewLRU[string, *entry](math.MaxInt32, c.onEvict)
+	return c
+}
+
+// onEvict keeps the byte count and the tag index in step with the LRU; it
+// runs with c.mu held.
+func (c *LRU) onEvict(key string, e *entry) {
+	c.bytes -= e.size
+	for _, t := range e.tags {
+		if keys := c.byTag[t]; keys != nil {
+			delete(keys, key)
+			if len(keys) == 0 {
+				delete(c.byTag, t)
+			}
+		}
+	}
+}
+
+// Get implements Cache.
+func (c *LRU) Get(key string) (any, bool) {
+	c.mu.Lock()
+	e, ok := c.lru.Get(key)
+	if ok && !c.now().Before(e.expires) {
+		c.lru.Remove(key)
+		ok = false
+	}
+	c.mu.Unlock()
+	if !ok {
+		c.misses.Add(1)
+		return nil, false
+	}
+	c.hits.Add(1)
+	return e.value, true
+}
+
+// Set implements Cache.
+func (c *LRU) Set(key string, v any, size int, ttl time.Duration, tags []string, epoch uint64) bool {
+	if ttl <= 0 {
+		return false
+	}
+	e := &entry{value: v, size: int64(size) + entryOverhead, expires: c.now().Add(ttl), tags: tags}
+	if e.size > c.maxBytes {
+		return false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	// Checked under the lock that Invalidate takes too, so no invalidation
+	// can slip between the check and the store.
+	if c.epoch.Load() != epoch {
+		return false
+	}
+	c.lru.Remove(key)
+	c.lru.Add(key, e)
+	c.bytes += e.size
+	for _, t := range tags {
+		keys := c.byTag[t]
+		if keys == nil {
+			keys = map[string]struct{}{}
+			c.byTag[t] = keys
+		}
+		keys[key] = struct{}{}
+	}
+	for c.bytes > c.maxBytes {
+		if _, _, ok := c.lru.RemoveOldest(); !ok {
+			break
+		}
+		c.evictions.Add(1)
+	}
+	c.sets.Add(1)
+	return true
+}
+
+// Invalidate implements Cache.
+func (c *LRU) Invalidate(tags ...string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.epoch.Add(1)
+	c.invalidations.Add(1)
+	for _, t := range tags {
+		for key := range c.byTag[t] {
+			c.lru.Remove(key)
+		}
+	}
+}
+
+// Epoch implements Cache.
+func (c *LRU) Epoch() uint64 { return c.epoch.Load() }
+
+// Stats implements Cache.
+func (c *LRU) Stats() Stats {
+	c.mu.Lock()
+	entries, bytes := c.lru.Len(), c.bytes
+	c.mu.Unlock()
+	return Stats{
+		Hits: c.hits.Load(), Misses: c.misses.Load(), Sets: c.sets.Load(),
+		Evictions: c.evictions.Load(), Invalidations: c.invalidations.Load(),
+		Entries: entries, Bytes: bytes,
+	}
+}

@@ -1,0 +1,130 @@
+// Tests for the byte-bounded LRU: expiry, the byte budget, tags and the
+// write epoch.
+
+package cache
+
+import (
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+)
+
+type fakeClock struct{ t time.Time }
+
+func (f *fakeClock) now() time.Time { return f.t }
+
+func newTestLRU(max int64) (*LRU, *fakeClock) {
+	c := NewLRU(max)
+	clk := &fakeClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	c.now = clk.now
+	return c, clk
+}
+
+func TestGetSetExpire(t *testing.T) {
+	c, clk := newTestLRU(1 << 20)
+	if !c.Set("k", "v", 10, time.Minute, nil, c.Epoch()) {
+		t.Fatal("Set refused")
+	}
+	if v, ok := c.Get("k"); !ok || v != "v" {
+		t.Fatalf("Get = %v, %v", v, ok)
+	}
+	clk.t = clk.t.Add(time.Minute)
+	if _, ok := c.Get("k"); ok {
+		t.Fatal("expired entry served")
+	}
+	if s := c.Stats(); s.Entries != 0 || s.Bytes != 0 || s.Hits != 1 || s.Misses != 1 {
+		t.Errorf("stats = %+v", s)
+	}
+	if c.Set("z", "v", 1, 0, nil, c.Epoch()) {
+		t.Error("an entry without a TTL was stored")
+	}
+}
+
+func TestByteBudget(t *testing.T) {
+	const size = 1000
+	per := int64(size + entryOverhead)
+	c, _ := newTestLRU(3 * per)
+	for i := range 3 {
+		c.Set(fmt.Sprint(i), i, size, time.Hour, nil, c.Epoch())
+	}
+	c.Get("0") // 0 is now the most recently used; 1 goes first
+	c.Set("3", 3, size, time.Hour, nil, c.Epoch())
+	if _, ok := c.Get("1"); ok {
+		t.Error("least recently used entry kept over budget")
+	}
+	for _, k := range []string{"0", "2", "3"} {
+		if _, ok := c.Get(k); !ok {
+			t.Errorf("entry %s evicted", k)
+		}
+	}
+	s := c.Stats()
+	if s.Bytes != 3*per || s.Entries != 3 || s.Evictions != 1 {
+		t.Errorf("stats = %+v", s)
+	}
+	if c.Set("huge", 0, int(4*per), time.Hour, nil, c.Epoch()) {
+		t.Error("an entry larger than the whole budget was stored")
+	}
+	// Replacing a key does not count it twice.
+	c.Set("3", 33, size, time.Hour, nil, c.Epoch())
+	if s := c.Stats(); s.Bytes != 3*per {
+		t.Errorf("bytes after replace = %d", s.Bytes)
+	}
+}
+
+func TestInvalidateByTag(t *testing.T) {
+	c, _ := newTestLRU(1 << 20)
+	c.Set("contact/a", 1, 1, time.Hour, []string{"c:a", "s:loc"}, c.Epoch())
+	c.Set("tasks/a", 2, 1, time.Hour, []string{"c:a"}, c.Epoch())
+	c.Set("contact/b", 3, 1, time.Hour, []string{"c:b"}, c.Epoch())
+	c.Set("search/loc", 4, 1, time.Hour, []string{"s:loc"}, c.Epoch())
+	c.Invalidate("c:a")
+	for key, want := range map[string]bool{"contact/a": false, "tasks/a": false, "contact/b": true, "search/loc": true} {
+		if _, ok := c.Get(key); ok != want {
+			t.Errorf("%s present = %v, want %v", key, ok, want)
+		}
+	}
+	c.Invalidate("s:loc")
+	if _, ok := c.Get("search/loc"); ok {
+		t.Error("search entry survived its tag")
+	}
+	if len(c.byTag) != 1 { // only c:b is left
+		t.Errorf("tag index leaks: %v", c.byTag)
+	}
+}
+
+func TestEpochRefusesStaleStores(t *testing.T) {
+	c, _ := newTestLRU(1 << 20)
+	before := c.Epoch()
+	c.Invalidate("c:a") // a write lands while the read is in flight
+	if c.Set("contact/a", "old", 1, time.Hour, []string{"c:a"}, before) {
+		t.Fatal("a value read before a write was stored after it")
+	}
+	if !c.Set("contact/a", "new", 1, time.Hour, []string{"c:a"}, c.Epoch()) {
+		t.Fatal("a fresh value was refused")
+	}
+}
+
+func TestConcurrentUse(t *testing.T) {
+	c, _ := newTestLRU(50 * (10 + entryOverhead))
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 500 {
+				k := fmt.Sprint((g*31 + i) % 100)
+				c.Set(k, i, 10, time.Hour, []string{"t" + k[:1]}, c.Epoch())
+				c.Get(k)
+				if i%50 == 0 {
+					c.Invalidate("t" + k[:1])
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	s := c.Stats()
+	if s.Bytes > 50*(10+entryOverhead) || s.Bytes != int64(s.Entries)*(10+entryOverhead) {
+		t.Errorf("byte accounting off: %+v", s)
+	}
+}

@@ -1,0 +1,358 @@
+// Package loaders makes the gateway cheap for the upstream: a shared Reader
+// serves reads from the cache, coalesces identical concurrent calls into
+// one, and bounds concurrent calls per location; per-request dataloaders
+// over it fetch each distinct resource at most once per GraphQL request and
+// run independent fetches at the same time.
+package loaders
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/singleflight"
+
+	"github.com/ghl-graphql/gateway/auth"
+	"github.com/ghl-graphql/gateway/cache"
+	"github.com/ghl-graphql/gateway/upstream"
+)
+
+// TTLs are how long each kind of answer is served from the cache. Writes
+// through the gateway evict what they change at once; the TTLs bound how
+// long a change made elsewhere (HighLevel's UI, another app) can stay unseen.
+type TTLs struct {
+	// Contact is for single contacts.
+	Contact time.Duration
+	// Lists is for a contact's tasks, notes and appointments, and single
+	// tasks and notes.
+	Lists time.Duration
+	// Search is for search, business and legacy listings and duplicate look-ups.
+	Search time.Duration
+}
+
+// DefaultTTLs are short: without webhooks, changes made outside the gateway
+// are only seen when an entry expires.
+var DefaultTTLs = TTLs{Contact: 30 * time.Second, Lists: 30 * time.Second, Search: 10 * time.Second}
+
+// DefaultMaxConcurrentPerLocation bounds the upstream calls in flight for
+// one location, so one large query cannot flood HighLevel.
+const DefaultMaxConcurrentPerLocation = 64
+
+// Config configures a Reader.
+type Config struct {
+	// Client calls the Contacts API (required).
+	Client *upstream.Client
+	// Cache holds answers across requests; nil disables the shared cache
+	// (coalescing and per-request loaders still work).
+	Cache cache.Cache
+	// TTLs per kind of answer; zero fields take DefaultTTLs'.
+	TTLs TTLs
+	// MaxConcurrentPerLocation bounds concurrent upstream calls per location;
+	// 0 means DefaultMaxConcurrentPerLocation.
+	MaxConcurrentPerLocation int
+}
+
+// Reader reads from the upstream through the shared cache. Values it
+// returns are shared with other requests: callers must not modify them.
+type Reader struct {
+	client *upstream.Client
+	cache  cache.Cache
+	ttls   TTLs
+	flight singleflight.Group
+	limit  *locationLimiter
+}
+
+// NewReader returns a Reader.
+func NewReader(cfg Config) (*Reader, error) {
+	if cfg.Client == nil {
+		return nil, errors.New("loaders: nil upstream client")
+	}
+	if cfg.TTLs.Contact <= 0 {
+		cfg.TTLs.Contact = DefaultTTLs.Contact
+	}
+	if cfg.TTLs.Lists <= 0 {
+		cfg.TTLs.Lists = DefaultTTLs.Lists
+	}
+	if cfg.TTLs.Search <= 0 {
+		cfg.TTLs.Search = DefaultTTLs.Search
+	}
+	if cfg.MaxConcurrentPerLocation <= 0 {
+		cfg.MaxConcurrentPerLocation = DefaultMaxConcurrentPerLocation
+	}
+	return &Reader{client: cfg.Client, cache: cfg.Cache, ttls: cfg.TTLs,
+		limit: &locationLimiter{n: cfg.MaxConcurrentPerLocation, sems: map[string]chan struct{}{}}}, nil
+}
+
+// Cache returns the shared cache, nil when there is none.
+func (r *Reader) Cache() cache.Cache { return r.cache }
+
+type noCacheKey struct{}
+
+// WithoutCache marks ctx so that reads skip cached answers (the client sent
+// Cache-Control: no-cache). Fresh answers are still stored.
+func WithoutCache(ctx context.Context) context.Context {
+	return context.WithValue(ctx, noCacheKey{}, true)
+}
+
+func skipCache(ctx context.Context) bool {
+	v, _ := ctx.Value(noCacheKey{}).(bool)
+	return v
+}
+
+// Cache tags: every answer about a contact carries tagContact; every search
+// or listing of a location carries tagSearch of the location and
+// tagAllSearches (for writes whose location is unknown).
+const tagAllSearches = "s:*"
+
+func tagContact(id string) string    { return "c:" + id }
+func tagSearch(loc string) string    { return "s:" + loc }
+func searchTags(loc string) []string { return []string{tagSearch(loc), tagAllSearches} }
+
+// Invalidate evicts every cached answer that a change to these contacts of
+// this location makes stale: the contacts, their tasks, notes and
+// appointments, and the location's searches and listings. With an unknown
+// location ("") every location's searches go. Mutations call it before they
+// return; a webhook handler can call it too.
+func (r *Reader) Invalidate(locationID string, contactIDs ...string) {
+	if r.cache == nil {
+		return
+	}
+	tags := make([]string, 0, len(contactIDs)+1)
+	for _, id := range contactIDs {
+		tags = append(tags, tagContact(id))
+	}
+	if locationID == "" {
+		tags = append(tags, tagAllSearches)
+	} else {
+		tags = append(tags, tagSearch(locationID))
+	}
+	r.cache.Invalidate(tags...)
+}
+
+// request describes one cacheable upstream read.
+type request struct {
+	key  string   // cache and coalescing key, credential included
+	loc  string   // location, for the concurrency bound
+	tags []string // invalidation tags
+	ttl  time.Duration
+}
+
+// cacheKey joins parts with a separator that IDs cannot contain once
+// escaped by the client (a unit separator), credential first.
+func cacheKey(kind string, cred auth.Credential, parts ...string) string {
+	return kind + "\x1f" + cred.ID + "\x1f" + strings.Join(parts, "\x1f")
+}
+
+// read serves req from the cache, or fetches it once however many callers
+// ask at the same time, and stores the answer.
+func read[T any](ctx context.Context, r *Reader, req request, fetch func(context.Context) (T, *upstream.Response, error)) (T, error) {
+	if _, ok := auth.FromContext(ctx); !ok {
+		// No credential, nothing to key by: let the client refuse the call.
+		v, _, err := fetch(ctx)
+		return v, err
+	}
+	if r.cache != nil && !skipCache(ctx) {
+		if v, ok := r.cache.Get(req.key); ok {
+			return v.(T), nil
+		}
+	}
+	ch := r.flight.DoChan(req.key, func() (any, error) {
+		var epoch uint64
+		if r.cache != nil {
+			epoch = r.cache.Epoch()
+		}
+		// The call serves every caller that joins it, so one caller leaving
+		// must not cancel it; the client's own timeout still bounds it.
+		callCtx := context.WithoutCancel(ctx)
+		release, err := r.limit.acquire(callCtx, req.loc)
+		if err != nil {
+			return nil, err
+		}
+		defer release()
+		v, resp, err := fetch(callCtx)
+		if err != nil {
+			return nil, err
+		}
+		if r.cache != nil {
+			r.cache.Set(req.key, v, 2*resp.BodyBytes, req.ttl, req.tags, epoch)
+		}
+		return v, nil
+	})
+	select {
+	case res := <-ch:
+		if res.Err != nil {
+			var zero T
+			return zero, res.Err
+		}
+		return res.Val.(T), nil
+	case <-ctx.Done():
+		var zero T
+		return zero, ctx.Err()
+	}
+}
+
+func credential(ctx context.Context) auth.Credential {
+	c, _ := auth.FromContext(ctx)
+	return c
+}
+
+// Contact returns one contact.
+func (r *Reader) Contact(ctx context.Context, id string) (*upstream.Contact, error) {
+	cred := credential(ctx)
+	return read(ctx, r, request{key: cacheKey("contact", cred, id), loc: cred.LocationID,
+		tags: []string{tagContact(id)}, ttl: r.ttls.Contact},
+		func(ctx context.Context) (*upstream.Contact, *upstream.Response, error) {
+			return r.client.Contacts.Get(ctx, id)
+		})
+}
+
+// Tasks returns the tasks of a contact.
+func (r *Reader) Tasks(ctx context.Context, contactID string) ([]upstream.Task, error) {
+	cred := credential(ctx)
+	return read(ctx, r, request{key: cacheKey("tasks", cred, contactID), loc: cred.LocationID,
+		tags: []string{tagContact(contactID)}, ttl: r.ttls.Lists},
+		func(ctx context.Context) ([]upstream.Task, *upstream.Response, error) {
+			return r.client.Tasks.List(ctx, contactID)
+		})
+}
+
+// Notes returns the notes of a contact.
+func (r *Reader) Notes(ctx context.Context, contactID string) ([]upstream.Note, error) {
+	cred := credential(ctx)
+	return read(ctx, r, request{key: cacheKey("notes", cred, contactID), loc: cred.LocationID,
+		tags: []string{tagContact(contactID)}, ttl: r.ttls.Lists},
+		func(ctx context.Context) ([]upstream.Note, *upstream.Response, error) {
+			return r.client.Notes.List(ctx, contactID)
+		})
+}
+
+// Appointments returns the appointments of a contact.
+func (r *Reader) Appointments(ctx context.Context, contactID string) ([]upstream.Appointment, error) {
+	cred := credential(ctx)
+	return read(ctx, r, request{key: cacheKey("appointments", cred, contactID), loc: cred.LocationID,
+		tags: []string{tagContact(contactID)}, ttl: r.ttls.Lists},
+		func(ctx context.Context) ([]upstream.Appointment, *upstream.Response, error) {
+			return r.client.Appointments.List(ctx, contactID)
+		})
+}
+
+// Task returns one task of a contact.
+func (r *Reader) Task(ctx context.Context, contactID, taskID string) (*upstream.Task, error) {
+	cred := credential(ctx)
+	return read(ctx, r, request{key: cacheKey("task", cred, contactID, taskID), loc: cred.LocationID,
+		tags: []string{tagContact(contactID)}, ttl: r.ttls.Lists},
+		func(ctx context.Context) (*upstream.Task, *upstream.Response, error) {
+			return r.client.Tasks.Get(ctx, contactID, taskID)
+		})
+}
+
+// Note returns one note of a contact.
+func (r *Reader) Note(ctx context.Context, contactID, noteID string) (*upstream.Note, error) {
+	cred := credential(ctx)
+	return read(ctx, r, request{key: cacheKey("note", cred, contactID, noteID), loc: cred.LocationID,
+		tags: []string{tagContact(contactID)}, ttl: r.ttls.Lists},
+		func(ctx context.Context) (*upstream.Note, *upstream.Response, error) {
+			return r.client.Notes.Get(ctx, contactID, noteID)
+		})
+}
+
+// hashOf identifies a request body in a cache key.
+func hashOf(v any) string {
+	b, _ := json.Marshal(v)
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:12])
+}
+
+// Search runs a contact search. The contacts it returns are stored as
+// single contacts too, so a contact a search returned is not fetched again.
+func (r *Reader) Search(ctx context.Context, body *upstream.SearchContactsRequest) (*upstream.SearchResult, error) {
+	cred := credential(ctx)
+	return read(ctx, r, request{key: cacheKey("search", cred, body.LocationID, hashOf(body)), loc: body.LocationID,
+		tags: searchTags(body.LocationID), ttl: r.ttls.Search},
+		func(ctx context.Context) (*upstream.SearchResult, *upstream.Response, error) {
+			epoch := r.epoch()
+			res, resp, err := r.client.Contacts.Search(ctx, body)
+			if err == nil {
+				r.storeContacts(cred, res.Contacts, resp, epoch)
+			}
+			return res, resp, err
+		})
+}
+
+// ListByBusiness returns a page of a business's contacts.
+func (r *Reader) ListByBusiness(ctx context.Context, businessID string, opts upstream.ListByBusinessOptions) (*upstream.ContactList, error) {
+	cred := credential(ctx)
+	return read(ctx, r, request{key: cacheKey("business", cred, opts.LocationID, businessID, hashOf(opts)), loc: opts.LocationID,
+		tags: searchTags(opts.LocationID), ttl: r.ttls.Search},
+		func(ctx context.Context) (*upstream.ContactList, *upstream.Response, error) {
+			return r.client.Contacts.ListByBusiness(ctx, businessID, opts)
+		})
+}
+
+// List returns a page of the legacy contact listing.
+func (r *Reader) List(ctx context.Context, opts upstream.ListOptions) (*upstream.ContactList, error) {
+	cred := credential(ctx)
+	return read(ctx, r, request{key: cacheKey("list", cred, opts.LocationID, hashOf(opts)), loc: opts.LocationID,
+		tags: searchTags(opts.LocationID), ttl: r.ttls.Search},
+		func(ctx context.Context) (*upstream.ContactList, *upstream.Response, error) {
+			return r.client.Contacts.List(ctx, opts)
+		})
+}
+
+// FindDuplicate returns the location's contact with this email or phone, or nil.
+func (r *Reader) FindDuplicate(ctx context.Context, locationID, email, phone string) (*upstream.Contact, error) {
+	cred := credential(ctx)
+	return read(ctx, r, request{key: cacheKey("duplicate", cred, locationID, email, phone), loc: locationID,
+		tags: searchTags(locationID), ttl: r.ttls.Search},
+		func(ctx context.Context) (*upstream.Contact, *upstream.Response, error) {
+			return r.client.Contacts.FindDuplicate(ctx, locationID, email, phone)
+		})
+}
+
+func (r *Reader) epoch() uint64 {
+	if r.cache == nil {
+		return 0
+	}
+	return r.cache.Epoch()
+}
+
+// storeContacts caches contacts a listing returned as single contacts.
+func (r *Reader) storeContacts(cred auth.Credential, contacts []upstream.Contact, resp *upstream.Response, epoch uint64) {
+	if r.cache == nil || len(contacts) == 0 || cred.ID == "" {
+		return
+	}
+	size := 2 * resp.BodyBytes / len(contacts)
+	for i := range contacts {
+		c := &contacts[i]
+		r.cache.Set(cacheKey("contact", cred, c.ID), c, size, r.ttls.Contact, []string{tagContact(c.ID)}, epoch)
+	}
+}
+
+// locationLimiter bounds concurrent upstream calls per location.
+type locationLimiter struct {
+	mu   sync.Mutex
+	n    int
+	sems map[string]chan struct{}
+}
+
+// acquire waits for a slot of loc's budget, or for ctx to end.
+func (l *locationLimiter) acquire(ctx context.Context, loc string) (func(), error) {
+	l.mu.Lock()
+	sem := l.sems[loc]
+	if sem == nil {
+		sem = make(chan struct{}, l.n)
+		l.sems[loc] = sem
+	}
+	l.mu.Unlock()
+	select {
+	case sem <- struct{}{}:
+		return func() { <-sem }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
