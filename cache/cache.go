@@ -19,8 +19,9 @@ import (
 // Cache stores decoded upstream answers. Values are shared between the
 // requests that read them: callers must not modify them.
 type Cache interface {
-	// Get returns the value stored under key, if present and not expired.
-	Get(key string) (any, bool)
+	// Get returns the value stored under key and when it expires, if present
+	// and not expired.
+	Get(key string) (v any, expires time.Time, ok bool)
 	// Set stores v under key for ttl, weighing size bytes, tagged with tags
 	// for Invalidate. It stores nothing, and returns false, when an
 	// invalidation happened since epoch (from Epoch, read before the value
@@ -91,7 +92,7 @@ func (c *LRU) onEvict(key string, e *entry) {
 }
 
 // Get implements Cache.
-func (c *LRU) Get(key string) (any, bool) {
+func (c *LRU) Get(key string) (any, time.Time, bool) {
 	c.mu.Lock()
 	e, ok := c.lru.Get(key)
 	if ok && !c.now().Before(e.expires) {
@@ -101,10 +102,10 @@ func (c *LRU) Get(key string) (any, bool) {
 	c.mu.Unlock()
 	if !ok {
 		c.misses.Add(1)
-		return nil, false
+		return nil, time.Time{}, false
 	}
 	c.hits.Add(1)
-	return e.value, true
+	return e.value, e.expires, true
 }
 
 // Set implements Cache.

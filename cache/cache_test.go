@@ -26,11 +26,11 @@ func TestGetSetExpire(t *testing.T) {
 	if !c.Set("k", "v", 10, time.Minute, nil, c.Epoch()) {
 		t.Fatal("Set refused")
 	}
-	if v, ok := c.Get("k"); !ok || v != "v" {
-		t.Fatalf("Get = %v, %v", v, ok)
+	if v, exp, ok := c.Get("k"); !ok || v != "v" || !exp.Equal(clk.t.Add(time.Minute)) {
+		t.Fatalf("Get = %v, %v, %v", v, exp, ok)
 	}
 	clk.t = clk.t.Add(time.Minute)
-	if _, ok := c.Get("k"); ok {
+	if _, _, ok := c.Get("k"); ok {
 		t.Fatal("expired entry served")
 	}
 	if s := c.Stats(); s.Entries != 0 || s.Bytes != 0 || s.Hits != 1 || s.Misses != 1 {
@@ -50,11 +50,11 @@ func TestByteBudget(t *testing.T) {
 	}
 	c.Get("0") // 0 is now the most recently used; 1 goes first
 	c.Set("3", 3, size, time.Hour, nil, c.Epoch())
-	if _, ok := c.Get("1"); ok {
+	if _, _, ok := c.Get("1"); ok {
 		t.Error("least recently used entry kept over budget")
 	}
 	for _, k := range []string{"0", "2", "3"} {
-		if _, ok := c.Get(k); !ok {
+		if _, _, ok := c.Get(k); !ok {
 			t.Errorf("entry %s evicted", k)
 		}
 	}
@@ -80,12 +80,12 @@ func TestInvalidateByTag(t *testing.T) {
 	c.Set("search/loc", 4, 1, time.Hour, []string{"s:loc"}, c.Epoch())
 	c.Invalidate("c:a")
 	for key, want := range map[string]bool{"contact/a": false, "tasks/a": false, "contact/b": true, "search/loc": true} {
-		if _, ok := c.Get(key); ok != want {
+		if _, _, ok := c.Get(key); ok != want {
 			t.Errorf("%s present = %v, want %v", key, ok, want)
 		}
 	}
 	c.Invalidate("s:loc")
-	if _, ok := c.Get("search/loc"); ok {
+	if _, _, ok := c.Get("search/loc"); ok {
 		t.Error("search entry survived its tag")
 	}
 	if len(c.byTag) != 1 { // only c:b is left

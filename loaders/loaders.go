@@ -26,32 +26,110 @@ type ChildKey struct {
 	ContactID, ID string
 }
 
-// Loaders are one request's dataloaders.
+// Loaders are one request's dataloaders. Each Load first looks in the shared
+// cache, synchronously, so a warm read never waits for a batch.
 type Loaders struct {
-	Contact      *dataloadgen.Loader[string, *upstream.Contact]
-	Tasks        *dataloadgen.Loader[string, []upstream.Task]
-	Notes        *dataloadgen.Loader[string, []upstream.Note]
-	Appointments *dataloadgen.Loader[string, []upstream.Appointment]
-	Task         *dataloadgen.Loader[ChildKey, *upstream.Task]
-	Note         *dataloadgen.Loader[ChildKey, *upstream.Note]
+	reader       *Reader
+	contact      *dataloadgen.Loader[string, *upstream.Contact]
+	tasks        *dataloadgen.Loader[string, []upstream.Task]
+	notes        *dataloadgen.Loader[string, []upstream.Note]
+	appointments *dataloadgen.Loader[string, []upstream.Appointment]
+	task         *dataloadgen.Loader[ChildKey, *upstream.Task]
+	note         *dataloadgen.Loader[ChildKey, *upstream.Note]
 }
 
 // New returns fresh loaders over r, for one request.
 func New(r *Reader) *Loaders {
 	opt := dataloadgen.WithWait(batchWait)
 	return &Loaders{
-		Contact:      dataloadgen.NewMappedLoader(each(r.Contact), opt),
-		Tasks:        dataloadgen.NewMappedLoader(each(r.Tasks), opt),
-		Notes:        dataloadgen.NewMappedLoader(each(r.Notes), opt),
-		Appointments: dataloadgen.NewMappedLoader(each(r.Appointments), opt),
-		Task: dataloadgen.NewMappedLoader(each(func(ctx context.Context, k ChildKey) (*upstream.Task, error) {
+		reader:       r,
+		contact:      dataloadgen.NewMappedLoader(each(r.Contact), opt),
+		tasks:        dataloadgen.NewMappedLoader(each(r.Tasks), opt),
+		notes:        dataloadgen.NewMappedLoader(each(r.Notes), opt),
+		appointments: dataloadgen.NewMappedLoader(each(r.Appointments), opt),
+		task: dataloadgen.NewMappedLoader(each(func(ctx context.Context, k ChildKey) (*upstream.Task, error) {
 			return r.Task(ctx, k.ContactID, k.ID)
 		}), opt),
-		Note: dataloadgen.NewMappedLoader(each(func(ctx context.Context, k ChildKey) (*upstream.Note, error) {
+		note: dataloadgen.NewMappedLoader(each(func(ctx context.Context, k ChildKey) (*upstream.Note, error) {
 			return r.Note(ctx, k.ContactID, k.ID)
 		}), opt),
 	}
 }
+
+// load reads from the shared cache if it can, else through loader.
+func load[K comparable, V any](ctx context.Context, l *Loaders, loader *dataloadgen.Loader[K, V], req request, key K) (V, error) {
+	if v, ok := cached[V](ctx, l.reader, req); ok {
+		return v, nil
+	}
+	return loader.Load(ctx, key)
+}
+
+// Contact loads one contact.
+func (l *Loaders) Contact(ctx context.Context, id string) (*upstream.Contact, error) {
+	return load(ctx, l, l.contact, l.reader.contactRequest(ctx, "contact", id), id)
+}
+
+// Tasks loads a contact's tasks.
+func (l *Loaders) Tasks(ctx context.Context, contactID string) ([]upstream.Task, error) {
+	return load(ctx, l, l.tasks, l.reader.contactRequest(ctx, "tasks", contactID), contactID)
+}
+
+// Notes loads a contact's notes.
+func (l *Loaders) Notes(ctx context.Context, contactID string) ([]upstream.Note, error) {
+	return load(ctx, l, l.notes, l.reader.contactRequest(ctx, "notes", contactID), contactID)
+}
+
+// Appointments loads a contact's appointments.
+func (l *Loaders) Appointments(ctx context.Context, contactID string) ([]upstream.Appointment, error) {
+	return load(ctx, l, l.appointments, l.reader.contactRequest(ctx, "appointments", contactID), contactID)
+}
+
+// Task loads one task of a contact.
+func (l *Loaders) Task(ctx context.Context, k ChildKey) (*upstream.Task, error) {
+	return load(ctx, l, l.task, l.reader.contactRequest(ctx, "task", k.ContactID, k.ID), k)
+}
+
+// Note loads one note of a contact.
+func (l *Loaders) Note(ctx context.Context, k ChildKey) (*upstream.Note, error) {
+	return load(ctx, l, l.note, l.reader.contactRequest(ctx, "note", k.ContactID, k.ID), k)
+}
+
+// Resources a contact's snapshot can start loading early (see Start).
+const (
+	StartTasks        = "tasks"
+	StartNotes        = "notes"
+	StartAppointments = "appointments"
+)
+
+// Start begins loading contactID's resource of this kind (StartTasks, …)
+// without waiting for it, so that it shares a round trip with whatever is
+// loaded now; a later Load of it gets the same answer. It does nothing when
+// the shared cache already has it.
+func (l *Loaders) Start(ctx context.Context, kind, contactID string) {
+	switch kind {
+	case StartTasks:
+		if _, ok := cached[[]upstream.Task](ctx, l.reader, l.reader.contactRequest(ctx, kind, contactID)); !ok {
+			l.tasks.LoadThunk(ctx, contactID)
+		}
+	case StartNotes:
+		if _, ok := cached[[]upstream.Note](ctx, l.reader, l.reader.contactRequest(ctx, kind, contactID)); !ok {
+			l.notes.LoadThunk(ctx, contactID)
+		}
+	case StartAppointments:
+		if _, ok := cached[[]upstream.Appointment](ctx, l.reader, l.reader.contactRequest(ctx, kind, contactID)); !ok {
+			l.appointments.LoadThunk(ctx, contactID)
+		}
+	}
+}
+
+// StartTask begins loading one task, like Start.
+func (l *Loaders) StartTask(ctx context.Context, k ChildKey) { l.task.LoadThunk(ctx, k) }
+
+// StartNote begins loading one note, like Start.
+func (l *Loaders) StartNote(ctx context.Context, k ChildKey) { l.note.LoadThunk(ctx, k) }
+
+// PrimeContact hands the loader a contact a listing returned.
+func (l *Loaders) PrimeContact(c *upstream.Contact) { l.contact.Prime(c.ID, c) }
 
 // each turns a one-key fetch into a batch fetch that runs the keys
 // concurrently (the Reader bounds the concurrency per location) and reports
@@ -93,14 +171,14 @@ func each[K comparable, V any](fetch func(context.Context, K) (V, error)) func(c
 // field of the same request (mutations run in order) reads them afresh.
 func (l *Loaders) Forget(contactIDs ...string) {
 	for _, id := range contactIDs {
-		l.Contact.Clear(id)
-		l.Tasks.Clear(id)
-		l.Notes.Clear(id)
-		l.Appointments.Clear(id)
+		l.contact.Clear(id)
+		l.tasks.Clear(id)
+		l.notes.Clear(id)
+		l.appointments.Clear(id)
 	}
 	// Single tasks and notes are keyed by pairs; drop them all.
-	l.Task.ClearAll()
-	l.Note.ClearAll()
+	l.task.ClearAll()
+	l.note.ClearAll()
 }
 
 type loadersKey struct{}
@@ -122,15 +200,16 @@ func WithLoaders(ctx context.Context, l *Loaders) context.Context {
 func Middleware(r *Reader, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		ctx := WithLoaders(req.Context(), New(r))
-		if noCache(req.Header) {
+		if NoCacheRequested(req.Header) {
 			ctx = WithoutCache(ctx)
 		}
 		next.ServeHTTP(w, req.WithContext(ctx))
 	})
 }
 
-// noCache reports whether the request asks not to be served from a cache.
-func noCache(h http.Header) bool {
+// NoCacheRequested reports whether a request asks not to be served from a
+// cache (Cache-Control: no-cache, no-store or max-age=0; Pragma: no-cache).
+func NoCacheRequested(h http.Header) bool {
 	for _, v := range h.Values("Cache-Control") {
 		for _, d := range strings.Split(v, ",") {
 			switch strings.ToLower(strings.TrimSpace(d)) {

@@ -151,13 +151,23 @@ func cacheKey(kind string, cred auth.Credential, parts ...string) string {
 // read serves req from the cache, or fetches it once however many callers
 // ask at the same time, and stores the answer.
 func read[T any](ctx context.Context, r *Reader, req request, fetch func(context.Context) (T, *upstream.Response, error)) (T, error) {
-	if _, ok := auth.FromContext(ctx); !ok {
-		// No credential, nothing to key by: let the client refuse the call.
-		v, _, err := fetch(ctx)
-		return v, err
+	touched := TouchedFrom(ctx)
+	if _, ok := auth.FromContext(ctx); !ok || r.cache == nil {
+		// Nothing to key by, or nowhere to keep it: no response may be
+		// cached that holds this answer.
+		if touched != nil {
+			touched.MarkUncacheable()
+		}
+		if !ok {
+			v, _, err := fetch(ctx)
+			return v, err
+		}
 	}
 	if r.cache != nil && !skipCache(ctx) {
-		if v, ok := r.cache.Get(req.key); ok {
+		if v, expires, ok := r.cache.Get(req.key); ok {
+			if touched != nil {
+				touched.note(req.tags, expires)
+			}
 			return v.(T), nil
 		}
 	}
@@ -189,6 +199,9 @@ func read[T any](ctx context.Context, r *Reader, req request, fetch func(context
 			var zero T
 			return zero, res.Err
 		}
+		if touched != nil {
+			touched.note(req.tags, time.Now().Add(req.ttl))
+		}
 		return res.Val.(T), nil
 	case <-ctx.Done():
 		var zero T
@@ -196,16 +209,47 @@ func read[T any](ctx context.Context, r *Reader, req request, fetch func(context
 	}
 }
 
+// cached returns req's answer if the shared cache has it, without calling
+// anything: the loaders' fast path, which spares a warm read the batch wait.
+func cached[T any](ctx context.Context, r *Reader, req request) (T, bool) {
+	var zero T
+	if r.cache == nil || skipCache(ctx) {
+		return zero, false
+	}
+	if _, ok := auth.FromContext(ctx); !ok {
+		return zero, false
+	}
+	v, expires, ok := r.cache.Get(req.key)
+	if !ok {
+		return zero, false
+	}
+	if t := TouchedFrom(ctx); t != nil {
+		t.note(req.tags, expires)
+	}
+	return v.(T), true
+}
+
 func credential(ctx context.Context) auth.Credential {
 	c, _ := auth.FromContext(ctx)
 	return c
 }
 
+// contactRequest describes a read of contactID's resource of this kind
+// (contact, tasks, notes, appointments, task, note); childID names a task
+// or note.
+func (r *Reader) contactRequest(ctx context.Context, kind, contactID string, childID ...string) request {
+	cred := credential(ctx)
+	ttl := r.ttls.Lists
+	if kind == "contact" {
+		ttl = r.ttls.Contact
+	}
+	return request{key: cacheKey(kind, cred, append([]string{contactID}, childID...)...), loc: cred.LocationID,
+		tags: []string{tagContact(contactID)}, ttl: ttl}
+}
+
 // Contact returns one contact.
 func (r *Reader) Contact(ctx context.Context, id string) (*upstream.Contact, error) {
-	cred := credential(ctx)
-	return read(ctx, r, request{key: cacheKey("contact", cred, id), loc: cred.LocationID,
-		tags: []string{tagContact(id)}, ttl: r.ttls.Contact},
+	return read(ctx, r, r.contactRequest(ctx, "contact", id),
 		func(ctx context.Context) (*upstream.Contact, *upstream.Response, error) {
 			return r.client.Contacts.Get(ctx, id)
 		})
@@ -213,9 +257,7 @@ func (r *Reader) Contact(ctx context.Context, id string) (*upstream.Contact, err
 
 // Tasks returns the tasks of a contact.
 func (r *Reader) Tasks(ctx context.Context, contactID string) ([]upstream.Task, error) {
-	cred := credential(ctx)
-	return read(ctx, r, request{key: cacheKey("tasks", cred, contactID), loc: cred.LocationID,
-		tags: []string{tagContact(contactID)}, ttl: r.ttls.Lists},
+	return read(ctx, r, r.contactRequest(ctx, "tasks", contactID),
 		func(ctx context.Context) ([]upstream.Task, *upstream.Response, error) {
 			return r.client.Tasks.List(ctx, contactID)
 		})
@@ -223,9 +265,7 @@ func (r *Reader) Tasks(ctx context.Context, contactID string) ([]upstream.Task, 
 
 // Notes returns the notes of a contact.
 func (r *Reader) Notes(ctx context.Context, contactID string) ([]upstream.Note, error) {
-	cred := credential(ctx)
-	return read(ctx, r, request{key: cacheKey("notes", cred, contactID), loc: cred.LocationID,
-		tags: []string{tagContact(contactID)}, ttl: r.ttls.Lists},
+	return read(ctx, r, r.contactRequest(ctx, "notes", contactID),
 		func(ctx context.Context) ([]upstream.Note, *upstream.Response, error) {
 			return r.client.Notes.List(ctx, contactID)
 		})
@@ -233,9 +273,7 @@ func (r *Reader) Notes(ctx context.Context, contactID string) ([]upstream.Note, 
 
 // Appointments returns the appointments of a contact.
 func (r *Reader) Appointments(ctx context.Context, contactID string) ([]upstream.Appointment, error) {
-	cred := credential(ctx)
-	return read(ctx, r, request{key: cacheKey("appointments", cred, contactID), loc: cred.LocationID,
-		tags: []string{tagContact(contactID)}, ttl: r.ttls.Lists},
+	return read(ctx, r, r.contactRequest(ctx, "appointments", contactID),
 		func(ctx context.Context) ([]upstream.Appointment, *upstream.Response, error) {
 			return r.client.Appointments.List(ctx, contactID)
 		})
@@ -243,9 +281,7 @@ func (r *Reader) Appointments(ctx context.Context, contactID string) ([]upstream
 
 // Task returns one task of a contact.
 func (r *Reader) Task(ctx context.Context, contactID, taskID string) (*upstream.Task, error) {
-	cred := credential(ctx)
-	return read(ctx, r, request{key: cacheKey("task", cred, contactID, taskID), loc: cred.LocationID,
-		tags: []string{tagContact(contactID)}, ttl: r.ttls.Lists},
+	return read(ctx, r, r.contactRequest(ctx, "task", contactID, taskID),
 		func(ctx context.Context) (*upstream.Task, *upstream.Response, error) {
 			return r.client.Tasks.Get(ctx, contactID, taskID)
 		})
@@ -253,9 +289,7 @@ func (r *Reader) Task(ctx context.Context, contactID, taskID string) (*upstream.
 
 // Note returns one note of a contact.
 func (r *Reader) Note(ctx context.Context, contactID, noteID string) (*upstream.Note, error) {
-	cred := credential(ctx)
-	return read(ctx, r, request{key: cacheKey("note", cred, contactID, noteID), loc: cred.LocationID,
-		tags: []string{tagContact(contactID)}, ttl: r.ttls.Lists},
+	return read(ctx, r, r.contactRequest(ctx, "note", contactID, noteID),
 		func(ctx context.Context) (*upstream.Note, *upstream.Response, error) {
 			return r.client.Notes.Get(ctx, contactID, noteID)
 		})

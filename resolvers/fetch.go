@@ -45,20 +45,20 @@ func (r *Resolver) primeChildren(ctx context.Context, contactID string) {
 	for _, f := range graphql.CollectFieldsCtx(ctx, nil) {
 		switch f.Name {
 		case "tasks":
-			l.Tasks.LoadThunk(ctx, contactID)
+			l.Start(ctx, loaders.StartTasks, contactID)
 		case "notes":
-			l.Notes.LoadThunk(ctx, contactID)
+			l.Start(ctx, loaders.StartNotes, contactID)
 		case "appointments":
-			l.Appointments.LoadThunk(ctx, contactID)
+			l.Start(ctx, loaders.StartAppointments, contactID)
 		case "task", "note":
 			id, _ := f.ArgumentMap(vars)["id"].(string)
 			if checkID("id", id) != nil {
 				continue
 			}
 			if f.Name == "task" {
-				l.Task.LoadThunk(ctx, loaders.ChildKey{ContactID: contactID, ID: id})
+				l.StartTask(ctx, loaders.ChildKey{ContactID: contactID, ID: id})
 			} else {
-				l.Note.LoadThunk(ctx, loaders.ChildKey{ContactID: contactID, ID: id})
+				l.StartNote(ctx, loaders.ChildKey{ContactID: contactID, ID: id})
 			}
 		}
 	}

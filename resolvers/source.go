@@ -15,7 +15,7 @@ import (
 
 func (r *Resolver) loadContact(ctx context.Context, id string) (*upstream.Contact, error) {
 	if l := loaders.For(ctx); l != nil {
-		return l.Contact.Load(ctx, id)
+		return l.Contact(ctx, id)
 	}
 	c, _, err := r.client.Contacts.Get(ctx, id)
 	return c, err
@@ -23,7 +23,7 @@ func (r *Resolver) loadContact(ctx context.Context, id string) (*upstream.Contac
 
 func (r *Resolver) loadTasks(ctx context.Context, contactID string) ([]upstream.Task, error) {
 	if l := loaders.For(ctx); l != nil {
-		return l.Tasks.Load(ctx, contactID)
+		return l.Tasks(ctx, contactID)
 	}
 	t, _, err := r.client.Tasks.List(ctx, contactID)
 	return t, err
@@ -31,7 +31,7 @@ func (r *Resolver) loadTasks(ctx context.Context, contactID string) ([]upstream.
 
 func (r *Resolver) loadNotes(ctx context.Context, contactID string) ([]upstream.Note, error) {
 	if l := loaders.For(ctx); l != nil {
-		return l.Notes.Load(ctx, contactID)
+		return l.Notes(ctx, contactID)
 	}
 	n, _, err := r.client.Notes.List(ctx, contactID)
 	return n, err
@@ -39,7 +39,7 @@ func (r *Resolver) loadNotes(ctx context.Context, contactID string) ([]upstream.
 
 func (r *Resolver) loadAppointments(ctx context.Context, contactID string) ([]upstream.Appointment, error) {
 	if l := loaders.For(ctx); l != nil {
-		return l.Appointments.Load(ctx, contactID)
+		return l.Appointments(ctx, contactID)
 	}
 	a, _, err := r.client.Appointments.List(ctx, contactID)
 	return a, err
@@ -47,7 +47,7 @@ func (r *Resolver) loadAppointments(ctx context.Context, contactID string) ([]up
 
 func (r *Resolver) loadTask(ctx context.Context, contactID, id string) (*upstream.Task, error) {
 	if l := loaders.For(ctx); l != nil {
-		return l.Task.Load(ctx, loaders.ChildKey{ContactID: contactID, ID: id})
+		return l.Task(ctx, loaders.ChildKey{ContactID: contactID, ID: id})
 	}
 	t, _, err := r.client.Tasks.Get(ctx, contactID, id)
 	return t, err
@@ -55,7 +55,7 @@ func (r *Resolver) loadTask(ctx context.Context, contactID, id string) (*upstrea
 
 func (r *Resolver) loadNote(ctx context.Context, contactID, id string) (*upstream.Note, error) {
 	if l := loaders.For(ctx); l != nil {
-		return l.Note.Load(ctx, loaders.ChildKey{ContactID: contactID, ID: id})
+		return l.Note(ctx, loaders.ChildKey{ContactID: contactID, ID: id})
 	}
 	n, _, err := r.client.Notes.Get(ctx, contactID, id)
 	return n, err
@@ -113,7 +113,7 @@ func primeContacts(ctx context.Context, contacts []upstream.Contact) {
 		return
 	}
 	for i := range contacts {
-		l.Contact.Prime(contacts[i].ID, &contacts[i])
+		l.PrimeContact(&contacts[i])
 	}
 }
 

@@ -24,6 +24,7 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
+	lrucache "github.com/hashicorp/golang-lru/v2"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/formatter"
 
@@ -83,6 +84,9 @@ type Config struct {
 	// MaxConcurrentPerLocation bounds concurrent upstream calls per
 	// location; 0 means loaders.DefaultMaxConcurrentPerLocation.
 	MaxConcurrentPerLocation int
+	// NoResponseCache switches off the whole-response cache (the shared
+	// cache of upstream answers stays).
+	NoResponseCache bool
 	// Naive switches off the loaders and the cache and resolves fields one
 	// at a time, one upstream call per field: the baseline the benchmark
 	// measures the gateway against. Not for production.
@@ -124,6 +128,8 @@ func New(cfg Config) (http.Handler, error) {
 		return nil, err
 	}
 	gql := NewGraphQLHandler(root, cfg.Logger, cfg.Introspection)
+	// Outermost first: credential, body limit, response cache (a hit needs
+	// nothing after it), JSON check, deadline, loaders, executor.
 	var exec http.Handler = gql
 	if cfg.Naive {
 		gql.AroundOperations(oneFieldAtATime)
@@ -131,9 +137,15 @@ func New(cfg Config) (http.Handler, error) {
 	} else {
 		exec = loaders.Middleware(reader, gql)
 	}
+	exec = withValidJSON(withTimeout(cfg.RequestTimeout, exec))
+	if !cfg.Naive && reader.Cache() != nil && !cfg.NoResponseCache {
+		gql.AroundOperations(onlyQueriesCached)
+		gql.AroundResponses(noErrorsCached)
+		exec = withResponseCache(reader.Cache(), exec)
+	}
 
 	mux := http.NewServeMux()
-	mux.Handle(GraphQLPath, withCredential(cfg.Logger, withBodyLimit(cfg.MaxBodyBytes, withTimeout(cfg.RequestTimeout, exec))))
+	mux.Handle(GraphQLPath, withCredential(withBodyLimit(cfg.MaxBodyBytes, exec)))
 	mux.HandleFunc(HealthPath, func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
@@ -189,10 +201,15 @@ func lockField(ctx context.Context, next graphql.Resolver) (any, error) {
 	return next(ctx)
 }
 
+// credentialCacheSize bounds the parsed credentials kept, so that a
+// token's claims are decoded once rather than on every request.
+const credentialCacheSize = 4096
+
 // withCredential puts the request's bearer token, as a credential, into the
 // context. A request without one still runs (introspection needs none);
 // fields that call the upstream then fail with UNAUTHENTICATED.
-func withCredential(logger *slog.Logger, next http.Handler) http.Handler {
+func withCredential(next http.Handler) http.Handler {
+	parsed, _ := lrucache.New[string, auth.Credential](credentialCacheSize)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		tok, err := auth.BearerToken(r)
 		if err != nil {
@@ -201,14 +218,33 @@ func withCredential(logger *slog.Logger, next http.Handler) http.Handler {
 		}
 		if tok != "" {
 			loc := strings.TrimSpace(r.Header.Get(HeaderLocationID))
-			cred := auth.NewBearer(tok, loc)
+			key := loc + "\x00" + tok
+			cred, ok := parsed.Get(key)
+			if !ok {
+				cred = auth.NewBearer(tok, loc)
+				parsed.Add(key, cred)
+			}
 			r = r.WithContext(auth.WithCredential(r.Context(), cred))
 		}
 		next.ServeHTTP(w, r)
 	})
 }
 
-// withBodyLimit refuses bodies over max bytes before gqlgen reads them.
+type bodyKey struct{}
+
+// requestBody returns the POST body withBodyLimit read, if any.
+func requestBody(r *http.Request) ([]byte, bool) {
+	b, ok := r.Context().Value(bodyKey{}).([]byte)
+	return b, ok
+}
+
+// isJSONPost reports whether r is a POST with a JSON body.
+func isJSONPost(r *http.Request) bool {
+	return r.Method == http.MethodPost && strings.HasPrefix(r.Header.Get("Content-Type"), "application/json")
+}
+
+// withBodyLimit refuses bodies over max bytes before gqlgen reads them, and
+// reads a JSON body into memory once for the middleware after it.
 func withBodyLimit(max int64, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.ContentLength > max {
@@ -217,9 +253,7 @@ func withBodyLimit(max int64, next http.Handler) http.Handler {
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, max)
-		if r.Method == http.MethodPost && strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
-			// Read the (bounded) body once to answer malformed JSON with a
-			// coded error; gqlgen's own answer carries no extensions.code.
+		if isJSONPost(r) {
 			body, err := io.ReadAll(r.Body)
 			var tooBig *http.MaxBytesError
 			switch {
@@ -230,11 +264,22 @@ func withBodyLimit(max int64, next http.Handler) http.Handler {
 			case err != nil:
 				writeGraphQLError(w, http.StatusBadRequest, "could not read the request body", CodeBadRequest)
 				return
-			case !json.Valid(body):
-				writeGraphQLError(w, http.StatusBadRequest, "the request body is not valid JSON", CodeBadRequest)
-				return
 			}
 			r.Body = io.NopCloser(bytes.NewReader(body))
+			r = r.WithContext(context.WithValue(r.Context(), bodyKey{}, body))
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// withValidJSON answers a malformed JSON body with a coded error; gqlgen's
+// own answer carries no extensions.code. It runs after the response cache:
+// a body answered from it was valid when first seen.
+func withValidJSON(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if body, ok := requestBody(r); ok && !json.Valid(body) {
+			writeGraphQLError(w, http.StatusBadRequest, "the request body is not valid JSON", CodeBadRequest)
+			return
 		}
 		next.ServeHTTP(w, r)
 	})

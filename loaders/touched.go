@@ -1,0 +1,71 @@
+// This file records, per request, which cached answers a response was built
+// from: their invalidation tags and the earliest time one of them expires.
+// The whole-response cache stores a response under those tags, for no
+// longer than that, so it is evicted by the same writes and never outlives
+// the answers it holds.
+
+package loaders
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// Touched collects what one request read. It is safe for concurrent use:
+// resolvers run in parallel.
+type Touched struct {
+	mu          sync.Mutex
+	tags        map[string]struct{}
+	expires     time.Time
+	uncacheable bool
+}
+
+type touchedKey struct{}
+
+// WithTouched returns ctx recording the request's reads into a new Touched.
+func WithTouched(ctx context.Context) (context.Context, *Touched) {
+	t := &Touched{tags: map[string]struct{}{}}
+	return context.WithValue(ctx, touchedKey{}, t), t
+}
+
+// TouchedFrom returns the request's Touched, nil when it records none.
+func TouchedFrom(ctx context.Context) *Touched {
+	t, _ := ctx.Value(touchedKey{}).(*Touched)
+	return t
+}
+
+// note records an answer read with tags that stays valid until expires.
+func (t *Touched) note(tags []string, expires time.Time) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, tag := range tags {
+		t.tags[tag] = struct{}{}
+	}
+	if t.expires.IsZero() || expires.Before(t.expires) {
+		t.expires = expires
+	}
+}
+
+// MarkUncacheable records that the response must not be stored: it is not
+// a query's, it carries errors, or part of it came from outside the cache.
+func (t *Touched) MarkUncacheable() {
+	t.mu.Lock()
+	t.uncacheable = true
+	t.mu.Unlock()
+}
+
+// Result returns the tags and expiry to store the response with; ok is
+// false when it must not be stored.
+func (t *Touched) Result() (tags []string, expires time.Time, ok bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.uncacheable || len(t.tags) == 0 || t.expires.IsZero() {
+		return nil, time.Time{}, false
+	}
+	tags = make([]string, 0, len(t.tags))
+	for tag := range t.tags {
+		tags = append(tags, tag)
+	}
+	return tags, t.expires, true
+}
