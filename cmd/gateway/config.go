@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ghl-graphql/gateway/loaders"
 	"github.com/ghl-graphql/gateway/server"
 	"github.com/ghl-graphql/gateway/upstream"
 	"github.com/ghl-graphql/gateway/upstream/sandbox"
@@ -34,6 +35,10 @@ type config struct {
 	playgroundCDN   bool
 	logLevel        string
 	logFormat       string
+	cacheMaxBytes   int64
+	cacheTTLs       loaders.TTLs
+	responseCache   bool
+	upstreamPerLoc  int
 	sandbox         sandbox.Config
 }
 
@@ -58,6 +63,12 @@ func newFlagSet(cfg *config) *flag.FlagSet {
 	fs.BoolVar(&cfg.introspection, "introspection", true, "answer introspection queries (GraphiQL's docs need them)")
 	fs.BoolVar(&cfg.playground, "playground", true, "serve GraphiQL at /")
 	fs.BoolVar(&cfg.playgroundCDN, "playground-cdn", false, "load GraphiQL's assets from a public CDN instead of the copy embedded in the binary")
+	fs.Int64Var(&cfg.cacheMaxBytes, "cache-max-bytes", server.DefaultCacheMaxBytes, "size of the shared cache of upstream answers and responses; 0 switches it off")
+	fs.DurationVar(&cfg.cacheTTLs.Contact, "cache-contact-ttl", loaders.DefaultTTLs.Contact, "how long a contact is served from the cache")
+	fs.DurationVar(&cfg.cacheTTLs.Lists, "cache-list-ttl", loaders.DefaultTTLs.Lists, "how long a contact's tasks, notes and appointments are served from the cache")
+	fs.DurationVar(&cfg.cacheTTLs.Search, "cache-search-ttl", loaders.DefaultTTLs.Search, "how long searches, listings and duplicate look-ups are served from the cache")
+	fs.BoolVar(&cfg.responseCache, "response-cache", true, "answer repeated identical queries from stored responses (evicted by the same writes as the data)")
+	fs.IntVar(&cfg.upstreamPerLoc, "upstream-concurrency", loaders.DefaultMaxConcurrentPerLocation, "most upstream calls in flight at once per location")
 	fs.StringVar(&cfg.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.StringVar(&cfg.logFormat, "log-format", "text", "log format: text or json")
 
@@ -131,6 +142,19 @@ func (c *config) validate() error {
 		if d <= 0 {
 			return fmt.Errorf("%s %v: must be positive", name, d)
 		}
+	}
+	if c.cacheMaxBytes < 0 {
+		return fmt.Errorf("-cache-max-bytes %d: must not be negative (0 switches the cache off)", c.cacheMaxBytes)
+	}
+	for name, d := range map[string]time.Duration{
+		"-cache-contact-ttl": c.cacheTTLs.Contact, "-cache-list-ttl": c.cacheTTLs.Lists, "-cache-search-ttl": c.cacheTTLs.Search,
+	} {
+		if d <= 0 {
+			return fmt.Errorf("%s %v: must be positive", name, d)
+		}
+	}
+	if c.upstreamPerLoc < 1 {
+		return fmt.Errorf("-upstream-concurrency %d: must be at least 1", c.upstreamPerLoc)
 	}
 	if c.maxBodyBytes < 1024 {
 		return fmt.Errorf("-max-body-bytes %d: must be at least 1024", c.maxBodyBytes)

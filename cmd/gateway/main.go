@@ -106,13 +106,16 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger, stdout io.Writ
 	}
 
 	scfg := server.Config{
-		Client:            client,
-		Logger:            logger,
-		DefaultLocationID: cfg.locationID,
-		Introspection:     cfg.introspection,
-		MaxBodyBytes:      cfg.maxBodyBytes,
-		RequestTimeout:    cfg.requestTimeout,
-		Ready:             server.UpstreamReachable(&http.Client{Transport: httpClient.Transport, Timeout: 3 * time.Second}, client.BaseURL()),
+		Client:                   client,
+		Logger:                   logger,
+		DefaultLocationID:        cfg.locationID,
+		Introspection:            cfg.introspection,
+		MaxBodyBytes:             cfg.maxBodyBytes,
+		RequestTimeout:           cfg.requestTimeout,
+		CacheTTLs:                cfg.cacheTTLs,
+		NoResponseCache:          !cfg.responseCache,
+		MaxConcurrentPerLocation: cfg.upstreamPerLoc,
+		Ready:                    server.UpstreamReachable(&http.Client{Transport: httpClient.Transport, Timeout: 3 * time.Second}, client.BaseURL()),
 	}
 	if cfg.playground {
 		pg := &playground.Options{Endpoint: server.GraphQLPath, UseCDN: cfg.playgroundCDN}
@@ -121,6 +124,10 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger, stdout io.Writ
 			pg.DefaultHeaders = map[string]string{"Authorization": "Bearer " + sb.DefaultToken()}
 		}
 		scfg.Playground = pg
+	}
+	scfg.CacheMaxBytes = cfg.cacheMaxBytes
+	if scfg.CacheMaxBytes == 0 {
+		scfg.CacheMaxBytes = -1 // 0 on the command line means off
 	}
 	handler, err := server.New(scfg)
 	if err != nil {
