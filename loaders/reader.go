@@ -15,8 +15,6 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/sync/singleflight"
-
 	"github.com/ghl-graphql/gateway/auth"
 	"github.com/ghl-graphql/gateway/cache"
 	"github.com/ghl-graphql/gateway/upstream"
@@ -63,7 +61,7 @@ type Reader struct {
 	client *upstream.Client
 	cache  cache.Cache
 	ttls   TTLs
-	flight singleflight.Group
+	flight flights
 	limit  *locationLimiter
 }
 
@@ -171,14 +169,11 @@ func read[T any](ctx context.Context, r *Reader, req request, fetch func(context
 			return v.(T), nil
 		}
 	}
-	ch := r.flight.DoChan(req.key, func() (any, error) {
+	v, err := r.flight.do(ctx, req.key, func(callCtx context.Context) (any, error) {
 		var epoch uint64
 		if r.cache != nil {
 			epoch = r.cache.Epoch()
 		}
-		// The call serves every caller that joins it, so one caller leaving
-		// must not cancel it; the client's own timeout still bounds it.
-		callCtx := context.WithoutCancel(ctx)
 		release, err := r.limit.acquire(callCtx, req.loc)
 		if err != nil {
 			return nil, err
@@ -193,20 +188,14 @@ func read[T any](ctx context.Context, r *Reader, req request, fetch func(context
 		}
 		return v, nil
 	})
-	select {
-	case res := <-ch:
-		if res.Err != nil {
-			var zero T
-			return zero, res.Err
-		}
-		if touched != nil {
-			touched.note(req.tags, time.Now().Add(req.ttl))
-		}
-		return res.Val.(T), nil
-	case <-ctx.Done():
+	if err != nil {
 		var zero T
-		return zero, ctx.Err()
+		return zero, err
 	}
+	if touched != nil {
+		touched.note(req.tags, time.Now().Add(req.ttl))
+	}
+	return v.(T), nil
 }
 
 // cached returns req's answer if the shared cache has it, without calling

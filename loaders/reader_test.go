@@ -9,6 +9,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -113,6 +114,10 @@ func TestCoalescingSurvivesTheLeaderLeaving(t *testing.T) {
 				failed.Add(1)
 			}
 		}()
+	}
+	key := e.reader.contactRequest(e.ctx, "contact", id).key
+	for waiters(&e.reader.flight, key) < 21 {
+		runtime.Gosched() // until every follower has joined the leader's call
 	}
 	cancelLeader()
 	if err := <-leaderErr; !errors.Is(err, context.Canceled) {

@@ -15,6 +15,7 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
+	"github.com/ghl-graphql/gateway/scalars"
 	"github.com/ghl-graphql/gateway/upstream"
 )
 
@@ -87,12 +88,15 @@ func ErrorPresenter(logger *slog.Logger) graphql.ErrorPresenterFunc {
 // classify sorts err into a code, a client-safe message and extra extensions.
 func classify(err error) (code, msg string, ext map[string]any) {
 	var in *inputError
+	var iv *scalars.InvalidValueError
 	var au *authError
 	var up *upstream.Error
 	var gqlErr *gqlerror.Error
 	switch {
 	case errors.As(err, &in):
 		return CodeBadUserInput, in.msg, nil
+	case errors.As(err, &iv):
+		return CodeBadUserInput, iv.Error(), nil
 	case errors.As(err, &au):
 		return au.code, au.msg, nil
 	case errors.Is(err, upstream.ErrInvalidCursor):

@@ -15,6 +15,7 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
+	"github.com/ghl-graphql/gateway/scalars"
 	"github.com/ghl-graphql/gateway/upstream"
 )
 
@@ -57,6 +58,10 @@ func TestErrorPresenter(t *testing.T) {
 		"cancelled call":                   {err: up(0, context.Canceled, nil), wantCode: CodeCancelled},
 		"invalid cursor":                   {err: fmt.Errorf("x: %w", upstream.ErrInvalidCursor), wantCode: CodeBadUserInput},
 		"internal":                         {err: errors.New("secret detail token=abc"), wantCode: CodeInternal, wantMsg: "internal server error"},
+		"bad scalar, wrapped by gqlgen": {
+			err:      &gqlerror.Error{Message: "x", Err: &scalars.InvalidValueError{Scalar: "DateTime", Reason: `"tomorrow": not an RFC 3339 time`}},
+			wantCode: CodeBadUserInput, wantMsg: "DateTime",
+		},
 	}
 	present := ErrorPresenter(slog.New(slog.DiscardHandler))
 	for name, tc := range tests {

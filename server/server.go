@@ -129,7 +129,7 @@ func New(cfg Config) (http.Handler, error) {
 	}
 	gql := NewGraphQLHandler(root, cfg.Logger, cfg.Introspection)
 	// Outermost first: credential, body limit, response cache (a hit needs
-	// nothing after it), JSON check, deadline, loaders, executor.
+	// nothing after it), request shape, deadline, loaders, executor.
 	var exec http.Handler = gql
 	if cfg.Naive {
 		gql.AroundOperations(oneFieldAtATime)
@@ -137,7 +137,7 @@ func New(cfg Config) (http.Handler, error) {
 	} else {
 		exec = loaders.Middleware(reader, gql)
 	}
-	exec = withValidJSON(withTimeout(cfg.RequestTimeout, exec))
+	exec = withWellFormedRequest(withTimeout(cfg.RequestTimeout, exec))
 	if !cfg.Naive && reader.Cache() != nil && !cfg.NoResponseCache {
 		gql.AroundOperations(onlyQueriesCached)
 		gql.AroundResponses(noErrorsCached)
@@ -272,13 +272,50 @@ func withBodyLimit(max int64, next http.Handler) http.Handler {
 	})
 }
 
-// withValidJSON answers a malformed JSON body with a coded error; gqlgen's
-// own answer carries no extensions.code. It runs after the response cache:
-// a body answered from it was valid when first seen.
-func withValidJSON(next http.Handler) http.Handler {
+// graphQLRequest is the shape of a GraphQL request over HTTP.
+type graphQLRequest struct {
+	Query         *string        `json:"query"`
+	OperationName *string        `json:"operationName"`
+	Variables     map[string]any `json:"variables"`
+	Extensions    map[string]any `json:"extensions"`
+}
+
+// withWellFormedRequest answers what is not a GraphQL request at all (wrong
+// method or Content-Type, a body that is not a request object, variables
+// that are not an object) with a BAD_REQUEST error; gqlgen's own answers
+// carry no code and may echo the body. It runs after the response cache: a
+// request answered from it was well formed when first seen.
+func withWellFormedRequest(next http.Handler) http.Handler {
+	const shape = "the request must be a JSON object with query (string), operationName (string), variables (object) and extensions (object)"
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if body, ok := requestBody(r); ok && !json.Valid(body) {
-			writeGraphQLError(w, http.StatusBadRequest, "the request body is not valid JSON", CodeBadRequest)
+		switch r.Method {
+		case http.MethodPost:
+			body, ok := requestBody(r)
+			if !ok {
+				writeGraphQLError(w, http.StatusUnsupportedMediaType, "POST bodies must be application/json", CodeBadRequest)
+				return
+			}
+			var req graphQLRequest
+			trimmed := bytes.TrimLeft(body, " \t\r\n")
+			if len(trimmed) == 0 || trimmed[0] != '{' || json.Unmarshal(body, &req) != nil {
+				writeGraphQLError(w, http.StatusBadRequest, shape, CodeBadRequest)
+				return
+			}
+		case http.MethodGet:
+			q := r.URL.Query()
+			for _, name := range []string{"variables", "extensions"} {
+				if v := q.Get(name); v != "" {
+					var m map[string]any
+					if json.Unmarshal([]byte(v), &m) != nil {
+						writeGraphQLError(w, http.StatusBadRequest, name+" must be a JSON object", CodeBadRequest)
+						return
+					}
+				}
+			}
+		case http.MethodOptions:
+		default:
+			w.Header().Set("Allow", "GET, POST, OPTIONS")
+			writeGraphQLError(w, http.StatusMethodNotAllowed, r.Method+" is not allowed: use POST, or GET for queries", CodeBadRequest)
 			return
 		}
 		next.ServeHTTP(w, r)

@@ -125,45 +125,51 @@ func parseConfig(args []string, lookup func(string) (string, bool), usageOut *os
 	return cfg, cfg.validate()
 }
 
+// setting names a flag and its environment variable, for error messages:
+// the user may have set either.
+func setting(flagName string) string {
+	return "-" + flagName + " (" + envName(flagName) + ")"
+}
+
 // validate names the first bad setting.
 func (c *config) validate() error {
 	if _, _, err := net.SplitHostPort(c.addr); err != nil {
-		return fmt.Errorf("-addr %q: %w", c.addr, err)
+		return fmt.Errorf("%s %q: %w", setting("addr"), c.addr, err)
 	}
 	if c.upstreamURL != "" {
 		u, err := url.Parse(c.upstreamURL)
 		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-			return fmt.Errorf("-upstream-url %q: must be an absolute http(s) URL", c.upstreamURL)
+			return fmt.Errorf("%s %q: must be an absolute http(s) URL", setting("upstream-url"), c.upstreamURL)
 		}
 	}
 	for name, d := range map[string]time.Duration{
-		"-upstream-timeout": c.upstreamTimeout, "-request-timeout": c.requestTimeout, "-shutdown-timeout": c.shutdownTimeout,
+		"upstream-timeout": c.upstreamTimeout, "request-timeout": c.requestTimeout, "shutdown-timeout": c.shutdownTimeout,
 	} {
 		if d <= 0 {
-			return fmt.Errorf("%s %v: must be positive", name, d)
+			return fmt.Errorf("%s %v: must be positive", setting(name), d)
 		}
 	}
 	if c.cacheMaxBytes < 0 {
-		return fmt.Errorf("-cache-max-bytes %d: must not be negative (0 switches the cache off)", c.cacheMaxBytes)
+		return fmt.Errorf("%s %d: must not be negative (0 switches the cache off)", setting("cache-max-bytes"), c.cacheMaxBytes)
 	}
 	for name, d := range map[string]time.Duration{
-		"-cache-contact-ttl": c.cacheTTLs.Contact, "-cache-list-ttl": c.cacheTTLs.Lists, "-cache-search-ttl": c.cacheTTLs.Search,
+		"cache-contact-ttl": c.cacheTTLs.Contact, "cache-list-ttl": c.cacheTTLs.Lists, "cache-search-ttl": c.cacheTTLs.Search,
 	} {
 		if d <= 0 {
-			return fmt.Errorf("%s %v: must be positive", name, d)
+			return fmt.Errorf("%s %v: must be positive", setting(name), d)
 		}
 	}
 	if c.upstreamPerLoc < 1 {
-		return fmt.Errorf("-upstream-concurrency %d: must be at least 1", c.upstreamPerLoc)
+		return fmt.Errorf("%s %d: must be at least 1", setting("upstream-concurrency"), c.upstreamPerLoc)
 	}
 	if c.maxBodyBytes < 1024 {
-		return fmt.Errorf("-max-body-bytes %d: must be at least 1024", c.maxBodyBytes)
+		return fmt.Errorf("%s %d: must be at least 1024", setting("max-body-bytes"), c.maxBodyBytes)
 	}
 	if _, err := parseLevel(c.logLevel); err != nil {
 		return err
 	}
 	if c.logFormat != "text" && c.logFormat != "json" {
-		return fmt.Errorf("-log-format %q: must be text or json", c.logFormat)
+		return fmt.Errorf("%s %q: must be text or json", setting("log-format"), c.logFormat)
 	}
 	return nil
 }
@@ -171,7 +177,7 @@ func (c *config) validate() error {
 func parseLevel(s string) (slog.Level, error) {
 	var l slog.Level
 	if err := l.UnmarshalText([]byte(s)); err != nil {
-		return 0, fmt.Errorf("-log-level %q: must be debug, info, warn or error", s)
+		return 0, fmt.Errorf("%s %q: must be debug, info, warn or error", setting("log-level"), s)
 	}
 	return l, nil
 }

@@ -176,11 +176,12 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger, stdout io.Writ
 func startSandbox(cfg sandbox.Config, logger *slog.Logger) (*sandbox.Server, string, func(), error) {
 	sb, err := sandbox.New(cfg)
 	if err != nil {
-		return nil, "", nil, fmt.Errorf("sandbox: %w", err)
+		// The sandbox's errors name their setting; the flags carry a sandbox- prefix here.
+		return nil, "", nil, fmt.Errorf("embedded sandbox (-sandbox-* flags): %w", err)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return nil, "", nil, fmt.Errorf("sandbox: %w", err)
+		return nil, "", nil, fmt.Errorf("embedded sandbox: %w", err)
 	}
 	srv := &http.Server{Handler: sb, ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
@@ -205,7 +206,7 @@ func runSandbox(ctx context.Context, args []string, stdout, stderr *os.File) err
 	}
 	sb, err := sandbox.New(cfg)
 	if err != nil {
-		return fmt.Errorf("sandbox: %w", err)
+		return err
 	}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
