@@ -84,6 +84,9 @@ type Config struct {
 	// MaxConcurrentPerLocation bounds concurrent upstream calls per
 	// location; 0 means loaders.DefaultMaxConcurrentPerLocation.
 	MaxConcurrentPerLocation int
+	// Limits bound each request's cost, depth and aliases; zero fields take
+	// DefaultQueryLimits'.
+	Limits QueryLimits
 	// NoResponseCache switches off the whole-response cache (the shared
 	// cache of upstream answers stays).
 	NoResponseCache bool
@@ -127,7 +130,18 @@ func New(cfg Config) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	limits := cfg.Limits
+	if limits.MaxCost == 0 {
+		limits.MaxCost = DefaultQueryLimits.MaxCost
+	}
+	if limits.MaxDepth == 0 {
+		limits.MaxDepth = DefaultQueryLimits.MaxDepth
+	}
+	if limits.MaxAliases == 0 {
+		limits.MaxAliases = DefaultQueryLimits.MaxAliases
+	}
 	gql := NewGraphQLHandler(root, cfg.Logger, cfg.Introspection)
+	gql.Use(queryLimiter{limits: limits})
 	// Outermost first: credential, body limit, response cache (a hit needs
 	// nothing after it), request shape, deadline, loaders, executor.
 	var exec http.Handler = gql
