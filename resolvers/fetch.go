@@ -162,12 +162,11 @@ func (r *Resolver) changeTags(ctx context.Context, contactID string, tags []stri
 	if err := checkTags("tags", tags, false); err != nil {
 		return nil, err
 	}
-	ctx, cred, err := writeContext(ctx)
-	if err != nil {
-		return nil, err
-	}
-	after, _, err := change(ctx, contactID, tags)
-	r.changed(ctx, cred.LocationID, contactID)
+	var after []string
+	err := r.mutate(ctx, func(ctx context.Context) (err error) {
+		after, _, err = change(ctx, contactID, tags)
+		return err
+	}, contactID)
 	if err != nil {
 		return nil, err
 	}
@@ -183,12 +182,11 @@ func (r *Resolver) changeFollowers(ctx context.Context, contactID string, follow
 	if err := checkIDs("followers", followers); err != nil {
 		return nil, err
 	}
-	ctx, cred, err := writeContext(ctx)
-	if err != nil {
-		return nil, err
-	}
-	res, _, err := change(ctx, contactID, followers)
-	r.changed(ctx, cred.LocationID, contactID)
+	var res *upstream.FollowersResult
+	err := r.mutate(ctx, func(ctx context.Context) (err error) {
+		res, _, err = change(ctx, contactID, followers)
+		return err
+	}, contactID)
 	if err != nil {
 		return nil, err
 	}
@@ -215,12 +213,10 @@ func (r *Resolver) changeCampaign(ctx context.Context, contactID string, campaig
 		}
 		campaign = *campaignID
 	}
-	ctx, cred, err := writeContext(ctx)
-	if err != nil {
-		return nil, err
-	}
-	_, err = change(ctx, contactID, campaign)
-	r.changed(ctx, cred.LocationID, contactID)
+	err := r.mutate(ctx, func(ctx context.Context) (err error) {
+		_, err = change(ctx, contactID, campaign)
+		return err
+	}, contactID)
 	if err != nil {
 		return nil, err
 	}
@@ -236,16 +232,14 @@ func (r *Resolver) changeWorkflow(ctx context.Context, contactID, workflowID str
 	if err := checkID("workflowId", workflowID); err != nil {
 		return nil, err
 	}
-	ctx, cred, err := writeContext(ctx)
-	if err != nil {
-		return nil, err
-	}
 	body := &upstream.WorkflowRequest{}
 	if eventStartTime != nil {
 		body.EventStartTime = eventStartTime.Format(time.RFC3339)
 	}
-	_, err = change(ctx, contactID, workflowID, body)
-	r.changed(ctx, cred.LocationID, contactID)
+	err := r.mutate(ctx, func(ctx context.Context) (err error) {
+		_, err = change(ctx, contactID, workflowID, body)
+		return err
+	}, contactID)
 	if err != nil {
 		return nil, err
 	}

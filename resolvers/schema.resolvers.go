@@ -129,16 +129,15 @@ func (r *mutationResolver) UpdateContact(ctx context.Context, id string, input m
 	if err := checkID("id", id); err != nil {
 		return nil, err
 	}
-	ctx, cred, err := writeContext(ctx)
-	if err != nil {
-		return nil, err
-	}
 	req, err := updateContactRequest(input)
 	if err != nil {
 		return nil, err
 	}
-	c, _, err := r.client.Contacts.Update(ctx, id, req)
-	r.changed(ctx, cred.LocationID, id)
+	var c *upstream.Contact
+	err = r.mutate(ctx, func(ctx context.Context) (err error) {
+		c, _, err = r.client.Contacts.Update(ctx, id, req)
+		return err
+	}, id)
 	if err != nil {
 		return nil, err
 	}
@@ -150,12 +149,10 @@ func (r *mutationResolver) DeleteContact(ctx context.Context, id string) (*model
 	if err := checkID("id", id); err != nil {
 		return nil, err
 	}
-	ctx, cred, err := writeContext(ctx)
-	if err != nil {
-		return nil, err
-	}
-	_, err = r.client.Contacts.Delete(ctx, id)
-	r.changed(ctx, cred.LocationID, id)
+	err := r.mutate(ctx, func(ctx context.Context) (err error) {
+		_, err = r.client.Contacts.Delete(ctx, id)
+		return err
+	}, id)
 	if err != nil {
 		return nil, err
 	}
@@ -199,12 +196,11 @@ func (r *mutationResolver) CreateTask(ctx context.Context, contactID string, inp
 	if err != nil {
 		return nil, err
 	}
-	ctx, cred, err := writeContext(ctx)
-	if err != nil {
-		return nil, err
-	}
-	t, _, err := r.client.Tasks.Create(ctx, contactID, req)
-	r.changed(ctx, cred.LocationID, contactID)
+	var t *upstream.Task
+	err = r.mutate(ctx, func(ctx context.Context) (err error) {
+		t, _, err = r.client.Tasks.Create(ctx, contactID, req)
+		return err
+	}, contactID)
 	if err != nil {
 		return nil, err
 	}
@@ -221,12 +217,11 @@ func (r *mutationResolver) UpdateTask(ctx context.Context, contactID string, id 
 	if err != nil {
 		return nil, err
 	}
-	ctx, cred, err := writeContext(ctx)
-	if err != nil {
-		return nil, err
-	}
-	t, _, err := r.client.Tasks.Update(ctx, contactID, id, req)
-	r.changed(ctx, cred.LocationID, contactID)
+	var t *upstream.Task
+	err = r.mutate(ctx, func(ctx context.Context) (err error) {
+		t, _, err = r.client.Tasks.Update(ctx, contactID, id, req)
+		return err
+	}, contactID)
 	if err != nil {
 		return nil, err
 	}
@@ -239,12 +234,11 @@ func (r *mutationResolver) SetTaskCompleted(ctx context.Context, contactID strin
 	if err := checkTaskIDs(contactID, id); err != nil {
 		return nil, err
 	}
-	ctx, cred, err := writeContext(ctx)
-	if err != nil {
-		return nil, err
-	}
-	t, _, err := r.client.Tasks.SetCompleted(ctx, contactID, id, completed)
-	r.changed(ctx, cred.LocationID, contactID)
+	var t *upstream.Task
+	err := r.mutate(ctx, func(ctx context.Context) (err error) {
+		t, _, err = r.client.Tasks.SetCompleted(ctx, contactID, id, completed)
+		return err
+	}, contactID)
 	if err != nil {
 		return nil, err
 	}
@@ -257,12 +251,10 @@ func (r *mutationResolver) DeleteTask(ctx context.Context, contactID string, id 
 	if err := checkTaskIDs(contactID, id); err != nil {
 		return nil, err
 	}
-	ctx, cred, err := writeContext(ctx)
-	if err != nil {
-		return nil, err
-	}
-	_, err = r.client.Tasks.Delete(ctx, contactID, id)
-	r.changed(ctx, cred.LocationID, contactID)
+	err := r.mutate(ctx, func(ctx context.Context) (err error) {
+		_, err = r.client.Tasks.Delete(ctx, contactID, id)
+		return err
+	}, contactID)
 	if err != nil {
 		return nil, err
 	}
@@ -278,12 +270,11 @@ func (r *mutationResolver) CreateNote(ctx context.Context, contactID string, inp
 	if err != nil {
 		return nil, err
 	}
-	ctx, cred, err := writeContext(ctx)
-	if err != nil {
-		return nil, err
-	}
-	n, _, err := r.client.Notes.Create(ctx, contactID, req)
-	r.changed(ctx, cred.LocationID, contactID)
+	var n *upstream.Note
+	err = r.mutate(ctx, func(ctx context.Context) (err error) {
+		n, _, err = r.client.Notes.Create(ctx, contactID, req)
+		return err
+	}, contactID)
 	if err != nil {
 		return nil, err
 	}
@@ -300,12 +291,11 @@ func (r *mutationResolver) UpdateNote(ctx context.Context, contactID string, id 
 	if err != nil {
 		return nil, err
 	}
-	ctx, cred, err := writeContext(ctx)
-	if err != nil {
-		return nil, err
-	}
-	n, _, err := r.client.Notes.Update(ctx, contactID, id, req)
-	r.changed(ctx, cred.LocationID, contactID)
+	var n *upstream.Note
+	err = r.mutate(ctx, func(ctx context.Context) (err error) {
+		n, _, err = r.client.Notes.Update(ctx, contactID, id, req)
+		return err
+	}, contactID)
 	if err != nil {
 		return nil, err
 	}
@@ -318,12 +308,10 @@ func (r *mutationResolver) DeleteNote(ctx context.Context, contactID string, id 
 	if err := checkNoteIDs(contactID, id); err != nil {
 		return nil, err
 	}
-	ctx, cred, err := writeContext(ctx)
-	if err != nil {
-		return nil, err
-	}
-	_, err = r.client.Notes.Delete(ctx, contactID, id)
-	r.changed(ctx, cred.LocationID, contactID)
+	err := r.mutate(ctx, func(ctx context.Context) (err error) {
+		_, err = r.client.Notes.Delete(ctx, contactID, id)
+		return err
+	}, contactID)
 	if err != nil {
 		return nil, err
 	}
