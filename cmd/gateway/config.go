@@ -39,6 +39,7 @@ type config struct {
 	cacheTTLs       loaders.TTLs
 	responseCache   bool
 	upstreamPerLoc  int
+	limits          server.QueryLimits
 	sandbox         sandbox.Config
 }
 
@@ -69,6 +70,9 @@ func newFlagSet(cfg *config) *flag.FlagSet {
 	fs.DurationVar(&cfg.cacheTTLs.Search, "cache-search-ttl", loaders.DefaultTTLs.Search, "how long searches, listings and duplicate look-ups are served from the cache")
 	fs.BoolVar(&cfg.responseCache, "response-cache", true, "answer repeated identical queries from stored responses (evicted by the same writes as the data)")
 	fs.IntVar(&cfg.upstreamPerLoc, "upstream-concurrency", loaders.DefaultMaxConcurrentPerLocation, "most upstream calls in flight at once per location")
+	fs.IntVar(&cfg.limits.MaxCost, "max-query-cost", server.DefaultQueryLimits.MaxCost, "most upstream calls one GraphQL request may cause; costlier queries are refused before they run")
+	fs.IntVar(&cfg.limits.MaxDepth, "max-query-depth", server.DefaultQueryLimits.MaxDepth, "deepest field nesting of a request")
+	fs.IntVar(&cfg.limits.MaxAliases, "max-query-aliases", server.DefaultQueryLimits.MaxAliases, "most aliased fields in a request")
 	fs.StringVar(&cfg.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.StringVar(&cfg.logFormat, "log-format", "text", "log format: text or json")
 
@@ -161,6 +165,13 @@ func (c *config) validate() error {
 	}
 	if c.upstreamPerLoc < 1 {
 		return fmt.Errorf("%s %d: must be at least 1", setting("upstream-concurrency"), c.upstreamPerLoc)
+	}
+	for name, v := range map[string]int{
+		"max-query-cost": c.limits.MaxCost, "max-query-depth": c.limits.MaxDepth, "max-query-aliases": c.limits.MaxAliases,
+	} {
+		if v < 1 {
+			return fmt.Errorf("%s %d: must be at least 1", setting(name), v)
+		}
 	}
 	if c.maxBodyBytes < 1024 {
 		return fmt.Errorf("%s %d: must be at least 1024", setting("max-body-bytes"), c.maxBodyBytes)

@@ -115,6 +115,7 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger, stdout io.Writ
 		CacheTTLs:                cfg.cacheTTLs,
 		NoResponseCache:          !cfg.responseCache,
 		MaxConcurrentPerLocation: cfg.upstreamPerLoc,
+		Limits:                   cfg.limits,
 		Ready:                    server.UpstreamReachable(&http.Client{Transport: httpClient.Transport, Timeout: 3 * time.Second}, client.BaseURL()),
 	}
 	if cfg.playground {
