@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"math"
 	"strings"
+	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/gqlerror"
@@ -28,8 +29,11 @@ const (
 	CodeRateLimited     = "RATE_LIMITED"
 	CodeUpstreamError   = "UPSTREAM_ERROR"
 	CodeUpstreamTimeout = "UPSTREAM_TIMEOUT"
-	CodeCancelled       = "REQUEST_CANCELLED"
-	CodeInternal        = "INTERNAL_SERVER_ERROR"
+	// CodeUpstreamUnavailable: the gateway stopped calling HighLevel for a
+	// cool-down after repeated failures (circuit open).
+	CodeUpstreamUnavailable = "UPSTREAM_UNAVAILABLE"
+	CodeCancelled           = "REQUEST_CANCELLED"
+	CodeInternal            = "INTERNAL_SERVER_ERROR"
 )
 
 // inputError is bad input found by the gateway before any upstream call.
@@ -115,14 +119,28 @@ func classify(err error) (code, msg string, ext map[string]any) {
 	return CodeInternal, "internal server error", nil
 }
 
-// classifyUpstream maps a failed upstream call.
+// retryAfterSeconds rounds a wait up to whole seconds, at least one.
+func retryAfterSeconds(d time.Duration) int {
+	return max(1, int(math.Ceil(d.Seconds())))
+}
+
+// classifyUpstream maps a failed upstream call. A failed write also says
+// whether it was carried out (extensions.writeOutcome), so that nothing is
+// silently duplicated or lost: UNKNOWN means look before writing again.
 func classifyUpstream(e *upstream.Error) (code, msg string, ext map[string]any) {
 	ext = map[string]any{"operation": e.Op}
 	if e.StatusCode != 0 {
 		ext["upstreamStatus"] = e.StatusCode
 	}
+	if outcome := e.WriteOutcome(); outcome != "" {
+		ext["writeOutcome"] = outcome
+	}
 	upstreamMsg := e.Message()
 	switch {
+	case errors.Is(e, upstream.ErrUnavailable):
+		secs := retryAfterSeconds(e.RetryAfter)
+		ext["retryAfter"] = secs
+		return CodeUpstreamUnavailable, fmt.Sprintf("HighLevel is failing; the gateway stopped calling it for a cool-down; retry after %d s", secs), ext
 	case errors.Is(e, context.Canceled):
 		return CodeCancelled, "the request was cancelled", ext
 	case errors.Is(e, upstream.ErrNotFound):
@@ -132,11 +150,11 @@ func classifyUpstream(e *upstream.Error) (code, msg string, ext map[string]any) 
 	case errors.Is(e, upstream.ErrUnauthorized):
 		return CodeUnauthenticated, "unauthenticated: " + upstreamMsg, ext
 	case errors.Is(e, upstream.ErrRateLimited):
-		secs := int(math.Ceil(e.RetryAfter.Seconds()))
-		if secs < 1 {
-			secs = 1
-		}
+		secs := retryAfterSeconds(e.RetryAfter)
 		ext["retryAfter"] = secs
+		if e.StatusCode == 0 {
+			return CodeRateLimited, fmt.Sprintf("the location's rate budget with HighLevel is spent; retry after %d s", secs), ext
+		}
 		return CodeRateLimited, fmt.Sprintf("HighLevel's rate limit was reached; retry after %d s", secs), ext
 	case errors.Is(e, upstream.ErrInvalidInput):
 		if e.StatusCode == 0 {

@@ -49,13 +49,25 @@ func New(cfg Config) (*Resolver, error) {
 }
 
 // upstreamContext returns ctx carrying the request's credential for the
-// upstream client, or errUnauthenticated when the request has none.
+// upstream client, and the rate budget its calls count against, or
+// errUnauthenticated when the request has none.
 func upstreamContext(ctx context.Context) (context.Context, auth.Credential, error) {
 	cred, ok := auth.FromContext(ctx)
 	if !ok {
 		return ctx, auth.Credential{}, errUnauthenticated
 	}
-	return upstream.ContextWithTokenSource(ctx, cred.TokenSource()), cred, nil
+	ctx = upstream.ContextWithTokenSource(ctx, cred.TokenSource())
+	return upstream.ContextWithBudgetKey(ctx, BudgetKey(cred)), cred, nil
+}
+
+// BudgetKey is the rate budget a credential's calls count against:
+// HighLevel limits each location, so the location when known; otherwise
+// the credential itself, which is bound to one location anyway.
+func BudgetKey(cred auth.Credential) string {
+	if cred.LocationID != "" {
+		return cred.LocationID
+	}
+	return "credential:" + cred.ID
 }
 
 // writeContext is upstreamContext for mutations: a credential known to lack

@@ -152,9 +152,10 @@ func saturatingAdd(a, b int) int {
 	return a + b
 }
 
-// budgetFunc reports how many upstream calls the request's location may
-// make now, and when more become available; ok is false when unknown.
-type budgetFunc func(ctx context.Context) (remaining int, retryAfter time.Duration, ok bool)
+// budgetFunc reports how many upstream calls the request's location can
+// make before the request's deadline, and how long until it could afford
+// cost; ok is false when unknown.
+type budgetFunc func(ctx context.Context, cost int) (capacity int, retryAfter time.Duration, ok bool)
 
 // queryLimiter is the gqlgen extension that enforces QueryLimits and
 // reports the cost.
@@ -196,10 +197,10 @@ func (q queryLimiter) MutateOperationContext(ctx context.Context, oc *graphql.Op
 		return refuse(CodeQueryTooComplex, fmt.Sprintf("query cost %d (upstream calls it can cause) exceeds the limit of %d", cost, q.limits.MaxCost), nil)
 	}
 	if q.budget != nil && cost > 0 {
-		if remaining, retryAfter, ok := q.budget(ctx); ok && cost > remaining {
+		if capacity, retryAfter, ok := q.budget(ctx, cost); ok && cost > capacity {
 			secs := max(1, int(math.Ceil(retryAfter.Seconds())))
 			return refuse(resolvers.CodeRateLimited,
-				fmt.Sprintf("query cost %d exceeds the %d upstream calls left in the location's rate budget; retry after %d s", cost, remaining, secs),
+				fmt.Sprintf("query cost %d exceeds the %d upstream calls the location's rate budget allows before the request's deadline; retry after %d s", cost, capacity, secs),
 				map[string]any{"retryAfter": secs})
 		}
 	}

@@ -141,7 +141,7 @@ func New(cfg Config) (http.Handler, error) {
 		limits.MaxAliases = DefaultQueryLimits.MaxAliases
 	}
 	gql := NewGraphQLHandler(root, cfg.Logger, cfg.Introspection)
-	gql.Use(queryLimiter{limits: limits})
+	gql.Use(queryLimiter{limits: limits, budget: budgetOf(cfg.Client)})
 	// Outermost first: credential, body limit, response cache (a hit needs
 	// nothing after it), request shape, deadline, loaders, executor.
 	var exec http.Handler = gql
@@ -379,6 +379,50 @@ func readyHandler(check func(context.Context) error) http.Handler {
 		}
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 	})
+}
+
+// budgetOf reports what the request's location can still spend with the
+// upstream before the request's deadline (the budget waits for slots as its
+// window slides), and how long until it could afford cost; ok is false when
+// the client keeps no budget.
+func budgetOf(client *upstream.Client) budgetFunc {
+	return func(ctx context.Context, cost int) (int, time.Duration, bool) {
+		cred, ok := auth.FromContext(ctx)
+		if !ok {
+			return 0, 0, false
+		}
+		key := resolvers.BudgetKey(cred)
+		var left time.Duration
+		if dl, ok := ctx.Deadline(); ok {
+			left = time.Until(dl)
+		}
+		capacity := client.RateCapacity(key, left)
+		if capacity < 0 {
+			return 0, 0, false
+		}
+		if capacity >= cost {
+			return capacity, 0, true
+		}
+		// The shortest wait, doubling from a second up to a day, after which
+		// the budget could afford the query.
+		wait := time.Second
+		for wait < 24*time.Hour && client.RateCapacity(key, wait) < cost {
+			wait *= 2
+		}
+		return capacity, wait, true
+	}
+}
+
+// UpstreamReady returns the readiness check of a gateway: the upstream host
+// answers, and the circuit breaker is not open.
+func UpstreamReady(client *upstream.Client, hc *http.Client) func(context.Context) error {
+	reachable := UpstreamReachable(hc, client.BaseURL())
+	return func(ctx context.Context) error {
+		if client.BreakerState() == upstream.BreakerOpen {
+			return errors.New("circuit open: the upstream failed repeatedly; calls are paused for a cool-down")
+		}
+		return reachable(ctx)
+	}
 }
 
 // UpstreamReachable returns a readiness check that any HTTP answer from

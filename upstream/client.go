@@ -2,7 +2,10 @@
 // (https://services.leadconnectorhq.com). One service per resource hangs off
 // Client; every call goes through Client.Do, which sets the headers, escapes
 // the path, applies the timeout, caps and decodes the answer, and turns every
-// failure into an *Error.
+// failure into an *Error. Do is also where the client behaves as a good
+// citizen of the upstream: it waits for the location's rate budget
+// (budget.go), repeats what may safely be repeated (retry.go), and stops
+// calling a host that keeps failing (breaker.go).
 package upstream
 
 import (
@@ -49,6 +52,11 @@ type Client struct {
 	userAgent  string
 	logger     *slog.Logger
 	now        func() time.Time
+	budget     RateBudget
+	retry      RetryPolicy
+	breaker    *breaker
+	// jitter draws a backoff from [0, ceiling]; tests replace it.
+	jitter func(ceiling time.Duration) time.Duration
 
 	// Contacts covers contacts and their tags, followers, search and business look-ups.
 	Contacts *ContactsService
@@ -98,8 +106,10 @@ func WithBaseURL(raw string) Option {
 	}
 }
 
-// WithHTTPClient sets the HTTP client; its transport is where retries, rate
-// budgets and tracing can be layered.
+// WithHTTPClient sets the HTTP client; its transport is where tracing can be
+// layered. Retries, rate budgets and the circuit breaker belong to Do
+// (WithRetryPolicy, WithRateBudget, WithCircuitBreaker), which knows which
+// calls may be repeated.
 func WithHTTPClient(hc *http.Client) Option {
 	return func(c *Client) error {
 		if hc == nil {
@@ -162,6 +172,8 @@ func NewClient(opts ...Option) (*Client, error) {
 		userAgent: defaultUserAgent,
 		logger:    slog.New(slog.DiscardHandler),
 		now:       time.Now,
+		retry:     RetryPolicy{MaxAttempts: 1},
+		jitter:    fullJitter,
 	}
 	if err := WithBaseURL(DefaultBaseURL)(c); err != nil {
 		return nil, err
@@ -305,12 +317,21 @@ func expandPath(op Operation, params []string) (string, error) {
 }
 
 // Do sends req and decodes a successful JSON answer into v (when v is not
-// nil). Every failure is an *Error; a cancelled context yields an *Error that
-// wraps ctx.Err().
+// nil). Every failure is an *Error; a context cancelled before or during an
+// attempt yields an *Error that wraps ctx.Err() (cancelled while waiting to
+// retry, the last attempt's error).
+//
+// Before each attempt Do asks the circuit breaker (an open one fails the call
+// at once with ErrUnavailable) and then waits for a slot of the rate budget
+// of the context's key (ContextWithBudgetKey); it reports each answer to
+// both. A failure whose error is Retryable is tried again as the RetryPolicy
+// allows, never past ctx's deadline; the error returned describes the last
+// attempt, with Attempts counting them all.
 func (c *Client) Do(ctx context.Context, req *Request, v any) (*Response, error) {
 	op := req.Op
 	fail := func(e *Error) (*Response, error) {
 		e.Op, e.Method, e.Path = op.ID, req.Method, req.Path
+		e.write, e.writeKnown = op.Write, true
 		return nil, e
 	}
 
@@ -329,6 +350,130 @@ func (c *Client) Do(ctx context.Context, req *Request, v any) (*Response, error)
 		return fail(&Error{Err: fmt.Errorf("%w: empty access token", ErrUnauthorized)})
 	}
 
+	key := BudgetKeyFromContext(ctx)
+	var (
+		last     *Error
+		attempts int
+		// sent: some attempt may have reached the upstream. unknown: some
+		// earlier attempt of a write may have been carried out.
+		sent, unknown bool
+	)
+	for {
+		if last != nil {
+			if !last.Retryable || attempts >= c.retry.MaxAttempts {
+				break
+			}
+			delay := c.backoff(attempts, last.RetryAfter)
+			if !retryFits(ctx, delay) {
+				break
+			}
+			c.logger.DebugContext(ctx, "upstream retry", "op", op.ID, "attempt", attempts+1,
+				"delay", delay, "status", last.StatusCode, "cause", last.Err)
+			if !sleepCtx(ctx, delay) {
+				break
+			}
+			resetTarget(v)
+		}
+
+		var ticket breakerTicket
+		if c.breaker != nil {
+			t, refused := c.breaker.allow()
+			if refused != nil {
+				if last != nil {
+					break // retries stop when the breaker opens
+				}
+				return fail(refused)
+			}
+			ticket = t
+		}
+		if c.budget != nil {
+			if err := c.budget.Wait(ctx, key); err != nil {
+				if c.breaker != nil {
+					c.breaker.record(ticket, breakerNeutral) // a probe that never went
+				}
+				if last != nil {
+					break
+				}
+				return fail(budgetWaitError(err))
+			}
+		}
+
+		attempts++
+		resp, e := c.attempt(ctx, req, tok.AccessToken, v)
+		if c.budget != nil {
+			if e == nil {
+				c.budget.Observe(key, resp.Rate, resp.StatusCode, 0)
+			} else if e.StatusCode != 0 {
+				c.budget.Observe(key, e.Rate, e.StatusCode, e.RetryAfter)
+			} else {
+				c.budget.Observe(key, unknownRate, 0, 0)
+			}
+		}
+		if c.breaker != nil {
+			c.breaker.record(ticket, breakerVerdict(e))
+		}
+		if e == nil {
+			return resp, nil
+		}
+		e.Op, e.Method, e.Path = op.ID, req.Method, req.Path
+		e.write, e.writeKnown = op.Write, true
+		if last != nil && last.attemptOutcome() != WriteNotApplied {
+			unknown = true
+		}
+		sent = sent || e.RequestSent
+		last = e
+	}
+
+	last.Attempts = attempts
+	if last.write {
+		last.outcome = last.attemptOutcome()
+		if unknown && last.outcome == WriteNotApplied {
+			last.outcome = WriteUnknown
+		}
+	}
+	last.RequestSent = sent
+	// A write that is not idempotent and may have been carried out must
+	// never be repeated, whatever the last attempt said.
+	last.Retryable = last.Retryable && (op.Idempotent || !unknown)
+	return fail(last)
+}
+
+// unknownRate is the Rate of an attempt that got no answer.
+var unknownRate = Rate{Max: -1, Remaining: -1, Interval: -1, DailyLimit: -1, DailyRemaining: -1}
+
+// budgetWaitError makes the error of a refused budget wait an *Error, even
+// when a RateBudget of another package returned something else.
+func budgetWaitError(err error) *Error {
+	var e *Error
+	if errors.As(err, &e) {
+		e.RequestSent = false
+		return e
+	}
+	return &Error{Err: fmt.Errorf("%w: %w", ErrRateLimited, err)}
+}
+
+// breakerVerdict says what an attempt's outcome tells about the upstream's
+// health: transport failures, timeouts and 5xx count against it; any answer
+// below 500 (a 404, a 429, even a malformed body) shows it alive; the
+// caller's cancellation, or a request that could not be built, says nothing.
+func breakerVerdict(e *Error) breakerResult {
+	switch {
+	case e == nil:
+		return breakerSuccess
+	case errors.Is(e.Err, context.Canceled):
+		return breakerNeutral
+	case e.StatusCode >= 500, errors.Is(e.Err, ErrTimeout), errors.Is(e.Err, ErrConnection):
+		return breakerFailure
+	case e.StatusCode == 0:
+		return breakerNeutral
+	}
+	return breakerSuccess
+}
+
+// attempt makes one exchange with the upstream, under the per-call timeout.
+// The returned error lacks Op, Method and Path, which Do fills in.
+func (c *Client) attempt(ctx context.Context, req *Request, token string, v any) (*Response, *Error) {
+	op := req.Op
 	if c.timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, c.timeout)
@@ -345,9 +490,9 @@ func (c *Client) Do(ctx context.Context, req *Request, v any) (*Response, error)
 	}
 	hreq, err := http.NewRequestWithContext(ctx, req.Method, u, body)
 	if err != nil {
-		return fail(&Error{Err: fmt.Errorf("%w: build request: %w", ErrInvalidInput, err)})
+		return nil, &Error{Err: fmt.Errorf("%w: build request: %w", ErrInvalidInput, err)}
 	}
-	hreq.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+	hreq.Header.Set("Authorization", "Bearer "+token)
 	hreq.Header.Set("Version", APIVersion)
 	hreq.Header.Set("Accept", "application/json")
 	if req.Body != nil {
@@ -372,7 +517,7 @@ func (c *Client) Do(ctx context.Context, req *Request, v any) (*Response, error)
 		e := transportError(ctx, err, wrote.Load())
 		e.Retryable = e.Retryable && (op.Idempotent || !e.RequestSent)
 		c.logger.DebugContext(ctx, "upstream call failed", "op", op.ID, "err", e.Err, "duration", c.now().Sub(start))
-		return fail(e)
+		return nil, e
 	}
 	defer resp.Body.Close()
 
@@ -389,7 +534,7 @@ func (c *Client) Do(ctx context.Context, req *Request, v any) (*Response, error)
 		// The upstream answered, so a write has been carried out even though
 		// its answer was lost: only idempotent calls may be repeated.
 		e.Retryable = e.Retryable && op.Idempotent
-		return fail(e)
+		return nil, e
 	}
 	c.logger.DebugContext(ctx, "upstream call", "op", op.ID, "status", resp.StatusCode, "duration", c.now().Sub(start))
 
@@ -397,25 +542,28 @@ func (c *Client) Do(ctx context.Context, req *Request, v any) (*Response, error)
 		if int64(len(data)) > limit {
 			data = data[:limit]
 		}
-		return fail(c.statusError(op, resp, data, rate))
+		return nil, c.statusError(op, resp, data, rate)
+	}
+	// A 2xx whose body cannot be read: a read may be asked again (the
+	// answer was probably cut); a write was carried out, so it must not.
+	malformed := func(retryable bool, format string, args ...any) *Error {
+		return &Error{StatusCode: resp.StatusCode, Rate: rate, RequestSent: true, Retryable: retryable && !op.Write,
+			Err: fmt.Errorf("%w: "+format, append([]any{ErrMalformedResponse}, args...)...)}
 	}
 	if int64(len(data)) > limit {
-		return fail(&Error{StatusCode: resp.StatusCode, Rate: rate, RequestSent: true,
-			Err: fmt.Errorf("%w: body exceeds %d bytes", ErrMalformedResponse, limit)})
+		// The same call would bring the same oversize answer again.
+		return nil, malformed(false, "body exceeds %d bytes", limit)
 	}
 	if v != nil {
 		if len(bytes.TrimSpace(data)) == 0 {
-			return fail(&Error{StatusCode: resp.StatusCode, Rate: rate, RequestSent: true,
-				Err: fmt.Errorf("%w: empty body", ErrMalformedResponse)})
+			return nil, malformed(true, "empty body")
 		}
 		if err := json.Unmarshal(data, v); err != nil {
-			return fail(&Error{StatusCode: resp.StatusCode, Rate: rate, RequestSent: true,
-				Err: fmt.Errorf("%w: %w", ErrMalformedResponse, err)})
+			return nil, malformed(true, "%w", err)
 		}
 		if env, ok := v.(envelope); ok {
 			if field := env.missingField(); field != "" {
-				return fail(&Error{StatusCode: resp.StatusCode, Rate: rate, RequestSent: true,
-					Err: fmt.Errorf("%w: answer has no %q", ErrMalformedResponse, field)})
+				return nil, malformed(true, "answer has no %q", field)
 			}
 		}
 	}

@@ -1,5 +1,6 @@
 // This file holds the client's error vocabulary: one error type for every failed
-// call, and the sentinels callers test with errors.Is.
+// call, the sentinels callers test with errors.Is, and what a failed write
+// may have done (WriteOutcome).
 
 package upstream
 
@@ -34,6 +35,22 @@ var (
 	// ErrMalformedResponse: the answer could not be decoded (bad JSON, missing
 	// envelope, too large).
 	ErrMalformedResponse = errors.New("malformed upstream response")
+	// ErrUnavailable: the circuit breaker is open after repeated failures of
+	// the upstream; the call was not sent.
+	ErrUnavailable = errors.New("upstream unavailable: circuit open")
+)
+
+// The outcomes of a failed write, as WriteOutcome reports them.
+const (
+	// WriteNotApplied: the write was not carried out: it never left, or the
+	// upstream refused it definitely. Repeating it cannot do it twice.
+	WriteNotApplied = "NOT_APPLIED"
+	// WriteApplied: the upstream carried the write out (it answered 2xx) but
+	// its answer could not be read.
+	WriteApplied = "APPLIED"
+	// WriteUnknown: the write may or may not have been carried out; look
+	// before writing again.
+	WriteUnknown = "UNKNOWN"
 )
 
 // Error is the error of every failed call made by Client. Its fields say what
@@ -51,17 +68,34 @@ type Error struct {
 	// RetryAfter is the wait the upstream asked for (Retry-After), if any.
 	RetryAfter time.Duration
 	// Retryable reports whether repeating the same call may succeed without
-	// risk: the failure is transient and the operation is idempotent, or the
-	// request provably never reached the upstream.
+	// risk: a 429 (refused before any work); a 5xx, timeout or dropped
+	// connection of an idempotent operation; a malformed 2xx answer of a
+	// read; or any transient failure of a request that provably never
+	// reached the upstream. Client.Do repeats these itself as its
+	// RetryPolicy allows.
 	Retryable bool
 	// RequestSent reports whether the request may have reached the upstream.
 	// When a write fails with RequestSent true and no status, its outcome is unknown.
 	RequestSent bool
 	// Rate holds the rate-limit headers of the answer, if any.
 	Rate Rate
+	// Attempts is the number of times Client.Do tried the call (sent it, or
+	// tried to connect); 0 when it was refused before any attempt (invalid
+	// input, no credential, rate budget, open circuit). Fields other than
+	// RequestSent describe the last attempt; RequestSent covers them all.
+	Attempts int
 	// Err is the cause: one of the sentinels above, possibly wrapping a
 	// transport or decoding error.
 	Err error
+
+	// write and writeKnown record whether the operation writes, when the
+	// error was made by Do (which knows the Operation); otherwise Op is
+	// looked up among Operations().
+	write, writeKnown bool
+	// outcome is the write outcome over every attempt, when Do made the
+	// error: a later definite refusal does not make certain what an
+	// earlier attempt may have done.
+	outcome string
 }
 
 // Error implements error. The message never contains the token or the query string.
@@ -82,7 +116,64 @@ func (e *Error) Error() string {
 		b.WriteString(": ")
 		b.WriteString(e.Err.Error())
 	}
+	if e.Attempts > 1 {
+		fmt.Fprintf(&b, " (after %d attempts)", e.Attempts)
+	}
 	return b.String()
+}
+
+// WriteOutcome reports what a failed write may have done: "" for an
+// operation that does not write, else WriteNotApplied (the request never
+// left, or a definite refusal: 400, 401, 403, 404, 409, 429, another 4xx, or
+// a check made before sending), WriteApplied (a 2xx whose body could not be
+// read) or WriteUnknown (sent with no definite answer: a connection dropped
+// or a timeout after sending, a 5xx, a 422 from create-contact, which can
+// have created the contact all the same). When an earlier attempt of a
+// retried write had an unknown outcome, a later refusal leaves it unknown.
+func (e *Error) WriteOutcome() string {
+	if !e.isWrite() {
+		return ""
+	}
+	if e.outcome != "" {
+		return e.outcome
+	}
+	return e.attemptOutcome()
+}
+
+// attemptOutcome is the outcome of the attempt the fields describe.
+func (e *Error) attemptOutcome() string {
+	s := e.StatusCode
+	switch {
+	case s == 0 && !e.RequestSent:
+		return WriteNotApplied
+	case s == 0:
+		return WriteUnknown
+	case s >= 200 && s < 300:
+		if errors.Is(e.Err, ErrServer) {
+			// A readable answer that says the write did not succeed
+			// ({"succeded": false}).
+			return WriteNotApplied
+		}
+		return WriteApplied
+	case s == http.StatusUnprocessableEntity && e.Op == OpCreateContact.ID:
+		return WriteUnknown
+	case s >= 400 && s < 500:
+		return WriteNotApplied
+	}
+	return WriteUnknown
+}
+
+// isWrite reports whether the failed operation writes.
+func (e *Error) isWrite() bool {
+	if e.writeKnown {
+		return e.write
+	}
+	for _, op := range Operations() {
+		if op.ID == e.Op {
+			return op.Write
+		}
+	}
+	return false
 }
 
 // Unwrap returns the cause, so errors.Is(err, ErrNotFound) and
@@ -121,5 +212,6 @@ func kindForStatus(status int) error {
 
 // invalidInput builds the error for a request refused before any call.
 func invalidInput(op Operation, format string, args ...any) *Error {
-	return &Error{Op: op.ID, Method: op.Method, Err: fmt.Errorf("%w: %s", ErrInvalidInput, fmt.Sprintf(format, args...))}
+	return &Error{Op: op.ID, Method: op.Method, write: op.Write, writeKnown: true,
+		Err: fmt.Errorf("%w: %s", ErrInvalidInput, fmt.Sprintf(format, args...))}
 }

@@ -29,7 +29,7 @@ import (
 // sentinels are every sentinel error of the package.
 var sentinels = []error{
 	ErrNotFound, ErrUnauthorized, ErrForbidden, ErrRateLimited, ErrInvalidInput,
-	ErrServer, ErrTimeout, ErrConnection, ErrMalformedResponse,
+	ErrServer, ErrTimeout, ErrConnection, ErrMalformedResponse, ErrUnavailable,
 }
 
 // testSentinel checks that err matches want and no other sentinel; want nil
@@ -637,6 +637,19 @@ func TestMalformedAnswers(t *testing.T) {
 			if e.Op != tt.op.ID || e.Method != tt.op.Method || e.StatusCode != 200 || !e.RequestSent {
 				t.Errorf("Error = %+v, want Op %s, Method %s, StatusCode 200, RequestSent", e, tt.op.ID, tt.op.Method)
 			}
+			// A cut answer of a read may be asked again; a write was carried
+			// out, and an oversize answer would come back the same.
+			wantRetryable := !tt.op.Write && !strings.HasPrefix(tt.name, "oversize")
+			if e.Retryable != wantRetryable {
+				t.Errorf("Retryable = %v, want %v", e.Retryable, wantRetryable)
+			}
+			wantOutcome := ""
+			if tt.op.Write {
+				wantOutcome = WriteApplied
+			}
+			if got := e.WriteOutcome(); got != wantOutcome {
+				t.Errorf("WriteOutcome() = %q, want %q", got, wantOutcome)
+			}
 			if diff := cmp.Diff(testRate, e.Rate); diff != "" {
 				t.Errorf("Error.Rate (-want +got):\n%s", diff)
 			}
@@ -858,4 +871,120 @@ func padJSON(s string, n int) string {
 		panic("padJSON: text longer than the size")
 	}
 	return s + strings.Repeat(" ", n-len(s))
+}
+
+// TestWriteOutcome covers what a failed write may have done, for errors as
+// the client makes them and as other code builds them from an Op.
+func TestWriteOutcome(t *testing.T) {
+	create, update, get := OpCreateContact.ID, OpUpdateContact.ID, OpGetContact.ID
+	tests := []struct {
+		name string
+		err  *Error
+		want string
+	}{
+		{"a read has none", &Error{Op: get, StatusCode: 503, RequestSent: true, Err: ErrServer}, ""},
+		{"a read that never left has none", &Error{Op: get, Err: ErrConnection}, ""},
+		{"an unknown operation is taken as a read", &Error{Op: "no-such-op", StatusCode: 503, RequestSent: true, Err: ErrServer}, ""},
+		{"never sent: connection refused", &Error{Op: create, Err: ErrConnection}, WriteNotApplied},
+		{"refused before sending: invalid input", invalidInput(OpCreateContact, "email must not be empty"), WriteNotApplied},
+		{"refused by the rate budget", &Error{Op: create, Err: ErrRateLimited, RetryAfter: time.Second}, WriteNotApplied},
+		{"refused by the open breaker", &Error{Op: update, Err: ErrUnavailable}, WriteNotApplied},
+		{"400", &Error{Op: create, StatusCode: 400, RequestSent: true, Err: ErrInvalidInput}, WriteNotApplied},
+		{"401", &Error{Op: create, StatusCode: 401, RequestSent: true, Err: ErrUnauthorized}, WriteNotApplied},
+		{"403", &Error{Op: update, StatusCode: 403, RequestSent: true, Err: ErrForbidden}, WriteNotApplied},
+		{"404", &Error{Op: update, StatusCode: 404, RequestSent: true, Err: ErrNotFound}, WriteNotApplied},
+		{"409", &Error{Op: create, StatusCode: 409, RequestSent: true, Err: errors.New("unexpected status 409")}, WriteNotApplied},
+		{"429", &Error{Op: create, StatusCode: 429, RequestSent: true, Err: ErrRateLimited}, WriteNotApplied},
+		{"422 on an update", &Error{Op: update, StatusCode: 422, RequestSent: true, Err: ErrInvalidInput}, WriteNotApplied},
+		{"422 on create-contact may have created it", &Error{Op: create, StatusCode: 422, RequestSent: true, Err: ErrInvalidInput}, WriteUnknown},
+		{"500", &Error{Op: create, StatusCode: 500, RequestSent: true, Err: ErrServer}, WriteUnknown},
+		{"503", &Error{Op: update, StatusCode: 503, RequestSent: true, Err: ErrServer}, WriteUnknown},
+		{"dropped after sending", &Error{Op: create, RequestSent: true, Err: ErrConnection}, WriteUnknown},
+		{"timeout after sending", &Error{Op: create, RequestSent: true, Err: ErrTimeout}, WriteUnknown},
+		{"cancelled after sending", &Error{Op: create, RequestSent: true, Err: context.Canceled}, WriteUnknown},
+		{"2xx with a cut body", &Error{Op: create, StatusCode: 201, RequestSent: true, Err: ErrMalformedResponse}, WriteApplied},
+		{"2xx dropped mid-body", &Error{Op: update, StatusCode: 200, RequestSent: true, Err: ErrConnection}, WriteApplied},
+		{"succeded=false", &Error{Op: OpDeleteContact.ID, StatusCode: 200, RequestSent: true, Err: fmt.Errorf("%w: succeded=false", ErrServer)}, WriteNotApplied},
+		{"unexpected 302", &Error{Op: create, StatusCode: 302, RequestSent: true, Err: errors.New("unexpected status 302")}, WriteUnknown},
+		{"a custom write operation made by Do", &Error{Op: "custom", StatusCode: 502, RequestSent: true, Err: ErrServer, write: true, writeKnown: true}, WriteUnknown},
+		{"over several attempts: an earlier unknown outcome stays", &Error{Op: update, StatusCode: 404, RequestSent: true, Err: ErrNotFound, outcome: WriteUnknown}, WriteUnknown},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.err.WriteOutcome(); got != tt.want {
+				t.Errorf("WriteOutcome() = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestWriteOutcomeFromDo checks the outcome of real failed writes, one
+// attempt each.
+func TestWriteOutcomeFromDo(t *testing.T) {
+	tests := []struct {
+		name    string
+		status  int
+		body    string
+		hijack  bool
+		closed  bool
+		timeout bool
+		want    string
+	}{
+		{name: "400", status: 400, body: `{"statusCode":400,"message":"Bad"}`, want: WriteNotApplied},
+		{name: "422", status: 422, body: `{"statusCode":422,"message":["email must be an email"]}`, want: WriteUnknown},
+		{name: "429", status: 429, body: `{"statusCode":429,"message":"Too many"}`, want: WriteNotApplied},
+		{name: "502", status: 502, body: `<html>Bad Gateway</html>`, want: WriteUnknown},
+		{name: "201 cut", status: 201, body: `{"contact":{"id":`, want: WriteApplied},
+		{name: "dropped before answering", hijack: true, want: WriteUnknown},
+		{name: "timeout", timeout: true, want: WriteUnknown},
+		{name: "connection refused", closed: true, want: WriteNotApplied},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var opts []Option
+			if tt.timeout {
+				opts = append(opts, WithTimeout(50*time.Millisecond))
+			}
+			env := setup(t, opts...)
+			env.handle("POST /contacts/", func(w http.ResponseWriter, r *http.Request) {
+				io.Copy(io.Discard, r.Body)
+				switch {
+				case tt.hijack:
+					if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
+						conn.Close()
+					}
+				case tt.timeout:
+					env.block(r)
+				default:
+					writeJSON(w, tt.status, []byte(tt.body))
+				}
+			})
+			if tt.closed {
+				env.srv.Close()
+			}
+			_, _, err := callCreate.do(t.Context(), env.client)
+			e := testErrorShape(t, err, callCreate)
+			if got := e.WriteOutcome(); got != tt.want {
+				t.Errorf("WriteOutcome() = %q, want %q (err %v)", got, tt.want, err)
+			}
+			if e.Attempts != 1 {
+				t.Errorf("Attempts = %d, want 1", e.Attempts)
+			}
+		})
+	}
+}
+
+func TestErrorMessageAttempts(t *testing.T) {
+	e := &Error{Op: "get-contact", Method: "GET", Path: "/contacts/x", StatusCode: 503, Err: ErrServer, Attempts: 3}
+	if got, want := e.Error(), "upstream get-contact (GET /contacts/x): 503 Service Unavailable: upstream server error (after 3 attempts)"; got != want {
+		t.Errorf("Error() = %q, want %q", got, want)
+	}
+	e.Attempts = 1
+	if got := e.Error(); strings.Contains(got, "attempts") {
+		t.Errorf("Error() = %q names attempts for a single one", got)
+	}
+	u := &Error{Op: "get-contact", Err: ErrUnavailable, RetryAfter: time.Second}
+	if got, want := u.Error(), "upstream get-contact: upstream unavailable: circuit open"; got != want {
+		t.Errorf("Error() = %q, want %q", got, want)
+	}
 }

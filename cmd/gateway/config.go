@@ -40,6 +40,9 @@ type config struct {
 	responseCache   bool
 	upstreamPerLoc  int
 	limits          server.QueryLimits
+	budget          upstream.BudgetConfig
+	retry           upstream.RetryPolicy
+	breaker         upstream.BreakerConfig
 	sandbox         sandbox.Config
 }
 
@@ -70,6 +73,14 @@ func newFlagSet(cfg *config) *flag.FlagSet {
 	fs.DurationVar(&cfg.cacheTTLs.Search, "cache-search-ttl", loaders.DefaultTTLs.Search, "how long searches, listings and duplicate look-ups are served from the cache")
 	fs.BoolVar(&cfg.responseCache, "response-cache", true, "answer repeated identical queries from stored responses (evicted by the same writes as the data)")
 	fs.IntVar(&cfg.upstreamPerLoc, "upstream-concurrency", loaders.DefaultMaxConcurrentPerLocation, "most upstream calls in flight at once per location")
+	fs.IntVar(&cfg.budget.Max, "rate-max", upstream.DefaultBudgetMax, "upstream calls per -rate-interval and location (HighLevel allows 100 per 10 s); the gateway never sends more")
+	fs.DurationVar(&cfg.budget.Interval, "rate-interval", upstream.DefaultBudgetInterval, "the rate budget's sliding window")
+	fs.IntVar(&cfg.budget.Daily, "rate-daily", upstream.DefaultBudgetDaily, "upstream calls per UTC day and location (HighLevel allows 200,000)")
+	fs.IntVar(&cfg.retry.MaxAttempts, "retry-attempts", 3, "attempts of an upstream call that failed transiently (reads, idempotent writes; creates only when the request never left); 1 disables retries")
+	fs.DurationVar(&cfg.retry.BaseDelay, "retry-base-delay", 100*time.Millisecond, "ceiling of the first retry's backoff (doubling, full jitter)")
+	fs.DurationVar(&cfg.retry.MaxDelay, "retry-max-delay", 2*time.Second, "cap of the retry backoff (a longer Retry-After is still honoured)")
+	fs.IntVar(&cfg.breaker.FailureThreshold, "breaker-threshold", upstream.DefaultBreakerFailureThreshold, "consecutive upstream failures that open the circuit breaker")
+	fs.DurationVar(&cfg.breaker.CoolDown, "breaker-cooldown", upstream.DefaultBreakerCoolDown, "how long an open breaker fails calls fast before probing the upstream again")
 	fs.IntVar(&cfg.limits.MaxCost, "max-query-cost", server.DefaultQueryLimits.MaxCost, "most upstream calls one GraphQL request may cause; costlier queries are refused before they run")
 	fs.IntVar(&cfg.limits.MaxDepth, "max-query-depth", server.DefaultQueryLimits.MaxDepth, "deepest field nesting of a request")
 	fs.IntVar(&cfg.limits.MaxAliases, "max-query-aliases", server.DefaultQueryLimits.MaxAliases, "most aliased fields in a request")
@@ -158,6 +169,7 @@ func (c *config) validate() error {
 	}
 	for name, d := range map[string]time.Duration{
 		"cache-contact-ttl": c.cacheTTLs.Contact, "cache-list-ttl": c.cacheTTLs.Lists, "cache-search-ttl": c.cacheTTLs.Search,
+		"rate-interval": c.budget.Interval, "breaker-cooldown": c.breaker.CoolDown,
 	} {
 		if d <= 0 {
 			return fmt.Errorf("%s %v: must be positive", setting(name), d)
@@ -167,7 +179,9 @@ func (c *config) validate() error {
 		return fmt.Errorf("%s %d: must be at least 1", setting("upstream-concurrency"), c.upstreamPerLoc)
 	}
 	for name, v := range map[string]int{
-		"max-query-cost": c.limits.MaxCost, "max-query-depth": c.limits.MaxDepth, "max-query-aliases": c.limits.MaxAliases,
+		"rate-max": c.budget.Max, "rate-daily": c.budget.Daily, "retry-attempts": c.retry.MaxAttempts,
+		"breaker-threshold": c.breaker.FailureThreshold,
+		"max-query-cost":    c.limits.MaxCost, "max-query-depth": c.limits.MaxDepth, "max-query-aliases": c.limits.MaxAliases,
 	} {
 		if v < 1 {
 			return fmt.Errorf("%s %d: must be at least 1", setting(name), v)

@@ -100,6 +100,9 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger, stdout io.Writ
 		upstream.WithHTTPClient(httpClient),
 		upstream.WithTimeout(cfg.upstreamTimeout),
 		upstream.WithLogger(logger),
+		upstream.WithRateBudget(upstream.NewLocalBudget(cfg.budget)),
+		upstream.WithRetryPolicy(cfg.retry),
+		upstream.WithCircuitBreaker(cfg.breaker),
 	)
 	if err != nil {
 		return fmt.Errorf("-upstream-url: %w", err)
