@@ -89,6 +89,13 @@ func ErrorPresenter(logger *slog.Logger) graphql.ErrorPresenterFunc {
 	}
 }
 
+// Classify returns the code and client-safe message an error is presented
+// with, for logs that must agree with what clients see (the audit log).
+func Classify(err error) (code, message string) {
+	code, message, _ = classify(err)
+	return code, message
+}
+
 // classify sorts err into a code, a client-safe message and extra extensions.
 func classify(err error) (code, msg string, ext map[string]any) {
 	var in *inputError

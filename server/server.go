@@ -87,6 +87,15 @@ type Config struct {
 	// Limits bound each request's cost, depth and aliases; zero fields take
 	// DefaultQueryLimits'.
 	Limits QueryLimits
+	// CORSOrigins are the origins whose pages may call the endpoint
+	// ("https://app.example.com", or "*"); none sends no CORS headers.
+	CORSOrigins []string
+	// PersistedOperations, when not nil, is the only operations the gateway
+	// runs (persisted-operations-only mode).
+	PersistedOperations PersistedOperations
+	// AuditLog, when not nil, gets one line per mutation: who, location,
+	// operation, target IDs, outcome, duration.
+	AuditLog *slog.Logger
 	// NoResponseCache switches off the whole-response cache (the shared
 	// cache of upstream answers stays).
 	NoResponseCache bool
@@ -109,6 +118,9 @@ func New(cfg Config) (http.Handler, error) {
 	}
 	if cfg.RequestTimeout <= 0 {
 		cfg.RequestTimeout = DefaultRequestTimeout
+	}
+	if err := CheckOrigins(cfg.CORSOrigins); err != nil {
+		return nil, err
 	}
 	if cfg.CacheMaxBytes == 0 {
 		cfg.CacheMaxBytes = DefaultCacheMaxBytes
@@ -142,8 +154,12 @@ func New(cfg Config) (http.Handler, error) {
 	}
 	gql := NewGraphQLHandler(root, cfg.Logger, cfg.Introspection)
 	gql.Use(queryLimiter{limits: limits, budget: budgetOf(cfg.Client)})
-	// Outermost first: credential, body limit, response cache (a hit needs
-	// nothing after it), request shape, deadline, loaders, executor.
+	if cfg.AuditLog != nil {
+		gql.AroundFields(auditMutations(cfg.AuditLog))
+	}
+	// Outermost first: CORS, credential, body limit, response cache (a hit
+	// needs nothing after it), persisted-operations check, request shape,
+	// deadline, loaders, executor.
 	var exec http.Handler = gql
 	if cfg.Naive {
 		gql.AroundOperations(oneFieldAtATime)
@@ -152,6 +168,9 @@ func New(cfg Config) (http.Handler, error) {
 		exec = loaders.Middleware(reader, gql)
 	}
 	exec = withWellFormedRequest(withTimeout(cfg.RequestTimeout, exec))
+	if cfg.PersistedOperations != nil {
+		exec = withPersistedOnly(cfg.PersistedOperations, exec)
+	}
 	if !cfg.Naive && reader.Cache() != nil && !cfg.NoResponseCache {
 		gql.AroundOperations(onlyQueriesCached)
 		gql.AroundResponses(noErrorsCached)
@@ -159,7 +178,7 @@ func New(cfg Config) (http.Handler, error) {
 	}
 
 	mux := http.NewServeMux()
-	mux.Handle(GraphQLPath, withCredential(withBodyLimit(cfg.MaxBodyBytes, exec)))
+	mux.Handle(GraphQLPath, withCORS(cfg.CORSOrigins, withCredential(withBodyLimit(cfg.MaxBodyBytes, exec))))
 	mux.HandleFunc(HealthPath, func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})

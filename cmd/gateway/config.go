@@ -40,6 +40,9 @@ type config struct {
 	responseCache   bool
 	upstreamPerLoc  int
 	limits          server.QueryLimits
+	corsOrigins     string
+	persistedOps    string
+	auditLog        string
 	budget          upstream.BudgetConfig
 	retry           upstream.RetryPolicy
 	breaker         upstream.BreakerConfig
@@ -84,6 +87,9 @@ func newFlagSet(cfg *config) *flag.FlagSet {
 	fs.IntVar(&cfg.limits.MaxCost, "max-query-cost", server.DefaultQueryLimits.MaxCost, "most upstream calls one GraphQL request may cause; costlier queries are refused before they run")
 	fs.IntVar(&cfg.limits.MaxDepth, "max-query-depth", server.DefaultQueryLimits.MaxDepth, "deepest field nesting of a request")
 	fs.IntVar(&cfg.limits.MaxAliases, "max-query-aliases", server.DefaultQueryLimits.MaxAliases, "most aliased fields in a request")
+	fs.StringVar(&cfg.corsOrigins, "cors-origins", "", "comma-separated origins whose pages may call the endpoint (e.g. https://app.example.com, or *); empty: no cross-origin access")
+	fs.StringVar(&cfg.persistedOps, "persisted-operations", "", "JSON file of the only operations to run (a list of queries, or sha256 → query); empty: any operation")
+	fs.StringVar(&cfg.auditLog, "audit-log", "", "where to write one JSON line per mutation: a file path (appended), - for stderr; empty: no audit log")
 	fs.StringVar(&cfg.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.StringVar(&cfg.logFormat, "log-format", "text", "log format: text or json")
 
@@ -190,6 +196,9 @@ func (c *config) validate() error {
 	if c.maxBodyBytes < 1024 {
 		return fmt.Errorf("%s %d: must be at least 1024", setting("max-body-bytes"), c.maxBodyBytes)
 	}
+	if err := server.CheckOrigins(c.origins()); err != nil {
+		return fmt.Errorf("%s: %w", setting("cors-origins"), err)
+	}
 	if _, err := parseLevel(c.logLevel); err != nil {
 		return err
 	}
@@ -215,4 +224,15 @@ func (c *config) newLogger(out *os.File) *slog.Logger {
 		return slog.New(slog.NewJSONHandler(out, opts))
 	}
 	return slog.New(slog.NewTextHandler(out, opts))
+}
+
+// origins splits -cors-origins.
+func (c *config) origins() []string {
+	var out []string
+	for _, o := range strings.Split(c.corsOrigins, ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			out = append(out, o)
+		}
+	}
+	return out
 }

@@ -129,6 +129,26 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger, stdout io.Writ
 		}
 		scfg.Playground = pg
 	}
+	scfg.CORSOrigins = cfg.origins()
+	if cfg.persistedOps != "" {
+		ops, err := server.LoadPersistedOperations(cfg.persistedOps)
+		if err != nil {
+			return fmt.Errorf("%s: %w", setting("persisted-operations"), err)
+		}
+		scfg.PersistedOperations = ops
+	}
+	switch cfg.auditLog {
+	case "":
+	case "-":
+		scfg.AuditLog = slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	default:
+		f, err := os.OpenFile(cfg.auditLog, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+		if err != nil {
+			return fmt.Errorf("%s: %w", setting("audit-log"), err)
+		}
+		defer f.Close()
+		scfg.AuditLog = slog.New(slog.NewJSONHandler(f, nil))
+	}
 	scfg.CacheMaxBytes = cfg.cacheMaxBytes
 	if scfg.CacheMaxBytes == 0 {
 		scfg.CacheMaxBytes = -1 // 0 on the command line means off
