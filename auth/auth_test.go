@@ -154,3 +154,21 @@ func FuzzParseAccessToken(f *testing.F) {
 		}
 	})
 }
+
+func TestNewManaged(t *testing.T) {
+	ts := NewBearer("upstream-token", "").TokenSource()
+	w := NewManaged("loc1", ts, true, "key:abc")
+	r := NewManaged("loc1", ts, false, "jwt:user-7")
+	if allowed, known := w.MayWrite(); !allowed || !known {
+		t.Errorf("write role: MayWrite = %v, %v", allowed, known)
+	}
+	if allowed, known := r.MayWrite(); allowed || !known {
+		t.Errorf("read role: MayWrite = %v, %v", allowed, known)
+	}
+	if w.ID != r.ID || w.LocationID != "loc1" || w.Subject != "key:abc" {
+		t.Errorf("clients of one install must share cache keys and keep their own subject: %+v %+v", w, r)
+	}
+	if tok, err := r.TokenSource().Token(); err != nil || tok.AccessToken != "upstream-token" {
+		t.Errorf("token source: %v, %v", tok, err)
+	}
+}

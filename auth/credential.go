@@ -29,17 +29,23 @@ type Credential struct {
 	// Scopes are the token's scopes; nil when unknown.
 	Scopes []string
 	// ID identifies the credential without revealing it (a hash of the
-	// token), for cache keys and logs.
+	// token), for cache keys and logs. Credentials with the same ID share
+	// cached answers, so it must change whenever what may be read does.
 	ID string
+	// Subject names who is acting, for the audit log: a gateway API key's
+	// ID or a JWT's subject in managed mode; ID in pass-through mode.
+	Subject string
 
-	token string
+	source oauth2.TokenSource
 }
 
 // NewBearer returns the credential of a bearer token. locationID, when not
 // empty, is the location the caller says the token is bound to; a token
 // that names its own location (a HighLevel OAuth access token) wins.
 func NewBearer(token, locationID string) Credential {
-	c := Credential{token: token, LocationID: locationID, ID: TokenID(token)}
+	id := TokenID(token)
+	c := Credential{LocationID: locationID, ID: id, Subject: id,
+		source: oauth2.StaticTokenSource(&oauth2.Token{AccessToken: token, TokenType: "Bearer"})}
 	if claims, ok := ParseAccessToken(token); ok {
 		if claims.LocationID != "" {
 			c.LocationID = claims.LocationID
@@ -49,9 +55,21 @@ func NewBearer(token, locationID string) Credential {
 	return c
 }
 
-// TokenSource returns the token as an oauth2.TokenSource for the upstream client.
+// NewManaged returns the credential of a managed-mode client: the gateway
+// calls the upstream with the location's own tokens (ts), and the client's
+// role decides whether it may write. Every client of a location reads the
+// same data with the same token, so they share cached answers.
+func NewManaged(locationID string, ts oauth2.TokenSource, canWrite bool, subject string) Credential {
+	scopes := []string{ScopeContactsRead}
+	if canWrite {
+		scopes = append(scopes, ScopeContactsWrite)
+	}
+	return Credential{LocationID: locationID, Scopes: scopes, ID: "install:" + locationID, Subject: subject, source: ts}
+}
+
+// TokenSource returns the credential's upstream token source.
 func (c Credential) TokenSource() oauth2.TokenSource {
-	return oauth2.StaticTokenSource(&oauth2.Token{AccessToken: c.token, TokenType: "Bearer"})
+	return c.source
 }
 
 // MayWrite reports whether the credential is known to lack contacts.write:

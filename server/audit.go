@@ -34,9 +34,9 @@ func auditMutations(log *slog.Logger) graphql.FieldMiddleware {
 
 		attrs := []any{"operation", fc.Field.Name, "duration", time.Since(start)}
 		if cred, ok := auth.FromContext(ctx); ok {
-			attrs = append(attrs, "credential", cred.ID, "location", cred.LocationID)
+			attrs = append(attrs, "who", cred.Subject, "location", cred.LocationID)
 		} else {
-			attrs = append(attrs, "credential", "")
+			attrs = append(attrs, "who", "")
 		}
 		attrs = append(attrs, "targets", auditTargets(fc.Args))
 		if err == nil {

@@ -170,7 +170,7 @@ func TestAuditLogAndNoSecretsInLogs(t *testing.T) {
 		t.Fatalf("%d audit lines, want one per mutation (3):\n%s", len(lines), audit.String())
 	}
 	if lines[0]["operation"] != "addContactTags" || lines[0]["outcome"] != "ok" || lines[0]["location"] != sb.Locations()[0] ||
-		!strings.Contains(toJSON(lines[0]["targets"]), id) || lines[0]["credential"] == "" || lines[0]["duration"] == nil {
+		!strings.Contains(toJSON(lines[0]["targets"]), id) || lines[0]["who"] == "" || lines[0]["duration"] == nil {
 		t.Errorf("audit line = %v", lines[0])
 	}
 	if !strings.Contains(toJSON(lines[1]["targets"]), "other") {
