@@ -230,6 +230,17 @@ func ContextWithTokenSource(ctx context.Context, ts oauth2.TokenSource) context.
 	return context.WithValue(ctx, tokenSourceKey{}, ts)
 }
 
+// Refresher is implemented by a token source that can replace a token the
+// upstream refused. When an attempt answers 401 for a bad credential (not a
+// missing scope), Do calls Refresh once with the token it sent, takes a new
+// token from the source and repeats the call once; see Do.
+type Refresher interface {
+	// Refresh replaces stale, the token the upstream refused, so that the
+	// source's next Token is a new one. Concurrent calls with the same stale
+	// token should cause one refresh.
+	Refresh(ctx context.Context, stale *oauth2.Token) error
+}
+
 // TokenSourceFromContext returns the token source set by ContextWithTokenSource.
 func TokenSourceFromContext(ctx context.Context) (oauth2.TokenSource, bool) {
 	ts, ok := ctx.Value(tokenSourceKey{}).(oauth2.TokenSource)
@@ -327,6 +338,13 @@ func expandPath(op Operation, params []string) (string, error) {
 // both. A failure whose error is Retryable is tried again as the RetryPolicy
 // allows, never past ctx's deadline; the error returned describes the last
 // attempt, with Attempts counting them all.
+//
+// A 401 for a bad credential (ErrUnauthorized, not the scope refusal that is
+// ErrForbidden) from a token source that implements Refresher leads to one
+// Refresh with the token sent and one immediate repeat with the new token;
+// that repeat does not count against the RetryPolicy's attempts. If the
+// refresh fails, its error is returned (wrapped with ErrUnauthorized); a
+// second 401 is returned as it is.
 func (c *Client) Do(ctx context.Context, req *Request, v any) (*Response, error) {
 	op := req.Op
 	fail := func(e *Error) (*Response, error) {
@@ -357,10 +375,19 @@ func (c *Client) Do(ctx context.Context, req *Request, v any) (*Response, error)
 		// sent: some attempt may have reached the upstream. unknown: some
 		// earlier attempt of a write may have been carried out.
 		sent, unknown bool
+		// refreshed: the credential was refreshed after a 401, which is
+		// done once per call. again: the next attempt follows the refresh
+		// at once, outside the retry policy.
+		refreshed, again bool
+		// bonus is the number of attempts granted beyond the policy's.
+		bonus int
 	)
 	for {
-		if last != nil {
-			if !last.Retryable || attempts >= c.retry.MaxAttempts {
+		if again {
+			again = false
+			resetTarget(v)
+		} else if last != nil {
+			if !last.Retryable || attempts >= c.retry.MaxAttempts+bonus {
 				break
 			}
 			delay := c.backoff(attempts, last.RetryAfter)
@@ -422,6 +449,22 @@ func (c *Client) Do(ctx context.Context, req *Request, v any) (*Response, error)
 		}
 		sent = sent || e.RequestSent
 		last = e
+
+		if r, ok := ts.(Refresher); ok && !refreshed && e.StatusCode == http.StatusUnauthorized &&
+			errors.Is(e.Err, ErrUnauthorized) && (op.Idempotent || !unknown) {
+			refreshed = true
+			next, rerr := c.refreshToken(ctx, r, ts, tok)
+			if rerr != nil {
+				// The upstream's "Invalid JWT" says less than why no new
+				// token could be had (e.g. the install needs consent again).
+				last.Messages = nil
+				last.Err = fmt.Errorf("%w: refresh after 401: %w", ErrUnauthorized, rerr)
+				break
+			}
+			c.logger.DebugContext(ctx, "upstream 401: credential refreshed, repeating the call", "op", op.ID)
+			tok, again = next, true
+			bonus++
+		}
 	}
 
 	last.Attempts = attempts
@@ -436,6 +479,21 @@ func (c *Client) Do(ctx context.Context, req *Request, v any) (*Response, error)
 	// never be repeated, whatever the last attempt said.
 	last.Retryable = last.Retryable && (op.Idempotent || !unknown)
 	return fail(last)
+}
+
+// refreshToken asks r to replace stale and returns the source's new token.
+func (c *Client) refreshToken(ctx context.Context, r Refresher, ts oauth2.TokenSource, stale *oauth2.Token) (*oauth2.Token, error) {
+	if err := r.Refresh(ctx, stale); err != nil {
+		return nil, err
+	}
+	tok, err := ts.Token()
+	if err != nil {
+		return nil, fmt.Errorf("obtain token: %w", err)
+	}
+	if tok == nil || tok.AccessToken == "" {
+		return nil, errors.New("empty access token")
+	}
+	return tok, nil
 }
 
 // unknownRate is the Rate of an attempt that got no answer.

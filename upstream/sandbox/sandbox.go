@@ -8,7 +8,8 @@
 // latency, rate limits and faults let tests drive the gateway's failure paths.
 //
 // This file holds the configuration, the Server and its request pipeline:
-// route → auth → rate limit → latency → fault → handle.
+// route → auth → rate limit → latency → fault → handle. HighLevel's OAuth
+// token endpoint (POST /oauth/token) lives in oauth.go.
 package sandbox
 
 import (
@@ -98,6 +99,10 @@ type RateLimit struct {
 type tokenInfo struct {
 	location    string
 	read, write bool
+	// expires is when the token stops working; zero for never (Private
+	// Integration Tokens and the seed-derived AccessToken tokens, which
+	// start-up banners print and tests hold for a whole run).
+	expires time.Time
 }
 
 // Server is the sandbox. It implements http.Handler and is safe for
@@ -124,6 +129,9 @@ type Server struct {
 	rng *rand.Rand
 
 	limiter *limiter
+
+	// oauth is the state of the OAuth token endpoint (oauth.go).
+	oauth *oauthServer
 }
 
 // New validates cfg, seeds the data and returns a Server.
@@ -170,6 +178,7 @@ func New(cfg Config) (*Server, error) {
 		faults:  cfg.Faults.normalized(),
 		rng:     rand.New(rand.NewPCG(uint64(cfg.Seed), streamKnobs)),
 		limiter: newLimiter(cfg.RateLimit),
+		oauth:   newOAuthServer(),
 	}
 	for _, op := range upstream.Operations() {
 		s.calls[op.ID] = new(atomic.Int64)
@@ -216,20 +225,31 @@ func (s *Server) AccessToken(locationID string, scopes ...string) string {
 	if !ok {
 		return ""
 	}
-	enc := base64.RawURLEncoding.EncodeToString
-	payload, _ := json.Marshal(map[string]any{
+	return s.issue(s.signJWT(s.jwtClaims(locationID, set, "sandbox", BaseDate())), locationID, set)
+}
+
+// jwtClaims returns the payload of a location's access token, shaped like
+// HighLevel's.
+func (s *Server) jwtClaims(locationID string, set []string, client string, iat time.Time) map[string]any {
+	return map[string]any{
 		"authClass":          "Location",
 		"authClassId":        locationID,
 		"primaryAuthClassId": locationID,
 		"source":             "INTEGRATION",
 		"channel":            "OAUTH",
-		"oauthMeta":          map[string]any{"scopes": set, "client": "sandbox"},
-		"iat":                BaseDate().Unix(),
-	})
+		"oauthMeta":          map[string]any{"scopes": set, "client": client},
+		"iat":                iat.Unix(),
+	}
+}
+
+// signJWT encodes claims as an HS256 JWT signed with the seed's key.
+func (s *Server) signJWT(claims map[string]any) string {
+	enc := base64.RawURLEncoding.EncodeToString
+	payload, _ := json.Marshal(claims)
 	unsigned := enc([]byte(`{"alg":"HS256","typ":"JWT"}`)) + "." + enc(payload)
 	mac := hmac.New(sha256.New, []byte(fmt.Sprintf("sandbox-signing-key|%d", s.seed)))
 	mac.Write([]byte(unsigned))
-	return s.issue(unsigned+"."+enc(mac.Sum(nil)), locationID, set)
+	return unsigned + "." + enc(mac.Sum(nil))
 }
 
 // scopeSet sorts and de-duplicates scopes; ok is false for an unknown location.
@@ -242,9 +262,15 @@ func (s *Server) scopeSet(locationID string, scopes []string) ([]string, bool) {
 	return slices.Compact(set), true
 }
 
-// issue records tok as valid for the location with the scopes in set.
+// issue records tok as valid for the location with the scopes in set, for ever.
 func (s *Server) issue(tok, locationID string, set []string) string {
-	info := tokenInfo{location: locationID}
+	return s.issueUntil(tok, locationID, set, time.Time{})
+}
+
+// issueUntil records tok as valid for the location with the scopes in set
+// until expires (zero: for ever).
+func (s *Server) issueUntil(tok, locationID string, set []string, expires time.Time) string {
+	info := tokenInfo{location: locationID, expires: expires}
 	for _, sc := range set {
 		switch sc {
 		case ScopeContactsRead:
@@ -352,9 +378,13 @@ func (s *Server) Campaigns(contactID string) []string { return s.store.campaigns
 // Workflows returns the workflow IDs a contact is enrolled in, in the order added.
 func (s *Server) Workflows(contactID string) []string { return s.store.workflows(contactID) }
 
-// ServeHTTP serves the Contacts API.
+// ServeHTTP serves the Contacts API and the OAuth token endpoint.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	path := r.URL.EscapedPath()
+	if path == oauthTokenPath {
+		s.serveOAuthToken(w, r)
+		return
+	}
 	rt, params, ok := s.router.match(r.Method, path)
 	if !ok {
 		// NestJS's answer for a route it does not have, whatever the method.
@@ -385,6 +415,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.limiter.nominal().setHeaders(w.Header())
 		writeJSON(w, http.StatusUnauthorized, errorBody{StatusCode: http.StatusUnauthorized,
 			Message: "Invalid token: access token is invalid", Error: "Unauthorized"})
+		return
+	}
+	if !info.expires.IsZero() && !s.now().Before(info.expires) {
+		s.limiter.nominal().setHeaders(w.Header())
+		// HighLevel's answer for an access token past its exp.
+		writeJSON(w, http.StatusUnauthorized, errorBody{StatusCode: http.StatusUnauthorized,
+			Message: "Invalid JWT", Error: "Unauthorized"})
 		return
 	}
 	if (op.Write && !info.write) || (!op.Write && !info.read && !info.write) {
