@@ -16,6 +16,7 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
+	"github.com/ghl-graphql/gateway/oauth"
 	"github.com/ghl-graphql/gateway/scalars"
 	"github.com/ghl-graphql/gateway/upstream"
 )
@@ -144,6 +145,10 @@ func classifyUpstream(e *upstream.Error) (code, msg string, ext map[string]any) 
 	}
 	upstreamMsg := e.Message()
 	switch {
+	case errors.Is(e, oauth.ErrReconsentRequired):
+		return CodeUnauthenticated, "the HighLevel install of this location needs consent again: an admin must run the gateway's /oauth/install", ext
+	case errors.Is(e, oauth.ErrNotInstalled):
+		return CodeUnauthenticated, "the gateway holds no HighLevel tokens for this location: an admin must install the app with the gateway's /oauth/install", ext
 	case errors.Is(e, upstream.ErrUnavailable):
 		secs := retryAfterSeconds(e.RetryAfter)
 		ext["retryAfter"] = secs

@@ -96,6 +96,9 @@ type Config struct {
 	// AuditLog, when not nil, gets one line per mutation: who, location,
 	// operation, target IDs, outcome, duration.
 	AuditLog *slog.Logger
+	// Managed, when not nil, puts the gateway in managed mode (see Managed);
+	// otherwise clients' bearer tokens are passed through.
+	Managed *Managed
 	// NoResponseCache switches off the whole-response cache (the shared
 	// cache of upstream answers stays).
 	NoResponseCache bool
@@ -178,7 +181,23 @@ func New(cfg Config) (http.Handler, error) {
 	}
 
 	mux := http.NewServeMux()
-	mux.Handle(GraphQLPath, withCORS(cfg.CORSOrigins, withCredential(withBodyLimit(cfg.MaxBodyBytes, exec))))
+	if cfg.Managed != nil {
+		if cfg.Managed.OAuth == nil || cfg.Managed.Clients == nil {
+			return nil, errors.New("managed mode needs an OAuth manager and a client authenticator")
+		}
+		install, callback := cfg.Managed.InstallPath, cfg.Managed.CallbackPath
+		if install == "" {
+			install = "/oauth/install"
+		}
+		if callback == "" {
+			callback = "/oauth/callback"
+		}
+		mux.Handle(install, cfg.Managed.OAuth.InstallHandler())
+		mux.Handle(callback, cfg.Managed.OAuth.CallbackHandler())
+		mux.Handle(GraphQLPath, withCORS(cfg.CORSOrigins, withPrincipal(cfg.Managed, withBodyLimit(cfg.MaxBodyBytes, exec))))
+	} else {
+		mux.Handle(GraphQLPath, withCORS(cfg.CORSOrigins, withCredential(withBodyLimit(cfg.MaxBodyBytes, exec))))
+	}
 	mux.HandleFunc(HealthPath, func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})

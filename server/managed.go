@@ -1,0 +1,52 @@
+// This file holds managed mode: the gateway holds each location's HighLevel
+// tokens itself (package oauth), so browsers and phones never see them; its
+// own clients authenticate with gateway API keys or JWTs of the app's
+// identity provider (package clientauth), each bound to a location and a
+// role.
+
+package server
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/ghl-graphql/gateway/auth"
+	"github.com/ghl-graphql/gateway/clientauth"
+	"github.com/ghl-graphql/gateway/oauth"
+	"github.com/ghl-graphql/gateway/resolvers"
+)
+
+// Managed configures managed mode.
+type Managed struct {
+	// OAuth holds the locations' HighLevel tokens and serves the install flow.
+	OAuth *oauth.Manager
+	// Clients authenticates the gateway's clients.
+	Clients *clientauth.Authenticator
+	// InstallPath and CallbackPath are where the install flow is served;
+	// CallbackPath must be the path of the OAuth redirect URL. Defaults
+	// /oauth/install and /oauth/callback.
+	InstallPath, CallbackPath string
+}
+
+// withPrincipal authenticates a managed-mode client and gives the request
+// the credential of its location's install: the location's tokens, and
+// write permission only for the write role. A request with no credential
+// still runs (introspection needs none); fields that call the upstream
+// then fail with UNAUTHENTICATED.
+func withPrincipal(m *Managed, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, err := m.Clients.Authenticate(r.Context(), r)
+		switch {
+		case errors.Is(err, clientauth.ErrNoCredential):
+			next.ServeHTTP(w, r)
+			return
+		case err != nil:
+			writeGraphQLError(w, http.StatusUnauthorized,
+				"invalid credential: send Authorization: Bearer <gateway API key or JWT>", resolvers.CodeUnauthenticated)
+			return
+		}
+		ctx := clientauth.WithPrincipal(r.Context(), p)
+		cred := auth.NewManaged(p.LocationID, m.OAuth.TokenSourceContext(ctx, p.LocationID), p.CanWrite(), p.Kind+":"+p.Subject)
+		next.ServeHTTP(w, r.WithContext(auth.WithCredential(ctx, cred)))
+	})
+}
