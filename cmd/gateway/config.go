@@ -5,6 +5,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -15,7 +16,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ghl-graphql/gateway/clientauth"
 	"github.com/ghl-graphql/gateway/loaders"
+	"github.com/ghl-graphql/gateway/oauth"
 	"github.com/ghl-graphql/gateway/server"
 	"github.com/ghl-graphql/gateway/upstream"
 	"github.com/ghl-graphql/gateway/upstream/sandbox"
@@ -40,6 +43,21 @@ type config struct {
 	responseCache   bool
 	upstreamPerLoc  int
 	limits          server.QueryLimits
+	authMode        string
+	oauthClientID   string
+	oauthSecret     string
+	oauthRedirect   string
+	oauthScopes     string
+	oauthAuthURL    string
+	oauthTokenURL   string
+	oauthStore      string
+	oauthStoreKey   string
+	oauthStateKey   string
+	keysFile        string
+	jwtJWKSURL      string
+	jwtPublicKey    string
+	jwtIssuer       string
+	jwtAudience     string
 	corsOrigins     string
 	persistedOps    string
 	auditLog        string
@@ -87,6 +105,21 @@ func newFlagSet(cfg *config) *flag.FlagSet {
 	fs.IntVar(&cfg.limits.MaxCost, "max-query-cost", server.DefaultQueryLimits.MaxCost, "most upstream calls one GraphQL request may cause; costlier queries are refused before they run")
 	fs.IntVar(&cfg.limits.MaxDepth, "max-query-depth", server.DefaultQueryLimits.MaxDepth, "deepest field nesting of a request")
 	fs.IntVar(&cfg.limits.MaxAliases, "max-query-aliases", server.DefaultQueryLimits.MaxAliases, "most aliased fields in a request")
+	fs.StringVar(&cfg.authMode, "auth-mode", "passthrough", "passthrough: forward clients' HighLevel tokens; managed: hold the locations' tokens and authenticate clients with gateway API keys or JWTs")
+	fs.StringVar(&cfg.oauthClientID, "oauth-client-id", "", "managed: the HighLevel app's client ID")
+	fs.StringVar(&cfg.oauthSecret, "oauth-client-secret", "", "managed: the HighLevel app's client secret (prefer the environment variable)")
+	fs.StringVar(&cfg.oauthRedirect, "oauth-redirect-url", "", "managed: the app's redirect URL, served by the gateway (its path is the callback route)")
+	fs.StringVar(&cfg.oauthScopes, "oauth-scopes", "contacts.readonly contacts.write", "managed: scopes asked for at install")
+	fs.StringVar(&cfg.oauthAuthURL, "oauth-auth-url", oauth.DefaultAuthURL, "managed: HighLevel's consent page")
+	fs.StringVar(&cfg.oauthTokenURL, "oauth-token-url", oauth.DefaultTokenURL, "managed: HighLevel's token endpoint")
+	fs.StringVar(&cfg.oauthStore, "oauth-token-store", "gateway-tokens.enc", "managed: file of the locations' tokens, encrypted at rest")
+	fs.StringVar(&cfg.oauthStoreKey, "oauth-store-key", "", "managed: 32-byte key (hex or base64) encrypting the token store (prefer the environment variable)")
+	fs.StringVar(&cfg.oauthStateKey, "oauth-state-key", "", "managed: key (hex or base64, 32 bytes) signing the install flow's state; every replica needs the same")
+	fs.StringVar(&cfg.keysFile, "keys-file", clientauth.DefaultKeysFile, "managed: file of gateway API keys (see: gateway keys)")
+	fs.StringVar(&cfg.jwtJWKSURL, "jwt-jwks-url", "", "managed: JWKS URL of the identity provider whose JWTs clients may send")
+	fs.StringVar(&cfg.jwtPublicKey, "jwt-public-key", "", "managed: PEM file of the key verifying clients' JWTs (instead of -jwt-jwks-url)")
+	fs.StringVar(&cfg.jwtIssuer, "jwt-issuer", "", "managed: required iss of clients' JWTs")
+	fs.StringVar(&cfg.jwtAudience, "jwt-audience", "", "managed: required aud of clients' JWTs")
 	fs.StringVar(&cfg.corsOrigins, "cors-origins", "", "comma-separated origins whose pages may call the endpoint (e.g. https://app.example.com, or *); empty: no cross-origin access")
 	fs.StringVar(&cfg.persistedOps, "persisted-operations", "", "JSON file of the only operations to run (a list of queries, or sha256 → query); empty: any operation")
 	fs.StringVar(&cfg.auditLog, "audit-log", "", "where to write one JSON line per mutation: a file path (appended), - for stderr; empty: no audit log")
@@ -130,7 +163,7 @@ func parseConfig(args []string, lookup func(string) (string, bool), usageOut *os
 	}
 	fs.Usage = func() {
 		out := fs.Output()
-		fmt.Fprintf(out, "Usage: gateway [flags]\n       gateway schema   (print the GraphQL SDL)\n       gateway sandbox  (serve the sandbox Contacts API alone; -h for its flags)\n\n")
+		fmt.Fprintf(out, "Usage: gateway [flags]\n       gateway schema   (print the GraphQL SDL)\n       gateway sandbox  (serve the sandbox Contacts API alone; -h for its flags)\n       gateway keys     (create, list and revoke gateway API keys for managed mode; -h for help)\n\n")
 		fmt.Fprintf(out, "Every flag can also be set with an environment variable, e.g. -upstream-url as %s.\n\n", envName("upstream-url"))
 		fs.PrintDefaults()
 	}
@@ -196,6 +229,29 @@ func (c *config) validate() error {
 	if c.maxBodyBytes < 1024 {
 		return fmt.Errorf("%s %d: must be at least 1024", setting("max-body-bytes"), c.maxBodyBytes)
 	}
+	switch c.authMode {
+	case "passthrough":
+	case "managed":
+		for name, v := range map[string]string{
+			"oauth-client-id": c.oauthClientID, "oauth-client-secret": c.oauthSecret, "oauth-redirect-url": c.oauthRedirect,
+			"oauth-store-key": c.oauthStoreKey, "oauth-state-key": c.oauthStateKey,
+		} {
+			if v == "" {
+				return fmt.Errorf("%s: required with -auth-mode managed", setting(name))
+			}
+		}
+		if _, err := oauth.ParseKey(c.oauthStoreKey); err != nil {
+			return fmt.Errorf("%s: %w", setting("oauth-store-key"), err)
+		}
+		if _, err := oauth.ParseKey(c.oauthStateKey); err != nil {
+			return fmt.Errorf("%s: %w", setting("oauth-state-key"), err)
+		}
+		if c.jwtJWKSURL != "" && c.jwtPublicKey != "" {
+			return fmt.Errorf("%s and %s exclude each other", setting("jwt-jwks-url"), setting("jwt-public-key"))
+		}
+	default:
+		return fmt.Errorf("%s %q: must be passthrough or managed", setting("auth-mode"), c.authMode)
+	}
 	if err := server.CheckOrigins(c.origins()); err != nil {
 		return fmt.Errorf("%s: %w", setting("cors-origins"), err)
 	}
@@ -235,4 +291,44 @@ func (c *config) origins() []string {
 		}
 	}
 	return out
+}
+
+// managed builds managed mode from the configuration.
+func (c *config) managed(ctx context.Context, logger *slog.Logger) (*server.Managed, error) {
+	storeKey, _ := oauth.ParseKey(c.oauthStoreKey)
+	stateKey, _ := oauth.ParseKey(c.oauthStateKey)
+	store, err := oauth.NewFileStore(c.oauthStore, storeKey)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", setting("oauth-token-store"), err)
+	}
+	mgr, err := oauth.NewManager(oauth.Config{
+		ClientID: c.oauthClientID, ClientSecret: c.oauthSecret, RedirectURL: c.oauthRedirect,
+		Scopes: strings.Fields(c.oauthScopes), AuthURL: c.oauthAuthURL, TokenURL: c.oauthTokenURL,
+		StateKey: stateKey, Logger: logger,
+	}, store)
+	if err != nil {
+		return nil, fmt.Errorf("OAuth: %w", err)
+	}
+	keys, err := clientauth.OpenKeyStore(c.keysFile)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", setting("keys-file"), err)
+	}
+	authn := &clientauth.Authenticator{Keys: keys}
+	if c.jwtJWKSURL != "" || c.jwtPublicKey != "" {
+		jc := clientauth.JWTConfig{JWKSURL: c.jwtJWKSURL, Issuer: c.jwtIssuer, Audience: c.jwtAudience}
+		if c.jwtPublicKey != "" {
+			pemBytes, err := os.ReadFile(c.jwtPublicKey)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", setting("jwt-public-key"), err)
+			}
+			jc.PublicKeyPEM = pemBytes
+		}
+		v, err := clientauth.NewJWTVerifier(ctx, jc)
+		if err != nil {
+			return nil, fmt.Errorf("JWT verification: %w", err)
+		}
+		authn.JWT = v
+	}
+	u, _ := url.Parse(c.oauthRedirect)
+	return &server.Managed{OAuth: mgr, Clients: authn, CallbackPath: u.Path}, nil
 }

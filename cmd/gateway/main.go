@@ -4,6 +4,7 @@
 //	gateway            serve (with no -upstream-url, against the built-in sandbox)
 //	gateway schema     print the GraphQL SDL
 //	gateway sandbox    serve the sandbox Contacts API alone
+//	gateway keys       create, list and revoke gateway API keys (managed mode)
 package main
 
 import (
@@ -20,6 +21,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ghl-graphql/gateway/clientauth"
 	"github.com/ghl-graphql/gateway/playground"
 	"github.com/ghl-graphql/gateway/server"
 	"github.com/ghl-graphql/gateway/upstream"
@@ -70,6 +72,8 @@ func run(ctx context.Context, args []string, stdout, stderr *os.File) error {
 			return err
 		case "sandbox":
 			return runSandbox(ctx, args[1:], stdout, stderr)
+		case "keys":
+			return clientauth.RunKeysCommand(args[1:], stdout, stderr)
 		}
 	}
 	cfg, err := parseConfig(args, os.LookupEnv, stderr)
@@ -130,6 +134,13 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger, stdout io.Writ
 		scfg.Playground = pg
 	}
 	scfg.CORSOrigins = cfg.origins()
+	if cfg.authMode == "managed" {
+		m, err := cfg.managed(ctx, logger)
+		if err != nil {
+			return err
+		}
+		scfg.Managed = m
+	}
 	if cfg.persistedOps != "" {
 		ops, err := server.LoadPersistedOperations(cfg.persistedOps)
 		if err != nil {

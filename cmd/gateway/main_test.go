@@ -673,3 +673,71 @@ func TestBinary(t *testing.T) {
 		}
 	})
 }
+
+func TestManagedModeConfig(t *testing.T) {
+	key := strings.Repeat("ab", 32)
+	base := map[string]string{
+		"GATEWAY_AUTH_MODE": "managed", "GATEWAY_OAUTH_CLIENT_ID": "id", "GATEWAY_OAUTH_CLIENT_SECRET": "secret",
+		"GATEWAY_OAUTH_REDIRECT_URL": "https://gw.example.com/oauth/callback",
+		"GATEWAY_OAUTH_STORE_KEY":    key, "GATEWAY_OAUTH_STATE_KEY": key,
+	}
+	with := func(k, v string) map[string]string {
+		m := map[string]string{}
+		for a, b := range base {
+			m[a] = b
+		}
+		if v == "" {
+			delete(m, k)
+		} else {
+			m[k] = v
+		}
+		return m
+	}
+	if _, err := parseConfig(nil, env(base), devNull(t)); err != nil {
+		t.Fatalf("complete managed config refused: %v", err)
+	}
+	for name, tc := range map[string]struct {
+		env  map[string]string
+		want string
+	}{
+		"no client secret": {env: with("GATEWAY_OAUTH_CLIENT_SECRET", ""), want: "GATEWAY_OAUTH_CLIENT_SECRET"},
+		"short store key":  {env: with("GATEWAY_OAUTH_STORE_KEY", "abcd"), want: "-oauth-store-key"},
+		"no state key":     {env: with("GATEWAY_OAUTH_STATE_KEY", ""), want: "-oauth-state-key"},
+		"unknown mode":     {env: with("GATEWAY_AUTH_MODE", "magic"), want: "-auth-mode"},
+		"both JWT sources": {env: with("GATEWAY_JWT_JWKS_URL", "https://idp.example.com/jwks"), want: ""},
+	} {
+		t.Run(name, func(t *testing.T) {
+			e := tc.env
+			if name == "both JWT sources" {
+				e["GATEWAY_JWT_PUBLIC_KEY"] = "/tmp/key.pem"
+				tc.want = "exclude each other"
+			}
+			_, err := parseConfig(nil, env(e), devNull(t))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("err = %v, want one mentioning %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestKeysSubcommand(t *testing.T) {
+	store := filepath.Join(t.TempDir(), "keys.json")
+	out, errOut := tempFile(t), tempFile(t)
+	if err := run(context.Background(), []string{"keys", "create", "-store", store, "-location", "loc1", "-role", "read", "-name", "dash"}, out, errOut); err != nil {
+		t.Fatalf("keys create: %v", err)
+	}
+	b, _ := os.ReadFile(out.Name())
+	if !strings.Contains(string(b), "gk_") {
+		t.Errorf("keys create printed no key: %s", b)
+	}
+}
+
+func tempFile(t *testing.T) *os.File {
+	t.Helper()
+	f, err := os.CreateTemp(t.TempDir(), "out")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return f
+}
