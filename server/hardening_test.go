@@ -155,7 +155,7 @@ func TestAuditLogAndNoSecretsInLogs(t *testing.T) {
 	do(token, `mutation { addContactTags(contactId: "`+id+`", tags: ["audited"]) { tags } }`)
 	do(token, `mutation { bulkUpdateContactTags(input: {action: ADD, contactIds: ["`+id+`", "other"], tags: ["t"]}) { success } }`)
 	do(readOnly, `mutation { deleteContact(id: "`+id+`") { success } }`) // refused upstream: 401 scope
-	do(token, `{ contact(id: "`+id+`") { id } }`)                           // a query: not audited
+	do(token, `{ contact(id: "`+id+`") { id } }`)                        // a query: not audited
 	do("forged-token", `{ contact(id: "x") { id } }`)
 
 	var lines []map[string]any
