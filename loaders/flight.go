@@ -26,8 +26,9 @@ type flights struct {
 }
 
 // do returns fn's result for key, running fn once for all callers that ask
-// while it runs. fn's context keeps the first caller's values but not its
-// cancellation; it is cancelled when the last waiting caller leaves.
+// while it runs. fn's context keeps the first caller's values and deadline
+// but not its cancellation; it is cancelled when the last waiting caller
+// leaves.
 func (f *flights) do(ctx context.Context, key string, fn func(context.Context) (any, error)) (any, error) {
 	f.mu.Lock()
 	if f.m == nil {
@@ -35,7 +36,13 @@ func (f *flights) do(ctx context.Context, key string, fn func(context.Context) (
 	}
 	fl, ok := f.m[key]
 	if !ok {
+		// The first caller's deadline stays: a budget wait must fail fast
+		// with RATE_LIMITED rather than outlive the request. Callers who join
+		// later have deadlines at most the flight's age later.
 		callCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		if dl, ok := ctx.Deadline(); ok {
+			callCtx, cancel = context.WithDeadline(context.WithoutCancel(ctx), dl)
+		}
 		fl = &flight{done: make(chan struct{}), cancel: cancel}
 		f.m[key] = fl
 		go func() {
