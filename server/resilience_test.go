@@ -1083,17 +1083,9 @@ func TestResilienceClientDisconnectCancelsUpstreamCalls(t *testing.T) {
 // one at a time (TestResilienceTenTimesTheBudget), not when several pass
 // it at once, before any of them has taken a slot.
 //
-// Suggested fix (loaders/flight.go, flights.do): keep the first caller's
-// deadline on the shared call,
-//
-//	callCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-//	if dl, ok := ctx.Deadline(); ok {
-//		callCtx, cancel = context.WithDeadline(context.WithoutCancel(ctx), dl)
-//	}
-//
-// (callers who join later share it; with one RequestTimeout for all
-// requests, theirs are at most the flight's age later). With it, both
-// subtests pass and the loaders and server tests still do.
+// Fixed in loaders/flight.go (flights.do): the shared call keeps the first
+// caller's deadline; callers who join later have deadlines at most the
+// flight's age later.
 func TestRegressionReadsLoseTheRequestDeadline(t *testing.T) {
 	rsNoLeaks(t)
 
