@@ -123,7 +123,7 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger, stdout io.Writ
 		NoResponseCache:          !cfg.responseCache,
 		MaxConcurrentPerLocation: cfg.upstreamPerLoc,
 		Limits:                   cfg.limits,
-		Ready:                    server.UpstreamReachable(&http.Client{Transport: httpClient.Transport, Timeout: 3 * time.Second}, client.BaseURL()),
+		Ready:                    server.UpstreamReady(client, &http.Client{Transport: httpClient.Transport, Timeout: 3 * time.Second}),
 	}
 	if cfg.playground {
 		pg := &playground.Options{Endpoint: server.GraphQLPath, UseCDN: cfg.playgroundCDN}
