@@ -1,6 +1,7 @@
 // Package auth holds the caller's credential for one GraphQL request: the
 // upstream token, the location it is bound to and its scopes, and how they
-// travel through a request's context.
+// travel through a request's context; and Learned, what the upstream's
+// answers revealed about tokens that do not describe themselves.
 package auth
 
 import (
@@ -35,8 +36,18 @@ type Credential struct {
 	// Subject names who is acting, for the audit log: a gateway API key's
 	// ID or a JWT's subject in managed mode; ID in pass-through mode.
 	Subject string
+	// Rejected reports that the upstream refused this token the last time
+	// it was sent: nothing cached is served to it until it is accepted again.
+	Rejected bool
 
 	source oauth2.TokenSource
+	// opaque: the token says nothing about itself (a Private Integration
+	// Token), so its location and write permission are learned from the
+	// upstream's answers (see Learned).
+	opaque bool
+	// writeRefused: the upstream recently refused this opaque token a write
+	// for want of contacts.write.
+	writeRefused bool
 }
 
 // NewBearer returns the credential of a bearer token. locationID, when not
@@ -46,12 +57,15 @@ func NewBearer(token, locationID string) Credential {
 	id := TokenID(token)
 	c := Credential{LocationID: locationID, ID: id, Subject: id,
 		source: oauth2.StaticTokenSource(&oauth2.Token{AccessToken: token, TokenType: "Bearer"})}
-	if claims, ok := ParseAccessToken(token); ok {
-		if claims.LocationID != "" {
-			c.LocationID = claims.LocationID
-		}
-		c.Scopes = claims.Scopes
+	claims, ok := ParseAccessToken(token)
+	if !ok {
+		c.opaque = true
+		return c
 	}
+	if claims.LocationID != "" {
+		c.LocationID = claims.LocationID
+	}
+	c.Scopes = claims.Scopes
 	return c
 }
 
@@ -72,9 +86,13 @@ func (c Credential) TokenSource() oauth2.TokenSource {
 	return c.source
 }
 
-// MayWrite reports whether the credential is known to lack contacts.write:
-// known is false when the scopes are unknown, and the upstream decides.
+// MayWrite reports whether the credential may use contacts.write: known is
+// false when neither its scopes nor the upstream's answers tell, and the
+// upstream decides.
 func (c Credential) MayWrite() (allowed, known bool) {
+	if c.writeRefused {
+		return false, true
+	}
 	if c.Scopes == nil {
 		return true, false
 	}

@@ -30,6 +30,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/ghl-graphql/gateway/internal/fakeclock"
 )
 
 // Keys are made once: RSA generation is slow under -race.
@@ -176,7 +178,7 @@ func sign(t testing.TB, method jwt.SigningMethod, key any, kid string, claims jw
 
 // newTestVerifier builds a verifier on srv with clock and the test
 // issuer/audience.
-func newTestVerifier(t *testing.T, srv *jwksServer, clock *fakeClock, tweak func(*JWTConfig)) *JWTVerifier {
+func newTestVerifier(t *testing.T, srv *jwksServer, clock *fakeclock.Clock, tweak func(*JWTConfig)) *JWTVerifier {
 	t.Helper()
 	cfg := JWTConfig{
 		JWKSURL:    srv.URL + "/.well-known/jwks.json",

@@ -15,33 +15,18 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/ghl-graphql/gateway/internal/fakeclock"
 )
 
-// fakeClock is a settable clock, so reload intervals are tested without
-// sleeping.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newFakeClock() *fakeClock {
-	return &fakeClock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
+// newFakeClock is the clock of these tests, so that reload intervals and
+// expiries are tested without sleeping.
+func newFakeClock() *fakeclock.Clock {
+	return fakeclock.New(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
 }
 
 // openTestStore opens a fresh store driven by clock.
-func openTestStore(t testing.TB, path string, clock *fakeClock) *KeyStore {
+func openTestStore(t testing.TB, path string, clock *fakeclock.Clock) *KeyStore {
 	t.Helper()
 	ks, err := OpenKeyStore(path)
 	if err != nil {

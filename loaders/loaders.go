@@ -13,6 +13,7 @@ import (
 
 	"github.com/vikstrous/dataloadgen"
 
+	"github.com/ghl-graphql/gateway/auth"
 	"github.com/ghl-graphql/gateway/upstream"
 )
 
@@ -195,12 +196,13 @@ func WithLoaders(ctx context.Context, l *Loaders) context.Context {
 	return context.WithValue(ctx, loadersKey{}, l)
 }
 
-// Middleware gives every request fresh loaders over r, and honours a
-// client's Cache-Control: no-cache.
+// Middleware gives every request fresh loaders over r, and serves nothing
+// from the cache to a client that sends Cache-Control: no-cache or whose
+// token the upstream last rejected.
 func Middleware(r *Reader, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		ctx := WithLoaders(req.Context(), New(r))
-		if NoCacheRequested(req.Header) {
+		if cred, ok := auth.FromContext(ctx); NoCacheRequested(req.Header) || (ok && cred.Rejected) {
 			ctx = WithoutCache(ctx)
 		}
 		next.ServeHTTP(w, req.WithContext(ctx))

@@ -69,10 +69,10 @@ type FileStore struct {
 	check [checkLen]byte
 
 	// wmu serialises writers, so that each write starts from the last
-	// one's map; mu guards data, held only to read or swap it.
-	wmu  sync.Mutex
-	mu   sync.RWMutex
-	data map[string]Tokens
+	// one's map; the table's mu guards its data, held only to read or
+	// swap it.
+	wmu sync.Mutex
+	tokenTable
 }
 
 // ParseKey reads a FileStore key from configuration: 32 bytes as 64 hex
@@ -112,7 +112,7 @@ func NewFileStore(path string, key []byte) (*FileStore, error) {
 	if err != nil {
 		return nil, fmt.Errorf("oauth: token store key: %w", err)
 	}
-	s := &FileStore{path: path, aead: aead, data: map[string]Tokens{}}
+	s := &FileStore{path: path, aead: aead, tokenTable: newTokenTable()}
 	mac := hmac.New(sha256.New, key)
 	mac.Write([]byte("ghl-gateway oauth token store key check"))
 	copy(s.check[:], mac.Sum(nil))
@@ -143,20 +143,6 @@ func NewFileStore(path string, key []byte) (*FileStore, error) {
 // Path returns the file's path.
 func (s *FileStore) Path() string { return s.path }
 
-// Get implements Store.
-func (s *FileStore) Get(ctx context.Context, locationID string) (Tokens, error) {
-	if err := ctx.Err(); err != nil {
-		return Tokens{}, err
-	}
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	t, ok := s.data[locationID]
-	if !ok {
-		return Tokens{}, fmt.Errorf("%w: %s", ErrNotInstalled, locationID)
-	}
-	return t.clone(), nil
-}
-
 // Put implements Store: it returns once the new file is durable.
 func (s *FileStore) Put(ctx context.Context, locationID string, t Tokens) error {
 	return s.update(ctx, func(m map[string]Tokens) { m[locationID] = t.clone() })
@@ -165,16 +151,6 @@ func (s *FileStore) Put(ctx context.Context, locationID string, t Tokens) error 
 // Delete implements Store.
 func (s *FileStore) Delete(ctx context.Context, locationID string) error {
 	return s.update(ctx, func(m map[string]Tokens) { delete(m, locationID) })
-}
-
-// Locations implements Store.
-func (s *FileStore) Locations(ctx context.Context) ([]string, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return sortedKeys(s.data), nil
 }
 
 // update applies change to a copy of the map, writes it, and only then

@@ -22,6 +22,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/ghl-graphql/gateway/internal/fakeclock"
 	"github.com/ghl-graphql/gateway/upstream"
 	"github.com/ghl-graphql/gateway/upstream/sandbox"
 )
@@ -37,38 +38,12 @@ const (
 
 var testScopes = []string{sandbox.ScopeContactsRead, sandbox.ScopeContactsWrite}
 
-// clock is a settable clock.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newClock() *clock { return &clock{now: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 // env is the sandbox as HighLevel, a clock for the Managers, and a log.
 type env struct {
 	t     *testing.T
 	sb    *sandbox.Server
 	srv   *httptest.Server
-	clock *clock
+	clock *fakeclock.Clock
 	loc   string
 	// tokenRequests counts requests to /oauth/token; failTokens makes the
 	// next that many answer 503 without reaching the sandbox; holdTokens,
@@ -104,7 +79,7 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	sb.RegisterOAuthClient(testClientID, testClientSecret)
-	e := &env{t: t, sb: sb, clock: newClock(), loc: sb.Locations()[0], logs: &syncBuffer{}}
+	e := &env{t: t, sb: sb, clock: fakeclock.New(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)), loc: sb.Locations()[0], logs: &syncBuffer{}}
 	e.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/oauth/token" {
 			e.tokenRequests.Add(1)

@@ -97,30 +97,48 @@ type Locker interface {
 	Lock(ctx context.Context, locationID string) (unlock func(), err error)
 }
 
-// MemoryStore is a Store in memory: installs are lost when the process ends
-// (and with them the refresh tokens, which HighLevel will not give again
-// without a new install). For tests and trials; use FileStore otherwise.
-type MemoryStore struct {
+// tokenTable is the map of installs a store serves reads from; both stores
+// embed it, so that they answer Get and Locations alike.
+type tokenTable struct {
 	mu   sync.RWMutex
 	data map[string]Tokens
 }
 
-// NewMemoryStore returns an empty MemoryStore.
-func NewMemoryStore() *MemoryStore { return &MemoryStore{data: map[string]Tokens{}} }
+func newTokenTable() tokenTable { return tokenTable{data: map[string]Tokens{}} }
 
 // Get implements Store.
-func (s *MemoryStore) Get(ctx context.Context, locationID string) (Tokens, error) {
+func (t *tokenTable) Get(ctx context.Context, locationID string) (Tokens, error) {
 	if err := ctx.Err(); err != nil {
 		return Tokens{}, err
 	}
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	t, ok := s.data[locationID]
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	tok, ok := t.data[locationID]
 	if !ok {
 		return Tokens{}, fmt.Errorf("%w: %s", ErrNotInstalled, locationID)
 	}
-	return t.clone(), nil
+	return tok.clone(), nil
 }
+
+// Locations implements Store.
+func (t *tokenTable) Locations(ctx context.Context) ([]string, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	return sortedKeys(t.data), nil
+}
+
+// MemoryStore is a Store in memory: installs are lost when the process ends
+// (and with them the refresh tokens, which HighLevel will not give again
+// without a new install). For tests and trials; use FileStore otherwise.
+type MemoryStore struct {
+	tokenTable
+}
+
+// NewMemoryStore returns an empty MemoryStore.
+func NewMemoryStore() *MemoryStore { return &MemoryStore{tokenTable: newTokenTable()} }
 
 // Put implements Store.
 func (s *MemoryStore) Put(ctx context.Context, locationID string, t Tokens) error {
@@ -142,16 +160,6 @@ func (s *MemoryStore) Delete(ctx context.Context, locationID string) error {
 	defer s.mu.Unlock()
 	delete(s.data, locationID)
 	return nil
-}
-
-// Locations implements Store.
-func (s *MemoryStore) Locations(ctx context.Context) ([]string, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return sortedKeys(s.data), nil
 }
 
 // sortedKeys returns the keys of m, sorted.

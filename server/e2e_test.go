@@ -57,6 +57,7 @@ type e2e struct {
 type e2eConfig struct {
 	clientOpts []upstream.Option
 	server     func(*server.Config)
+	serverFor  func(*server.Config, *sandbox.Server, string)
 	upstream   func(http.Handler) http.Handler
 }
 
@@ -70,6 +71,12 @@ func withUpstreamMiddleware(mw func(http.Handler) http.Handler) e2eOption {
 // withServer changes the gateway's server.Config.
 func withServer(f func(*server.Config)) e2eOption {
 	return func(c *e2eConfig) { c.server = f }
+}
+
+// withServerFor changes the gateway's server.Config knowing the sandbox and
+// its URL, e.g. to make the sandbox the OAuth server of managed mode.
+func withServerFor(f func(cfg *server.Config, sb *sandbox.Server, upstreamURL string)) e2eOption {
+	return func(c *e2eConfig) { c.serverFor = f }
 }
 
 // withClientOptions adds options to the gateway's upstream client.
@@ -101,6 +108,9 @@ func newE2E(t *testing.T, opts ...e2eOption) *e2e {
 	scfg := server.Config{Client: client, Introspection: true}
 	if cfg.server != nil {
 		cfg.server(&scfg)
+	}
+	if cfg.serverFor != nil {
+		cfg.serverFor(&scfg, sb, up.URL)
 	}
 	h, err := server.New(scfg)
 	if err != nil {
@@ -148,6 +158,7 @@ type request struct {
 	query      string
 	vars       map[string]any
 	rawBody    string // sent as is instead of query and vars when not empty
+	header     http.Header
 }
 
 // gql POSTs a GraphQL request with a bearer token.
@@ -184,6 +195,9 @@ func (e *e2e) send(req request) response {
 	}
 	if req.locationID != "" {
 		hreq.Header.Set(server.HeaderLocationID, req.locationID)
+	}
+	for k, v := range req.header {
+		hreq.Header[k] = v
 	}
 	resp, err := e.gw.Client().Do(hreq)
 	if err != nil {

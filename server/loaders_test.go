@@ -473,3 +473,55 @@ func TestCacheDisabled(t *testing.T) {
 		t.Errorf("without the shared cache: %d calls for two snapshots, want 8", got)
 	}
 }
+
+func TestConcurrentReadsNeverCoalesceAcrossCredentials(t *testing.T) {
+	e := newCacheEnv(t, nil)
+	tokenB := e.sb.AccessToken(e.sb.Locations()[1], sandbox.ScopeContactsRead)
+	id := e.contacts[6] // location A's
+	var mu sync.Mutex
+	callsBy := map[string]int{}
+	// Both credentials' calls must be in flight together: had B joined A's
+	// call, only one would arrive and the barrier would not open.
+	e.flight.expect(2, func(r *http.Request) bool {
+		if !strings.HasSuffix(r.URL.Path, "/contacts/"+id) {
+			return false
+		}
+		mu.Lock()
+		callsBy[r.Header.Get("Authorization")]++
+		mu.Unlock()
+		return true
+	})
+	q := fmt.Sprintf(`{ contact(id: %q) { id email } }`, id)
+	var wg sync.WaitGroup
+	var leaked, failedA atomic.Int64
+	for i := range 40 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if i%2 == 0 {
+				if out := e.query(t, q); len(out.Errors) > 0 {
+					failedA.Add(1)
+				}
+				return
+			}
+			out := e.query(t, q, withToken(tokenB))
+			if string(out.Data["contact"]) != "null" || len(out.Errors) == 0 || out.Errors[0].Extensions["code"] != "NOT_FOUND" {
+				leaked.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	if leaked.Load() > 0 || failedA.Load() > 0 {
+		t.Fatalf("%d of B's reads saw A's contact; %d of A's reads failed", leaked.Load(), failedA.Load())
+	}
+	// A's 20 reads share one call (then the cache); B's refusals are not
+	// cached, so B may call more than once, but always with its own token.
+	mu.Lock()
+	defer mu.Unlock()
+	if a, b := callsBy["Bearer "+e.token], callsBy["Bearer "+tokenB]; a != 1 || b < 1 || len(callsBy) != 2 {
+		t.Errorf("upstream calls by credential: A %d (want 1), B %d (want ≥ 1); %d credentials seen", a, b, len(callsBy))
+	}
+	if got := e.flight.maxInFlight(); got < 2 {
+		t.Errorf("at most %d calls in flight together: B's read waited for A's", got)
+	}
+}

@@ -14,7 +14,6 @@ import (
 	"encoding/pem"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -100,32 +99,15 @@ func newManagedEnv(t *testing.T) *managedEnv {
 // the callback HighLevel's consent page would send the admin to.
 func (e *managedEnv) install(t *testing.T, loc string) {
 	t.Helper()
-	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	resp, err := noRedirect.Get(e.gw.URL + "/oauth/install")
+	res, err := e.sb.Install(e.gw.URL+"/oauth/install", e.gw.URL+"/oauth/callback", loc)
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusFound {
-		t.Fatalf("install: status %d", resp.StatusCode)
+	if res.Consent.Query().Get("client_id") != "client-1" {
+		t.Fatalf("consent URL %s", res.Consent)
 	}
-	consent, _ := url.Parse(resp.Header.Get("Location"))
-	state := consent.Query().Get("state")
-	if consent.Query().Get("client_id") != "client-1" || state == "" {
-		t.Fatalf("consent URL %s", consent)
-	}
-	cb := e.gw.URL + "/oauth/callback?" + url.Values{"code": {e.sb.AuthorizationCode("client-1", loc, "contacts.readonly", "contacts.write")}, "state": {state}}.Encode()
-	req, _ := http.NewRequest(http.MethodGet, cb, nil)
-	for _, c := range resp.Cookies() {
-		req.AddCookie(c)
-	}
-	resp, err = http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("callback: status %d", resp.StatusCode)
+	if res.Status != http.StatusOK {
+		t.Fatalf("callback: status %d", res.Status)
 	}
 }
 

@@ -35,6 +35,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/ghl-graphql/gateway/internal/fakeclock"
 	"github.com/ghl-graphql/gateway/server"
 	"github.com/ghl-graphql/gateway/upstream"
 	"github.com/ghl-graphql/gateway/upstream/sandbox"
@@ -857,24 +858,6 @@ func TestResilienceWrites(t *testing.T) {
 	})
 }
 
-// rsClock is a settable clock for the circuit breaker.
-type rsClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *rsClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *rsClock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 // 4. Upstream down: the breaker opens after a few failures; then queries
 // fail at once with UPSTREAM_UNAVAILABLE, without a dial and without
 // piling up goroutines, and /readyz says the circuit is open. When the
@@ -882,7 +865,7 @@ func (c *rsClock) advance(d time.Duration) {
 func TestResilienceUpstreamDown(t *testing.T) {
 	rsNoLeaks(t)
 	const coolDown = time.Minute
-	clock := &rsClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	clock := fakeclock.New(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	closed := rsClosedAddr(t)
 	var (
 		isUp atomic.Bool
@@ -992,7 +975,7 @@ func TestResilienceUpstreamDown(t *testing.T) {
 	}
 
 	// After the cool-down, one query probes, succeeds, and closes it.
-	clock.advance(coolDown + time.Second)
+	clock.Advance(coolDown + time.Second)
 	if st := e.client.BreakerState(); st != upstream.BreakerHalfOpen {
 		t.Errorf("breaker %s after the cool-down, want half-open", st)
 	}

@@ -37,7 +37,9 @@ type cachedResponse struct {
 func withResponseCache(c cache.Cache, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		cred, ok := auth.FromContext(r.Context())
-		if !ok || (r.Method != http.MethodPost && r.Method != http.MethodGet) {
+		// A token the upstream rejected gets nothing cached, and leaves
+		// nothing: its next answer decides whether it is still good.
+		if !ok || cred.Rejected || (r.Method != http.MethodPost && r.Method != http.MethodGet) {
 			next.ServeHTTP(w, r)
 			return
 		}

@@ -196,7 +196,7 @@ func New(cfg Config) (http.Handler, error) {
 		mux.Handle(callback, cfg.Managed.OAuth.CallbackHandler())
 		mux.Handle(GraphQLPath, withCORS(cfg.CORSOrigins, withPrincipal(cfg.Managed, withBodyLimit(cfg.MaxBodyBytes, exec))))
 	} else {
-		mux.Handle(GraphQLPath, withCORS(cfg.CORSOrigins, withCredential(withBodyLimit(cfg.MaxBodyBytes, exec))))
+		mux.Handle(GraphQLPath, withCORS(cfg.CORSOrigins, withCredential(auth.NewLearned(0), withBodyLimit(cfg.MaxBodyBytes, exec))))
 	}
 	mux.HandleFunc(HealthPath, func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
@@ -258,10 +258,12 @@ func lockField(ctx context.Context, next graphql.Resolver) (any, error) {
 const credentialCacheSize = 4096
 
 // withCredential puts the request's bearer token, as a credential, into the
-// context. A request without one still runs (introspection needs none);
-// fields that call the upstream then fail with UNAUTHENTICATED.
-func withCredential(next http.Handler) http.Handler {
+// context, with what learned knows of it, and has the upstream's answers to
+// it teach learned more. A request without one still runs (introspection
+// needs none); fields that call the upstream then fail with UNAUTHENTICATED.
+func withCredential(learned *auth.Learned, next http.Handler) http.Handler {
 	parsed, _ := lrucache.New[string, auth.Credential](credentialCacheSize)
+	observe := upstream.CallObserver(learned.Observe) // bound once, not per request
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		tok, err := auth.BearerToken(r)
 		if err != nil {
@@ -276,7 +278,13 @@ func withCredential(next http.Handler) http.Handler {
 				cred = auth.NewBearer(tok, loc)
 				parsed.Add(key, cred)
 			}
-			r = r.WithContext(auth.WithCredential(r.Context(), cred))
+			cred, err := learned.Apply(cred)
+			if err != nil {
+				writeGraphQLError(w, http.StatusForbidden, err.Error(), resolvers.CodeForbidden)
+				return
+			}
+			ctx := upstream.ContextWithCallObserver(auth.WithCredential(r.Context(), cred), observe)
+			r = r.WithContext(ctx)
 		}
 		next.ServeHTTP(w, r)
 	})

@@ -21,34 +21,19 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/ghl-graphql/gateway/internal/fakeclock"
 )
 
-// fakeClock is a clock that moves only when told to.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newFakeClock() *fakeClock {
-	return &fakeClock{t: time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
+// newFakeClock is the clock of these tests.
+func newFakeClock() *fakeclock.Clock {
+	return fakeclock.New(time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC))
 }
 
 // fakeBudget returns a budget on clk that never waits: with MaxWait 1ns, a
 // call that cannot go now is refused, so that a test on a fake clock never
 // sleeps.
-func fakeBudget(clk *fakeClock, cfg BudgetConfig) *LocalBudget {
+func fakeBudget(clk *fakeclock.Clock, cfg BudgetConfig) *LocalBudget {
 	cfg.MaxWait, cfg.Now = time.Nanosecond, clk.Now
 	return NewLocalBudget(cfg)
 }
@@ -140,12 +125,12 @@ func TestLocalBudgetCorrections(t *testing.T) {
 	tests := []struct {
 		name string
 		cfg  BudgetConfig
-		run  func(t *testing.T, b *LocalBudget, clk *fakeClock)
+		run  func(t *testing.T, b *LocalBudget, clk *fakeclock.Clock)
 	}{
 		{
 			name: "daily cap, until the next UTC day",
 			cfg:  BudgetConfig{Max: 100, Interval: time.Second, Daily: 5},
-			run: func(t *testing.T, b *LocalBudget, clk *fakeClock) {
+			run: func(t *testing.T, b *LocalBudget, clk *fakeclock.Clock) {
 				for i := range 5 {
 					if err := take(b, "loc"); err != nil {
 						t.Fatalf("call %d: %v", i, err)
@@ -169,7 +154,7 @@ func TestLocalBudgetCorrections(t *testing.T) {
 		{
 			name: "a lower X-RateLimit-Remaining takes the difference",
 			cfg:  BudgetConfig{Max: 10, Interval: 10 * time.Second},
-			run: func(t *testing.T, b *LocalBudget, clk *fakeClock) {
+			run: func(t *testing.T, b *LocalBudget, clk *fakeclock.Clock) {
 				if err := b.Wait(t.Context(), "loc"); err != nil {
 					t.Fatal(err)
 				}
@@ -189,7 +174,7 @@ func TestLocalBudgetCorrections(t *testing.T) {
 		{
 			name: "a higher X-RateLimit-Remaining changes nothing",
 			cfg:  BudgetConfig{Max: 10, Interval: 10 * time.Second},
-			run: func(t *testing.T, b *LocalBudget, clk *fakeClock) {
+			run: func(t *testing.T, b *LocalBudget, clk *fakeclock.Clock) {
 				for range 3 {
 					if err := b.Wait(t.Context(), "loc"); err != nil {
 						t.Fatal(err)
@@ -204,7 +189,7 @@ func TestLocalBudgetCorrections(t *testing.T) {
 		{
 			name: "a lower X-RateLimit-Daily-Remaining",
 			cfg:  BudgetConfig{Max: 10, Interval: time.Second, Daily: 1000},
-			run: func(t *testing.T, b *LocalBudget, clk *fakeClock) {
+			run: func(t *testing.T, b *LocalBudget, clk *fakeclock.Clock) {
 				if err := b.Wait(t.Context(), "loc"); err != nil {
 					t.Fatal(err)
 				}
@@ -223,7 +208,7 @@ func TestLocalBudgetCorrections(t *testing.T) {
 		{
 			name: "a smaller announced Max is adopted",
 			cfg:  BudgetConfig{Max: 10, Interval: time.Second},
-			run: func(t *testing.T, b *LocalBudget, clk *fakeClock) {
+			run: func(t *testing.T, b *LocalBudget, clk *fakeclock.Clock) {
 				if err := b.Wait(t.Context(), "loc"); err != nil {
 					t.Fatal(err)
 				}
@@ -242,7 +227,7 @@ func TestLocalBudgetCorrections(t *testing.T) {
 		{
 			name: "a longer announced Interval is adopted",
 			cfg:  BudgetConfig{Max: 10, Interval: time.Second},
-			run: func(t *testing.T, b *LocalBudget, clk *fakeClock) {
+			run: func(t *testing.T, b *LocalBudget, clk *fakeclock.Clock) {
 				for i := range 10 {
 					if err := b.Wait(t.Context(), "loc"); err != nil {
 						t.Fatalf("call %d: %v", i, err)
@@ -260,7 +245,7 @@ func TestLocalBudgetCorrections(t *testing.T) {
 		{
 			name: "a larger announced budget is ignored",
 			cfg:  BudgetConfig{Max: 10, Interval: time.Second},
-			run: func(t *testing.T, b *LocalBudget, clk *fakeClock) {
+			run: func(t *testing.T, b *LocalBudget, clk *fakeclock.Clock) {
 				for i := range 10 {
 					if err := b.Wait(t.Context(), "loc"); err != nil {
 						t.Fatalf("call %d: %v", i, err)
@@ -273,7 +258,7 @@ func TestLocalBudgetCorrections(t *testing.T) {
 		{
 			name: "a smaller announced daily limit is adopted",
 			cfg:  BudgetConfig{Max: 10, Interval: time.Second, Daily: 1000},
-			run: func(t *testing.T, b *LocalBudget, clk *fakeClock) {
+			run: func(t *testing.T, b *LocalBudget, clk *fakeclock.Clock) {
 				if err := b.Wait(t.Context(), "loc"); err != nil {
 					t.Fatal(err)
 				}
@@ -287,7 +272,7 @@ func TestLocalBudgetCorrections(t *testing.T) {
 		{
 			name: "a 429 empties the budget until Retry-After",
 			cfg:  BudgetConfig{Max: 10, Interval: time.Second},
-			run: func(t *testing.T, b *LocalBudget, clk *fakeClock) {
+			run: func(t *testing.T, b *LocalBudget, clk *fakeclock.Clock) {
 				if err := b.Wait(t.Context(), "loc"); err != nil {
 					t.Fatal(err)
 				}
@@ -305,7 +290,7 @@ func TestLocalBudgetCorrections(t *testing.T) {
 		{
 			name: "a 429 without Retry-After empties it for the interval",
 			cfg:  BudgetConfig{Max: 10, Interval: 2 * time.Second},
-			run: func(t *testing.T, b *LocalBudget, clk *fakeClock) {
+			run: func(t *testing.T, b *LocalBudget, clk *fakeclock.Clock) {
 				if err := b.Wait(t.Context(), "loc"); err != nil {
 					t.Fatal(err)
 				}
@@ -320,7 +305,7 @@ func TestLocalBudgetCorrections(t *testing.T) {
 		{
 			name: "a call counts from its answer, when the upstream may have counted it",
 			cfg:  BudgetConfig{Max: 1, Interval: time.Second},
-			run: func(t *testing.T, b *LocalBudget, clk *fakeClock) {
+			run: func(t *testing.T, b *LocalBudget, clk *fakeclock.Clock) {
 				if err := b.Wait(t.Context(), "loc"); err != nil {
 					t.Fatal(err)
 				}
@@ -334,7 +319,7 @@ func TestLocalBudgetCorrections(t *testing.T) {
 		{
 			name: "a call still in flight holds its slot past the interval",
 			cfg:  BudgetConfig{Max: 1, Interval: time.Second},
-			run: func(t *testing.T, b *LocalBudget, clk *fakeClock) {
+			run: func(t *testing.T, b *LocalBudget, clk *fakeclock.Clock) {
 				if err := b.Wait(t.Context(), "loc"); err != nil {
 					t.Fatal(err)
 				}
@@ -353,7 +338,7 @@ func TestLocalBudgetCorrections(t *testing.T) {
 		{
 			name: "keys are isolated",
 			cfg:  BudgetConfig{Max: 2, Interval: time.Second},
-			run: func(t *testing.T, b *LocalBudget, clk *fakeClock) {
+			run: func(t *testing.T, b *LocalBudget, clk *fakeclock.Clock) {
 				for range 2 {
 					if err := take(b, "a"); err != nil {
 						t.Fatal(err)
@@ -379,7 +364,7 @@ func TestLocalBudgetCorrections(t *testing.T) {
 		{
 			name: "idle keys are evicted after a day",
 			cfg:  BudgetConfig{Max: 2, Interval: time.Second},
-			run: func(t *testing.T, b *LocalBudget, clk *fakeClock) {
+			run: func(t *testing.T, b *LocalBudget, clk *fakeclock.Clock) {
 				for i := range 100 {
 					if err := take(b, fmt.Sprint("old-", i)); err != nil {
 						t.Fatal(err)

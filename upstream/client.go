@@ -268,6 +268,9 @@ type Response struct {
 	Rate Rate
 	// BodyBytes is the size of the answer's body, e.g. to weigh a cache entry.
 	BodyBytes int
+	// LocationID is the location the answer's data belongs to, when the
+	// answer names one (a contact's locationId); "" otherwise.
+	LocationID string
 }
 
 // NewRequest builds the request for op. params fill the path template's
@@ -345,11 +348,15 @@ func expandPath(op Operation, params []string) (string, error) {
 // that repeat does not count against the RetryPolicy's attempts. If the
 // refresh fails, its error is returned (wrapped with ErrUnauthorized); a
 // second 401 is returned as it is.
+//
+// How the call ended, after its last attempt, is reported to the context's
+// CallObserver (ContextWithCallObserver), if any.
 func (c *Client) Do(ctx context.Context, req *Request, v any) (*Response, error) {
 	op := req.Op
 	fail := func(e *Error) (*Response, error) {
 		e.Op, e.Method, e.Path = op.ID, req.Method, req.Path
 		e.write, e.writeKnown = op.Write, true
+		observe(ctx, op, nil, e)
 		return nil, e
 	}
 
@@ -440,6 +447,7 @@ func (c *Client) Do(ctx context.Context, req *Request, v any) (*Response, error)
 			c.breaker.record(ticket, breakerVerdict(e))
 		}
 		if e == nil {
+			observe(ctx, op, resp, nil)
 			return resp, nil
 		}
 		e.Op, e.Method, e.Path = op.ID, req.Method, req.Path
@@ -625,7 +633,11 @@ func (c *Client) attempt(ctx context.Context, req *Request, token string, v any)
 			}
 		}
 	}
-	return &Response{StatusCode: resp.StatusCode, Header: resp.Header, Rate: rate, BodyBytes: len(data)}, nil
+	out := &Response{StatusCode: resp.StatusCode, Header: resp.Header, Rate: rate, BodyBytes: len(data)}
+	if la, ok := v.(locatedAnswer); ok {
+		out.LocationID = la.answerLocation()
+	}
+	return out, nil
 }
 
 // transportError classifies a failure that left no HTTP status.

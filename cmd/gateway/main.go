@@ -191,6 +191,12 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger, stdout io.Writ
 		fmt.Fprintf(stdout, "Upstream:         %s\n", baseURL)
 	}
 
+	return serveUntil(ctx, srv, ln, cfg.shutdownTimeout, logger)
+}
+
+// serveUntil serves ln until ctx ends, then lets in-flight requests finish
+// for at most timeout.
+func serveUntil(ctx context.Context, srv *http.Server, ln net.Listener, timeout time.Duration, logger *slog.Logger) error {
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -198,8 +204,8 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger, stdout io.Writ
 		return err
 	case <-ctx.Done():
 	}
-	logger.Info("shutting down: letting in-flight requests finish", "timeout", cfg.shutdownTimeout)
-	sctx, cancel := context.WithTimeout(context.Background(), cfg.shutdownTimeout)
+	logger.Info("shutting down: letting in-flight requests finish", "timeout", timeout)
+	sctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
@@ -250,14 +256,5 @@ func runSandbox(ctx context.Context, args []string, stdout, stderr *os.File) err
 	srv := &http.Server{Handler: sb, ReadHeaderTimeout: 10 * time.Second}
 	fmt.Fprintf(stdout, "Sandbox Contacts API: http://%s/\nLocations: %v\nToken (read+write, first location): %s\n",
 		ln.Addr(), sb.Locations(), sb.DefaultToken())
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	return srv.Shutdown(sctx)
+	return serveUntil(ctx, srv, ln, 10*time.Second, slog.New(slog.DiscardHandler))
 }

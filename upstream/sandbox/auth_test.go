@@ -128,6 +128,23 @@ func TestTokens(t *testing.T) {
 			t.Errorf("token %.12s…: status %d", tok, w.Code)
 		}
 	}
+	// A revoked token is refused until it is issued again.
+	pit := s.Token(loc, sandbox.ScopeContactsRead)
+	status := func() int {
+		r := httptest.NewRequest(http.MethodGet, "/contacts/"+s.ContactIDs(loc)[0], nil)
+		r.Header.Set("Authorization", "Bearer "+pit)
+		r.Header.Set("Version", upstream.APIVersion)
+		w := httptest.NewRecorder()
+		s.ServeHTTP(w, r)
+		return w.Code
+	}
+	s.RevokeToken(pit)
+	if got := status(); got != http.StatusUnauthorized {
+		t.Errorf("revoked token: status %d, want 401", got)
+	}
+	if s.Token(loc, sandbox.ScopeContactsRead) != pit || status() != http.StatusOK {
+		t.Error("a revoked token was not issued again")
+	}
 }
 
 func TestRouting(t *testing.T) {

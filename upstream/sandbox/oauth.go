@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"mime"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -108,6 +109,59 @@ func (s *Server) AuthorizationCode(clientID, locationID string, scopes ...string
 	o.codes[code] = authCode{grant: oauthGrant{client: clientID, location: locationID, scopes: set},
 		expires: s.now().Add(authorizationCodeTTL)}
 	return code
+}
+
+// InstallResult is what Install saw.
+type InstallResult struct {
+	// Consent is the consent page's URL, as the gateway built it.
+	Consent *url.URL
+	// Code is the authorization code handed to the callback.
+	Code string
+	// Status is the callback's answer.
+	Status int
+}
+
+// Install plays the admin's browser and HighLevel's consent page for an
+// app install that a gateway starts at installURL (its /oauth/install): it
+// takes the redirect to the consent page, grants locationID the scopes
+// asked for there to the client named there, and delivers the code and the
+// state to callbackURL, with the cookies the install set.
+func (s *Server) Install(installURL, callbackURL, locationID string) (InstallResult, error) {
+	var out InstallResult
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := noRedirect.Get(installURL)
+	if err != nil {
+		return out, err
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusFound {
+		return out, fmt.Errorf("install: status %d, want a redirect to the consent page", resp.StatusCode)
+	}
+	if out.Consent, err = url.Parse(resp.Header.Get("Location")); err != nil {
+		return out, fmt.Errorf("install: consent URL: %w", err)
+	}
+	q := out.Consent.Query()
+	if q.Get("state") == "" {
+		return out, fmt.Errorf("install: consent URL %s has no state", out.Consent)
+	}
+	out.Code = s.AuthorizationCode(q.Get("client_id"), locationID, strings.Fields(q.Get("scope"))...)
+	if out.Code == "" {
+		return out, fmt.Errorf("install: consent refused for client %q on location %q", q.Get("client_id"), locationID)
+	}
+	req, err := http.NewRequest(http.MethodGet, callbackURL+"?"+url.Values{"code": {out.Code}, "state": {q.Get("state")}}.Encode(), nil)
+	if err != nil {
+		return out, err
+	}
+	for _, c := range resp.Cookies() {
+		req.AddCookie(c)
+	}
+	cb, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return out, err
+	}
+	cb.Body.Close()
+	out.Status = cb.StatusCode
+	return out, nil
 }
 
 // SetAccessTokenLifetime sets how long later access tokens of the token

@@ -10,11 +10,11 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/ghl-graphql/gateway/auth"
+	"github.com/ghl-graphql/gateway/internal/fakeclock"
 	"github.com/ghl-graphql/gateway/upstream"
 	"github.com/ghl-graphql/gateway/upstream/sandbox"
 )
@@ -24,28 +24,10 @@ const (
 	testClientSecret = "secret-1"
 )
 
-// testClock is a settable clock for the sandbox.
-type testClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 // oauthEnv is a sandbox with a registered client and a settable clock.
-func oauthEnv(t *testing.T) (*env, *testClock) {
+func oauthEnv(t *testing.T) (*env, *fakeclock.Clock) {
 	t.Helper()
-	clock := &testClock{now: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
+	clock := fakeclock.New(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
 	cfg := sandboxConfig()
 	cfg.Now = clock.Now
 	e := newEnv(t, cfg)

@@ -285,6 +285,15 @@ func (s *Server) issueUntil(tok, locationID string, set []string, expires time.T
 	return tok
 }
 
+// RevokeToken makes the API answer 401 to tok from now on, as HighLevel
+// does once a Private Integration is deleted or an app uninstalled. Token
+// and AccessToken issue it again when asked for it.
+func (s *Server) RevokeToken(tok string) {
+	s.tokMu.Lock()
+	delete(s.tokens, tok)
+	s.tokMu.Unlock()
+}
+
 // DefaultToken returns the read+write OAuth access token (see AccessToken)
 // of Locations()[0]; it is stable for a seed.
 func (s *Server) DefaultToken() string { return s.defaultToken }
