@@ -169,7 +169,15 @@ func read[T any](ctx context.Context, r *Reader, req request, fetch func(context
 			return v.(T), nil
 		}
 	}
-	v, err := r.flight.do(ctx, req.key, func(callCtx context.Context) (any, error) {
+	got, err := r.flight.do(ctx, req.key, func(callCtx context.Context) (any, error) {
+		// A caller can miss the cache just before another's call stores its
+		// answer and reach the flights just after that call has left them:
+		// look again, now that no call for req is running.
+		if r.cache != nil && !skipCache(callCtx) {
+			if v, expires, ok := r.cache.Get(req.key); ok {
+				return fetched{v, expires}, nil
+			}
+		}
 		var epoch uint64
 		if r.cache != nil {
 			epoch = r.cache.Epoch()
@@ -183,19 +191,29 @@ func read[T any](ctx context.Context, r *Reader, req request, fetch func(context
 		if err != nil {
 			return nil, err
 		}
+		// Taken before the store, so that a response built from this
+		// answer expires no later than the cached entry.
+		expires := time.Now().Add(req.ttl)
 		if r.cache != nil {
 			r.cache.Set(req.key, v, 2*resp.BodyBytes, req.ttl, req.tags, epoch)
 		}
-		return v, nil
+		return fetched{v, expires}, nil
 	})
 	if err != nil {
 		var zero T
 		return zero, err
 	}
+	f := got.(fetched)
 	if touched != nil {
-		touched.note(req.tags, time.Now().Add(req.ttl))
+		touched.note(req.tags, f.expires)
 	}
-	return v.(T), nil
+	return f.v.(T), nil
+}
+
+// fetched is a shared call's answer and when it stops being fresh.
+type fetched struct {
+	v       any
+	expires time.Time
 }
 
 // cached returns req's answer if the shared cache has it, without calling

@@ -271,3 +271,51 @@ func TestNoCacheRequested(t *testing.T) {
 		t.Error("Pragma: no-cache ignored")
 	}
 }
+
+// lateCache is an LRU whose next Gets miss as if they had looked just before
+// another caller's answer was stored.
+type lateCache struct {
+	*cache.LRU
+	misses atomic.Int32
+}
+
+func (c *lateCache) Get(key string) (any, time.Time, bool) {
+	if c.misses.Add(-1) >= 0 {
+		return nil, time.Time{}, false
+	}
+	return c.LRU.Get(key)
+}
+
+// A caller that looked in the cache just before a shared call stored its
+// answer, and reaches the flights just after that call ended, must not call
+// the upstream again (it once did, under load: 5 calls for 4 resources).
+func TestReadBetweenCacheMissAndFlightMakesNoSecondCall(t *testing.T) {
+	late := &lateCache{LRU: cache.NewLRU(1 << 20)}
+	e := newEnv(t, false, func(c *Config) { c.Cache = late })
+	id := e.ids[0]
+	if _, err := e.reader.Notes(e.ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	_, stored, ok := late.LRU.Get(e.reader.contactRequest(e.ctx, "notes", id).key)
+	if !ok {
+		t.Fatal("the first read's answer was not cached")
+	}
+
+	late.misses.Store(1) // the second read's own look in the cache misses
+	ctx, touched := WithTouched(e.ctx)
+	notes, err := e.reader.Notes(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := e.gate.calls.Load(); got != 1 {
+		t.Errorf("two reads, the second after the first was cached: %d upstream calls, want 1", got)
+	}
+	if len(notes) == 0 {
+		t.Error("the second read returned no notes")
+	}
+	// The response cache must not keep the answer longer than the entry
+	// it came from lives.
+	if _, expires, _ := touched.Result(); !expires.Equal(stored) {
+		t.Errorf("touched expiry %v, want the cached entry's %v", expires, stored)
+	}
+}
