@@ -591,7 +591,7 @@ func startGateway(bin, upstreamURL string, extra []string) (*gatewayProc, error)
 	case p.url = <-urls:
 		return p, nil
 	case <-p.done:
-		return nil, fmt.Errorf("gateway %q did not start (%v): %s", strings.Join(extra, " "), cmd.ProcessState, firstLines(p.stderr.String(), 2))
+		return nil, fmt.Errorf("gateway %s with flags %q did not start (%v): %s", bin, strings.Join(extra, " "), cmd.ProcessState, firstLines(p.stderr.String(), 1))
 	case <-time.After(30 * time.Second):
 		p.stop()
 		return nil, fmt.Errorf("gateway %q printed no endpoint within 30s: %s", strings.Join(extra, " "), firstLines(p.stderr.String(), 2))
@@ -677,6 +677,18 @@ func runMix(o mixOptions) error {
 		if o.baselineBin == "" {
 			o.baselineBin = bin
 		}
+	}
+	// Start each gateway once before measuring anything, so that a flag the
+	// binary does not know fails the run at once, not after the baseline.
+	for _, g := range []struct {
+		bin   string
+		flags []string
+	}{{o.baselineBin, o.baselineFlags}, {o.gatewayBin, o.gatewayFlags}} {
+		gw, err := startGateway(g.bin, "http://127.0.0.1:1/", g.flags)
+		if err != nil {
+			return err
+		}
+		gw.stop()
 	}
 	fmt.Fprintf(os.Stderr, "bench: budget mix, %d contacts, limit %d per %v, %v upstream latency, %v per loop\n",
 		o.contacts, o.limitMax, o.limitInterval, o.latency, o.duration)
