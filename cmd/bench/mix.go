@@ -747,6 +747,9 @@ func fmtLat(d, timeoutAt time.Duration) string {
 	if d >= timeoutAt {
 		return "≥ " + d.String()
 	}
+	if d >= time.Second {
+		return d.Round(10 * time.Millisecond).String()
+	}
 	return fmtDur(d)
 }
 
