@@ -211,7 +211,7 @@ func TestStartGatewayUnknownFlagFailsClearly(t *testing.T) {
 
 // TestMixLoopsAgainstTheGateway runs both loops, bounded by a count, against
 // the real binary and a sandbox with the limit on. The gateway's flags reach
-// it (-rate-max 5 makes it refuse most cold queries with RATE_LIMITED), every
+// it (-rate-max 5 makes it refuse most cold queries), every
 // query has one outcome, and the sandbox never answers 429.
 func TestMixLoopsAgainstTheGateway(t *testing.T) {
 	bin, err := buildGateway(t.TempDir())
@@ -251,8 +251,10 @@ func TestMixLoopsAgainstTheGateway(t *testing.T) {
 			t.Errorf("%s loop: %d other errors (first: %s), %d timeouts", name, tl.counts[outOtherError], tl.firstErr, tl.counts[outTimeout])
 		}
 	}
-	if closed.counts[outFull] == 0 || closed.counts[outRateLimited] == 0 {
-		t.Errorf("closed loop with -rate-max 5: %d full, %d RATE_LIMITED; want both", closed.counts[outFull], closed.counts[outRateLimited])
+	// Refused whole or in part: partial answers must not make this test
+	// depend on how a refused snapshot is presented.
+	if refused := closed.counts[outRateLimited] + closed.counts[outPartial]; closed.counts[outFull] == 0 || refused == 0 {
+		t.Errorf("closed loop with -rate-max 5: %d full, %d RATE_LIMITED or partial; want both", closed.counts[outFull], refused)
 	}
 	if calls, n429 := up.count.calls.Load(), up.count.status429.Load(); calls == 0 || n429 != 0 {
 		t.Errorf("sandbox counted %d calls and %d 429s", calls, n429)
