@@ -628,7 +628,6 @@ type mixRun struct {
 	name, flags      string
 	t                *tally
 	calls, status429 int64
-	stderr           string
 }
 
 // runMixOnce measures one loop (closed when rate is 0) against one gateway,
@@ -712,7 +711,7 @@ func runMix(o mixOptions) error {
 			if err != nil {
 				return fmt.Errorf("mix %s, %s: %w", l.name, g.role, err)
 			}
-			r := mixRun{name: l.name + ", " + g.role, flags: flagsLabel(g.flags), t: t, calls: calls, status429: n429, stderr: stderr}
+			r := mixRun{name: l.name + ", " + g.role, flags: flagsLabel(g.flags), t: t, calls: calls, status429: n429}
 			fmt.Fprintf(os.Stderr, "  mix %s: %.1f answers/s, %d with data, %d upstream calls, %d 429s\n",
 				r.name, float64(t.answers())/t.elapsed.Seconds(), t.withData(), calls, n429)
 			if t.firstErr != "" {
