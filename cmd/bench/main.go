@@ -6,6 +6,11 @@
 //
 //	go run ./cmd/bench            # the full run (about a minute)
 //	go run ./cmd/bench -short     # a few seconds, as CI runs it
+//	go run ./cmd/bench -mix-only -mix-gateway-flags '-request-timeout=5s'
+//
+// The budget mix (mix.go) then measures the cmd/gateway binary under
+// HighLevel's rate limit with a realistic load, against a baseline gateway
+// started with other flags in the same run.
 //
 // The gateways and the bare handler run as child processes (this binary,
 // re-executed), so that they are measured alike and peak RSS is the
@@ -73,6 +78,26 @@ func main() {
 	flag.DurationVar(&o.duration, "duration", 5*time.Second, "length of each throughput run")
 	flag.IntVar(&o.concurrency, "concurrency", 32, "concurrent clients of the throughput runs")
 	flag.IntVar(&o.conns, "conns", 1000, "concurrent connections of the peak-RSS run")
+
+	// The budget mix (issue 16).
+	mixOn := flag.Bool("mix", true, "run the budget mix after the figures above")
+	mixOnly := flag.Bool("mix-only", false, "run only the budget mix")
+	var m mixOptions
+	flag.IntVar(&m.contacts, "mix-contacts", 1000, "mix: contacts seeded in the sandbox")
+	flag.Uint64Var(&m.seed, "mix-seed", 1, "mix: seed of the sandbox data and of every client's draws")
+	flag.Float64Var(&m.zipfS, "mix-zipf", 1.1, "mix: Zipf exponent s (> 1) of contact popularity; larger means fewer, hotter contacts")
+	shapes := flag.String("mix-shapes", "1,1,1", "mix: relative frequency of the snapshot, the contact with tasks and the search of 10")
+	flag.IntVar(&m.conns, "mix-conns", 50, "mix: client connections of the closed loop")
+	flag.DurationVar(&m.duration, "mix-duration", 20*time.Second, "mix: length of each loop (queries in flight at the end run to their outcome)")
+	flag.Float64Var(&m.rate, "mix-rate", 200, "mix: arrivals per second of the open loop; 0 skips it")
+	flag.IntVar(&m.openConns, "mix-open-conns", 256, "mix: most client connections of the open loop (later arrivals queue in the client, and their wait counts)")
+	flag.DurationVar(&m.clientTimeout, "mix-client-timeout", 10*time.Second, "mix: a query without an answer after this is a client timeout")
+	flag.IntVar(&m.limitMax, "mix-limit", 100, "mix: sandbox calls per -mix-limit-interval and location (HighLevel: 100 per 10 s)")
+	flag.DurationVar(&m.limitInterval, "mix-limit-interval", 10*time.Second, "mix: the sandbox rate limit's window")
+	flag.StringVar(&m.gatewayBin, "mix-gateway-bin", "", "mix: gateway binary under test; empty: go build ./cmd/gateway of this module")
+	flag.StringVar(&m.baselineBin, "mix-baseline-bin", "", "mix: baseline gateway binary (e.g. one built from main); empty: the same as -mix-gateway-bin's default")
+	gwFlags := flag.String("mix-gateway-flags", "", "mix: flags of the gateway under test, as one shell-quoted string, e.g. '-budget-max-wait=2s'")
+	baseFlags := flag.String("mix-baseline-flags", "-request-timeout 2s", "mix: flags of the baseline gateway")
 	flag.Parse()
 
 	if *serve != "" {
@@ -84,10 +109,33 @@ func main() {
 	}
 	if *short {
 		o.samples, o.duration, o.conns = 10, time.Second, 300
+		m.duration, m.clientTimeout, m.rate = 3*time.Second, 2*time.Second, min(m.rate, 100)
 	}
-	if err := run(o); err != nil {
+	var err error
+	m.latency = o.latency
+	if m.weights, err = parseWeights(*shapes); err == nil {
+		if m.gatewayFlags, err = splitFlags(*gwFlags); err == nil {
+			m.baselineFlags, err = splitFlags(*baseFlags)
+		}
+	}
+	if err == nil {
+		err = m.validate()
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
-		os.Exit(1)
+		os.Exit(2)
+	}
+	if !*mixOnly {
+		if err := run(o); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+	}
+	if *mixOn || *mixOnly {
+		if err := runMix(m); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
 	}
 }
 
