@@ -17,10 +17,13 @@
 // host's breaker opens only when the failures come from several tenants:
 // at least min(HostMinLocations, active tenants) of the tenants active in
 // the window are failing, and they are at least FailureRatio of the active
-// ones; so one tenant opens it only when it is the only one calling. A call
-// from a tenant that was not failing when the host opened (a bystander) may
-// probe the host at once rather than wait for the cool-down, so that a
-// host opened by a lone tenant does not keep others out.
+// ones; so one tenant opens it only when it is the only one calling. An
+// open host's circuit refuses only the tenants it has seen fail: a call of
+// another tenant (a bystander) goes, and its verdict decides: a success
+// closes the host's circuit (what opened it was its tenants' trouble, e.g.
+// a lone tenant's), a failure adds the bystander to the refused. So a
+// failing tenant never keeps a healthy one out, and in a real outage each
+// tenant spends only the calls it had under way when it first failed.
 
 package upstream
 
@@ -283,6 +286,9 @@ type breakerTicket struct {
 	key                 string
 	locGen, hostGen     uint64
 	locProbe, hostProbe bool
+	// hostBystander: the host's circuit was open, but had not seen the
+	// tenant fail.
+	hostBystander bool
 }
 
 // probe reports whether the call probes a circuit: it gets one attempt.
@@ -312,9 +318,14 @@ func (b *breaker) allow(key string) (breakerTicket, *Error) {
 		}
 		t.locGen = lc.gen
 	}
-	if b.host.open {
-		left := b.cfg.CoolDown - now.Sub(b.host.openedAt)
-		if left > 0 && b.hostFailing[key] {
+	switch {
+	case !b.host.open:
+	case !b.hostFailing[key]:
+		// A bystander: the host's circuit has not seen this tenant fail,
+		// so its calls go and their verdicts decide for the host.
+		t.hostBystander = true
+	default:
+		if left := b.cfg.CoolDown - now.Sub(b.host.openedAt); left > 0 {
 			return breakerTicket{}, unavailable(left, "")
 		}
 		if b.host.probing {
@@ -347,14 +358,15 @@ func unavailable(retryAfter time.Duration, why string) *Error {
 }
 
 // retryAllowed reports whether a call may make another attempt: not when it
-// probes, nor when its tenant's or the host's circuit opened meanwhile.
+// probes, nor when its tenant's circuit opened meanwhile, nor when the
+// host's is open and has seen the tenant fail.
 func (b *breaker) retryAllowed(t breakerTicket) bool {
 	if t.probe() {
 		return false
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return !b.host.open && (t.loc == nil || !t.loc.open)
+	return !(b.host.open && b.hostFailing[t.key]) && (t.loc == nil || !t.loc.open)
 }
 
 // record counts the verdict of a call that allow let go.
@@ -378,14 +390,23 @@ func (b *breaker) record(t breakerTicket, r breakerResult) {
 	switch {
 	case t.hostProbe:
 		b.host.probeResult(now, r)
+		if r == breakerSuccess {
+			b.hostFailing = nil
+		}
+	case t.hostBystander:
+		if t.hostGen != b.host.gen {
+			break // the circuit closed (or re-opened) meanwhile
+		}
 		switch {
 		case r == breakerSuccess:
+			// The host serves a tenant it had not seen fail: what opened
+			// it was its failing tenants' trouble, not the host's.
+			b.host.open = false
+			b.host.win.reset()
+			b.host.gen++
 			b.hostFailing = nil
 		case r == breakerFailure && len(b.hostFailing) < b.cfg.MaxLocations:
-			// The prober is failing now too: it waits for the cool-down.
-			if b.hostFailing == nil {
-				b.hostFailing = map[string]bool{}
-			}
+			// The host fails this tenant too: it now waits for the cool-down.
 			b.hostFailing[t.key] = true
 		}
 	case t.hostGen == b.host.gen && !b.host.open && r != breakerNeutral:

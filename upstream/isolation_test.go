@@ -2,8 +2,9 @@
 // for the host on a failure rate over a window with a minimum number of
 // calls, a call's retries counted once, a probe with a single attempt, one
 // tenant failing or slow never opening another's breaker nor the host's,
-// several failing tenants opening the host's, a bystander probing a host a
-// lone tenant opened, and the bound on the tenants' breakers kept. Every
+// several failing tenants opening the host's, a bystander's calls going
+// through (and closing) a host's breaker that had not seen it fail, and the
+// bound on the tenants' breakers kept. Every
 // test runs on a fake clock; the upstream is a test server whose answer
 // depends on the contact ID asked for.
 
@@ -126,7 +127,7 @@ func TestBreakerIsolation(t *testing.T) {
 			wantHost: BreakerOpen,
 		},
 		{
-			name: "a host a lone tenant opened: a bystander probes at once and closes it",
+			name: "a host a lone tenant opened: a bystander's calls go, and close it",
 			steps: []isoStep{
 				{loc: "A", kind: "fail", n: 4, want: ErrServer}, {loc: "B", kind: "ok", n: 3},
 				{loc: "A", kind: "ok", n: 1, want: ErrUnavailable},
@@ -142,7 +143,7 @@ func TestBreakerIsolation(t *testing.T) {
 				{loc: "L3", kind: "fail", n: 1, want: ErrServer},
 				// Opened by L1..L3: they wait out the cool-down.
 				{loc: "L1", kind: "ok", n: 1, want: ErrUnavailable}, {loc: "L3", kind: "ok", n: 1, want: ErrUnavailable},
-				// B was healthy: it probes (one attempt) and finds the host failing,
+				// B was healthy: its call goes, finds the host failing, and B
 				// then waits too.
 				{loc: "B", kind: "fail", n: 1, want: ErrServer}, {loc: "B", kind: "ok", n: 2, want: ErrUnavailable},
 			},
