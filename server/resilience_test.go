@@ -156,6 +156,7 @@ func (w *rsStatusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter 
 type rsConfig struct {
 	seed       int64
 	contacts   int
+	locations  int // the sandbox's; 0 for its default
 	clientOpts []upstream.Option
 	server     func(*server.Config)
 	// dial, when set, replaces the upstream transport's dialer; sandboxAddr
@@ -189,7 +190,7 @@ func newRSEnv(t *testing.T, cfg rsConfig) *rsEnv {
 	if cfg.contacts == 0 {
 		cfg.contacts = 40
 	}
-	sb, err := sandbox.New(sandbox.Config{Seed: cfg.seed, ContactsPerLocation: cfg.contacts})
+	sb, err := sandbox.New(sandbox.Config{Seed: cfg.seed, ContactsPerLocation: cfg.contacts, Locations: cfg.locations})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -290,7 +291,9 @@ func (e *rsEnv) gql(ctx context.Context, query string, vars map[string]any, head
 		req.Header[k] = v
 	}
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+e.token)
+	if req.Header.Get("Authorization") == "" {
+		req.Header.Set("Authorization", "Bearer "+e.token)
+	}
 	resp, err := e.gwc.Do(req)
 	if err != nil {
 		return rsAnswer{}, err
@@ -382,7 +385,7 @@ func TestResilienceFaultsOnReads(t *testing.T) {
 		rsNoLeaks(t)
 		e := newRSEnv(t, rsConfig{seed: 3, contacts: n, clientOpts: []upstream.Option{
 			upstream.WithRetryPolicy(rsRetries),
-			upstream.WithCircuitBreaker(upstream.BreakerConfig{FailureThreshold: 5, CoolDown: time.Second}),
+			upstream.WithCircuitBreaker(upstream.BreakerConfig{MinCalls: 5, CoolDown: time.Second}),
 			upstream.WithRateBudget(upstream.NewLocalBudget(upstream.BudgetConfig{Max: 100_000, Interval: time.Second})),
 		}})
 		e.sb.SetFaults(sandbox.Faults{Rate: 0.1, Ops: []string{upstream.OpGetContact.ID},
@@ -417,7 +420,7 @@ func TestResilienceFaultsOnReads(t *testing.T) {
 		rsNoLeaks(t)
 		e := newRSEnv(t, rsConfig{seed: 5, contacts: n, clientOpts: []upstream.Option{
 			upstream.WithRetryPolicy(rsRetries),
-			upstream.WithCircuitBreaker(upstream.BreakerConfig{FailureThreshold: 5, CoolDown: time.Second}),
+			upstream.WithCircuitBreaker(upstream.BreakerConfig{MinCalls: 5, CoolDown: time.Second}),
 		}})
 		lists := map[string]string{"tasks": upstream.OpListTasks.ID, "notes": upstream.OpListNotes.ID, "appointments": upstream.OpListAppointments.ID}
 		e.sb.SetFaults(sandbox.Faults{Rate: 0.1, Ops: []string{upstream.OpListTasks.ID, upstream.OpListNotes.ID, upstream.OpListAppointments.ID},
@@ -545,7 +548,7 @@ func TestResilienceFaultsOnReads(t *testing.T) {
 		e := newRSEnv(t, rsConfig{seed: 3, contacts: n, clientOpts: []upstream.Option{
 			upstream.WithRetryPolicy(rsRetries),
 			upstream.WithTimeout(150 * time.Millisecond),
-			upstream.WithCircuitBreaker(upstream.BreakerConfig{FailureThreshold: 5, CoolDown: time.Second}),
+			upstream.WithCircuitBreaker(upstream.BreakerConfig{MinCalls: 5, CoolDown: time.Second}),
 		}})
 		// SlowDelay far past the timeout; the sandbox stops waiting when the
 		// client gives up, so no handler outlives its call.
@@ -858,10 +861,12 @@ func TestResilienceWrites(t *testing.T) {
 	})
 }
 
-// 4. Upstream down: the breaker opens after a few failures; then queries
-// fail at once with UPSTREAM_UNAVAILABLE, without a dial and without
-// piling up goroutines, and /readyz says the circuit is open. When the
-// upstream is back and the cool-down over, one query closes it again.
+// 4. Upstream down: the breaker opens after a few failed calls (each
+// counted once, whatever its retries); then queries fail at once with
+// UPSTREAM_UNAVAILABLE, without a dial and without piling up goroutines,
+// and /readyz says the circuit is open: the one location calling is all the
+// host's traffic, so its failures are the host's. When the upstream is back
+// and the cool-down over, one query closes it again.
 func TestResilienceUpstreamDown(t *testing.T) {
 	rsNoLeaks(t)
 	const coolDown = time.Minute
@@ -874,7 +879,7 @@ func TestResilienceUpstreamDown(t *testing.T) {
 	e := newRSEnv(t, rsConfig{contacts: 60,
 		clientOpts: []upstream.Option{
 			upstream.WithRetryPolicy(rsRetries),
-			upstream.WithCircuitBreaker(upstream.BreakerConfig{FailureThreshold: 3, CoolDown: coolDown, Now: clock.Now}),
+			upstream.WithCircuitBreaker(upstream.BreakerConfig{MinCalls: 3, CoolDown: coolDown, Now: clock.Now}),
 			upstream.WithRateBudget(upstream.NewLocalBudget(upstream.BudgetConfig{Max: 1000, Interval: time.Second})),
 		},
 		// The upstream's host refuses connections until isUp.
@@ -901,7 +906,7 @@ func TestResilienceUpstreamDown(t *testing.T) {
 	// A few failing queries open the breaker.
 	for i := 0; e.client.BreakerState() != upstream.BreakerOpen; i++ {
 		if i == 3 {
-			t.Fatalf("breaker still %s after %d failed queries (threshold 3, 3 attempts each)", e.client.BreakerState(), i)
+			t.Fatalf("breaker still %s after %d failed queries (MinCalls 3: one failed call each, whatever its attempts)", e.client.BreakerState(), i)
 		}
 		a := e.mustGQL(t, rsOne, map[string]any{"id": ids[i]})
 		if len(a.errors) != 1 || (a.errors[0].code() != "UPSTREAM_ERROR" && a.errors[0].code() != "UPSTREAM_UNAVAILABLE") {

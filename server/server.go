@@ -460,12 +460,14 @@ func budgetOf(client *upstream.Client) budgetFunc {
 }
 
 // UpstreamReady returns the readiness check of a gateway: the upstream host
-// answers, and the circuit breaker is not open.
+// answers, and the host's circuit breaker is not open. One location's open
+// breaker does not count: that tenant's trouble is no reason to route the
+// others away from this replica.
 func UpstreamReady(client *upstream.Client, hc *http.Client) func(context.Context) error {
 	reachable := UpstreamReachable(hc, client.BaseURL())
 	return func(ctx context.Context) error {
 		if client.BreakerState() == upstream.BreakerOpen {
-			return errors.New("circuit open: the upstream failed repeatedly; calls are paused for a cool-down")
+			return errors.New("circuit open: the upstream host failed for several locations; calls are paused for a cool-down")
 		}
 		return reachable(ctx)
 	}

@@ -335,12 +335,15 @@ func expandPath(op Operation, params []string) (string, error) {
 // attempt yields an *Error that wraps ctx.Err() (cancelled while waiting to
 // retry, the last attempt's error).
 //
-// Before each attempt Do asks the circuit breaker (an open one fails the call
-// at once with ErrUnavailable) and then waits for a slot of the rate budget
-// of the context's key (ContextWithBudgetKey); it reports each answer to
-// both. A failure whose error is Retryable is tried again as the RetryPolicy
-// allows, never past ctx's deadline; the error returned describes the last
-// attempt, with Attempts counting them all.
+// Do first asks the circuit breakers of the context's key
+// (ContextWithBudgetKey) and of the host: an open one fails the call at once
+// with ErrUnavailable. Before each attempt it waits for a slot of the key's
+// rate budget, and reports each answer to it; the breakers are told how the
+// whole call went, once. A failure whose error is Retryable is tried again
+// as the RetryPolicy allows, only when the backoff and a useful attempt
+// (RetryPolicy.MinAttempt) fit before ctx's deadline; each attempt is
+// bounded by the client's timeout and by that deadline. The error returned
+// describes the last attempt, with Attempts counting them all.
 //
 // A 401 for a bad credential (ErrUnauthorized, not the scope refusal that is
 // ErrForbidden) from a token source that implements Refresher leads to one
@@ -376,6 +379,18 @@ func (c *Client) Do(ctx context.Context, req *Request, v any) (*Response, error)
 	}
 
 	key := BudgetKeyFromContext(ctx)
+	// The breakers are asked once per call and told its verdict once, when
+	// it ends: a call that succeeded on a retry is a success (see breaker.go).
+	var ticket breakerTicket
+	verdict := breakerNeutral
+	if c.breaker != nil {
+		t, refused := c.breaker.allow(key)
+		if refused != nil {
+			return fail(refused)
+		}
+		ticket = t
+		defer func() { c.breaker.record(ticket, verdict) }()
+	}
 	var (
 		last     *Error
 		attempts int
@@ -397,8 +412,13 @@ func (c *Client) Do(ctx context.Context, req *Request, v any) (*Response, error)
 			if !last.Retryable || attempts >= c.retry.MaxAttempts+bonus {
 				break
 			}
+			// A probe has one attempt, and retries stop when the tenant's
+			// or the host's circuit opens.
+			if c.breaker != nil && !c.breaker.retryAllowed(ticket) {
+				break
+			}
 			delay := c.backoff(attempts, last.RetryAfter)
-			if !retryFits(ctx, delay) {
+			if !c.retryFits(ctx, delay) {
 				break
 			}
 			c.logger.DebugContext(ctx, "upstream retry", "op", op.ID, "attempt", attempts+1,
@@ -409,22 +429,8 @@ func (c *Client) Do(ctx context.Context, req *Request, v any) (*Response, error)
 			resetTarget(v)
 		}
 
-		var ticket breakerTicket
-		if c.breaker != nil {
-			t, refused := c.breaker.allow()
-			if refused != nil {
-				if last != nil {
-					break // retries stop when the breaker opens
-				}
-				return fail(refused)
-			}
-			ticket = t
-		}
 		if c.budget != nil {
 			if err := c.budget.Wait(ctx, key); err != nil {
-				if c.breaker != nil {
-					c.breaker.record(ticket, breakerNeutral) // a probe that never went
-				}
 				if last != nil {
 					break
 				}
@@ -443,8 +449,8 @@ func (c *Client) Do(ctx context.Context, req *Request, v any) (*Response, error)
 				c.budget.Observe(key, unknownRate, 0, 0)
 			}
 		}
-		if c.breaker != nil {
-			c.breaker.record(ticket, breakerVerdict(e))
+		if v := breakerVerdict(e); v != breakerNeutral {
+			verdict = v
 		}
 		if e == nil {
 			observe(ctx, op, resp, nil)
@@ -522,6 +528,7 @@ func budgetWaitError(err error) *Error {
 // health: transport failures, timeouts and 5xx count against it; any answer
 // below 500 (a 404, a 429, even a malformed body) shows it alive; the
 // caller's cancellation, or a request that could not be built, says nothing.
+// A call's verdict is that of its last attempt that said something.
 func breakerVerdict(e *Error) breakerResult {
 	switch {
 	case e == nil:
@@ -540,11 +547,8 @@ func breakerVerdict(e *Error) breakerResult {
 // The returned error lacks Op, Method and Path, which Do fills in.
 func (c *Client) attempt(ctx context.Context, req *Request, token string, v any) (*Response, *Error) {
 	op := req.Op
-	if c.timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, c.timeout)
-		defer cancel()
-	}
+	ctx, cancel := c.attemptContext(ctx)
+	defer cancel()
 
 	u := c.baseURL.String() + strings.TrimPrefix(req.Path, "/")
 	if len(req.Query) > 0 {
@@ -638,6 +642,16 @@ func (c *Client) attempt(ctx context.Context, req *Request, token string, v any)
 		out.LocationID = la.answerLocation()
 	}
 	return out, nil
+}
+
+// attemptContext bounds one attempt by the smaller of the client's timeout
+// and the time left before ctx's deadline (a derived context's deadline is
+// the earlier of the two), so that no attempt outlives its call.
+func (c *Client) attemptContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	if c.timeout <= 0 {
+		return context.WithCancel(ctx)
+	}
+	return context.WithTimeout(ctx, c.timeout)
 }
 
 // transportError classifies a failure that left no HTTP status.

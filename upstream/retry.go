@@ -1,6 +1,7 @@
 // This file holds the retry policy of Client.Do: how many attempts, the
 // backoff between them (exponential, with full jitter, never shorter than
-// Retry-After), and the rule that no retry starts past the caller's deadline.
+// Retry-After), and the rule that a retry starts only when a useful attempt
+// still fits before the caller's deadline.
 // Which failures may be repeated is decided where they are classified
 // (Error.Retryable, see client.go); this file only decides when.
 
@@ -31,7 +32,17 @@ type RetryPolicy struct {
 	// MaxDelay caps the ceiling; 0 means no cap. A Retry-After from the
 	// upstream is honoured even when longer.
 	MaxDelay time.Duration
+	// MinAttempt is the least time an attempt needs to be of use: a retry
+	// starts only when its backoff plus MinAttempt ends before the call's
+	// deadline. 0 means DefaultRetryMinAttempt; it is capped at the
+	// client's timeout.
+	MinAttempt time.Duration
 }
+
+// DefaultRetryMinAttempt is RetryPolicy.MinAttempt's default: about what a
+// search takes at HighLevel, so a retry with less time left would mostly
+// be cut by the deadline.
+const DefaultRetryMinAttempt = 500 * time.Millisecond
 
 // maxRetryWait bounds the backoff of a call whose context has no deadline:
 // a longer Retry-After ends the retries, rather than parking the caller.
@@ -44,7 +55,7 @@ func WithRetryPolicy(p RetryPolicy) Option {
 		if p.MaxAttempts < 1 {
 			return fmt.Errorf("retry policy: max attempts %d: must be at least 1", p.MaxAttempts)
 		}
-		if p.BaseDelay < 0 || p.MaxDelay < 0 {
+		if p.BaseDelay < 0 || p.MaxDelay < 0 || p.MinAttempt < 0 {
 			return fmt.Errorf("retry policy: delays must not be negative")
 		}
 		c.retry = p
@@ -82,17 +93,33 @@ func fullJitter(ceiling time.Duration) time.Duration {
 	return time.Duration(rand.Int64N(int64(ceiling) + 1))
 }
 
-// retryFits reports whether an attempt that waits d first could still
-// start before ctx's deadline; without a deadline, whether d is at most
-// maxRetryWait.
-func retryFits(ctx context.Context, d time.Duration) bool {
+// retryFits reports whether an attempt that waits d first could still be
+// useful: the wait and the least useful attempt (minAttempt) end before
+// ctx's deadline. A retry that would start with less time left could only
+// hold a connection until the deadline cuts it. Without a deadline, whether
+// d is at most maxRetryWait.
+func (c *Client) retryFits(ctx context.Context, d time.Duration) bool {
 	if ctx.Err() != nil {
 		return false
 	}
 	if deadline, ok := ctx.Deadline(); ok {
-		return d < time.Until(deadline)
+		return d+c.minAttempt() <= time.Until(deadline)
 	}
 	return d <= maxRetryWait
+}
+
+// minAttempt is the least time left that makes an attempt worth starting:
+// RetryPolicy.MinAttempt (DefaultRetryMinAttempt when unset), but never more
+// than the client's timeout, which is all an attempt is ever given.
+func (c *Client) minAttempt() time.Duration {
+	m := c.retry.MinAttempt
+	if m == 0 {
+		m = DefaultRetryMinAttempt
+	}
+	if c.timeout > 0 {
+		m = min(m, c.timeout)
+	}
+	return m
 }
 
 // sleepCtx waits d; it reports false when ctx ended first.

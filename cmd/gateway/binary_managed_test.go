@@ -232,7 +232,7 @@ func TestBinaryReadyzReportsOpenBreaker(t *testing.T) {
 	}))
 	t.Cleanup(up.Close)
 	p := start(t, bin, nil, "-addr", "127.0.0.1:0", "-upstream-url", up.URL,
-		"-breaker-threshold", "2", "-breaker-cooldown", "10m", "-retry-attempts", "1")
+		"-breaker-min-calls", "2", "-breaker-cooldown", "10m", "-retry-attempts", "1")
 	endpoint := p.waitLines(t, "GraphQL endpoint:")["GraphQL endpoint:"]
 	for i := range 2 {
 		status, out, err := post(t, endpoint, "pit-any", fmt.Sprintf(`{ contact(id: "c%d") { id } }`, i), nil)

@@ -100,8 +100,15 @@ func newFlagSet(cfg *config) *flag.FlagSet {
 	fs.IntVar(&cfg.retry.MaxAttempts, "retry-attempts", 3, "attempts of an upstream call that failed transiently (reads, idempotent writes; creates only when the request never left); 1 disables retries")
 	fs.DurationVar(&cfg.retry.BaseDelay, "retry-base-delay", 100*time.Millisecond, "ceiling of the first retry's backoff (doubling, full jitter)")
 	fs.DurationVar(&cfg.retry.MaxDelay, "retry-max-delay", 2*time.Second, "cap of the retry backoff (a longer Retry-After is still honoured)")
-	fs.IntVar(&cfg.breaker.FailureThreshold, "breaker-threshold", upstream.DefaultBreakerFailureThreshold, "consecutive upstream failures that open the circuit breaker")
+	// Failure isolation and deadlines (issue 10): breakers per location and
+	// for the host, on a failure rate; retries only when a useful attempt fits.
+	fs.DurationVar(&cfg.retry.MinAttempt, "retry-min-attempt", upstream.DefaultRetryMinAttempt, "a retry starts only if its backoff plus this much time fits before the request's deadline (capped at -upstream-timeout)")
+	fs.DurationVar(&cfg.breaker.Window, "breaker-window", upstream.DefaultBreakerWindow, "sliding window over which the circuit breakers count upstream calls (a call and its retries count once)")
+	fs.IntVar(&cfg.breaker.MinCalls, "breaker-min-calls", upstream.DefaultBreakerMinCalls, "calls a breaker's window must hold before it may open")
+	fs.Float64Var(&cfg.breaker.FailureRatio, "breaker-failure-ratio", upstream.DefaultBreakerFailureRatio, "share of failed calls (5xx, timeouts, connection failures) in the window that opens a breaker, over 0 and at most 1")
 	fs.DurationVar(&cfg.breaker.CoolDown, "breaker-cooldown", upstream.DefaultBreakerCoolDown, "how long an open breaker fails calls fast before probing the upstream again")
+	fs.IntVar(&cfg.breaker.HostMinLocations, "breaker-host-min-locations", upstream.DefaultBreakerHostMinLocations, "failing locations that open the host's breaker (and /readyz), or all active ones when fewer are active")
+	fs.IntVar(&cfg.breaker.MaxLocations, "breaker-max-locations", upstream.DefaultBreakerMaxLocations, "most per-location breakers kept in memory (idle ones are pruned)")
 	fs.IntVar(&cfg.limits.MaxCost, "max-query-cost", server.DefaultQueryLimits.MaxCost, "most upstream calls one GraphQL request may cause; costlier queries are refused before they run")
 	fs.IntVar(&cfg.limits.MaxDepth, "max-query-depth", server.DefaultQueryLimits.MaxDepth, "deepest field nesting of a request")
 	fs.IntVar(&cfg.limits.MaxAliases, "max-query-aliases", server.DefaultQueryLimits.MaxAliases, "most aliased fields in a request")
@@ -219,12 +226,14 @@ func (c *config) validate() error {
 	}
 	for name, v := range map[string]int{
 		"rate-max": c.budget.Max, "rate-daily": c.budget.Daily, "retry-attempts": c.retry.MaxAttempts,
-		"breaker-threshold": c.breaker.FailureThreshold,
-		"max-query-cost":    c.limits.MaxCost, "max-query-depth": c.limits.MaxDepth, "max-query-aliases": c.limits.MaxAliases,
+		"max-query-cost": c.limits.MaxCost, "max-query-depth": c.limits.MaxDepth, "max-query-aliases": c.limits.MaxAliases,
 	} {
 		if v < 1 {
 			return fmt.Errorf("%s %d: must be at least 1", setting(name), v)
 		}
+	}
+	if err := c.validateIsolation(); err != nil {
+		return err
 	}
 	if c.maxBodyBytes < 1024 {
 		return fmt.Errorf("%s %d: must be at least 1024", setting("max-body-bytes"), c.maxBodyBytes)
@@ -331,4 +340,28 @@ func (c *config) managed(ctx context.Context, logger *slog.Logger) (*server.Mana
 	}
 	u, _ := url.Parse(c.oauthRedirect)
 	return &server.Managed{OAuth: mgr, Clients: authn, CallbackPath: u.Path}, nil
+}
+
+// validateIsolation checks the settings of the circuit breakers and of the
+// retries' deadline rule (issue 10).
+func (c *config) validateIsolation() error {
+	for name, d := range map[string]time.Duration{
+		"breaker-window": c.breaker.Window, "retry-min-attempt": c.retry.MinAttempt,
+	} {
+		if d <= 0 {
+			return fmt.Errorf("%s %v: must be positive", setting(name), d)
+		}
+	}
+	for name, v := range map[string]int{
+		"breaker-min-calls": c.breaker.MinCalls, "breaker-host-min-locations": c.breaker.HostMinLocations,
+		"breaker-max-locations": c.breaker.MaxLocations,
+	} {
+		if v < 1 {
+			return fmt.Errorf("%s %d: must be at least 1", setting(name), v)
+		}
+	}
+	if r := c.breaker.FailureRatio; !(r > 0 && r <= 1) {
+		return fmt.Errorf("%s %v: must be over 0 and at most 1", setting("breaker-failure-ratio"), r)
+	}
+	return nil
 }
