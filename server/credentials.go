@@ -1,0 +1,198 @@
+// This file holds bounded credentials (issue 10): the pass-through bearer
+// token and the X-Location-Id header are checked for length and shape
+// before anything is stored or decoded, and the cache of parsed
+// credentials is keyed by a hash of the token and bounded in bytes, so
+// that no sequence of requests can make it hold more than its budget.
+
+package server
+
+import (
+	"container/list"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+
+	"github.com/ghl-graphql/gateway/auth"
+	"github.com/ghl-graphql/gateway/resolvers"
+	"github.com/ghl-graphql/gateway/upstream"
+)
+
+// Defaults of the credential limits.
+const (
+	// DefaultMaxLocationIDBytes bounds X-Location-Id: HighLevel's location
+	// IDs are 20 characters.
+	DefaultMaxLocationIDBytes = 64
+	// DefaultCredentialCacheBytes bounds the cache of parsed bearer
+	// credentials: some 4,000 HighLevel JWTs of about 1 KB, or 1,800
+	// tokens of the largest length accepted.
+	DefaultCredentialCacheBytes = 8 << 20
+	// credentialOverhead is what a cached credential costs besides its
+	// token and location: the list element, map entry, key, Credential
+	// struct, token source and ID string, rounded up.
+	credentialOverhead = 512
+)
+
+// credentialLimits are the checks withCredential applies and the cache it
+// keeps.
+type credentialLimits struct {
+	maxTokenBytes      int
+	maxLocationIDBytes int
+	parsed             *byteLRU[[sha256.Size]byte, auth.Credential]
+}
+
+// checkLocationHeader returns the X-Location-Id header, trimmed, or an
+// error when it is too long or holds anything but letters, digits, '_' and
+// '-' (HighLevel's IDs are alphanumeric; '_' and '-' are allowed because
+// gateway API keys accept them too, and they are safe in a URL path).
+func checkLocationHeader(r *http.Request, maxBytes int) (string, error) {
+	raw := r.Header.Get(HeaderLocationID)
+	if len(raw) > maxBytes+16 { // before trimming: a huge header is not looked at
+		return "", fmt.Errorf("the %s header is longer than %d bytes", HeaderLocationID, maxBytes)
+	}
+	loc := strings.TrimSpace(raw)
+	if len(loc) > maxBytes {
+		return "", fmt.Errorf("the %s header is longer than %d bytes", HeaderLocationID, maxBytes)
+	}
+	for i := 0; i < len(loc); i++ {
+		c := loc[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-') {
+			return "", fmt.Errorf("the %s header must hold a location ID (letters, digits, '_' and '-')", HeaderLocationID)
+		}
+	}
+	return loc, nil
+}
+
+// withCredential puts the request's bearer token, as a credential, into the
+// context, with what learned knows of it, and has the upstream's answers to
+// it teach learned more. A request without one still runs (introspection
+// needs none); fields that call the upstream then fail with UNAUTHENTICATED.
+// A token over the length limit is refused (401) and a malformed
+// X-Location-Id (400) before anything is stored.
+func withCredential(learned *auth.Learned, lim credentialLimits, next http.Handler) http.Handler {
+	observe := upstream.CallObserver(learned.Observe) // bound once, not per request
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tok, err := auth.BearerTokenLimit(r, lim.maxTokenBytes)
+		switch {
+		case errors.Is(err, auth.ErrTokenTooLong):
+			writeGraphQLError(w, http.StatusUnauthorized,
+				fmt.Sprintf("the bearer token is longer than %d bytes", lim.maxTokenBytes), resolvers.CodeUnauthenticated)
+			return
+		case err != nil:
+			writeGraphQLError(w, http.StatusUnauthorized, err.Error(), resolvers.CodeUnauthenticated)
+			return
+		}
+		loc, err := checkLocationHeader(r, lim.maxLocationIDBytes)
+		if err != nil {
+			writeGraphQLError(w, http.StatusBadRequest, err.Error(), resolvers.CodeBadUserInput)
+			return
+		}
+		if tok != "" {
+			// The key is a hash: the map holds 32 bytes per entry whatever
+			// the token, and the token is kept once, in the credential.
+			h := sha256.New()
+			h.Write([]byte(loc))
+			h.Write([]byte{0})
+			h.Write([]byte(tok))
+			var key [sha256.Size]byte
+			h.Sum(key[:0])
+			cred, ok := lim.parsed.Get(key)
+			if !ok {
+				cred = auth.NewBearer(tok, loc)
+				lim.parsed.Add(key, cred, credentialOverhead+len(tok)+len(loc)+len(cred.LocationID)+scopeBytes(cred.Scopes))
+			}
+			cred, err := learned.Apply(cred)
+			if err != nil {
+				writeGraphQLError(w, http.StatusForbidden, err.Error(), resolvers.CodeForbidden)
+				return
+			}
+			ctx := upstream.ContextWithCallObserver(auth.WithCredential(r.Context(), cred), observe)
+			r = r.WithContext(ctx)
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// scopeBytes is what a credential's scopes cost.
+func scopeBytes(scopes []string) int {
+	n := 24 * len(scopes)
+	for _, s := range scopes {
+		n += len(s)
+	}
+	return n
+}
+
+// byteLRU is a least-recently-used cache bounded by the sum of its entries'
+// sizes, as given by the caller. Safe for concurrent use.
+type byteLRU[K comparable, V any] struct {
+	mu       sync.Mutex
+	maxBytes int
+	bytes    int
+	order    *list.List // front: most recently used
+	entries  map[K]*list.Element
+}
+
+type byteLRUEntry[K comparable, V any] struct {
+	key   K
+	value V
+	size  int
+}
+
+// newByteLRU returns a cache holding at most maxBytes.
+func newByteLRU[K comparable, V any](maxBytes int) *byteLRU[K, V] {
+	return &byteLRU[K, V]{maxBytes: maxBytes, order: list.New(), entries: map[K]*list.Element{}}
+}
+
+// Get returns key's value and marks it recently used.
+func (c *byteLRU[K, V]) Get(key K) (V, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	el, ok := c.entries[key]
+	if !ok {
+		var zero V
+		return zero, false
+	}
+	c.order.MoveToFront(el)
+	return el.Value.(*byteLRUEntry[K, V]).value, true
+}
+
+// Add stores value under key at the given size, evicting the least
+// recently used entries until the total fits; a value larger than the
+// whole cache is not stored.
+func (c *byteLRU[K, V]) Add(key K, value V, size int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if el, ok := c.entries[key]; ok {
+		c.remove(el)
+	}
+	if size > c.maxBytes {
+		return
+	}
+	c.entries[key] = c.order.PushFront(&byteLRUEntry[K, V]{key: key, value: value, size: size})
+	c.bytes += size
+	for c.bytes > c.maxBytes {
+		c.remove(c.order.Back())
+	}
+}
+
+func (c *byteLRU[K, V]) remove(el *list.Element) {
+	e := c.order.Remove(el).(*byteLRUEntry[K, V])
+	delete(c.entries, e.key)
+	c.bytes -= e.size
+}
+
+// Len returns the number of entries.
+func (c *byteLRU[K, V]) Len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.entries)
+}
+
+// Bytes returns the sum of the entries' sizes.
+func (c *byteLRU[K, V]) Bytes() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.bytes
+}
