@@ -341,3 +341,40 @@ func TestConnLimitClientKey(t *testing.T) {
 		})
 	}
 }
+
+// TestHostileSlowBodies is the attack: 20 connections each send one
+// byte of a body and then nothing. Every one is answered 408 and closed by
+// the body deadline; none is kept.
+func TestHostileSlowBodies(t *testing.T) {
+	up, calls := stubUpstream(t)
+	h := newTestHandler(t, up.URL, func(c *Config) { c.BodyReadTimeout = 100 * time.Millisecond })
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	const n = 20
+	type conn struct {
+		c  net.Conn
+		br *bufio.Reader
+	}
+	var conns []conn
+	for range n {
+		c, br := rawConn(t, srv)
+		io.WriteString(c, "POST /graphql HTTP/1.1\r\nHost: gw\r\nContent-Type: application/json\r\nAuthorization: Bearer t\r\nContent-Length: 1000\r\n\r\n{")
+		conns = append(conns, conn{c, br})
+	}
+	timedOut := 0
+	for i, c := range conns {
+		resp, out := readAnswer(t, c.br)
+		if resp.StatusCode == http.StatusRequestTimeout && len(out.Errors) == 1 && out.Errors[0].Extensions["code"] == CodeRequestTimeout {
+			timedOut++
+		} else {
+			t.Errorf("connection %d: status %d, errors %+v", i, resp.StatusCode, out.Errors)
+		}
+		wantClosed(t, c.c, c.br)
+	}
+	if timedOut != n {
+		t.Errorf("%d of %d slow bodies were cut off", timedOut, n)
+	}
+	if calls.Load() != 0 {
+		t.Errorf("%d upstream calls for requests whose bodies never arrived", calls.Load())
+	}
+}

@@ -248,3 +248,30 @@ func TestMediaTypesCaseInsensitive(t *testing.T) {
 		})
 	}
 }
+
+// FuzzCheckLocationHeader: the header comes from the network; whatever it
+// holds, an accepted value is short and made only of ID characters.
+func FuzzCheckLocationHeader(f *testing.F) {
+	for _, s := range []string{"ve9EPM428h8vShlRW1KT", " loc1 ", "loc_X-1", "loc/../x", "", strings.Repeat("a", 65), "locé"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, header string) {
+		r := httptest.NewRequest(http.MethodPost, GraphQLPath, nil)
+		r.Header[HeaderLocationID] = []string{header}
+		loc, err := checkLocationHeader(r, DefaultMaxLocationIDBytes)
+		if err != nil {
+			if loc != "" {
+				t.Fatalf("refused %q but returned %q", header, loc)
+			}
+			return
+		}
+		if len(loc) > DefaultMaxLocationIDBytes {
+			t.Fatalf("accepted %d bytes", len(loc))
+		}
+		for _, c := range []byte(loc) {
+			if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-') {
+				t.Fatalf("accepted %q with %q", loc, c)
+			}
+		}
+	})
+}
