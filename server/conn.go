@@ -74,21 +74,39 @@ func withBodyDeadline(d time.Duration, next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		rc := http.NewResponseController(w)
 		// A writer without a connection (a test's recorder) cannot take a
 		// deadline; the request still runs.
-		if err := rc.SetReadDeadline(time.Now().Add(d)); err == nil {
-			r.Body = &deadlineBody{ReadCloser: r.Body, rc: rc}
+		if set := readDeadliner(w); set != nil && set.SetReadDeadline(time.Now().Add(d)) == nil {
+			r.Body = &deadlineBody{ReadCloser: r.Body, set: set}
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// deadliner is what sets a connection's read deadline: net/http's own
+// ResponseWriter (what http.ResponseController calls).
+type deadliner interface{ SetReadDeadline(time.Time) error }
+
+// readDeadliner finds the deadliner under w's wrappers, as
+// http.ResponseController does, without allocating; nil when none.
+func readDeadliner(w http.ResponseWriter) deadliner {
+	for {
+		switch t := w.(type) {
+		case deadliner:
+			return t
+		case interface{ Unwrap() http.ResponseWriter }:
+			w = t.Unwrap()
+		default:
+			return nil
+		}
+	}
 }
 
 // deadlineBody clears the connection's read deadline once its body has
 // been read to the end.
 type deadlineBody struct {
 	io.ReadCloser
-	rc      *http.ResponseController
+	set     deadliner
 	cleared bool
 }
 
@@ -96,7 +114,7 @@ func (b *deadlineBody) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
 	if err == io.EOF && !b.cleared {
 		b.cleared = true
-		_ = b.rc.SetReadDeadline(time.Time{})
+		_ = b.set.SetReadDeadline(time.Time{})
 	}
 	return n, err
 }

@@ -90,14 +90,7 @@ func withCredential(learned *auth.Learned, lim credentialLimits, next http.Handl
 			return
 		}
 		if tok != "" {
-			// The key is a hash: the map holds 32 bytes per entry whatever
-			// the token, and the token is kept once, in the credential.
-			h := sha256.New()
-			h.Write([]byte(loc))
-			h.Write([]byte{0})
-			h.Write([]byte(tok))
-			var key [sha256.Size]byte
-			h.Sum(key[:0])
+			key := credentialKey(loc, tok)
 			cred, ok := lim.parsed.Get(key)
 			if !ok {
 				cred = auth.NewBearer(tok, loc)
@@ -113,6 +106,19 @@ func withCredential(learned *auth.Learned, lim credentialLimits, next http.Handl
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// credentialKey is the parsed-credential cache's key of a token and the
+// X-Location-Id it came with: a hash, so that the map holds 32 bytes per
+// entry whatever the token, and the token is kept once, in the credential.
+// The input is assembled on the stack (both are length-capped), so a
+// request's look-up allocates nothing.
+func credentialKey(loc, tok string) [sha256.Size]byte {
+	var buf [auth.DefaultMaxTokenBytes + DefaultMaxLocationIDBytes + 1]byte
+	b := append(buf[:0], loc...)
+	b = append(b, 0)
+	b = append(b, tok...)
+	return sha256.Sum256(b)
 }
 
 // scopeBytes is what a credential's scopes cost.

@@ -301,15 +301,29 @@ func isJSONPost(r *http.Request) bool {
 	if r.Method != http.MethodPost {
 		return false
 	}
-	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	ct := r.Header.Get("Content-Type")
+	if isCanonicalJSONType(ct) { // what nearly every client sends: no parse
+		return true
+	}
+	mt, _, err := mime.ParseMediaType(ct)
 	return err == nil && mt == "application/json"
+}
+
+// isCanonicalJSONType reports whether ct is one of the canonical spellings
+// of the JSON media type.
+func isCanonicalJSONType(ct string) bool {
+	return ct == "application/json" || ct == "application/json; charset=utf-8"
 }
 
 // canonicalJSONType rewrites a JSON request's Content-Type in canonical
 // form (lower-case type, parameter names and charset), so that what comes
 // after (gqlgen, the response cache's key) sees one spelling of it.
 func canonicalJSONType(r *http.Request) {
-	_, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	ct := r.Header.Get("Content-Type")
+	if isCanonicalJSONType(ct) {
+		return
+	}
+	_, params, err := mime.ParseMediaType(ct)
 	if err != nil {
 		return
 	}
