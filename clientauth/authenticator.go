@@ -26,7 +26,7 @@ type Authenticator struct {
 }
 
 // DefaultMaxTokenBytes is Authenticator's default MaxTokenBytes: an API key
-// is 56 bytes and identity providers' JWTs are one or two KB.
+// is 59 bytes and identity providers' JWTs are one or two KB.
 const DefaultMaxTokenBytes = 4 << 10
 
 // Authenticate returns the principal of r's credential, read from
