@@ -287,6 +287,49 @@ func lockField(ctx context.Context, next graphql.Resolver) (any, error) {
 	return next(ctx)
 }
 
+// withCredential puts the request's bearer token, as a credential, into the
+// context, with what learned knows of it, and has the upstream's answers to
+// it teach learned more. A request without one still runs (introspection
+// needs none); fields that call the upstream then fail with UNAUTHENTICATED.
+// A token over the length limit is refused (401) and a malformed
+// X-Location-Id (400) before anything is stored.
+func withCredential(learned *auth.Learned, lim credentialLimits, next http.Handler) http.Handler {
+	observe := upstream.CallObserver(learned.Observe) // bound once, not per request
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tok, err := auth.BearerTokenLimit(r, lim.maxTokenBytes)
+		switch {
+		case errors.Is(err, auth.ErrTokenTooLong):
+			writeGraphQLError(w, http.StatusUnauthorized,
+				fmt.Sprintf("the bearer token is longer than %d bytes", lim.maxTokenBytes), resolvers.CodeUnauthenticated)
+			return
+		case err != nil:
+			writeGraphQLError(w, http.StatusUnauthorized, err.Error(), resolvers.CodeUnauthenticated)
+			return
+		}
+		loc, err := checkLocationHeader(r, lim.maxLocationIDBytes)
+		if err != nil {
+			writeGraphQLError(w, http.StatusBadRequest, err.Error(), resolvers.CodeBadUserInput)
+			return
+		}
+		if tok != "" {
+			key := credentialKey(loc, tok)
+			cred, ok := lim.parsed.Get(key)
+			if !ok {
+				cred = auth.NewBearer(tok, loc)
+				lim.parsed.Add(key, cred, credentialOverhead+len(tok)+len(loc)+len(cred.LocationID)+scopeBytes(cred.Scopes))
+			}
+			cred, err := learned.Apply(cred)
+			if err != nil {
+				writeGraphQLError(w, http.StatusForbidden, err.Error(), resolvers.CodeForbidden)
+				return
+			}
+			ctx := upstream.ContextWithCallObserver(auth.WithCredential(r.Context(), cred), observe)
+			r = r.WithContext(ctx)
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
 type bodyKey struct{}
 
 // requestBody returns the POST body withBodyLimit read, if any.
