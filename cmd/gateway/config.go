@@ -11,11 +11,13 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"strings"
 	"time"
 
+	"github.com/ghl-graphql/gateway/auth"
 	"github.com/ghl-graphql/gateway/clientauth"
 	"github.com/ghl-graphql/gateway/loaders"
 	"github.com/ghl-graphql/gateway/oauth"
@@ -65,6 +67,22 @@ type config struct {
 	retry           upstream.RetryPolicy
 	breaker         upstream.BreakerConfig
 	sandbox         sandbox.Config
+	conn            connConfig
+}
+
+// connConfig is connection hygiene and bounded credentials (issue 10).
+type connConfig struct {
+	readHeaderTimeout     time.Duration
+	bodyReadTimeout       time.Duration
+	idleTimeout           time.Duration
+	writeTimeout          time.Duration
+	maxHeaderBytes        int
+	maxConcurrentRequests int
+	maxConnsPerClient     int
+	connLimitExempt       string
+	maxTokenBytes         int
+	maxLocationIDBytes    int
+	credentialCacheBytes  int
 }
 
 // envPrefix is the prefix of every setting's environment variable.
@@ -132,6 +150,19 @@ func newFlagSet(cfg *config) *flag.FlagSet {
 	fs.StringVar(&cfg.auditLog, "audit-log", "", "where to write one JSON line per mutation: a file path (appended), - for stderr; empty: no audit log")
 	fs.StringVar(&cfg.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.StringVar(&cfg.logFormat, "log-format", "text", "log format: text or json")
+
+	// Connection hygiene and bounded credentials (issue 10).
+	fs.DurationVar(&cfg.conn.readHeaderTimeout, "read-header-timeout", 10*time.Second, "how long a client may take to send a request's headers")
+	fs.DurationVar(&cfg.conn.bodyReadTimeout, "body-read-timeout", server.DefaultBodyReadTimeout, "how long a request's whole body may take to arrive after its headers (past it: 408, connection closed)")
+	fs.DurationVar(&cfg.conn.idleTimeout, "idle-timeout", 120*time.Second, "how long an idle keep-alive connection is kept open")
+	fs.DurationVar(&cfg.conn.writeTimeout, "write-timeout", 0, "how long after its headers a request's answer may take to be written; 0: -request-timeout + -body-read-timeout + 10s")
+	fs.IntVar(&cfg.conn.maxHeaderBytes, "max-header-bytes", 32<<10, "largest request header block (past it: 431)")
+	fs.IntVar(&cfg.conn.maxConcurrentRequests, "max-concurrent-requests", server.DefaultMaxConcurrentRequests, "most GraphQL requests served at once; past it a request is answered 503 OVERLOADED with Retry-After at once")
+	fs.IntVar(&cfg.conn.maxConnsPerClient, "max-conns-per-client", server.DefaultMaxConnsPerClient, "most connections one client address (IPv6: /64) may hold open; past it a new connection is closed at once")
+	fs.StringVar(&cfg.conn.connLimitExempt, "conn-limit-exempt", "127.0.0.0/8,::1/128", "comma-separated CIDRs or addresses the per-client connection cap does not apply to (a reverse proxy's); empty: none")
+	fs.IntVar(&cfg.conn.maxTokenBytes, "max-token-bytes", auth.DefaultMaxTokenBytes, "longest bearer token, API key or JWT accepted (longer: 401 UNAUTHENTICATED before anything is stored)")
+	fs.IntVar(&cfg.conn.maxLocationIDBytes, "max-location-id-bytes", server.DefaultMaxLocationIDBytes, "longest X-Location-Id header accepted (it must also be letters, digits, _ and -)")
+	fs.IntVar(&cfg.conn.credentialCacheBytes, "credential-cache-bytes", server.DefaultCredentialCacheBytes, "memory for parsed bearer credentials (keyed by a hash of the token)")
 
 	// The embedded sandbox's knobs, under a sandbox- prefix.
 	sfs := flag.NewFlagSet("sandbox", flag.ContinueOnError)
@@ -261,6 +292,9 @@ func (c *config) validate() error {
 	default:
 		return fmt.Errorf("%s %q: must be passthrough or managed", setting("auth-mode"), c.authMode)
 	}
+	if err := c.conn.validate(c.requestTimeout); err != nil {
+		return err
+	}
 	if err := server.CheckOrigins(c.origins()); err != nil {
 		return fmt.Errorf("%s: %w", setting("cors-origins"), err)
 	}
@@ -322,7 +356,7 @@ func (c *config) managed(ctx context.Context, logger *slog.Logger) (*server.Mana
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", setting("keys-file"), err)
 	}
-	authn := &clientauth.Authenticator{Keys: keys}
+	authn := &clientauth.Authenticator{Keys: keys, MaxTokenBytes: c.conn.maxTokenBytes}
 	if c.jwtJWKSURL != "" || c.jwtPublicKey != "" {
 		jc := clientauth.JWTConfig{JWKSURL: c.jwtJWKSURL, Issuer: c.jwtIssuer, Audience: c.jwtAudience}
 		if c.jwtPublicKey != "" {
@@ -364,4 +398,81 @@ func (c *config) validateIsolation() error {
 		return fmt.Errorf("%s %v: must be over 0 and at most 1", setting("breaker-failure-ratio"), r)
 	}
 	return nil
+}
+
+// validate names the first bad connection setting. The write timeout must
+// leave a request its body's time and its whole run, or an answer that
+// was computed could not be written.
+func (c connConfig) validate(requestTimeout time.Duration) error {
+	for name, d := range map[string]time.Duration{
+		"read-header-timeout": c.readHeaderTimeout, "body-read-timeout": c.bodyReadTimeout, "idle-timeout": c.idleTimeout,
+	} {
+		if d <= 0 {
+			return fmt.Errorf("%s %v: must be positive", setting(name), d)
+		}
+	}
+	if c.writeTimeout < 0 {
+		return fmt.Errorf("%s %v: must not be negative (0 derives it)", setting("write-timeout"), c.writeTimeout)
+	}
+	if c.writeTimeout != 0 && c.writeTimeout < requestTimeout+c.bodyReadTimeout {
+		return fmt.Errorf("%s %v: must be at least -request-timeout + -body-read-timeout (%v), or a request's answer could not be written",
+			setting("write-timeout"), c.writeTimeout, requestTimeout+c.bodyReadTimeout)
+	}
+	for name, v := range map[string]int{
+		"max-concurrent-requests": c.maxConcurrentRequests, "max-conns-per-client": c.maxConnsPerClient,
+		"max-location-id-bytes": c.maxLocationIDBytes,
+	} {
+		if v < 1 {
+			return fmt.Errorf("%s %d: must be at least 1", setting(name), v)
+		}
+	}
+	if c.maxHeaderBytes < 4096 {
+		return fmt.Errorf("%s %d: must be at least 4096", setting("max-header-bytes"), c.maxHeaderBytes)
+	}
+	if c.maxTokenBytes < 256 {
+		return fmt.Errorf("%s %d: must be at least 256 (HighLevel's JWTs are about 1 KB)", setting("max-token-bytes"), c.maxTokenBytes)
+	}
+	if c.maxTokenBytes > c.maxHeaderBytes {
+		return fmt.Errorf("%s %d: must not exceed %s (%d): the header could not hold such a token",
+			setting("max-token-bytes"), c.maxTokenBytes, setting("max-header-bytes"), c.maxHeaderBytes)
+	}
+	if c.credentialCacheBytes < 64<<10 {
+		return fmt.Errorf("%s %d: must be at least 65536", setting("credential-cache-bytes"), c.credentialCacheBytes)
+	}
+	if _, err := c.exempt(); err != nil {
+		return err
+	}
+	return nil
+}
+
+// exempt parses -conn-limit-exempt.
+func (c connConfig) exempt() ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, s := range strings.Split(c.connLimitExempt, ",") {
+		if s = strings.TrimSpace(s); s == "" {
+			continue
+		}
+		if !strings.Contains(s, "/") { // one address
+			a, err := netip.ParseAddr(s)
+			if err != nil {
+				return nil, fmt.Errorf("%s %q: want a CIDR or an address: %w", setting("conn-limit-exempt"), s, err)
+			}
+			s = netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()).String()
+		}
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return nil, fmt.Errorf("%s %q: %w", setting("conn-limit-exempt"), s, err)
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
+}
+
+// effectiveWriteTimeout is -write-timeout, or when 0 the request's whole
+// time (body and run) plus time to write the answer.
+func (c connConfig) effectiveWriteTimeout(requestTimeout time.Duration) time.Duration {
+	if c.writeTimeout > 0 {
+		return c.writeTimeout
+	}
+	return requestTimeout + c.bodyReadTimeout + 10*time.Second
 }
