@@ -274,7 +274,8 @@ type Response struct {
 }
 
 // NewRequest builds the request for op. params fill the path template's
-// placeholders in order; each is refused when empty or a dot segment, and
+// placeholders in order; each is refused when empty, a dot segment or a
+// literal segment of any route (LiteralSegments, e.g. "removeAll"), and
 // escaped so that it stays one path segment whatever it holds. body, when not
 // nil, is encoded as JSON.
 func (c *Client) NewRequest(op Operation, params []string, query url.Values, body any) (*Request, error) {
@@ -318,6 +319,11 @@ func expandPath(op Operation, params []string) (string, error) {
 			return "", invalidInput(op, "%s must not be empty", name)
 		case ".", "..":
 			return "", invalidInput(op, "%s %q is not a valid ID", name, p)
+		}
+		if isLiteralSegment(p) {
+			// It would reach a sibling route: campaignId "removeAll"
+			// removes the contact from every campaign.
+			return "", invalidInput(op, "%s %q is a path segment of another route, not an ID", name, p)
 		}
 		b.WriteString(rest[:open])
 		b.WriteString(url.PathEscape(p))
