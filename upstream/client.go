@@ -249,7 +249,10 @@ func TokenSourceFromContext(ctx context.Context) (oauth2.TokenSource, bool) {
 
 // Request is a call ready to be sent by Do.
 type Request struct {
-	// Op is the operation called.
+	// Op is the operation called, as this request makes it: NewRequest
+	// clears Op.Idempotent when the body makes a repeatable operation a
+	// create (an upsert with CreateNewIfDuplicateAllowed, or without the
+	// email and phone it matches by). Do decides retries from it.
 	Op Operation
 	// Method, Path (escaped) and Query make up the URL below the base URL.
 	Method, Path string
@@ -284,6 +287,11 @@ func (c *Client) NewRequest(op Operation, params []string, query url.Values, bod
 		return nil, err
 	}
 	req := &Request{Op: op, Method: op.Method, Path: path, Query: query}
+	if r, ok := body.(repeatable); ok && !r.repeatable() {
+		// This body makes the call a create (an upsert that may add a
+		// duplicate): Do must not repeat it once it may have been sent.
+		req.Op.Idempotent = false
+	}
 	if body != nil {
 		b, err := json.Marshal(body)
 		if err != nil {
@@ -733,6 +741,14 @@ func (c *Client) call(ctx context.Context, op Operation, params []string, query 
 		return nil, err
 	}
 	return c.Do(ctx, req, v)
+}
+
+// repeatable is implemented by request bodies that can make an idempotent
+// operation a create: sending them twice may do the write twice.
+type repeatable interface {
+	// repeatable reports whether sending the body twice has the effect of
+	// sending it once.
+	repeatable() bool
 }
 
 // envelope is implemented by answer types whose payload must be present: a

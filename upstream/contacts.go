@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/url"
 	"strconv"
+	"strings"
 )
 
 // ContactsService calls the contact endpoints.
@@ -179,9 +180,23 @@ type CreateContactRequest struct {
 // UpsertContactRequest is the body of POST /contacts/upsert: a create body
 // plus the duplicate policy. The upstream matches an existing contact of the
 // location by email, then by phone.
+//
+// An upsert is repeatable only when it cannot create a second contact: it
+// names an email or a phone to match by, and does not allow duplicates.
+// Otherwise it is a create, and Client.Do never repeats it once it may have
+// been sent (its failure is then WriteUnknown).
 type UpsertContactRequest struct {
 	CreateContactRequest
 	CreateNewIfDuplicateAllowed *bool `json:"createNewIfDuplicateAllowed,omitempty"`
+}
+
+// repeatable reports whether sending r twice has the effect of sending it
+// once: the second finds the contact the first made, by email or phone.
+func (r *UpsertContactRequest) repeatable() bool {
+	if r.CreateNewIfDuplicateAllowed != nil && *r.CreateNewIfDuplicateAllowed {
+		return false
+	}
+	return strings.TrimSpace(r.Email) != "" || strings.TrimSpace(r.Phone) != ""
 }
 
 // UpdateContactRequest is the body of PUT /contacts/{contactId}. A field left

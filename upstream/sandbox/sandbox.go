@@ -125,6 +125,9 @@ type Server struct {
 	latency time.Duration
 	jitter  time.Duration
 	faults  Faults
+	// faultsInjected counts the faults drawn since the faults were set,
+	// for Faults.Max.
+	faultsInjected int
 	// rng draws jitter and faults; it is seeded so that a run can be replayed.
 	rng *rand.Rand
 
@@ -313,7 +316,7 @@ func (s *Server) SetFaults(f Faults) {
 	f = f.normalized()
 	s.knobMu.Lock()
 	defer s.knobMu.Unlock()
-	s.faults = f
+	s.faults, s.faultsInjected = f, 0
 }
 
 // SetRateLimit replaces the rate limit and starts every location's windows
