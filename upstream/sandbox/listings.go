@@ -9,8 +9,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-
-	"github.com/ghl-graphql/gateway/upstream"
 )
 
 // handleDuplicate serves GET /contacts/search/duplicate: the contact of the
@@ -30,7 +28,7 @@ func handleDuplicate(c *call) response {
 	st.mu.RLock()
 	defer st.mu.RUnlock()
 	out := struct {
-		Contact *upstream.Contact `json:"contact"`
+		Contact *Contact `json:"contact"`
 	}{}
 	if email != "" || phone != "" {
 		if rec, _ := st.findDuplicate(c.loc, email, phone); rec != nil {
@@ -43,9 +41,9 @@ func handleDuplicate(c *call) response {
 
 // contactList is the answer of the business and deprecated listings.
 type contactList struct {
-	Contacts []upstream.Contact `json:"contacts"`
-	Count    int                `json:"count"`
-	Meta     *listMeta          `json:"meta,omitempty"`
+	Contacts []Contact `json:"contacts"`
+	Count    int       `json:"count"`
+	Meta     *listMeta `json:"meta,omitempty"`
 }
 
 // listMeta is the paging of the deprecated listing; absent values are null.
@@ -81,7 +79,7 @@ func handleListByBusiness(c *call) response {
 			hits = append(hits, rec)
 		}
 	}
-	out := contactList{Contacts: []upstream.Contact{}, Count: len(hits)}
+	out := contactList{Contacts: []Contact{}, Count: len(hits)}
 	for _, rec := range hits[min(skip, len(hits)):min(skip+limit, len(hits))] {
 		out.Contacts = append(out.Contacts, cloneContact(rec.c))
 	}
@@ -143,7 +141,7 @@ func handleListDeprecated(c *call) response {
 		})
 	}
 	end := min(start+limit, len(hits))
-	out := contactList{Contacts: []upstream.Contact{}, Count: len(hits)}
+	out := contactList{Contacts: []Contact{}, Count: len(hits)}
 	for _, rec := range hits[start:end] {
 		out.Contacts = append(out.Contacts, cloneContact(rec.c))
 	}

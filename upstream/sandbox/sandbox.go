@@ -374,7 +374,7 @@ func (s *Server) ResetCounters() {
 
 // Contact returns a copy of a contact of any location, for tests that check
 // an effect directly.
-func (s *Server) Contact(id string) (upstream.Contact, bool) { return s.store.contact(id) }
+func (s *Server) Contact(id string) (Contact, bool) { return s.store.contact(id) }
 
 // ContactIDs returns the IDs of a location's contacts, oldest first (by
 // dateAdded, then ID); nil for an unknown location.
@@ -413,11 +413,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	if v := r.Header.Get("Version"); v != upstream.APIVersion {
+	if v := r.Header.Get("Version"); v != apiVersion {
 		s.limiter.nominal().setHeaders(w.Header())
 		msg := "version header was not found"
 		if v != "" {
-			msg = "version header is invalid: expected " + upstream.APIVersion
+			msg = "version header is invalid: expected " + apiVersion
 		}
 		writeJSON(w, http.StatusBadRequest, errorBody{StatusCode: http.StatusBadRequest, Message: msg, Error: "Bad Request"})
 		return
