@@ -82,6 +82,14 @@ type Config struct {
 	// Now is the clock for the dates that writes record and for the rate
 	// limit's windows; nil means time.Now.
 	Now func() time.Time
+	// StrictListItems makes search and listing answers (search, the
+	// business listing, the deprecated listing) carry only the fields of
+	// the spec's ContactsSearchSchema: id, locationId, email, timezone,
+	// country, source, dateAdded, customFields, tags, businessId,
+	// attributions, followers (and a search hit's searchAfter); no name,
+	// no phone. Off by default: the full contacts are what the gateway
+	// shows today.
+	StrictListItems bool
 }
 
 // RateLimit bounds the calls of each location, like HighLevel's per-location
@@ -133,6 +141,9 @@ type Server struct {
 
 	limiter *limiter
 
+	// strictLists is Config.StrictListItems, changeable at run time.
+	strictLists atomic.Bool
+
 	// oauth is the state of the OAuth token endpoint (oauth.go).
 	oauth *oauthServer
 }
@@ -183,6 +194,7 @@ func New(cfg Config) (*Server, error) {
 		limiter: newLimiter(cfg.RateLimit),
 		oauth:   newOAuthServer(),
 	}
+	s.strictLists.Store(cfg.StrictListItems)
 	for _, op := range upstream.Operations() {
 		s.calls[op.ID] = new(atomic.Int64)
 		s.applied[op.ID] = new(atomic.Int64)
@@ -317,6 +329,23 @@ func (s *Server) SetFaults(f Faults) {
 	s.knobMu.Lock()
 	defer s.knobMu.Unlock()
 	s.faults, s.faultsInjected = f, 0
+}
+
+// SetStrictListItems switches strict list mode (Config.StrictListItems)
+// for later answers.
+func (s *Server) SetStrictListItems(on bool) { s.strictLists.Store(on) }
+
+// listItems returns the items of a search or listing answer: the contacts,
+// or in strict list mode only their ContactsSearchSchema fields.
+func (s *Server) listItems(cs []Contact) any {
+	if !s.strictLists.Load() {
+		return cs
+	}
+	out := make([]searchItem, len(cs))
+	for i, c := range cs {
+		out[i] = asSearchItem(c)
+	}
+	return out
 }
 
 // SetRateLimit replaces the rate limit and starts every location's windows

@@ -14,8 +14,9 @@ import (
 
 // searchResult is the answer of POST /contacts/search.
 type searchResult struct {
-	Contacts []Contact `json:"contacts"`
-	Total    int       `json:"total"`
+	// Contacts is a []Contact, or a []searchItem in strict list mode.
+	Contacts any `json:"contacts"`
+	Total    int `json:"total"`
 }
 
 // handleSearch serves POST /contacts/search.
@@ -84,13 +85,13 @@ func handleSearch(c *call) response {
 	}
 	start = min(start, len(hits))
 	end := min(start+body.PageLimit, len(hits))
-	out := searchResult{Contacts: make([]Contact, 0, end-start), Total: len(hits)}
+	items := make([]Contact, 0, end-start)
 	for _, h := range hits[start:end] {
 		ct := cloneContact(h.rec.c)
 		ct.SearchAfter = encodeKey(h.key, sorts)
-		out.Contacts = append(out.Contacts, ct)
+		items = append(items, ct)
 	}
-	return ok(out)
+	return ok(searchResult{Contacts: c.s.listItems(items), Total: len(hits)})
 }
 
 // sortVal is one sort value: a number for dates, a lower-cased string
