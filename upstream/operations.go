@@ -79,10 +79,10 @@ func Operations() []Operation {
 	}
 }
 
-// literalSegments is the set of literal path segments of every route of
-// Operations(), lower-cased: "contacts", "search", "duplicate", "tasks",
-// "completed", "appointments", "tags", "notes", "bulk", "update",
-// "business", "upsert", "followers", "campaigns", "removeAll", "workflow".
+// literalSegments are the literal path segments of every route of
+// Operations(): "contacts", "search", "duplicate", "tasks", "completed",
+// "appointments", "tags", "notes", "bulk", "update", "business", "upsert",
+// "followers", "campaigns", "removeAll", "workflow".
 //
 // An ID equal to one of them would make the path of one operation the path
 // of another: removeContactFromCampaign(campaignId: "removeAll") is DELETE
@@ -90,22 +90,8 @@ func Operations() []Operation {
 // every literal of the table rather than only those of routes that collide
 // today, because HighLevel adds routes (and Express matches literals without
 // regard to case); no real ID (20 characters of [A-Za-z0-9]) is one of them.
-var literalSegments = func() map[string]bool {
-	set := map[string]bool{}
-	for _, op := range Operations() {
-		for _, seg := range strings.Split(op.Path, "/") {
-			if seg != "" && !strings.HasPrefix(seg, "{") {
-				set[strings.ToLower(seg)] = true
-			}
-		}
-	}
-	return set
-}()
-
-// LiteralSegments returns the literal path segments of the operation table,
-// sorted: the values a path parameter may not take (see expandPath).
-func LiteralSegments() []string {
-	out := make([]string, 0, len(literalSegments))
+var literalSegments = func() []string {
+	var out []string
 	for _, op := range Operations() {
 		for _, seg := range strings.Split(op.Path, "/") {
 			if seg != "" && !strings.HasPrefix(seg, "{") && !slices.Contains(out, seg) {
@@ -115,8 +101,21 @@ func LiteralSegments() []string {
 	}
 	slices.Sort(out)
 	return out
-}
+}()
+
+// LiteralSegments returns the literal path segments of the operation table,
+// sorted: the values a path parameter may not take, in any case (see
+// Client.NewRequest).
+func LiteralSegments() []string { return slices.Clone(literalSegments) }
 
 // isLiteralSegment reports whether a path parameter equals a literal segment
-// of some route, compared without regard to case as Express routes do.
-func isLiteralSegment(p string) bool { return literalSegments[strings.ToLower(p)] }
+// of some route, compared without regard to case as Express routes are. It
+// does not allocate: it runs for every parameter of every call.
+func isLiteralSegment(p string) bool {
+	for _, lit := range literalSegments {
+		if len(p) == len(lit) && strings.EqualFold(p, lit) {
+			return true
+		}
+	}
+	return false
+}

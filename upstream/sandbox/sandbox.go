@@ -2,9 +2,10 @@
 // v2: the gateway's embedded default upstream (so the product can be tried
 // without a HighLevel account) and the upstream of every test and benchmark.
 //
-// It speaks the JSON of package upstream, serves the 32 routes of
-// upstream.Operations() with the API's envelopes, status codes and error
-// bodies, and keeps real semantics over deterministic seed data. Knobs for
+// It speaks the API's JSON through its own types, written from the OpenAPI
+// file (wire.go) and never shared with package upstream's client, serves the
+// 32 routes of upstream.Operations() with the API's envelopes, status codes
+// and error bodies, and keeps real semantics over deterministic seed data. Knobs for
 // latency, rate limits and faults let tests drive the gateway's failure paths.
 //
 // This file holds the configuration, the Server and its request pipeline:
