@@ -62,21 +62,40 @@ func TestCursorBoundToItsListing(t *testing.T) {
 		use  func(upstream.SearchCursor) error
 		ok   bool
 	}{
-		{"the same search", func(c upstream.SearchCursor) error { _, err := mustSearch(c, searchReq("loc", "ada", vip, newest)); return err }, true},
-		{"another query", func(c upstream.SearchCursor) error { _, err := mustSearch(c, searchReq("loc", "bob", vip, newest)); return err }, false},
-		{"no query", func(c upstream.SearchCursor) error { _, err := mustSearch(c, searchReq("loc", "", vip, newest)); return err }, false},
+		{"the same search", func(c upstream.SearchCursor) error {
+			_, err := mustSearch(c, searchReq("loc", "ada", vip, newest))
+			return err
+		}, true},
+		{"another query", func(c upstream.SearchCursor) error {
+			_, err := mustSearch(c, searchReq("loc", "bob", vip, newest))
+			return err
+		}, false},
+		{"no query", func(c upstream.SearchCursor) error {
+			_, err := mustSearch(c, searchReq("loc", "", vip, newest))
+			return err
+		}, false},
 		{"other filters", func(c upstream.SearchCursor) error {
 			_, err := mustSearch(c, searchReq("loc", "ada", []upstream.SearchFilter{{Field: "tags", Operator: upstream.FilterEq, Value: "new"}}, newest))
 			return err
 		}, false},
-		{"no filters", func(c upstream.SearchCursor) error { _, err := mustSearch(c, searchReq("loc", "ada", nil, newest)); return err }, false},
+		{"no filters", func(c upstream.SearchCursor) error {
+			_, err := mustSearch(c, searchReq("loc", "ada", nil, newest))
+			return err
+		}, false},
 		{"other sort", func(c upstream.SearchCursor) error {
 			_, err := mustSearch(c, searchReq("loc", "ada", vip, []upstream.SearchSort{{Field: "dateAdded", Direction: upstream.SortAsc}}))
 			return err
 		}, false},
-		{"another location", func(c upstream.SearchCursor) error { _, err := mustSearch(c, searchReq("other", "ada", vip, newest)); return err }, false},
+		{"another location", func(c upstream.SearchCursor) error {
+			_, err := mustSearch(c, searchReq("other", "ada", vip, newest))
+			return err
+		}, false},
 		{"the legacy list", func(c upstream.SearchCursor) error { _, err := legacyPager(c, "loc", "ada"); return err }, false},
-		{"a business", func(c upstream.SearchCursor) error { c.SearchAfter = nil; _, err := businessPager(c, "loc", "biz", "ada"); return err }, false},
+		{"a business", func(c upstream.SearchCursor) error {
+			c.SearchAfter = nil
+			_, err := businessPager(c, "loc", "biz", "ada")
+			return err
+		}, false},
 		{"without its binding", func(c upstream.SearchCursor) error {
 			c.Binding = ""
 			_, err := mustSearch(c, searchReq("loc", "ada", vip, newest))
