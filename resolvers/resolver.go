@@ -96,7 +96,7 @@ func writeContext(ctx context.Context) (context.Context, auth.Credential, error)
 // credential's, else the configured default.
 func (r *Resolver) location(cred auth.Credential, arg *string) (string, error) {
 	if arg != nil && *arg != "" {
-		if err := checkID("locationId", *arg); err != nil {
+		if err := checkIDLimit("locationId", *arg, r.limits.IDBytes); err != nil {
 			return "", err
 		}
 		if cred.LocationID != "" && cred.LocationID != *arg {
@@ -105,6 +105,11 @@ func (r *Resolver) location(cred auth.Credential, arg *string) (string, error) {
 		return *arg, nil
 	}
 	if cred.LocationID != "" {
+		// It may come from the X-Location-Id header: held to the rules of
+		// a locationId argument before it goes into an upstream call.
+		if err := checkIDLimit("the credential's location (X-Location-Id)", cred.LocationID, r.limits.IDBytes); err != nil {
+			return "", err
+		}
 		return cred.LocationID, nil
 	}
 	if r.defaultLocation != "" {

@@ -590,3 +590,27 @@ func TestE2EPagingEndsOnEveryConnection(t *testing.T) {
 		})
 	}
 }
+
+// TestE2ELocationHeaderCapped: a location named by X-Location-Id is held to
+// the rules of a locationId argument before any call. (Control characters
+// cannot be sent in a header: net/http refuses them on both sides.)
+func TestE2ELocationHeaderCapped(t *testing.T) {
+	t.Parallel()
+	e := newE2E(t)
+	pit := e.sb.Token(e.locA, sandbox.ScopeContactsRead)
+	for name, loc := range map[string]string{
+		"too long":             strings.Repeat("L", resolvers.DefaultLimits.IDBytes+1),
+		"with a bidi override": "\u202e" + e.locA,
+	} {
+		t.Run(name, func(t *testing.T) {
+			before := e.counters()
+			r := e.send(request{token: pit, locationID: loc, query: `{ contacts { totalCount } }`, header: noCache})
+			e.wantNoCalls(t, before)
+			if r.Status == http.StatusOK {
+				r.wantError(t, http.StatusOK, "BAD_USER_INPUT", "contacts")
+			} else if len(r.Errors) == 0 {
+				t.Errorf("status %d without errors: %s", r.Status, r.Body)
+			}
+		})
+	}
+}
