@@ -219,7 +219,7 @@ func (r *Resolver) checkArguments(f *ast.Field, vars map[string]any) error {
 		if err != nil {
 			continue // likewise
 		}
-		if err := w.typed(arg.Name, f.Definition.Name+"."+arg.Name, def.Type, v, arg.Name, 0); err != nil {
+		if err := w.typed("", arg.Name, def.Type, v, arg.Name, 0); err != nil {
 			return err
 		}
 	}
@@ -245,9 +245,9 @@ type argWalker struct {
 }
 
 // typed checks v, of type t, found at path; name is the argument's or
-// input field's name and coord its "Type.field" coordinate; depth is the
-// nesting of ContactFilter values around it.
-func (w *argWalker) typed(name, coord string, t *ast.Type, v any, path string, depth int) error {
+// input field's name, and owner the input type that has it ("" for an
+// argument); depth is the nesting of ContactFilter values around it.
+func (w *argWalker) typed(owner, name string, t *ast.Type, v any, path string, depth int) error {
 	if v == nil {
 		return nil
 	}
@@ -261,7 +261,7 @@ func (w *argWalker) typed(name, coord string, t *ast.Type, v any, path string, d
 			return badInput("%s holds %d items, over the limit of %d", path, len(items), max)
 		}
 		for i, it := range items {
-			if err := w.typed(name, coord, t.Elem, it, path+"["+strconv.Itoa(i)+"]", depth); err != nil {
+			if err := w.typed(owner, name, t.Elem, it, path+"["+strconv.Itoa(i)+"]", depth); err != nil {
 				return err
 			}
 		}
@@ -279,7 +279,7 @@ func (w *argWalker) typed(name, coord string, t *ast.Type, v any, path string, d
 		}
 		return w.text(kind, path, s)
 	case "JSON":
-		return w.json(jsonRules[coord], path, v)
+		return w.json(jsonRules[owner+"."+name], path, v)
 	}
 	def := w.schema.Types[t.NamedType]
 	if def == nil || def.Kind != ast.InputObject {
@@ -304,7 +304,7 @@ func (w *argWalker) typed(name, coord string, t *ast.Type, v any, path string, d
 		if !present {
 			continue
 		}
-		if err := w.typed(fd.Name, def.Name+"."+fd.Name, fd.Type, fv, path+"."+fd.Name, depth); err != nil {
+		if err := w.typed(def.Name, fd.Name, fd.Type, fv, path+"."+fd.Name, depth); err != nil {
 			return err
 		}
 	}
