@@ -211,6 +211,7 @@ func TestHasNextPageHasUsableEndCursor(t *testing.T) {
 		{"search, empty result", s0, nil, 0, false},
 		{"search by offset, far from 10,000", s0, contactsN(20, nil), 50_000, true},
 		{"search by offset, at 10,000", search(bound(s0, 9980)), contactsN(20, nil), 50_000, false},
+		{"search by offset, short of 10,000", search(bound(s0, 9970)), contactsN(20, nil), 50_000, true},
 		{"search by searchAfter, past 10,000", search(bound(s0, 20_000)), contactsN(20, withAfter), 50_000, true},
 		{"search, searchAfter too long for a cursor, at 10,000", search(bound(s0, 9990)), contactsN(10, func(i int, c *upstream.Contact) {
 			c.SearchAfter = raw(`"` + long + `"`)
@@ -253,6 +254,15 @@ func TestHasNextPageHasUsableEndCursor(t *testing.T) {
 			}
 			if next.Offset <= tc.p.start.Offset {
 				t.Errorf("endCursor does not move forward: %d after %d", next.Offset, tc.p.start.Offset)
+			}
+			// Whatever page size the client asks for next.
+			if len(next.SearchAfter) == 0 && tc.p.binding == s0.binding {
+				for _, first := range []int{1, 20, upstream.MaxSearchPageLimit} {
+					var req upstream.SearchContactsRequest
+					if _, err := req.StartAfter(next, first); err != nil {
+						t.Errorf("next page of %d after %+v: %v", first, next, err)
+					}
+				}
 			}
 		})
 	}

@@ -351,7 +351,9 @@ func ParseSearchCursor(s string) (SearchCursor, error) {
 // holds up to limit results. It prefers searchAfter, which reaches past
 // MaxSearchPagedResults; without one it falls back to page numbers, and
 // returns how many leading results of the page the caller must skip when the
-// offset is not a multiple of limit.
+// offset is not a multiple of limit. A page by number that would reach past
+// MaxSearchPagedResults is made smaller so that it ends there: a cursor short
+// of the end is always usable, whatever the page size.
 func (req *SearchContactsRequest) StartAfter(c SearchCursor, limit int) (skip int, err error) {
 	if limit < 1 || limit > MaxSearchPageLimit {
 		return 0, fmt.Errorf("%w: page size %d is outside 1..%d", ErrInvalidInput, limit, MaxSearchPageLimit)
@@ -364,8 +366,13 @@ func (req *SearchContactsRequest) StartAfter(c SearchCursor, limit int) (skip in
 		req.SearchAfter, req.Page = c.SearchAfter, 0
 		return 0, nil
 	}
-	if c.Offset > MaxSearchPagedResults-limit {
+	if c.Offset >= MaxSearchPagedResults {
 		return 0, fmt.Errorf("%w: paging by page number reaches only the first %d results", ErrInvalidInput, MaxSearchPagedResults)
+	}
+	if c.Offset > MaxSearchPagedResults-limit {
+		// (offset/limit+1)*limit <= offset+limit = MaxSearchPagedResults.
+		limit = MaxSearchPagedResults - c.Offset
+		req.PageLimit = limit
 	}
 	req.SearchAfter = nil
 	req.Page = c.Offset/limit + 1

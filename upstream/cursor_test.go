@@ -234,7 +234,12 @@ func TestStartAfter(t *testing.T) {
 		{name: "limit 1", cursor: SearchCursor{Offset: 9999}, limit: 1, want: SearchContactsRequest{PageLimit: 1, Page: 10000}},
 		{name: "last reachable page", cursor: SearchCursor{Offset: 9980}, limit: 20, want: SearchContactsRequest{PageLimit: 20, Page: 500}},
 		{name: "limit 500 at the end", cursor: SearchCursor{Offset: 9500}, limit: 500, want: SearchContactsRequest{PageLimit: 500, Page: 20}},
-		{name: "beyond 10,000 without searchAfter", cursor: SearchCursor{Offset: 9981}, limit: 20, wantErr: true},
+		{
+			// The page is made smaller so that it ends at 10,000.
+			name: "near 10,000 without searchAfter", cursor: SearchCursor{Offset: 9981}, limit: 20,
+			want: SearchContactsRequest{PageLimit: 19, Page: 526}, wantSkip: 6,
+		},
+		{name: "one short of 10,000", cursor: SearchCursor{Offset: 9999}, limit: 500, want: SearchContactsRequest{PageLimit: 1, Page: 10000}},
 		{name: "at 10,000 without searchAfter", cursor: SearchCursor{Offset: 10_000}, limit: 1, wantErr: true},
 		{name: "far beyond", cursor: SearchCursor{Offset: maxCursorOffset}, limit: 20, wantErr: true},
 		{name: "limit 0", cursor: SearchCursor{}, limit: 0, wantErr: true},
