@@ -269,8 +269,7 @@ func (w *argWalker) typed(owner, name string, t *ast.Type, v any, path string, d
 	}
 	switch t.NamedType {
 	case "ID":
-		s, _ := v.(string)
-		return checkIDLimit(path, s, w.lim.IDBytes)
+		return checkIDLimit(path, idString(v), w.lim.IDBytes)
 	case "String":
 		s, _ := v.(string)
 		kind, ok := textRules[name]
@@ -409,6 +408,24 @@ func (w *argWalker) jsonScalar(path string, v any, what string) error {
 		return nil
 	}
 	return badInput("%s: %s", path, what)
+}
+
+// idString is an ID value as its resolver will see it: GraphQL accepts an
+// integer for an ID, and gqlgen turns it into its decimal string.
+func idString(v any) string {
+	switch x := v.(type) {
+	case string:
+		return x
+	case json.Number:
+		return x.String()
+	case int64:
+		return strconv.FormatInt(x, 10)
+	case int:
+		return strconv.Itoa(x)
+	case float64:
+		return strconv.FormatFloat(x, 'f', -1, 64)
+	}
+	return fmt.Sprint(v)
 }
 
 // checkIDLimit refuses an ID longer than max bytes, or one that breaks

@@ -7,6 +7,7 @@
 package resolvers
 
 import (
+	"encoding/json"
 	"strconv"
 	"strings"
 	"testing"
@@ -220,6 +221,7 @@ func TestCheckArgumentsCharacters(t *testing.T) {
 		ok          bool
 	}{
 		{"plain ID", id, "seD4PfOuKoVMLkEZqohJ", true},
+		{"numeric ID", id, json.Number("12345"), true},
 		{"ID with NUL", id, "a\x00b", false},
 		{"ID with a newline", id, "a\nb", false},
 		{"ID with DEL", id, "a\x7fb", false},
@@ -318,6 +320,16 @@ func TestEveryArgumentHasARule(t *testing.T) {
 	// The cursor rule is the parser's own bound.
 	if textRules["after"] != textCursor || upstream.MaxCursorLen != 1024 {
 		t.Errorf("after is not bounded by the cursor parser's length")
+	}
+}
+
+// An integer literal is a valid ID (gqlgen makes it a string).
+func TestCheckArgumentsIntegerID(t *testing.T) {
+	if err := checkDoc(t, Limits{}, `{ contact(id: 12345) { id } }`, nil); err != nil {
+		t.Errorf("integer ID literal refused: %v", err)
+	}
+	if err := checkDoc(t, Limits{IDBytes: 4}, `{ contact(id: 12345) { id } }`, nil); !isBadInput(err) {
+		t.Errorf("a 5-digit ID over a 4-byte limit: %v", err)
 	}
 }
 
