@@ -387,14 +387,55 @@ func (w *argWalker) json(kind jsonKind, path string, v any) error {
 	// A custom field value may be any JSON (text, number, list, file
 	// object): only its size is bounded. Anything else without a rule too.
 	max := w.lim.CustomFieldValueBytes
-	b, err := json.Marshal(v)
-	if err != nil {
-		return badInput("%s is not a JSON value", path)
-	}
-	if len(b) > max {
-		return badInput("%s is %d bytes long as JSON, over the limit of %d bytes", path, len(b), max)
+	if n := jsonSize(v, max); n > max {
+		return badInput("%s is more than %d bytes long as JSON, over the limit", path, max)
 	}
 	return nil
+}
+
+// jsonSize is the size of v as compact JSON, strings counted by their
+// length and quotes (escapes aside), counted no further than past limit:
+// a value too big is found without encoding it, however many fields of a
+// request (aliases) share it.
+func jsonSize(v any, limit int) int {
+	n := 0
+	var walk func(any)
+	walk = func(v any) {
+		if n > limit {
+			return
+		}
+		switch x := v.(type) {
+		case nil:
+			n += 4
+		case bool:
+			n += len(strconv.FormatBool(x))
+		case string:
+			n += len(x) + 2
+		case json.Number:
+			n += len(x)
+		case int64:
+			n += len(strconv.FormatInt(x, 10))
+		case int:
+			n += len(strconv.Itoa(x))
+		case float64:
+			n += len(strconv.FormatFloat(x, 'g', -1, 64))
+		case []any:
+			n += 2 + max(len(x)-1, 0) // brackets and commas
+			for _, it := range x {
+				walk(it)
+			}
+		case map[string]any:
+			n += 2 + max(len(x)-1, 0)
+			for k, it := range x {
+				n += len(k) + 3 // quotes and colon
+				walk(it)
+			}
+		default:
+			n += len(fmt.Sprint(x))
+		}
+	}
+	walk(v)
+	return n
 }
 
 // jsonScalar checks that v is a JSON scalar, its strings one-line short text.

@@ -333,6 +333,25 @@ func TestCheckArgumentsIntegerID(t *testing.T) {
 	}
 }
 
+// jsonSize agrees with encoding/json on compact values without escapes,
+// and stops counting past its limit.
+func TestJSONSize(t *testing.T) {
+	for _, v := range []any{nil, true, "abc", json.Number("12.5"), int64(-7), 3.25, []any{}, []any{"a", 1.0, nil},
+		map[string]any{}, map[string]any{"k": []any{map[string]any{"x": "y"}}, "z": false}} {
+		b, _ := json.Marshal(v)
+		if got := jsonSize(v, 1<<20); got != len(b) {
+			t.Errorf("jsonSize(%s) = %d, want %d", b, got, len(b))
+		}
+	}
+	big := make([]any, 1000)
+	for i := range big {
+		big[i] = strings.Repeat("x", 1000)
+	}
+	if got := jsonSize(big, 5000); got > 5000+1002 {
+		t.Errorf("jsonSize counted %d bytes of a 1 MB value with a limit of 5000", got)
+	}
+}
+
 func TestLimitsValidate(t *testing.T) {
 	if err := (Limits{Tags: -1}).Validate(); err == nil {
 		t.Error("a negative limit was accepted")
