@@ -19,6 +19,7 @@ type Resolver struct {
 	reader          *loaders.Reader
 	logger          *slog.Logger
 	defaultLocation string
+	limits          Limits
 }
 
 // Config configures a Resolver.
@@ -35,6 +36,10 @@ type Config struct {
 	// credential nor the X-Location-Id header names one (a gateway that
 	// serves a single sub-account sets it).
 	DefaultLocationID string
+	// Limits bound the IDs, free text and lists of every field's arguments;
+	// zero fields take DefaultLimits'. They are enforced by CheckArguments,
+	// which the GraphQL handler must install.
+	Limits Limits
 }
 
 // New returns the root resolver.
@@ -45,7 +50,11 @@ func New(cfg Config) (*Resolver, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Resolver{client: cfg.Client, reader: cfg.Reader, logger: cfg.Logger, defaultLocation: cfg.DefaultLocationID}, nil
+	if err := cfg.Limits.Validate(); err != nil {
+		return nil, err
+	}
+	return &Resolver{client: cfg.Client, reader: cfg.Reader, logger: cfg.Logger, defaultLocation: cfg.DefaultLocationID,
+		limits: cfg.Limits.withDefaults()}, nil
 }
 
 // upstreamContext returns ctx carrying the request's credential for the
@@ -87,7 +96,7 @@ func writeContext(ctx context.Context) (context.Context, auth.Credential, error)
 // credential's, else the configured default.
 func (r *Resolver) location(cred auth.Credential, arg *string) (string, error) {
 	if arg != nil && *arg != "" {
-		if err := checkID("locationId", *arg); err != nil {
+		if err := checkIDLimit("locationId", *arg, r.limits.IDBytes); err != nil {
 			return "", err
 		}
 		if cred.LocationID != "" && cred.LocationID != *arg {
@@ -96,6 +105,11 @@ func (r *Resolver) location(cred auth.Credential, arg *string) (string, error) {
 		return *arg, nil
 	}
 	if cred.LocationID != "" {
+		// It may come from the X-Location-Id header: held to the rules of
+		// a locationId argument before it goes into an upstream call.
+		if err := checkIDLimit("the credential's location (X-Location-Id)", cred.LocationID, r.limits.IDBytes); err != nil {
+			return "", err
+		}
 		return cred.LocationID, nil
 	}
 	if r.defaultLocation != "" {

@@ -87,6 +87,9 @@ type Config struct {
 	// Limits bound each request's cost, depth and aliases; zero fields take
 	// DefaultQueryLimits'.
 	Limits QueryLimits
+	// InputLimits bound the IDs, free text and lists of every field's
+	// arguments; zero fields take resolvers.DefaultLimits'.
+	InputLimits resolvers.Limits
 	// CORSOrigins are the origins whose pages may call the endpoint
 	// ("https://app.example.com", or "*"); none sends no CORS headers.
 	CORSOrigins []string
@@ -163,7 +166,8 @@ func New(cfg Config) (http.Handler, error) {
 			return nil, err
 		}
 	}
-	root, err := resolvers.New(resolvers.Config{Client: cfg.Client, Reader: reader, Logger: cfg.Logger, DefaultLocationID: cfg.DefaultLocationID})
+	root, err := resolvers.New(resolvers.Config{Client: cfg.Client, Reader: reader, Logger: cfg.Logger, DefaultLocationID: cfg.DefaultLocationID,
+		Limits: cfg.InputLimits})
 	if err != nil {
 		return nil, err
 	}
@@ -266,6 +270,8 @@ func NewGraphQLHandler(root *resolvers.Resolver, logger *slog.Logger, introspect
 	}
 	srv.SetErrorPresenter(resolvers.ErrorPresenter(logger))
 	srv.SetRecoverFunc(resolvers.PanicHandler(logger))
+	// Argument caps, before any resolver and so before any upstream call.
+	srv.AroundFields(root.CheckArguments)
 	return srv
 }
 

@@ -21,6 +21,7 @@ import (
 	"github.com/ghl-graphql/gateway/clientauth"
 	"github.com/ghl-graphql/gateway/loaders"
 	"github.com/ghl-graphql/gateway/oauth"
+	"github.com/ghl-graphql/gateway/resolvers"
 	"github.com/ghl-graphql/gateway/server"
 	"github.com/ghl-graphql/gateway/upstream"
 	"github.com/ghl-graphql/gateway/upstream/sandbox"
@@ -45,6 +46,7 @@ type config struct {
 	responseCache   bool
 	upstreamPerLoc  int
 	limits          server.QueryLimits
+	inputLimits     resolvers.Limits
 	authMode        string
 	oauthClientID   string
 	oauthSecret     string
@@ -130,6 +132,26 @@ func newFlagSet(cfg *config) *flag.FlagSet {
 	fs.IntVar(&cfg.limits.MaxCost, "max-query-cost", server.DefaultQueryLimits.MaxCost, "most upstream calls one GraphQL request may cause; costlier queries are refused before they run")
 	fs.IntVar(&cfg.limits.MaxDepth, "max-query-depth", server.DefaultQueryLimits.MaxDepth, "deepest field nesting of a request")
 	fs.IntVar(&cfg.limits.MaxAliases, "max-query-aliases", server.DefaultQueryLimits.MaxAliases, "most aliased fields in a request")
+
+	// Caps on arguments (issue 10): lengths in bytes, counts in items.
+	il, d := &cfg.inputLimits, resolvers.DefaultLimits
+	fs.IntVar(&il.IDBytes, "max-id-bytes", d.IDBytes, "longest ID argument (contact, task, note, location, business, campaign, workflow, user)")
+	fs.IntVar(&il.QueryBytes, "max-query-bytes", d.QueryBytes, "longest free-text query of a search or listing")
+	fs.IntVar(&il.ShortTextBytes, "max-short-text-bytes", d.ShortTextBytes, "longest one-line text: names, address parts, website, source, titles, custom field keys, filter fields and values")
+	fs.IntVar(&il.TextBytes, "max-text-bytes", d.TextBytes, "longest task or note body, on creates and updates")
+	fs.IntVar(&il.EmailBytes, "max-email-bytes", d.EmailBytes, "longest email address")
+	fs.IntVar(&il.PhoneBytes, "max-phone-bytes", d.PhoneBytes, "longest phone number, punctuation included")
+	fs.IntVar(&il.TagBytes, "max-tag-bytes", d.TagBytes, "longest tag")
+	fs.IntVar(&il.CustomFieldValueBytes, "max-custom-field-bytes", d.CustomFieldValueBytes, "largest custom field value, as JSON")
+	fs.IntVar(&il.Tags, "max-tags", d.Tags, "most tags in one argument")
+	fs.IntVar(&il.BulkIDs, "max-bulk-ids", d.BulkIDs, "most contact IDs in one bulk operation")
+	fs.IntVar(&il.Followers, "max-followers", d.Followers, "most followers added or removed at once")
+	fs.IntVar(&il.CustomFields, "max-custom-fields", d.CustomFields, "most custom field values in one write")
+	fs.IntVar(&il.Filters, "max-filters", d.Filters, "most search conditions and groups, over all nesting levels")
+	fs.IntVar(&il.FilterDepth, "max-filter-depth", d.FilterDepth, "deepest nesting of search filter groups")
+	fs.IntVar(&il.FilterValues, "max-filter-values", d.FilterValues, "most values in one search filter's value list")
+	fs.IntVar(&il.SortFields, "max-sort-fields", d.SortFields, "most sort entries of one search")
+
 	fs.StringVar(&cfg.authMode, "auth-mode", "passthrough", "passthrough: forward clients' HighLevel tokens; managed: hold the locations' tokens and authenticate clients with gateway API keys or JWTs")
 	fs.StringVar(&cfg.oauthClientID, "oauth-client-id", "", "managed: the HighLevel app's client ID")
 	fs.StringVar(&cfg.oauthSecret, "oauth-client-secret", "", "managed: the HighLevel app's client secret (prefer the environment variable)")
@@ -265,6 +287,19 @@ func (c *config) validate() error {
 	}
 	if err := c.validateIsolation(); err != nil {
 		return err
+	}
+	il := c.inputLimits
+	for name, v := range map[string]int{
+		"max-id-bytes": il.IDBytes, "max-query-bytes": il.QueryBytes, "max-short-text-bytes": il.ShortTextBytes,
+		"max-text-bytes": il.TextBytes, "max-email-bytes": il.EmailBytes, "max-phone-bytes": il.PhoneBytes,
+		"max-tag-bytes": il.TagBytes, "max-custom-field-bytes": il.CustomFieldValueBytes, "max-tags": il.Tags,
+		"max-bulk-ids": il.BulkIDs, "max-followers": il.Followers, "max-custom-fields": il.CustomFields,
+		"max-filters": il.Filters, "max-filter-depth": il.FilterDepth, "max-filter-values": il.FilterValues,
+		"max-sort-fields": il.SortFields,
+	} {
+		if v < 1 {
+			return fmt.Errorf("%s %d: must be at least 1", setting(name), v)
+		}
 	}
 	if c.maxBodyBytes < 1024 {
 		return fmt.Errorf("%s %d: must be at least 1024", setting("max-body-bytes"), c.maxBodyBytes)

@@ -123,6 +123,7 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger, stdout io.Writ
 		NoResponseCache:          !cfg.responseCache,
 		MaxConcurrentPerLocation: cfg.upstreamPerLoc,
 		Limits:                   cfg.limits,
+		InputLimits:              cfg.inputLimits,
 		Ready:                    server.UpstreamReady(client, &http.Client{Transport: httpClient.Transport, Timeout: 3 * time.Second}),
 	}
 	if cfg.playground {
