@@ -19,7 +19,6 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/ghl-graphql/gateway/auth"
-	"github.com/ghl-graphql/gateway/cache"
 	"github.com/ghl-graphql/gateway/loaders"
 )
 
@@ -30,11 +29,19 @@ const maxCachedResponse = 1 << 20
 type cachedResponse struct {
 	contentType string
 	body        []byte
+	// keys are the cache keys of the upstream answers it was built from,
+	// and refreshAt when the first of them is due for refresh-ahead: hits
+	// after it start their refreshes, since a hit reads no answer itself.
+	keys      []string
+	refreshAt time.Time
 }
 
 // withResponseCache answers repeated identical queries of one credential
-// from c.
-func withResponseCache(c cache.Cache, next http.Handler) http.Handler {
+// from reader's cache. A response with stale parts, like one with errors,
+// is never stored (see noErrorsCached and loaders' serveStale), and stored
+// responses are never served stale: they are stored without a stale keep.
+func withResponseCache(reader *loaders.Reader, next http.Handler) http.Handler {
+	c := reader.Cache()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		cred, ok := auth.FromContext(r.Context())
 		// A token the upstream rejected gets nothing cached, and leaves
@@ -61,6 +68,9 @@ func withResponseCache(c cache.Cache, next http.Handler) http.Handler {
 		if !loaders.NoCacheRequested(r.Header) {
 			if v, _, ok := c.Get(key); ok {
 				resp := v.(*cachedResponse)
+				if resp.keys != nil && !reader.Now().Before(resp.refreshAt) {
+					reader.RefreshAhead(r.Context(), resp.keys)
+				}
 				w.Header().Set("Content-Type", resp.contentType)
 				_, _ = w.Write(resp.body)
 				return
@@ -78,9 +88,10 @@ func withResponseCache(c cache.Cache, next http.Handler) http.Handler {
 		if !ok {
 			return
 		}
-		ttl := time.Until(expires)
+		ttl := expires.Sub(reader.Now())
 		resp := &cachedResponse{contentType: rec.Header().Get("Content-Type"), body: rec.buf.Bytes()}
-		c.Set(key, resp, len(resp.body), ttl, tags, epoch)
+		resp.keys, resp.refreshAt = touched.Refresh()
+		c.Set(key, resp, len(resp.body)+len(resp.keys)*64, ttl, tags, epoch)
 	})
 }
 
@@ -129,6 +140,23 @@ func noErrorsCached(ctx context.Context, next graphql.ResponseHandler) *graphql.
 	resp := next(ctx)
 	if t := loaders.TouchedFrom(ctx); t != nil && (resp == nil || len(resp.Errors) > 0) {
 		t.MarkUncacheable()
+	}
+	return resp
+}
+
+// staleMarks adds extensions.stale to a response with parts served stale:
+// [{path, ageSeconds}], the GraphQL path of each field whose data is older
+// than its time-to-live and the age of that data.
+func staleMarks(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
+	resp := next(ctx)
+	if resp == nil {
+		return nil
+	}
+	if marks := loaders.StaleMarks(ctx); marks != nil {
+		if resp.Extensions == nil {
+			resp.Extensions = map[string]any{}
+		}
+		resp.Extensions["stale"] = marks
 	}
 	return resp
 }
