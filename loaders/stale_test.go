@@ -62,7 +62,9 @@ func (e *staleEnv) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	e.sb.ServeHTTP(w, r)
 }
 
-func newStaleEnv(t *testing.T, budgetMax int, mut func(*Config)) *staleEnv {
+// newStaleEnv builds the env; budget's zero fields take the test's
+// defaults: a window of testWindow, and a MaxWait of a millisecond.
+func newStaleEnv(t *testing.T, budget upstream.BudgetConfig, mut func(*Config)) *staleEnv {
 	t.Helper()
 	sb, err := sandbox.New(sandbox.Config{Seed: 5, ContactsPerLocation: 10})
 	if err != nil {
@@ -74,7 +76,14 @@ func newStaleEnv(t *testing.T, budgetMax int, mut func(*Config)) *staleEnv {
 	t.Cleanup(srv.Close)
 	// MaxWait is tiny and the window long: a call the budget cannot let go
 	// at once is refused at once, as the bounded budget wait does.
-	e.budget = upstream.NewLocalBudget(upstream.BudgetConfig{Max: budgetMax, Interval: testWindow, MaxWait: time.Millisecond, Now: e.clock.Now})
+	if budget.Interval == 0 {
+		budget.Interval = testWindow
+	}
+	if budget.MaxWait == 0 {
+		budget.MaxWait = time.Millisecond
+	}
+	budget.Now = e.clock.Now
+	e.budget = upstream.NewLocalBudget(budget)
 	client, err := upstream.NewClient(upstream.WithBaseURL(srv.URL), upstream.WithRateBudget(e.budget),
 		upstream.WithRetryPolicy(upstream.RetryPolicy{MaxAttempts: 1}),
 		upstream.WithCircuitBreaker(upstream.BreakerConfig{FailureThreshold: 1, CoolDown: time.Hour, Now: e.clock.Now}))
@@ -158,7 +167,7 @@ func TestStaleAnswers(t *testing.T) {
 			}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			e := newStaleEnv(t, 2, nil)
+			e := newStaleEnv(t, upstream.BudgetConfig{Max: 2}, nil)
 			id := e.ids[0]
 			fetched := e.clock.Now()
 			if _, err := e.reader.Contact(credCtx(e.tok), id); err != nil {
@@ -219,7 +228,7 @@ func spend(t *testing.T, e *staleEnv) {
 // A stale answer is served only to a request that can mark it: a Reader
 // call outside any request's loaders gets the error.
 func TestStaleNeedsARequestToMark(t *testing.T) {
-	e := newStaleEnv(t, 2, nil)
+	e := newStaleEnv(t, upstream.BudgetConfig{Max: 2}, nil)
 	e.reader.Contact(credCtx(e.tok), e.ids[0])
 	spend(t, e)
 	e.clock.Advance(testTTL + time.Second)
@@ -227,7 +236,7 @@ func TestStaleNeedsARequestToMark(t *testing.T) {
 		t.Errorf("unmarkable read: %v, want RATE_LIMITED", err)
 	}
 	// And a Reader with staleness off never serves it.
-	off := newStaleEnv(t, 2, func(c *Config) { c.StaleFor = -1 })
+	off := newStaleEnv(t, upstream.BudgetConfig{Max: 2}, func(c *Config) { c.StaleFor = -1 })
 	off.reader.Contact(credCtx(off.tok), off.ids[0])
 	spend(t, off)
 	off.clock.Advance(testTTL + time.Second)
@@ -277,7 +286,7 @@ func (f *feed) Unchanged(tags []string, since time.Time) bool { return !f.change
 // fresh: served without a call and without a stale mark.
 func TestChangeFeedKeepsUntouchedAnswersFresh(t *testing.T) {
 	f := &feed{}
-	e := newStaleEnv(t, 10, func(c *Config) { c.Changes = f })
+	e := newStaleEnv(t, upstream.BudgetConfig{Max: 10}, func(c *Config) { c.Changes = f })
 	id := e.ids[0]
 	e.reader.Contact(credCtx(e.tok), id)
 	e.clock.Advance(testTTL + 30*time.Second)
