@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/vikstrous/dataloadgen"
@@ -32,6 +33,7 @@ type ChildKey struct {
 type Loaders struct {
 	reader       *Reader
 	stale        staleSet
+	query        atomic.Bool // the request runs a query (MarkQuery)
 	contact      *dataloadgen.Loader[string, *upstream.Contact]
 	tasks        *dataloadgen.Loader[string, []upstream.Task]
 	notes        *dataloadgen.Loader[string, []upstream.Note]

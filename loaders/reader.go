@@ -11,6 +11,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -262,6 +263,9 @@ func (r *Reader) fetchAndStore(callCtx context.Context, req request, fetch func(
 	if r.cache != nil {
 		epoch = r.cache.Epoch()
 	}
+	if err := r.affordable(callCtx); err != nil {
+		return fetched{}, err
+	}
 	release, err := r.limit.acquire(callCtx, req.loc)
 	if err != nil {
 		return fetched{}, err
@@ -278,6 +282,31 @@ func (r *Reader) fetchAndStore(callCtx context.Context, req request, fetch func(
 		r.refresh.remember(callCtx, req, fetch)
 	}
 	return fetched{v, expires}, nil
+}
+
+// affordable refuses at once, with RATE_LIMITED, a call the rate budget
+// cannot let go before ctx's deadline, by the same reckoning the gateway
+// used to refuse whole queries up front (upstream.Client.RateCapacity):
+// queries now run however spent the budget is, so that what the caches
+// hold can answer them, and this keeps a call that cannot be afforded from
+// waiting into the request's timeout instead.
+func (r *Reader) affordable(ctx context.Context) error {
+	dl, ok := ctx.Deadline()
+	if !ok {
+		return nil
+	}
+	key := upstream.BudgetKeyFromContext(ctx)
+	if r.client.RateCapacity(key, time.Until(dl)) != 0 {
+		return nil // enough, or no budget at all (-1)
+	}
+	// The shortest wait, doubling from a second up to a day, after which
+	// one call could go.
+	wait := time.Second
+	for wait < 24*time.Hour && r.client.RateCapacity(key, wait) < 1 {
+		wait *= 2
+	}
+	return &upstream.Error{Err: fmt.Errorf("%w: the rate budget allows no call before the request's deadline", upstream.ErrRateLimited),
+		RetryAfter: wait, Retryable: true}
 }
 
 // fetched is a shared call's answer and when it stops being fresh.

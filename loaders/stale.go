@@ -108,6 +108,20 @@ func (s *staleSet) mark(ctx context.Context, age time.Duration) {
 	s.marks = append(s.marks, StaleMark{Path: path, AgeSeconds: int64(age / time.Second)})
 }
 
+// MarkQuery records that the request of ctx runs a query, which the
+// gateway may answer, in part or whole, from what it holds (see IsQuery).
+func MarkQuery(ctx context.Context) {
+	if l := For(ctx); l != nil {
+		l.query.Store(true)
+	}
+}
+
+// IsQuery reports whether MarkQuery marked the request of ctx.
+func IsQuery(ctx context.Context) bool {
+	l := For(ctx)
+	return l != nil && l.query.Load()
+}
+
 // StaleMarks returns the stale marks of the request of ctx, in the order
 // they were made; nil when nothing was served stale.
 func StaleMarks(ctx context.Context) []StaleMark {

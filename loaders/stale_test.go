@@ -309,3 +309,25 @@ func TestChangeFeedKeepsUntouchedAnswersFresh(t *testing.T) {
 		t.Error("an answer the feed no longer vouches for was not fetched")
 	}
 }
+
+// A call the budget cannot let go before the request's deadline is refused
+// at once with RATE_LIMITED (and a stale copy, if kept, is served), rather
+// than left waiting into the request's timeout.
+func TestUnaffordableCallRefusedAtOnce(t *testing.T) {
+	e := newStaleEnv(t, upstream.BudgetConfig{Max: 1, Interval: 10 * time.Second}, nil)
+	e.reader.Contact(credCtx(e.tok), e.ids[0]) // the window's only call
+	e.clock.Advance(9 * time.Second)           // its slot frees in 1 s, after the deadline below
+	ctx, cancel := context.WithTimeout(credCtx(e.tok), 500*time.Millisecond)
+	defer cancel()
+	_, err := e.reader.Contact(ctx, e.ids[1])
+	var ue *upstream.Error
+	if !errors.As(err, &ue) || !errors.Is(err, upstream.ErrRateLimited) || ue.RetryAfter < time.Second || ue.RequestSent {
+		t.Fatalf("err = %#v, want RATE_LIMITED with a retryAfter, nothing sent", err)
+	}
+	if ctx.Err() != nil {
+		t.Error("the refusal waited for the deadline")
+	}
+	if e.calls.Load() != 1 {
+		t.Errorf("%d calls, want 1", e.calls.Load())
+	}
+}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/ghl-graphql/gateway/auth"
 	"github.com/ghl-graphql/gateway/loaders"
@@ -159,4 +160,37 @@ func staleMarks(ctx context.Context, next graphql.ResponseHandler) *graphql.Resp
 		resp.Extensions["stale"] = marks
 	}
 	return resp
+}
+
+// cacheFirst is the extension that lets a query run when the rate budget
+// cannot afford its whole cost: the gateway may answer it from what it
+// holds (fresh, or marked stale), and each field that needs a call the
+// budget refuses fails alone with RATE_LIMITED. Refusing the whole query
+// before it runs would turn a warm snapshot into an error the moment the
+// budget is spent. Mutations are still refused up front. It must be used
+// before the queryLimiter, whose budget cacheFirstBudget wraps.
+type cacheFirst struct{}
+
+var _ graphql.OperationContextMutator = cacheFirst{}
+
+func (cacheFirst) ExtensionName() string                   { return "CacheFirst" }
+func (cacheFirst) Validate(graphql.ExecutableSchema) error { return nil }
+
+// MutateOperationContext marks a query's request for cacheFirstBudget.
+func (cacheFirst) MutateOperationContext(ctx context.Context, oc *graphql.OperationContext) *gqlerror.Error {
+	if oc.Operation != nil && oc.Operation.Operation == ast.Query {
+		loaders.MarkQuery(ctx)
+	}
+	return nil
+}
+
+// cacheFirstBudget reports no budget for a query that cacheFirst marked,
+// so that it is not refused before it runs.
+func cacheFirstBudget(b budgetFunc) budgetFunc {
+	return func(ctx context.Context, cost int) (int, time.Duration, bool) {
+		if loaders.IsQuery(ctx) {
+			return 0, 0, false
+		}
+		return b(ctx, cost)
+	}
 }

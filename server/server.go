@@ -170,7 +170,12 @@ func New(cfg Config) (http.Handler, error) {
 		limits.MaxAliases = DefaultQueryLimits.MaxAliases
 	}
 	gql := NewGraphQLHandler(root, cfg.Logger, cfg.Introspection)
-	gql.Use(queryLimiter{limits: limits, budget: budgetOf(cfg.Client)})
+	budget := budgetOf(cfg.Client)
+	if !cfg.Naive && reader.Cache() != nil {
+		gql.Use(cacheFirst{}) // before the limiter: queries may be answered from the cache
+		budget = cacheFirstBudget(budget)
+	}
+	gql.Use(queryLimiter{limits: limits, budget: budget})
 	if cfg.AuditLog != nil {
 		gql.AroundFields(auditMutations(cfg.AuditLog))
 	}
