@@ -211,7 +211,7 @@ func TestRefreshAheadKeepsAHotSnapshotWarm(t *testing.T) {
 	clock.Set(t0.Add(20 * time.Second)) // in the last half of the answers' lives
 	e.gql(e.token, staleSnapshot, vars).ok(t)
 	waitFor(t, func() bool { return e.sb.TotalCalls()-before == 6 }) // the three answers refreshed
-	e.gql(e.token, staleSnapshot, vars).ok(t)                       // no second refresh of the same answers
+	e.gql(e.token, staleSnapshot, vars).ok(t)                        // no second refresh of the same answers
 	if got := e.sb.TotalCalls() - before; got != 6 {
 		t.Errorf("%d calls, want 6", got)
 	}
