@@ -331,3 +331,28 @@ func TestUnaffordableCallRefusedAtOnce(t *testing.T) {
 		t.Errorf("%d calls, want 1", e.calls.Load())
 	}
 }
+
+// HighLevel's own 429 (other apps spent the location's budget) serves the
+// kept answer like our budget's refusal does.
+func TestStaleOnUpstream429(t *testing.T) {
+	e := newStaleEnv(t, upstream.BudgetConfig{Max: 100}, nil)
+	id := e.ids[0]
+	e.sb.SetRateLimit(sandbox.RateLimit{Max: 2, Interval: time.Hour})
+	e.reader.Contact(credCtx(e.tok), id) // the budget learns HighLevel's window: one call left
+	// Another app spends it, unknown to the budget.
+	if _, _, err := e.direct.Contacts.Get(credCtx(e.tok), e.ids[2]); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(testTTL + time.Second)
+	ctx, l := e.request(nil)
+	c, err := e.reader.Contact(ctx, id)
+	if err != nil || c.ID != id {
+		t.Fatalf("got %v, %v; want the stale contact", c, err)
+	}
+	if got := e.calls.Load(); got != 3 {
+		t.Errorf("%d calls, want 3: the last one refused by HighLevel", got)
+	}
+	if _, stale := staleAge(l, e.reader.contactRequest(ctx, "contact", id).key); !stale {
+		t.Error("not marked stale")
+	}
+}
