@@ -13,6 +13,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -35,6 +36,10 @@ type cachedResponse struct {
 	// after it start their refreshes, since a hit reads no answer itself.
 	keys      []string
 	refreshAt time.Time
+	// step and next pace the hits that look for due answers: at most about
+	// eight looks per refresh window, not one per hit.
+	step time.Duration
+	next atomic.Int64 // unix nanoseconds
 }
 
 // withResponseCache answers repeated identical queries of one credential
@@ -69,8 +74,11 @@ func withResponseCache(reader *loaders.Reader, next http.Handler) http.Handler {
 		if !loaders.NoCacheRequested(r.Header) {
 			if v, _, ok := c.Get(key); ok {
 				resp := v.(*cachedResponse)
-				if resp.keys != nil && !reader.Now().Before(resp.refreshAt) {
-					reader.RefreshAhead(r.Context(), resp.keys)
+				if resp.keys != nil {
+					if now := reader.Now(); !now.Before(resp.refreshAt) && now.UnixNano() >= resp.next.Load() {
+						resp.next.Store(now.Add(resp.step).UnixNano())
+						reader.RefreshAhead(r.Context(), resp.keys)
+					}
 				}
 				w.Header().Set("Content-Type", resp.contentType)
 				_, _ = w.Write(resp.body)
@@ -92,6 +100,7 @@ func withResponseCache(reader *loaders.Reader, next http.Handler) http.Handler {
 		ttl := expires.Sub(reader.Now())
 		resp := &cachedResponse{contentType: rec.Header().Get("Content-Type"), body: rec.buf.Bytes()}
 		resp.keys, resp.refreshAt = touched.Refresh()
+		resp.step = max(expires.Sub(resp.refreshAt)/8, time.Millisecond)
 		c.Set(key, resp, len(resp.body)+len(resp.keys)*64, ttl, tags, epoch)
 	})
 }
