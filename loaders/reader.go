@@ -136,9 +136,8 @@ func (r *Reader) Stats() Stats {
 		RefreshNoSpare: r.refresh.noSpare.Load(), RefreshStored: r.refresh.stored.Load()}
 }
 
-// keep is how long past its time-to-live an answer is kept: long enough to
-// be served stale, or as long as the cache allows when a change feed may
-// vouch for it.
+// keep is how long past its time-to-live an answer is kept, to be served
+// stale or, with a change feed, vouched for as fresh.
 func (r *Reader) keep() time.Duration { return r.staleFor }
 
 // Now returns the time by the Reader's clock.

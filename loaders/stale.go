@@ -196,13 +196,6 @@ func (r *Reader) serveStale(ctx context.Context, req request, err error) (any, b
 		// Nowhere to mark it: the client must not get old data unmarked.
 		return nil, false
 	}
-	bound := r.staleFor
-	if l.stale.hasMax {
-		if l.stale.maxStale <= 0 {
-			return nil, false
-		}
-		bound = min(bound, l.stale.maxStale)
-	}
 	v, stored, expires, ok := r.cache.GetStale(req.key)
 	if !ok {
 		return nil, false
@@ -211,10 +204,15 @@ func (r *Reader) serveStale(ctx context.Context, req request, err error) (any, b
 	touched := TouchedFrom(ctx)
 	if now.Before(expires) {
 		// Another call stored a fresh answer meanwhile.
-		if touched != nil {
-			touched.note(req, expires)
-		}
+		r.touch(touched, req, expires)
 		return v, true
+	}
+	bound := r.staleFor
+	if l.stale.hasMax {
+		if l.stale.maxStale <= 0 {
+			return nil, false
+		}
+		bound = min(bound, l.stale.maxStale)
 	}
 	if now.Sub(expires) > bound {
 		return nil, false
