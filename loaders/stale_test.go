@@ -356,3 +356,18 @@ func TestStaleOnUpstream429(t *testing.T) {
 		t.Error("not marked stale")
 	}
 }
+
+// FuzzMaxStale: any Cache-Control header parses without panicking, to a
+// bound that is never negative, and to none when ok is false.
+func FuzzMaxStale(f *testing.F) {
+	for _, s := range []string{"", "max-stale", "max-stale=0", "max-stale=15", `max-stale="7"`, "no-cache, max-stale=-3",
+		"max-stale=99999999999999999999", "MAX-STALE = 1", "max-stale=1e3", "=,=,max-stale=", "max-stale=\x00"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		bound, ok := MaxStale(http.Header{"Cache-Control": {v}})
+		if bound < 0 || (!ok && bound != 0) {
+			t.Errorf("MaxStale(%q) = %v, %v", v, bound, ok)
+		}
+	})
+}

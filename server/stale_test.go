@@ -237,3 +237,26 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// A search served stale is marked at the search field; the lists of its
+// contacts that the gateway does not hold are RATE_LIMITED each.
+func TestStaleSearch(t *testing.T) {
+	clock := fakeclock.New(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
+	e := newStaleE2E(t, clock, 1, loaders.RefreshConfig{})
+	t0 := clock.Now()
+	const search = `{ contacts(first: 2) { nodes { id name } } }`
+	fresh := e.gql(e.token, search, nil).ok(t) // the budget's only call
+	clock.Set(t0.Add(45 * time.Second))
+	r := e.gql(e.token, search, nil).ok(t)
+	if !reflect.DeepEqual(r.Data, fresh.Data) {
+		t.Errorf("stale search differs: %s", r.Body)
+	}
+	wantMarks(t, r, map[string]float64{"contacts": 45})
+
+	r = e.gql(e.token, `{ contacts(first: 2) { nodes { id notes { id } } } }`, nil)
+	if got := errorsByPath(r); !reflect.DeepEqual(got, map[string]string{
+		"contacts.nodes.0.notes": "RATE_LIMITED", "contacts.nodes.1.notes": "RATE_LIMITED"}) {
+		t.Errorf("errors = %v; body %s", got, r.Body)
+	}
+	wantMarks(t, r, map[string]float64{"contacts": 45})
+}
