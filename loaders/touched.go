@@ -8,6 +8,7 @@ package loaders
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"time"
 )
@@ -70,6 +71,10 @@ func (t *Touched) noteAhead(req request, expires time.Time, lead time.Duration) 
 func (t *Touched) Refresh() (keys []string, at time.Time) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	// Fields that read the same answer noted it each; a stored response
+	// needs it once.
+	slices.Sort(t.keys)
+	t.keys = slices.Compact(t.keys)
 	return t.keys, t.refreshAt
 }
 

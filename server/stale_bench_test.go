@@ -22,3 +22,17 @@ func BenchmarkWarmSnapshotRefreshAhead(b *testing.B) {
 		h.ServeHTTP(httptest.NewRecorder(), newReq())
 	}
 }
+
+// BenchmarkWarmSnapshotExecutedRefreshAhead: BenchmarkWarmSnapshotExecuted
+// with refresh-ahead on (each answer read is noted for the response cache's
+// refreshes).
+func BenchmarkWarmSnapshotExecutedRefreshAhead(b *testing.B) {
+	h, newReq := benchHandler(b, func(c *Config) {
+		c.NoResponseCache = true
+		c.Refresh = loaders.RefreshConfig{Ahead: loaders.DefaultRefreshAhead}
+	})
+	b.ReportAllocs()
+	for b.Loop() {
+		h.ServeHTTP(httptest.NewRecorder(), newReq())
+	}
+}
