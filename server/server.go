@@ -105,6 +105,19 @@ type Config struct {
 	// NoResponseCache switches off the whole-response cache (the shared
 	// cache of upstream answers stays).
 	NoResponseCache bool
+	// CacheStale is how long past its time-to-live an upstream answer is
+	// kept, to be served marked stale (extensions.stale) when the rate
+	// budget is spent or the circuit is open; 0 means
+	// loaders.DefaultStaleFor, negative serves nothing stale.
+	CacheStale time.Duration
+	// Refresh configures refresh-ahead of hot answers on spare budget; the
+	// zero value switches it off.
+	Refresh loaders.RefreshConfig
+	// Changes, when not nil, vouches for cached answers no change event has
+	// touched (webhooks): they stay fresh past their time-to-live.
+	Changes loaders.ChangeFeed
+	// Now is the clock of the caches (default time.Now), for tests.
+	Now func() time.Time
 	// Naive switches off the loaders and the cache and resolves fields one
 	// at a time, one upstream call per field: the baseline the benchmark
 	// measures the gateway against. Not for production.
@@ -157,11 +170,12 @@ func New(cfg Config) (http.Handler, error) {
 	if !cfg.Naive {
 		var shared cache.Cache
 		if cfg.CacheMaxBytes > 0 {
-			shared = cache.NewLRU(cfg.CacheMaxBytes)
+			shared = cache.NewLRUWithClock(cfg.CacheMaxBytes, cfg.Now)
 		}
 		var err error
 		reader, err = loaders.NewReader(loaders.Config{Client: cfg.Client, Cache: shared, TTLs: cfg.CacheTTLs,
-			MaxConcurrentPerLocation: cfg.MaxConcurrentPerLocation})
+			MaxConcurrentPerLocation: cfg.MaxConcurrentPerLocation,
+			StaleFor:                 cfg.CacheStale, Changes: cfg.Changes, Refresh: cfg.Refresh, Now: cfg.Now})
 		if err != nil {
 			return nil, err
 		}
@@ -182,7 +196,12 @@ func New(cfg Config) (http.Handler, error) {
 		limits.MaxAliases = DefaultQueryLimits.MaxAliases
 	}
 	gql := NewGraphQLHandler(root, cfg.Logger, cfg.Introspection)
-	gql.Use(queryLimiter{limits: limits, budget: budgetOf(cfg.Client)})
+	budget := budgetOf(cfg.Client)
+	if !cfg.Naive && reader.Cache() != nil {
+		gql.Use(cacheFirst{}) // before the limiter: queries may be answered from the cache
+		budget = cacheFirstBudget(budget)
+	}
+	gql.Use(queryLimiter{limits: limits, budget: budget})
 	if cfg.AuditLog != nil {
 		gql.AroundFields(auditMutations(cfg.AuditLog))
 	}
@@ -194,6 +213,7 @@ func New(cfg Config) (http.Handler, error) {
 		gql.AroundOperations(oneFieldAtATime)
 		gql.AroundFields(lockField)
 	} else {
+		gql.AroundResponses(staleMarks)
 		exec = loaders.Middleware(reader, gql)
 	}
 	exec = withWellFormedRequest(withTimeout(cfg.RequestTimeout, exec))
@@ -203,7 +223,7 @@ func New(cfg Config) (http.Handler, error) {
 	if !cfg.Naive && reader.Cache() != nil && !cfg.NoResponseCache {
 		gql.AroundOperations(onlyQueriesCached)
 		gql.AroundResponses(noErrorsCached)
-		exec = withResponseCache(reader.Cache(), exec)
+		exec = withResponseCache(reader, exec)
 	}
 
 	mux := http.NewServeMux()

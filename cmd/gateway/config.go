@@ -70,6 +70,12 @@ type config struct {
 	breaker         upstream.BreakerConfig
 	sandbox         sandbox.Config
 	conn            connConfig
+
+	// Stale answers and refresh-ahead (issue 16).
+	cacheStale     time.Duration
+	refreshAhead   float64
+	refreshShare   float64
+	refreshHotKeys int
 }
 
 // connConfig is connection hygiene and bounded credentials (issue 10).
@@ -185,6 +191,12 @@ func newFlagSet(cfg *config) *flag.FlagSet {
 	fs.IntVar(&cfg.conn.maxTokenBytes, "max-token-bytes", auth.DefaultMaxTokenBytes, "longest bearer token, API key or JWT accepted (longer: 401 UNAUTHENTICATED before anything is stored)")
 	fs.IntVar(&cfg.conn.maxLocationIDBytes, "max-location-id-bytes", server.DefaultMaxLocationIDBytes, "longest X-Location-Id header accepted (it must also be letters, digits, _ and -)")
 	fs.IntVar(&cfg.conn.credentialCacheBytes, "credential-cache-bytes", server.DefaultCredentialCacheBytes, "memory for parsed bearer credentials (keyed by a hash of the token)")
+
+	// Stale answers and refresh-ahead (issue 16).
+	fs.DurationVar(&cfg.cacheStale, "cache-stale", loaders.DefaultStaleFor, "how long past its TTL an upstream answer is kept, to be served marked stale (extensions.stale) when the rate budget is spent or the circuit is open; 0 switches stale answers off")
+	fs.Float64Var(&cfg.refreshAhead, "refresh-ahead", loaders.DefaultRefreshAhead, "share of an answer's TTL, before it expires, in which a read refreshes it in the background on spare budget; 0 switches refresh-ahead off")
+	fs.Float64Var(&cfg.refreshShare, "refresh-share", loaders.DefaultRefreshShare, "share of a location's -rate-max window refreshes may use: one goes only while more than (1 - share) of the window is free")
+	fs.IntVar(&cfg.refreshHotKeys, "refresh-hot-keys", loaders.DefaultRefreshHotKeys, "most answers the gateway remembers how to refresh ahead")
 
 	// The embedded sandbox's knobs, under a sandbox- prefix.
 	sfs := flag.NewFlagSet("sandbox", flag.ContinueOnError)
@@ -339,7 +351,35 @@ func (c *config) validate() error {
 	if c.logFormat != "text" && c.logFormat != "json" {
 		return fmt.Errorf("%s %q: must be text or json", setting("log-format"), c.logFormat)
 	}
+	return c.validateStale()
+}
+
+// validateStale checks the settings of stale answers and refresh-ahead.
+func (c *config) validateStale() error {
+	if c.cacheStale < 0 {
+		return fmt.Errorf("%s %v: must not be negative (0 switches stale answers off)", setting("cache-stale"), c.cacheStale)
+	}
+	if !(c.refreshAhead >= 0 && c.refreshAhead < 1) {
+		return fmt.Errorf("%s %v: must be at least 0 (off) and below 1", setting("refresh-ahead"), c.refreshAhead)
+	}
+	if !(c.refreshShare > 0 && c.refreshShare <= 1) {
+		return fmt.Errorf("%s %v: must be above 0 and at most 1", setting("refresh-share"), c.refreshShare)
+	}
+	if c.refreshHotKeys < 1 {
+		return fmt.Errorf("%s %d: must be at least 1", setting("refresh-hot-keys"), c.refreshHotKeys)
+	}
 	return nil
+}
+
+// staleSettings returns the server's settings of stale answers and
+// refresh-ahead: -cache-stale 0 is off, which server.Config says with a
+// negative value; refreshes share the budget's window of -rate-max.
+func (c *config) staleSettings() (time.Duration, loaders.RefreshConfig) {
+	stale := c.cacheStale
+	if stale == 0 {
+		stale = -1
+	}
+	return stale, loaders.RefreshConfig{Ahead: c.refreshAhead, Share: c.refreshShare, WindowMax: c.budget.Max, HotKeys: c.refreshHotKeys}
 }
 
 func parseLevel(s string) (slog.Level, error) {
