@@ -15,11 +15,11 @@ package sandbox
 
 import (
 	"crypto/rand"
-	"html/template"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
 	"fmt"
+	"html/template"
 	"mime"
 	"net/http"
 	"net/url"
