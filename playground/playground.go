@@ -34,6 +34,16 @@ type Options struct {
 	DefaultHeaders map[string]string // headers pre-filled in the headers pane, e.g. {"Authorization": "Bearer sbx-..."}; nil = none
 	AssetsPath     string            // URL path prefix where embedded assets are served, default "/playground/"
 	UseCDN         bool              // load the pinned assets from a public CDN instead of the embedded copy
+	// Tabs, when not empty, are the tabs the page opens with for a user who
+	// has none saved, in order (each with DefaultHeaders); DefaultQuery is
+	// then unused. Subscriptions and other examples add a Tab each.
+	Tabs []Tab
+}
+
+// Tab is one tab of examples in GraphiQL: a document and its variables.
+type Tab struct {
+	Query     string // the GraphQL document
+	Variables string // the variables pane's text (a JSON object), "" for none
 }
 
 // DefaultTitle is the page title used when Options.Title is empty.
@@ -63,6 +73,13 @@ type pageConfig struct {
 	DefaultHeaders string            `json:"defaultHeaders,omitempty"`
 	Workers        map[string]string `json:"workers"`
 	CDNWorkers     bool              `json:"cdnWorkers,omitempty"`
+	Tabs           []pageTab         `json:"tabs,omitempty"`
+}
+
+// pageTab is a Tab as bootstrap.js reads it.
+type pageTab struct {
+	Query     string `json:"query"`
+	Variables string `json:"variables,omitempty"`
 }
 
 // pageData fills page.html. The values typed template.JS or template.HTML
@@ -127,6 +144,18 @@ func Handler(opts Options) (http.Handler, error) {
 	h := &handler{assetsPath: opts.AssetsPath, bundle: b, useCDN: opts.UseCDN}
 
 	cfg := pageConfig{Endpoint: opts.Endpoint, DefaultQuery: opts.DefaultQuery}
+	for i, t := range opts.Tabs {
+		if strings.TrimSpace(t.Query) == "" {
+			return nil, fmt.Errorf("playground: Tabs[%d] has no query", i)
+		}
+		if t.Variables != "" {
+			var v map[string]any
+			if err := json.Unmarshal([]byte(t.Variables), &v); err != nil {
+				return nil, fmt.Errorf("playground: Tabs[%d].Variables must be a JSON object: %w", i, err)
+			}
+		}
+		cfg.Tabs = append(cfg.Tabs, pageTab{Query: t.Query, Variables: t.Variables})
+	}
 	if len(opts.DefaultHeaders) > 0 {
 		// The pane shows this text verbatim, so no HTML escaping here: the
 		// config as a whole is escaped when it is marshalled into the page.
