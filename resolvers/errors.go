@@ -166,7 +166,9 @@ func classifyUpstream(e *upstream.Error) (code, msg string, ext map[string]any) 
 	case errors.Is(e, upstream.ErrForbidden):
 		return CodeForbidden, "forbidden: " + upstreamMsg, ext
 	case errors.Is(e, upstream.ErrUnauthorized):
-		return CodeUnauthenticated, "unauthenticated: " + upstreamMsg, ext
+		// The token reached HighLevel and was refused: not a paste gone
+		// wrong (those are refused before any call, see auth.CheckTokenShape).
+		return CodeUnauthenticated, "HighLevel rejected the token (well-formed, but expired, revoked or not valid for this API): " + upstreamMsg, ext
 	case errors.Is(e, upstream.ErrRateLimited):
 		secs := retryAfterSeconds(e.RetryAfter)
 		ext["retryAfter"] = secs
