@@ -47,13 +47,18 @@ func recordOutcome(ctx context.Context, next graphql.ResponseHandler) *graphql.R
 	if graphql.HasOperationContext(ctx) {
 		if oc := graphql.GetOperationContext(ctx); oc != nil {
 			o.operation = oc.OperationName
-			if o.operation == "" && oc.Operation != nil {
-				o.operation = string(oc.Operation.Operation) // "query", "mutation", ...
+			if op := oc.Operation; o.operation == "" && op != nil {
+				o.operation = op.Name
+				if o.operation == "" {
+					o.operation = string(op.Operation) // "query", "mutation", ...
+				}
 			}
 		}
 	}
-	d := strings.TrimSpace(string(resp.Data))
-	o.noData = o.noData || d == "" || d == "null"
+	if len(resp.Errors) > 0 {
+		// Only when something failed: reading the data costs.
+		o.noData = o.noData || noData(resp.Data)
+	}
 	for _, e := range resp.Errors {
 		code, _ := e.Extensions["code"].(string)
 		o.count(code)
@@ -90,16 +95,35 @@ func (o *requestOutcome) readBody(body []byte) {
 	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	d := strings.TrimSpace(string(ans.Data))
-	o.noData = d == "" || d == "null"
+	o.noData = noData(ans.Data)
 	for _, e := range ans.Errors {
 		o.count(e.Extensions.Code)
 	}
 }
 
+// noData reports whether an answer's data holds nothing: absent, null, or
+// an object whose every field is null (each top-level field failed).
+func noData(data json.RawMessage) bool {
+	d := strings.TrimSpace(string(data))
+	if d == "" || d == "null" {
+		return true
+	}
+	var fields map[string]json.RawMessage
+	if json.Unmarshal(data, &fields) != nil {
+		return false
+	}
+	for _, v := range fields {
+		if strings.TrimSpace(string(v)) != "null" {
+			return false
+		}
+	}
+	return true
+}
+
 // attrs returns the log attributes of the outcome: the operation, ok,
 // partial (data and errors) or error (errors, no data), the error count
-// and the codes with their counts, sorted ("UPSTREAM_UNAVAILABLE=3").
+// and the codes with their counts, sorted ("NOT_FOUND:1,UPSTREAM_UNAVAILABLE:3",
+// a form log handlers need not quote).
 func (o *requestOutcome) attrs() []any {
 	o.mu.Lock()
 	defer o.mu.Unlock()
@@ -117,7 +141,7 @@ func (o *requestOutcome) attrs() []any {
 	if o.errors > 0 {
 		var parts []string
 		for _, code := range slices.Sorted(maps.Keys(o.codes)) {
-			parts = append(parts, code+"="+strconv.Itoa(o.codes[code]))
+			parts = append(parts, code+":"+strconv.Itoa(o.codes[code]))
 		}
 		out = append(out, "errors", o.errors, "codes", strings.Join(parts, ","))
 	}
