@@ -97,7 +97,7 @@ func TestRequestLogLevels(t *testing.T) {
 				}
 			}
 			query(token[:len(token)/2], `"{ __typename }"`) // a cut paste
-			query(token, `"{ __typename }"`)                 // fine, no upstream call
+			query(token, `"{ __typename }"`)                // fine, no upstream call
 			for _, p := range []string{HealthPath, ReadyPath, "/", "/playground/manifest.json"} {
 				resp, err := srv.Client().Get(srv.URL + p)
 				if err != nil {

@@ -28,28 +28,6 @@ import (
 	"github.com/ghl-graphql/gateway/upstream/sandbox"
 )
 
-// exampleQuery is pre-filled in GraphiQL on the sandbox: the full snapshot
-// of one contact.
-const exampleQuery = `# The full snapshot of a contact in one request.
-# Press the play button, then try the Docs pane on the left.
-query Snapshot($first: Int = 1) {
-  contacts(first: $first) {
-    totalCount
-    nodes {
-      id
-      name
-      email
-      phone
-      tags
-      customFields { id value }
-      tasks { id title dueDate completed }
-      notes { id body dateAdded }
-      appointments { id title startTime status }
-    }
-  }
-}
-`
-
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -57,7 +35,7 @@ func main() {
 		if errors.Is(err, flag.ErrHelp) {
 			os.Exit(0)
 		}
-		fmt.Fprintln(os.Stderr, "gateway:", err)
+		printConfigError(os.Stderr, err)
 		os.Exit(2)
 	}
 }
@@ -68,8 +46,7 @@ func run(ctx context.Context, args []string, stdout, stderr *os.File) error {
 	if len(args) > 0 {
 		switch args[0] {
 		case "schema":
-			_, err := io.WriteString(stdout, server.SchemaSDL())
-			return err
+			return runSchema(args[1:], stdout, stderr)
 		case "sandbox":
 			return runSandbox(ctx, args[1:], stdout, stderr)
 		case "keys":
@@ -96,6 +73,21 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger, stdout io.Writ
 			return err
 		}
 		defer stopSandbox()
+	}
+
+	// Listen first: the banner, GraphiQL's examples and managed mode
+	// against the sandbox need the real address (-addr may end in :0).
+	tcp, err := net.Listen("tcp", cfg.addr)
+	if err != nil {
+		return fmt.Errorf("-addr %q: %w", cfg.addr, err)
+	}
+	defer tcp.Close()
+	url := "http://" + tcp.Addr().String()
+	var notes []string
+	if sb != nil && cfg.authMode == "managed" {
+		if notes, err = cfg.prepareSandboxManaged(sb, baseURL, url); err != nil {
+			return err
+		}
 	}
 
 	httpClient := upstream.NewHTTPClient()
@@ -130,8 +122,10 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger, stdout io.Writ
 	if cfg.playground {
 		pg := &playground.Options{Endpoint: server.GraphQLPath, UseCDN: cfg.playgroundCDN}
 		if sb != nil {
-			pg.DefaultQuery = exampleQuery
-			pg.DefaultHeaders = map[string]string{"Authorization": "Bearer " + sb.DefaultToken()}
+			pg.Tabs = exampleTabs(sb.ExampleContact(sb.Locations()[0]))
+			if cfg.authMode != "managed" {
+				pg.DefaultHeaders = map[string]string{"Authorization": "Bearer " + sb.DefaultToken()}
+			}
 		}
 		scfg.Playground = pg
 	}
@@ -150,6 +144,7 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger, stdout io.Writ
 		}
 		scfg.PersistedOperations = ops
 	}
+	warnRefuseAll(logger, cfg, scfg.PersistedOperations, scfg.Managed)
 	switch cfg.auditLog {
 	case "":
 	case "-":
@@ -176,21 +171,22 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger, stdout io.Writ
 		return err
 	}
 
-	tcp, err := net.Listen("tcp", cfg.addr)
-	if err != nil {
-		return fmt.Errorf("-addr %q: %w", cfg.addr, err)
-	}
 	exempt, _ := cfg.conn.exempt() // checked by validate
 	ln := server.LimitConnsPerClient(tcp, server.ClientConnLimit{Max: cfg.conn.maxConnsPerClient, Exempt: exempt})
 	srv := newHTTPServer(cfg, handler, logger)
-	url := "http://" + ln.Addr().String()
+	for _, n := range notes {
+		logger.Info("managed mode against the sandbox: " + n)
+	}
 	fmt.Fprintf(stdout, "GraphQL endpoint: %s%s\n", url, server.GraphQLPath)
 	if cfg.playground {
-		fmt.Fprintf(stdout, "GraphiQL:         %s/\n", url)
+		fmt.Fprintf(stdout, "GraphiQL:         %s/   (open it in a browser: example tabs, and on the sandbox a token, are filled in)\n", url)
 	}
 	if sb != nil {
 		fmt.Fprintf(stdout, "Upstream:         built-in sandbox at %s (locations %v)\n", baseURL, sb.Locations())
-		fmt.Fprintf(stdout, "Sandbox token:    %s\n", sb.DefaultToken())
+		if cfg.authMode != "managed" {
+			fmt.Fprintf(stdout, "Sandbox token:    %s\n", sb.DefaultToken())
+		}
+		printSandboxBanner(stdout, cfg, sb, url)
 	} else {
 		fmt.Fprintf(stdout, "Upstream:         %s\n", baseURL)
 	}
