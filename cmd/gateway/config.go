@@ -260,7 +260,8 @@ func applyEnv(fs *flag.FlagSet, lookup func(string) (string, bool)) error {
 		}
 		if v, ok := lookup(envName(f.Name)); ok {
 			if err := fs.Set(f.Name, v); err != nil {
-				errs = append(errs, fmt.Errorf("%s=%q: %w", envName(f.Name), v, err))
+				errs = append(errs, fmt.Errorf("%s %q (from the environment): %w", setting(f.Name), v, err))
+				_ = f.Value.Set(f.DefValue) // reported once, not again by the checks
 			}
 		}
 	})
@@ -289,10 +290,10 @@ func parseConfig(args []string, lookup func(string) (string, bool), usageOut *os
 		p.add(fmt.Errorf("unexpected argument %q", rest[0]))
 	}
 	p.add(applyEnv(fs, lookup))
-	if len(p) == 0 {
-		p.add(cfg.sandboxManaged())
-		p.add(cfg.validate())
-	}
+	// Checked even after a bad flag, which keeps its default: every
+	// problem is reported in one go.
+	p.add(cfg.sandboxManaged())
+	p.add(cfg.validate())
 	if err := p.err(); err != nil {
 		return nil, err
 	}
@@ -553,7 +554,7 @@ func (c connConfig) validate(requestTimeout time.Duration) error {
 	if c.writeTimeout < 0 {
 		errs = append(errs, fmt.Errorf("%s %v: must not be negative (0 derives it)", setting("write-timeout"), c.writeTimeout))
 	}
-	if c.writeTimeout != 0 && c.writeTimeout < requestTimeout+c.bodyReadTimeout {
+	if c.writeTimeout > 0 && c.writeTimeout < requestTimeout+c.bodyReadTimeout {
 		errs = append(errs, fmt.Errorf("%s %v: must be at least -request-timeout + -body-read-timeout (%v), or a request's answer could not be written",
 			setting("write-timeout"), c.writeTimeout, requestTimeout+c.bodyReadTimeout))
 	}

@@ -179,7 +179,11 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger, stdout io.Writ
 	}
 	fmt.Fprintf(stdout, "GraphQL endpoint: %s%s\n", url, server.GraphQLPath)
 	if cfg.playground {
-		fmt.Fprintf(stdout, "GraphiQL:         %s/   (open it in a browser: example tabs, and on the sandbox a token, are filled in)\n", url)
+		hint := "open it in a browser: tabs of examples"
+		if sb != nil && cfg.authMode != "managed" {
+			hint += " with a working token"
+		}
+		fmt.Fprintf(stdout, "GraphiQL:         %s/   (%s)\n", url, hint)
 	}
 	if sb != nil {
 		fmt.Fprintf(stdout, "Upstream:         built-in sandbox at %s (locations %v)\n", baseURL, sb.Locations())
