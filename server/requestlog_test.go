@@ -143,12 +143,12 @@ func TestRequestLogLevels(t *testing.T) {
 
 func TestRequestOutcomeAttrs(t *testing.T) {
 	for name, tc := range map[string]struct {
-		o    requestOutcome
+		o    *requestOutcome
 		want string
 	}{
-		"ok":      {o: requestOutcome{}, want: "[outcome ok]"},
-		"partial": {o: requestOutcome{errors: 3, codes: map[string]int{"RATE_LIMITED": 1, "NOT_FOUND": 2}}, want: "[outcome partial errors 3 codes NOT_FOUND:2,RATE_LIMITED:1]"},
-		"error":   {o: requestOutcome{noData: true, operation: "Q", errors: 1, codes: map[string]int{"X": 1}}, want: "[outcome error operation Q errors 1 codes X:1]"},
+		"ok":      {o: &requestOutcome{}, want: "[outcome ok]"},
+		"partial": {o: &requestOutcome{errors: 3, codes: map[string]int{"RATE_LIMITED": 1, "NOT_FOUND": 2}}, want: "[outcome partial errors 3 codes NOT_FOUND:2,RATE_LIMITED:1]"},
+		"error":   {o: &requestOutcome{noData: true, operation: "Q", errors: 1, codes: map[string]int{"X": 1}}, want: "[outcome error operation Q errors 1 codes X:1]"},
 	} {
 		got := fmtAttrs(tc.o.attrs())
 		if got != tc.want {

@@ -612,3 +612,22 @@ func TestBinaryManagedSandbox(t *testing.T) {
 		t.Errorf("a made-up key was served: %d %s", status, code)
 	}
 }
+
+// The README names the exact Go version go.mod requires.
+func TestREADMEGoVersion(t *testing.T) {
+	mod, err := os.ReadFile(filepath.Join("..", "..", "go.mod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^go (\S+)$`).FindSubmatch(mod)
+	if m == nil {
+		t.Fatal("go.mod has no go line")
+	}
+	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "Requires **Go " + string(m[1]) + "**"; !bytes.Contains(readme, []byte(want)) {
+		t.Errorf("README.md does not say %q", want)
+	}
+}
