@@ -1,6 +1,9 @@
 // This file is the one place where errors become GraphQL errors: it sorts
-// every error into a small fixed set of codes (extensions.code), and keeps
-// internal details out of what clients see.
+// every error into a code of the vocabulary (codes.go), and keeps internal
+// details out of what clients see. Errors raised before execution (HTTP
+// middleware, the cost check) are presented here too, so every error has
+// one shape: message, extensions.code, and the same extra extensions
+// (retryAfter, cost, operation, writeOutcome) wherever they apply.
 
 package resolvers
 
@@ -21,22 +24,6 @@ import (
 	"github.com/ghl-graphql/gateway/upstream"
 )
 
-// The codes clients find in extensions.code.
-const (
-	CodeNotFound        = "NOT_FOUND"
-	CodeUnauthenticated = "UNAUTHENTICATED"
-	CodeForbidden       = "FORBIDDEN"
-	CodeBadUserInput    = "BAD_USER_INPUT"
-	CodeRateLimited     = "RATE_LIMITED"
-	CodeUpstreamError   = "UPSTREAM_ERROR"
-	CodeUpstreamTimeout = "UPSTREAM_TIMEOUT"
-	// CodeUpstreamUnavailable: the gateway stopped calling HighLevel for a
-	// cool-down after repeated failures (circuit open).
-	CodeUpstreamUnavailable = "UPSTREAM_UNAVAILABLE"
-	CodeCancelled           = "REQUEST_CANCELLED"
-	CodeInternal            = "INTERNAL_SERVER_ERROR"
-)
-
 // inputError is bad input found by the gateway before any upstream call.
 type inputError struct {
 	msg string
@@ -47,6 +34,56 @@ func (e *inputError) Error() string { return e.msg }
 // badInput returns an error that is presented as BAD_USER_INPUT.
 func badInput(format string, args ...any) error {
 	return &inputError{msg: fmt.Sprintf(format, args...)}
+}
+
+// Error is an error the gateway raises itself with a code of the
+// vocabulary, before or outside an upstream call: a refusal by the HTTP
+// middleware, the cost check, the rate budget.
+type Error struct {
+	// Code is one of the vocabulary's codes.
+	Code string
+	// Message is what the client reads.
+	Message string
+	// Extensions are extra extensions beside code (retryAfter, cost, …).
+	Extensions map[string]any
+	// Status, when not 0, is a more precise HTTP status than the code's for
+	// a refusal before execution (405 for a method, 413 for a body size,
+	// 415 for a media type).
+	Status int
+}
+
+func (e *Error) Error() string { return e.Message }
+
+// HTTPStatus is the status of an answer that refuses the whole request
+// with e before execution.
+func (e *Error) HTTPStatus() int {
+	if e.Status != 0 {
+		return e.Status
+	}
+	return CodeStatus(e.Code)
+}
+
+// NewError returns an Error with this code and message.
+func NewError(code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// With returns e with one more extension.
+func (e *Error) With(key string, value any) *Error {
+	if e.Extensions == nil {
+		e.Extensions = map[string]any{}
+	}
+	e.Extensions[key] = value
+	return e
+}
+
+// RateLimited is the one constructor of RATE_LIMITED errors, wherever the
+// refusal comes from (the gateway's budget, HighLevel's 429, a refusal of
+// the whole query for its cost): reason, then when to retry, in the
+// message and in extensions.retryAfter (whole seconds, at least one).
+func RateLimited(reason string, retryAfter time.Duration) *Error {
+	secs := retryAfterSeconds(retryAfter)
+	return NewError(CodeRateLimited, "%s; retry after %d s", reason, secs).With("retryAfter", secs)
 }
 
 // authError is a missing or refused credential found by the gateway.
@@ -65,29 +102,33 @@ var errUnauthenticated = &authError{code: CodeUnauthenticated,
 // the client sees. It is the gateway's only error translator.
 func ErrorPresenter(logger *slog.Logger) graphql.ErrorPresenterFunc {
 	return func(ctx context.Context, err error) *gqlerror.Error {
-		var gqlErr *gqlerror.Error
-		if errors.As(err, &gqlErr) && gqlErr.Err == nil {
-			// Errors gqlgen made itself (parse, validation, coercion of
-			// variables) are already fit for clients.
-			return gqlErr
-		}
-		out := graphql.DefaultErrorPresenter(ctx, err)
-		code, msg, ext := classify(err)
-		if code == CodeInternal {
-			logger.ErrorContext(ctx, "internal error", "err", err, "path", out.Path.String())
-		}
-		out.Message = msg
-		if out.Extensions == nil {
-			out.Extensions = map[string]any{}
-		}
-		out.Extensions["code"] = code
-		for k, v := range ext {
-			out.Extensions[k] = v
-		}
-		// The wrapped error stays server-side.
-		out.Err = nil
-		return out
+		return Present(ctx, logger, err)
 	}
+}
+
+// Present turns err into the GraphQL error the client sees; ErrorPresenter
+// and the HTTP middleware's refusals both use it.
+func Present(ctx context.Context, logger *slog.Logger, err error) *gqlerror.Error {
+	var gqlErr *gqlerror.Error
+	if errors.As(err, &gqlErr) && gqlErr.Err == nil {
+		// Errors gqlgen made itself (parse, validation, coercion of
+		// variables) are already fit for clients.
+		return gqlErr
+	}
+	out := graphql.DefaultErrorPresenter(ctx, err)
+	code, msg, ext := classify(err)
+	if code == CodeInternal {
+		logger.ErrorContext(ctx, "internal error", "err", err, "path", out.Path.String())
+	}
+	out.Message = msg
+	out.Extensions = make(map[string]any, len(ext)+1)
+	out.Extensions["code"] = code
+	for k, v := range ext {
+		out.Extensions[k] = v
+	}
+	// The wrapped error stays server-side.
+	out.Err = nil
+	return out
 }
 
 // Classify returns the code and client-safe message an error is presented
@@ -99,12 +140,15 @@ func Classify(err error) (code, message string) {
 
 // classify sorts err into a code, a client-safe message and extra extensions.
 func classify(err error) (code, msg string, ext map[string]any) {
+	var own *Error
 	var in *inputError
 	var iv *scalars.InvalidValueError
 	var au *authError
 	var up *upstream.Error
 	var gqlErr *gqlerror.Error
 	switch {
+	case errors.As(err, &own):
+		return own.Code, own.Message, own.Extensions
 	case errors.As(err, &in):
 		return CodeBadUserInput, in.msg, nil
 	case errors.As(err, &iv):
@@ -162,12 +206,15 @@ func classifyUpstream(e *upstream.Error) (code, msg string, ext map[string]any) 
 	case errors.Is(e, upstream.ErrUnauthorized):
 		return CodeUnauthenticated, "unauthenticated: " + upstreamMsg, ext
 	case errors.Is(e, upstream.ErrRateLimited):
-		secs := retryAfterSeconds(e.RetryAfter)
-		ext["retryAfter"] = secs
+		reason := "HighLevel's rate limit was reached"
 		if e.StatusCode == 0 {
-			return CodeRateLimited, fmt.Sprintf("the location's rate budget with HighLevel is spent; retry after %d s", secs), ext
+			reason = "the location's rate budget with HighLevel is spent"
 		}
-		return CodeRateLimited, fmt.Sprintf("HighLevel's rate limit was reached; retry after %d s", secs), ext
+		rl := RateLimited(reason, e.RetryAfter)
+		for k, v := range rl.Extensions {
+			ext[k] = v
+		}
+		return rl.Code, rl.Message, ext
 	case errors.Is(e, upstream.ErrInvalidInput):
 		if e.StatusCode == 0 {
 			// Refused by the client before sending: the cause is ours to show.

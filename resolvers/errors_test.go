@@ -71,6 +71,9 @@ func TestErrorPresenter(t *testing.T) {
 			if got.Extensions["code"] != tc.wantCode {
 				t.Fatalf("code = %v, want %s (message %q)", got.Extensions["code"], tc.wantCode, got.Message)
 			}
+			if code, _ := got.Extensions["code"].(string); !declared(code) {
+				t.Errorf("code %v is not in the vocabulary (codes.go)", got.Extensions["code"])
+			}
 			if !strings.Contains(got.Message, tc.wantMsg) {
 				t.Errorf("message %q does not contain %q", got.Message, tc.wantMsg)
 			}

@@ -41,8 +41,8 @@ func withPrincipal(m *Managed, next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		case err != nil:
-			writeGraphQLError(w, http.StatusUnauthorized,
-				"invalid credential: send Authorization: Bearer <gateway API key or JWT>", resolvers.CodeUnauthenticated)
+			writeError(w, r, resolvers.NewError(resolvers.CodeUnauthenticated,
+				"invalid credential: send Authorization: Bearer <gateway API key or JWT>"))
 			return
 		}
 		ctx := clientauth.WithPrincipal(r.Context(), p)

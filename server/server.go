@@ -15,6 +15,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -27,6 +28,7 @@ import (
 	lrucache "github.com/hashicorp/golang-lru/v2"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/formatter"
+	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/ghl-graphql/gateway/auth"
 	"github.com/ghl-graphql/gateway/cache"
@@ -267,7 +269,7 @@ func withCredential(learned *auth.Learned, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		tok, err := auth.BearerToken(r)
 		if err != nil {
-			writeGraphQLError(w, http.StatusUnauthorized, err.Error(), resolvers.CodeUnauthenticated)
+			writeError(w, r, resolvers.NewError(resolvers.CodeUnauthenticated, "%s", err.Error()))
 			return
 		}
 		if tok != "" {
@@ -280,7 +282,7 @@ func withCredential(learned *auth.Learned, next http.Handler) http.Handler {
 			}
 			cred, err := learned.Apply(cred)
 			if err != nil {
-				writeGraphQLError(w, http.StatusForbidden, err.Error(), resolvers.CodeForbidden)
+				writeError(w, r, resolvers.NewError(resolvers.CodeForbidden, "%s", err.Error()))
 				return
 			}
 			ctx := upstream.ContextWithCallObserver(auth.WithCredential(r.Context(), cred), observe)
@@ -307,9 +309,10 @@ func isJSONPost(r *http.Request) bool {
 // reads a JSON body into memory once for the middleware after it.
 func withBodyLimit(max int64, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tooLarge := &resolvers.Error{Code: resolvers.CodeBadUserInput, Status: http.StatusRequestEntityTooLarge,
+			Message: fmt.Sprintf("request body exceeds %d bytes", max)}
 		if r.ContentLength > max {
-			writeGraphQLError(w, http.StatusRequestEntityTooLarge,
-				fmt.Sprintf("request body exceeds %d bytes", max), resolvers.CodeBadUserInput)
+			writeError(w, r, tooLarge)
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, max)
@@ -318,11 +321,10 @@ func withBodyLimit(max int64, next http.Handler) http.Handler {
 			var tooBig *http.MaxBytesError
 			switch {
 			case errors.As(err, &tooBig):
-				writeGraphQLError(w, http.StatusRequestEntityTooLarge,
-					fmt.Sprintf("request body exceeds %d bytes", max), resolvers.CodeBadUserInput)
+				writeError(w, r, tooLarge)
 				return
 			case err != nil:
-				writeGraphQLError(w, http.StatusBadRequest, "could not read the request body", CodeBadRequest)
+				writeError(w, r, resolvers.NewError(resolvers.CodeBadRequest, "could not read the request body"))
 				return
 			}
 			r.Body = io.NopCloser(bytes.NewReader(body))
@@ -352,13 +354,14 @@ func withWellFormedRequest(next http.Handler) http.Handler {
 		case http.MethodPost:
 			body, ok := requestBody(r)
 			if !ok {
-				writeGraphQLError(w, http.StatusUnsupportedMediaType, "POST bodies must be application/json", CodeBadRequest)
+				writeError(w, r, &resolvers.Error{Code: resolvers.CodeBadRequest, Status: http.StatusUnsupportedMediaType,
+					Message: "POST bodies must be application/json"})
 				return
 			}
 			var req graphQLRequest
 			trimmed := bytes.TrimLeft(body, " \t\r\n")
 			if len(trimmed) == 0 || trimmed[0] != '{' || json.Unmarshal(body, &req) != nil {
-				writeGraphQLError(w, http.StatusBadRequest, shape, CodeBadRequest)
+				writeError(w, r, resolvers.NewError(resolvers.CodeBadRequest, shape))
 				return
 			}
 		case http.MethodGet:
@@ -367,7 +370,7 @@ func withWellFormedRequest(next http.Handler) http.Handler {
 				if v := q.Get(name); v != "" {
 					var m map[string]any
 					if json.Unmarshal([]byte(v), &m) != nil {
-						writeGraphQLError(w, http.StatusBadRequest, name+" must be a JSON object", CodeBadRequest)
+						writeError(w, r, resolvers.NewError(resolvers.CodeBadRequest, "%s must be a JSON object", name))
 						return
 					}
 				}
@@ -375,16 +378,13 @@ func withWellFormedRequest(next http.Handler) http.Handler {
 		case http.MethodOptions:
 		default:
 			w.Header().Set("Allow", "GET, POST, OPTIONS")
-			writeGraphQLError(w, http.StatusMethodNotAllowed, r.Method+" is not allowed: use POST, or GET for queries", CodeBadRequest)
+			writeError(w, r, &resolvers.Error{Code: resolvers.CodeBadRequest, Status: http.StatusMethodNotAllowed,
+				Message: r.Method + " is not allowed: use POST, or GET for queries"})
 			return
 		}
 		next.ServeHTTP(w, r)
 	})
 }
-
-// CodeBadRequest is the code of a request that is not a GraphQL request at
-// all (e.g. a body that is not JSON).
-const CodeBadRequest = "BAD_REQUEST"
 
 // withTimeout bounds the whole request; upstream calls inherit the deadline,
 // and a client that disconnects cancels them through the same context.
@@ -512,7 +512,8 @@ func withRequestLog(logger *slog.Logger, next http.Handler) http.Handler {
 		}
 		w.Header().Set("X-Request-Id", id)
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
-		next.ServeHTTP(rec, r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id)))
+		ctx := context.WithValue(context.WithValue(r.Context(), requestIDKey{}, id), loggerKey{}, logger)
+		next.ServeHTTP(rec, r.WithContext(ctx))
 		logger.InfoContext(r.Context(), "request", "id", id, "method", r.Method, "path", r.URL.Path,
 			"status", rec.status, "duration", time.Since(start))
 	})
@@ -539,12 +540,34 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-// writeGraphQLError answers with a GraphQL response holding one error, for
-// failures before execution starts.
-func writeGraphQLError(w http.ResponseWriter, status int, msg, code string) {
-	writeJSON(w, status, map[string]any{
-		"errors": []map[string]any{{"message": msg, "extensions": map[string]any{"code": code}}},
-	})
+// writeError answers a request refused before execution: err presented by
+// the one presenter (resolvers.Present), so it has the shape of every other
+// error, in the response shape gqlgen gives its own refusals, with the HTTP
+// status its code declares (or the more precise one a *resolvers.Error
+// names), and Retry-After when it says when to retry.
+func writeError(w http.ResponseWriter, r *http.Request, err error) {
+	ctx := r.Context()
+	presented := resolvers.Present(ctx, loggerFrom(ctx), err)
+	code, _ := presented.Extensions["code"].(string)
+	status := resolvers.CodeStatus(code)
+	var own *resolvers.Error
+	if errors.As(err, &own) {
+		status = own.HTTPStatus()
+	}
+	if secs, ok := presented.Extensions["retryAfter"].(int); ok {
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+	}
+	writeJSON(w, status, &graphql.Response{Errors: gqlerror.List{presented}})
+}
+
+type loggerKey struct{}
+
+// loggerFrom returns the gateway's logger that withRequestLog put in ctx.
+func loggerFrom(ctx context.Context) *slog.Logger {
+	if l, ok := ctx.Value(loggerKey{}).(*slog.Logger); ok {
+		return l
+	}
+	return slog.New(slog.DiscardHandler)
 }
 
 // SchemaSDL returns the gateway's GraphQL schema as SDL, descriptions included.
