@@ -9,6 +9,7 @@ import (
 	"log/slog"
 
 	"github.com/ghl-graphql/gateway/auth"
+	"github.com/ghl-graphql/gateway/errcode"
 	"github.com/ghl-graphql/gateway/loaders"
 	"github.com/ghl-graphql/gateway/upstream"
 )
@@ -25,9 +26,9 @@ type Resolver struct {
 type Config struct {
 	// Client calls the Contacts API.
 	Client *upstream.Client
-	// Reader serves reads through the shared cache, with coalescing; nil
-	// makes every read a direct upstream call. Requests get per-request
-	// loaders over it from loaders.Middleware.
+	// Reader serves reads through the shared cache, with coalescing
+	// (required). Requests get per-request loaders over it from
+	// loaders.Middleware.
 	Reader *loaders.Reader
 	// Logger receives internal errors; nil discards them.
 	Logger *slog.Logger
@@ -41,6 +42,9 @@ type Config struct {
 func New(cfg Config) (*Resolver, error) {
 	if cfg.Client == nil {
 		return nil, errors.New("resolvers: nil upstream client")
+	}
+	if cfg.Reader == nil {
+		return nil, errors.New("resolvers: nil reader")
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -78,7 +82,7 @@ func writeContext(ctx context.Context) (context.Context, auth.Credential, error)
 		return ctx, cred, err
 	}
 	if allowed, known := cred.MayWrite(); known && !allowed {
-		return ctx, cred, &authError{code: CodeForbidden, msg: "forbidden: the credential lacks the contacts.write scope"}
+		return ctx, cred, &authError{code: errcode.CodeForbidden, msg: "forbidden: the credential lacks the contacts.write scope"}
 	}
 	return ctx, cred, nil
 }
@@ -91,7 +95,7 @@ func (r *Resolver) location(cred auth.Credential, arg *string) (string, error) {
 			return "", err
 		}
 		if cred.LocationID != "" && cred.LocationID != *arg {
-			return "", &authError{code: CodeForbidden, msg: "forbidden: the credential belongs to another location"}
+			return "", &authError{code: errcode.CodeForbidden, msg: "forbidden: the credential belongs to another location"}
 		}
 		return *arg, nil
 	}

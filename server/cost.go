@@ -15,7 +15,7 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
-	"github.com/ghl-graphql/gateway/resolvers"
+	"github.com/ghl-graphql/gateway/errcode"
 )
 
 // QueryLimits bounds one request.
@@ -179,11 +179,11 @@ func (q queryLimiter) MutateOperationContext(ctx context.Context, oc *graphql.Op
 	oc.Stats.SetExtension(costStatsKey, qc)
 	// Refusals go through the error presenter like every other error, with
 	// the cost among their extensions.
-	refuse := func(e *resolvers.Error) *gqlerror.Error {
+	refuse := func(e *errcode.Error) *gqlerror.Error {
 		return &gqlerror.Error{Message: e.Message, Err: e.With("cost", qc)}
 	}
 	tooComplex := func(format string, args ...any) *gqlerror.Error {
-		return refuse(resolvers.NewError(resolvers.CodeQueryTooComplex, format, args...))
+		return refuse(errcode.New(errcode.CodeQueryTooComplex, format, args...))
 	}
 	switch {
 	case q.limits.MaxDepth > 0 && depth > q.limits.MaxDepth:
@@ -195,7 +195,7 @@ func (q queryLimiter) MutateOperationContext(ctx context.Context, oc *graphql.Op
 	}
 	if q.budget != nil && cost > 0 {
 		if capacity, retryAfter, ok := q.budget(ctx, cost); ok && cost > capacity {
-			return refuse(resolvers.RateLimited(fmt.Sprintf("query cost %d exceeds the %d upstream calls the location's rate budget allows before the request's deadline", cost, capacity), retryAfter))
+			return refuse(errcode.RateLimited(fmt.Sprintf("query cost %d exceeds the %d upstream calls the location's rate budget allows before the request's deadline", cost, capacity), retryAfter))
 		}
 	}
 	return nil

@@ -9,8 +9,8 @@ import (
 
 	"github.com/vektah/gqlparser/v2"
 
+	"github.com/ghl-graphql/gateway/errcode"
 	"github.com/ghl-graphql/gateway/graph"
-	"github.com/ghl-graphql/gateway/resolvers"
 )
 
 func TestMeasure(t *testing.T) {
@@ -70,9 +70,9 @@ func TestQueryLimitsEndToEnd(t *testing.T) {
 		wantMsg  string
 	}{
 		"within limits":  {query: `{ contact(id: "` + id + `") { id tasks { id } } }`},
-		"too costly":     {query: `{ contacts(first: 30) { nodes { tasks { id } notes { id } } } }`, wantCode: resolvers.CodeQueryTooComplex, wantMsg: "query cost 61"},
-		"too deep":       {query: `{ contact(id: "` + id + `") { business { contacts { edges { node { business { id } } } } } } }`, wantCode: resolvers.CodeQueryTooComplex, wantMsg: "depth 7"},
-		"too many alias": {query: `{ a: contact(id: "x") { id } b: contact(id: "x") { id } c: contact(id: "x") { id } d: contact(id: "x") { id } }`, wantCode: resolvers.CodeQueryTooComplex, wantMsg: "4 aliased fields"},
+		"too costly":     {query: `{ contacts(first: 30) { nodes { tasks { id } notes { id } } } }`, wantCode: errcode.CodeQueryTooComplex, wantMsg: "query cost 61"},
+		"too deep":       {query: `{ contact(id: "` + id + `") { business { contacts { edges { node { business { id } } } } } } }`, wantCode: errcode.CodeQueryTooComplex, wantMsg: "depth 7"},
+		"too many alias": {query: `{ a: contact(id: "x") { id } b: contact(id: "x") { id } c: contact(id: "x") { id } d: contact(id: "x") { id } }`, wantCode: errcode.CodeQueryTooComplex, wantMsg: "4 aliased fields"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

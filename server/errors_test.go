@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ghl-graphql/gateway/resolvers"
+	"github.com/ghl-graphql/gateway/errcode"
 	"github.com/ghl-graphql/gateway/upstream"
 )
 
@@ -49,22 +49,22 @@ func TestEveryErrorHasOneShape(t *testing.T) {
 		wantExt    []string // extra extensions of the error
 		executed   bool     // gqlgen answered: top-level extensions allowed
 	}{
-		"malformed JSON (HTTP layer)": {req: req("POST", "application/json", `{"query": `, "Bearer t"), wantStatus: 400, wantCode: resolvers.CodeBadRequest},
-		"method (HTTP layer)":         {req: req("PUT", "application/json", snapshot, "Bearer t"), wantStatus: 405, wantCode: resolvers.CodeBadRequest},
-		"media type (HTTP layer)":     {req: req("POST", "text/plain", snapshot, "Bearer t"), wantStatus: 415, wantCode: resolvers.CodeBadRequest},
+		"malformed JSON (HTTP layer)": {req: req("POST", "application/json", `{"query": `, "Bearer t"), wantStatus: 400, wantCode: errcode.CodeBadRequest},
+		"method (HTTP layer)":         {req: req("PUT", "application/json", snapshot, "Bearer t"), wantStatus: 405, wantCode: errcode.CodeBadRequest},
+		"media type (HTTP layer)":     {req: req("POST", "text/plain", snapshot, "Bearer t"), wantStatus: 415, wantCode: errcode.CodeBadRequest},
 		"body size (HTTP layer)": {req: req("POST", "application/json", `{"query":"`+strings.Repeat(" ", 5000)+`{ __typename }"}`, "Bearer t"),
-			wantStatus: 413, wantCode: resolvers.CodeBadUserInput},
-		"malformed credential (HTTP layer)": {req: req("POST", "application/json", snapshot, "Basic abc"), wantStatus: 401, wantCode: resolvers.CodeUnauthenticated},
+			wantStatus: 413, wantCode: errcode.CodeBadUserInput},
+		"malformed credential (HTTP layer)": {req: req("POST", "application/json", snapshot, "Basic abc"), wantStatus: 401, wantCode: errcode.CodeUnauthenticated},
 		"not on the allow-list (HTTP layer)": {h: persisted, req: req("POST", "application/json", snapshot, "Bearer t"),
-			wantStatus: 400, wantCode: resolvers.CodePersistedOnly},
+			wantStatus: 400, wantCode: errcode.CodePersistedOnly},
 		"parse (gqlgen)": {req: req("POST", "application/json", `{"query":"{ contact(id: "}`, "Bearer t"),
-			wantStatus: 422, wantCode: resolvers.CodeParseFailed, executed: true},
+			wantStatus: 422, wantCode: errcode.CodeParseFailed, executed: true},
 		"too deep (cost check)": {req: req("POST", "application/json", `{"query":"{ contact(id: \"c1\") { business { contacts { nodes { id } } } } }"}`, "Bearer t"),
-			wantStatus: 200, wantCode: resolvers.CodeQueryTooComplex, wantExt: []string{"cost"}, executed: true},
+			wantStatus: 200, wantCode: errcode.CodeQueryTooComplex, wantExt: []string{"cost"}, executed: true},
 		"over the budget (cost check)": {req: req("POST", "application/json", snapshot, "Bearer t"),
-			wantStatus: 200, wantCode: resolvers.CodeRateLimited, wantExt: []string{"cost", "retryAfter"}, executed: true},
+			wantStatus: 200, wantCode: errcode.CodeRateLimited, wantExt: []string{"cost", "retryAfter"}, executed: true},
 		"failing field (execution)": {req: req("POST", "application/json", `{"query":"{ contact(id: \"\") { id } }"}`, "Bearer t"),
-			wantStatus: 200, wantCode: resolvers.CodeBadUserInput, executed: true},
+			wantStatus: 200, wantCode: errcode.CodeBadUserInput, executed: true},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -78,8 +78,8 @@ func TestEveryErrorHasOneShape(t *testing.T) {
 			if rec.Code != tc.wantStatus {
 				t.Errorf("status %d, want %d", rec.Code, tc.wantStatus)
 			}
-			if !tc.executed && rec.Code != resolvers.CodeStatus(tc.wantCode) && rec.Code != 405 && rec.Code != 413 && rec.Code != 415 {
-				t.Errorf("status %d is neither %s's (%d) nor a documented refinement", rec.Code, tc.wantCode, resolvers.CodeStatus(tc.wantCode))
+			if !tc.executed && rec.Code != errcode.Status(tc.wantCode) && rec.Code != 405 && rec.Code != 413 && rec.Code != 415 {
+				t.Errorf("status %d is neither %s's (%d) nor a documented refinement", rec.Code, tc.wantCode, errcode.Status(tc.wantCode))
 			}
 			if ct := rec.Header().Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
 				t.Errorf("Content-Type %q", ct)
@@ -107,7 +107,7 @@ func TestEveryErrorHasOneShape(t *testing.T) {
 			}
 			var ext map[string]any
 			json.Unmarshal(errs[0]["extensions"], &ext)
-			if ext["code"] != tc.wantCode || resolvers.CodeStatus(tc.wantCode) == 500 {
+			if ext["code"] != tc.wantCode || errcode.Status(tc.wantCode) == 500 {
 				t.Errorf("extensions %v, want declared code %s", ext, tc.wantCode)
 			}
 			for _, k := range tc.wantExt {
@@ -129,7 +129,7 @@ func TestEveryErrorHasOneShape(t *testing.T) {
 // Retry-After too, from the same number.
 func TestRefusalSaysWhenToRetry(t *testing.T) {
 	rec := httptest.NewRecorder()
-	writeError(rec, httptest.NewRequest("POST", GraphQLPath, nil), resolvers.RateLimited("too many requests from this client", 1500*time.Millisecond))
+	writeError(rec, httptest.NewRequest("POST", GraphQLPath, nil), errcode.RateLimited("too many requests from this client", 1500*time.Millisecond))
 	if rec.Code != http.StatusTooManyRequests || rec.Header().Get("Retry-After") != "2" {
 		t.Errorf("status %d, Retry-After %q; want 429 and 2", rec.Code, rec.Header().Get("Retry-After"))
 	}

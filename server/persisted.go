@@ -19,7 +19,7 @@ import (
 	"os"
 	"strings"
 
-	"github.com/ghl-graphql/gateway/resolvers"
+	"github.com/ghl-graphql/gateway/errcode"
 )
 
 // PersistedOperations is an allow-list of operations, by the hex SHA-256
@@ -79,7 +79,7 @@ type persistedRef struct {
 // it as if it had been sent.
 func withPersistedOnly(ops PersistedOperations, next http.Handler) http.Handler {
 	refuse := func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, r, resolvers.NewError(resolvers.CodePersistedOnly,
+		writeError(w, r, errcode.New(errcode.CodePersistedOnly,
 			"this gateway runs only persisted operations: send extensions.persistedQuery.sha256Hash of an operation on its allow-list"))
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -32,6 +32,7 @@ import (
 
 	"github.com/ghl-graphql/gateway/auth"
 	"github.com/ghl-graphql/gateway/cache"
+	"github.com/ghl-graphql/gateway/errcode"
 	"github.com/ghl-graphql/gateway/graph"
 	"github.com/ghl-graphql/gateway/loaders"
 	"github.com/ghl-graphql/gateway/playground"
@@ -104,10 +105,6 @@ type Config struct {
 	// NoResponseCache switches off the whole-response cache (the shared
 	// cache of upstream answers stays).
 	NoResponseCache bool
-	// Naive switches off the loaders and the cache and resolves fields one
-	// at a time, one upstream call per field: the baseline the benchmark
-	// measures the gateway against. Not for production.
-	Naive bool
 }
 
 // DefaultCacheMaxBytes is the shared cache's default size.
@@ -130,18 +127,14 @@ func New(cfg Config) (http.Handler, error) {
 	if cfg.CacheMaxBytes == 0 {
 		cfg.CacheMaxBytes = DefaultCacheMaxBytes
 	}
-	var reader *loaders.Reader
-	if !cfg.Naive {
-		var shared cache.Cache
-		if cfg.CacheMaxBytes > 0 {
-			shared = cache.NewLRU(cfg.CacheMaxBytes)
-		}
-		var err error
-		reader, err = loaders.NewReader(loaders.Config{Client: cfg.Client, Cache: shared, TTLs: cfg.CacheTTLs,
-			MaxConcurrentPerLocation: cfg.MaxConcurrentPerLocation})
-		if err != nil {
-			return nil, err
-		}
+	var shared cache.Cache
+	if cfg.CacheMaxBytes > 0 {
+		shared = cache.NewLRU(cfg.CacheMaxBytes)
+	}
+	reader, err := loaders.NewReader(loaders.Config{Client: cfg.Client, Cache: shared, TTLs: cfg.CacheTTLs,
+		MaxConcurrentPerLocation: cfg.MaxConcurrentPerLocation})
+	if err != nil {
+		return nil, err
 	}
 	root, err := resolvers.New(resolvers.Config{Client: cfg.Client, Reader: reader, Logger: cfg.Logger, DefaultLocationID: cfg.DefaultLocationID})
 	if err != nil {
@@ -165,18 +158,12 @@ func New(cfg Config) (http.Handler, error) {
 	// Outermost first: CORS, credential, body limit, response cache (a hit
 	// needs nothing after it), persisted-operations check, request shape,
 	// deadline, loaders, executor.
-	var exec http.Handler = gql
-	if cfg.Naive {
-		gql.AroundOperations(oneFieldAtATime)
-		gql.AroundFields(lockField)
-	} else {
-		exec = loaders.Middleware(reader, gql)
-	}
+	exec := loaders.Middleware(reader, gql)
 	exec = withWellFormedRequest(withTimeout(cfg.RequestTimeout, exec))
 	if cfg.PersistedOperations != nil {
 		exec = withPersistedOnly(cfg.PersistedOperations, exec)
 	}
-	if !cfg.Naive && reader.Cache() != nil && !cfg.NoResponseCache {
+	if reader.Cache() != nil && !cfg.NoResponseCache {
 		gql.AroundOperations(onlyQueriesCached)
 		gql.AroundResponses(noErrorsCached)
 		exec = withResponseCache(reader.Cache(), exec)
@@ -222,8 +209,10 @@ func New(cfg Config) (http.Handler, error) {
 // NewGraphQLHandler returns the GraphQL executor behind /graphql, set up
 // explicitly rather than with gqlgen's NewDefaultServer: POST and GET (GET
 // runs queries only), a bounded cache of parsed queries, our error presenter
-// and panic handler, and introspection only when enabled.
-func NewGraphQLHandler(root *resolvers.Resolver, logger *slog.Logger, introspection bool) *handler.Server {
+// and panic handler, and introspection only when enabled. root is the
+// gateway's resolvers.Resolver; the benchmark's naive baseline passes its
+// own.
+func NewGraphQLHandler(root graph.ResolverRoot, logger *slog.Logger, introspection bool) *handler.Server {
 	srv := handler.New(graph.NewExecutableSchema(graph.Config{Resolvers: root}))
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(transport.GET{})
@@ -235,24 +224,6 @@ func NewGraphQLHandler(root *resolvers.Resolver, logger *slog.Logger, introspect
 	srv.SetErrorPresenter(resolvers.ErrorPresenter(logger))
 	srv.SetRecoverFunc(resolvers.PanicHandler(logger))
 	return srv
-}
-
-type fieldLockKey struct{}
-
-// oneFieldAtATime gives each operation a lock that lockField takes around
-// every resolver, so that the naive baseline makes its calls in sequence.
-func oneFieldAtATime(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
-	return next(context.WithValue(ctx, fieldLockKey{}, &sync.Mutex{}))
-}
-
-func lockField(ctx context.Context, next graphql.Resolver) (any, error) {
-	if fc := graphql.GetFieldContext(ctx); fc != nil && fc.IsResolver {
-		if mu, ok := ctx.Value(fieldLockKey{}).(*sync.Mutex); ok {
-			mu.Lock()
-			defer mu.Unlock()
-		}
-	}
-	return next(ctx)
 }
 
 // credentialCacheSize bounds the parsed credentials kept, so that a
@@ -269,7 +240,7 @@ func withCredential(learned *auth.Learned, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		tok, err := auth.BearerToken(r)
 		if err != nil {
-			writeError(w, r, resolvers.NewError(resolvers.CodeUnauthenticated, "%s", err.Error()))
+			writeError(w, r, errcode.New(errcode.CodeUnauthenticated, "%s", err.Error()))
 			return
 		}
 		if tok != "" {
@@ -282,7 +253,7 @@ func withCredential(learned *auth.Learned, next http.Handler) http.Handler {
 			}
 			cred, err := learned.Apply(cred)
 			if err != nil {
-				writeError(w, r, resolvers.NewError(resolvers.CodeForbidden, "%s", err.Error()))
+				writeError(w, r, errcode.New(errcode.CodeForbidden, "%s", err.Error()))
 				return
 			}
 			ctx := upstream.ContextWithCallObserver(auth.WithCredential(r.Context(), cred), observe)
@@ -309,7 +280,7 @@ func isJSONPost(r *http.Request) bool {
 // reads a JSON body into memory once for the middleware after it.
 func withBodyLimit(max int64, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		tooLarge := &resolvers.Error{Code: resolvers.CodeBadUserInput, Status: http.StatusRequestEntityTooLarge,
+		tooLarge := &errcode.Error{Code: errcode.CodeBadUserInput, Status: http.StatusRequestEntityTooLarge,
 			Message: fmt.Sprintf("request body exceeds %d bytes", max)}
 		if r.ContentLength > max {
 			writeError(w, r, tooLarge)
@@ -324,7 +295,7 @@ func withBodyLimit(max int64, next http.Handler) http.Handler {
 				writeError(w, r, tooLarge)
 				return
 			case err != nil:
-				writeError(w, r, resolvers.NewError(resolvers.CodeBadRequest, "could not read the request body"))
+				writeError(w, r, errcode.New(errcode.CodeBadRequest, "could not read the request body"))
 				return
 			}
 			r.Body = io.NopCloser(bytes.NewReader(body))
@@ -354,14 +325,14 @@ func withWellFormedRequest(next http.Handler) http.Handler {
 		case http.MethodPost:
 			body, ok := requestBody(r)
 			if !ok {
-				writeError(w, r, &resolvers.Error{Code: resolvers.CodeBadRequest, Status: http.StatusUnsupportedMediaType,
+				writeError(w, r, &errcode.Error{Code: errcode.CodeBadRequest, Status: http.StatusUnsupportedMediaType,
 					Message: "POST bodies must be application/json"})
 				return
 			}
 			var req graphQLRequest
 			trimmed := bytes.TrimLeft(body, " \t\r\n")
 			if len(trimmed) == 0 || trimmed[0] != '{' || json.Unmarshal(body, &req) != nil {
-				writeError(w, r, resolvers.NewError(resolvers.CodeBadRequest, shape))
+				writeError(w, r, errcode.New(errcode.CodeBadRequest, shape))
 				return
 			}
 		case http.MethodGet:
@@ -370,7 +341,7 @@ func withWellFormedRequest(next http.Handler) http.Handler {
 				if v := q.Get(name); v != "" {
 					var m map[string]any
 					if json.Unmarshal([]byte(v), &m) != nil {
-						writeError(w, r, resolvers.NewError(resolvers.CodeBadRequest, "%s must be a JSON object", name))
+						writeError(w, r, errcode.New(errcode.CodeBadRequest, "%s must be a JSON object", name))
 						return
 					}
 				}
@@ -378,7 +349,7 @@ func withWellFormedRequest(next http.Handler) http.Handler {
 		case http.MethodOptions:
 		default:
 			w.Header().Set("Allow", "GET, POST, OPTIONS")
-			writeError(w, r, &resolvers.Error{Code: resolvers.CodeBadRequest, Status: http.StatusMethodNotAllowed,
+			writeError(w, r, &errcode.Error{Code: errcode.CodeBadRequest, Status: http.StatusMethodNotAllowed,
 				Message: r.Method + " is not allowed: use POST, or GET for queries"})
 			return
 		}
@@ -543,14 +514,14 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // writeError answers a request refused before execution: err presented by
 // the one presenter (resolvers.Present), so it has the shape of every other
 // error, in the response shape gqlgen gives its own refusals, with the HTTP
-// status its code declares (or the more precise one a *resolvers.Error
+// status its code declares (or the more precise one a *errcode.Error
 // names), and Retry-After when it says when to retry.
 func writeError(w http.ResponseWriter, r *http.Request, err error) {
 	ctx := r.Context()
 	presented := resolvers.Present(ctx, loggerFrom(ctx), err)
 	code, _ := presented.Extensions["code"].(string)
-	status := resolvers.CodeStatus(code)
-	var own *resolvers.Error
+	status := errcode.Status(code)
+	var own *errcode.Error
 	if errors.As(err, &own) {
 		status = own.HTTPStatus()
 	}
