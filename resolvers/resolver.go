@@ -20,6 +20,7 @@ type Resolver struct {
 	reader          *loaders.Reader
 	logger          *slog.Logger
 	defaultLocation string
+	onWrite         func(context.Context, WriteResult)
 }
 
 // Config configures a Resolver.
@@ -36,6 +37,8 @@ type Config struct {
 	// credential nor the X-Location-Id header names one (a gateway that
 	// serves a single sub-account sets it).
 	DefaultLocationID string
+	// OnWrite, when not nil, gets the outcome of every write (the audit log).
+	OnWrite func(context.Context, WriteResult)
 }
 
 // New returns the root resolver.
@@ -49,7 +52,7 @@ func New(cfg Config) (*Resolver, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Resolver{client: cfg.Client, reader: cfg.Reader, logger: cfg.Logger, defaultLocation: cfg.DefaultLocationID}, nil
+	return &Resolver{client: cfg.Client, reader: cfg.Reader, logger: cfg.Logger, defaultLocation: cfg.DefaultLocationID, onWrite: cfg.OnWrite}, nil
 }
 
 // upstreamContext returns ctx carrying the request's credential for the

@@ -96,17 +96,3 @@ func (r *Resolver) changed(ctx context.Context, locationID string, contactIDs ..
 		l.Forget(contactIDs...)
 	}
 }
-
-// mutate runs a write that changes the given contacts: it refuses a
-// credential known to lack contacts.write before any call, runs write, and
-// then evicts what the write made stale, whether or not it succeeded (a
-// failed write may still have been applied).
-func (r *Resolver) mutate(ctx context.Context, write func(context.Context) error, contactIDs ...string) error {
-	ctx, cred, err := writeContext(ctx)
-	if err != nil {
-		return err
-	}
-	err = write(ctx)
-	r.changed(ctx, cred.LocationID, contactIDs...)
-	return err
-}

@@ -136,7 +136,12 @@ func New(cfg Config) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	root, err := resolvers.New(resolvers.Config{Client: cfg.Client, Reader: reader, Logger: cfg.Logger, DefaultLocationID: cfg.DefaultLocationID})
+	var onWrite func(context.Context, resolvers.WriteResult)
+	if cfg.AuditLog != nil {
+		onWrite = auditWrites(cfg.AuditLog)
+	}
+	root, err := resolvers.New(resolvers.Config{Client: cfg.Client, Reader: reader, Logger: cfg.Logger, DefaultLocationID: cfg.DefaultLocationID,
+		OnWrite: onWrite})
 	if err != nil {
 		return nil, err
 	}
@@ -152,9 +157,6 @@ func New(cfg Config) (http.Handler, error) {
 	}
 	gql := NewGraphQLHandler(root, cfg.Logger, cfg.Introspection)
 	gql.Use(queryLimiter{limits: limits, budget: budgetOf(cfg.Client)})
-	if cfg.AuditLog != nil {
-		gql.AroundFields(auditMutations(cfg.AuditLog))
-	}
 	// Outermost first: CORS, credential, body limit, response cache (a hit
 	// needs nothing after it), persisted-operations check, request shape,
 	// deadline, loaders, executor.
