@@ -136,6 +136,37 @@ func TestBearerToken(t *testing.T) {
 	}
 }
 
+func TestBearerTokenLimit(t *testing.T) {
+	tests := map[string]struct {
+		token   string
+		max     int
+		wantErr error
+	}{
+		"at the limit":            {token: strings.Repeat("a", 64), max: 64},
+		"one byte over":           {token: strings.Repeat("a", 65), max: 64, wantErr: ErrTokenTooLong},
+		"900 KB":                  {token: strings.Repeat("a", 900<<10), max: 64, wantErr: ErrTokenTooLong},
+		"default limit, at it":    {token: strings.Repeat("a", DefaultMaxTokenBytes)},
+		"default limit, over it":  {token: strings.Repeat("a", DefaultMaxTokenBytes+1), wantErr: ErrTokenTooLong},
+		"a real-sized JWT passes": {token: jwt(t, map[string]any{"authClass": "Location", "authClassId": "loc1", "pad": strings.Repeat("x", 1500)})},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			r := httptest.NewRequest("POST", "/graphql", nil)
+			r.Header.Set("Authorization", "Bearer "+tc.token)
+			got, err := BearerTokenLimit(r, tc.max)
+			if !errors.Is(err, tc.wantErr) {
+				t.Fatalf("err = %v, want %v", err, tc.wantErr)
+			}
+			if tc.wantErr == nil && got != tc.token {
+				t.Errorf("token = %.20q…, want the header's", got)
+			}
+			if tc.wantErr != nil && got != "" {
+				t.Errorf("a refused token was returned")
+			}
+		})
+	}
+}
+
 // FuzzParseAccessToken: the token comes from the network; parsing it must
 // never panic, and a location it reports must be non-empty.
 func FuzzParseAccessToken(f *testing.F) {

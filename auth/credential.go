@@ -122,17 +122,45 @@ func FromContext(ctx context.Context) (Credential, bool) {
 // present but not "Bearer <token>".
 var ErrMalformedAuthorization = errors.New(`the Authorization header must be "Bearer <token>"`)
 
+// DefaultMaxTokenBytes is the longest bearer token accepted by default.
+// HighLevel's OAuth access tokens (JWTs) are about 1 KB and Private
+// Integration Tokens a few dozen bytes; anything far longer is not a
+// HighLevel credential, and keeping it would cost memory.
+const DefaultMaxTokenBytes = 4 << 10
+
+// ErrTokenTooLong is returned for a bearer token longer than the limit.
+var ErrTokenTooLong = errors.New("the bearer token is too long to be a HighLevel credential")
+
 // BearerToken returns the token of the request's Authorization header; ""
-// with no error when there is no header.
+// with no error when there is no header. A token longer than
+// DefaultMaxTokenBytes is ErrTokenTooLong; see BearerTokenLimit.
 func BearerToken(r *http.Request) (string, error) {
+	return BearerTokenLimit(r, DefaultMaxTokenBytes)
+}
+
+// BearerTokenLimit is BearerToken with a limit of maxBytes on the token's
+// length (<= 0 means DefaultMaxTokenBytes). The header's length is checked
+// before anything else is done with it, so a huge header costs nothing.
+func BearerTokenLimit(r *http.Request, maxBytes int) (string, error) {
+	if maxBytes <= 0 {
+		maxBytes = DefaultMaxTokenBytes
+	}
 	h := strings.TrimSpace(r.Header.Get("Authorization"))
 	if h == "" {
 		return "", nil
+	}
+	// "Bearer " plus the token plus some spaces: anything longer cannot
+	// hold a token within the limit.
+	if len(h) > maxBytes+len("Bearer ")+16 {
+		return "", ErrTokenTooLong
 	}
 	scheme, tok, ok := strings.Cut(h, " ")
 	tok = strings.TrimSpace(tok)
 	if !ok || !strings.EqualFold(scheme, "Bearer") || tok == "" || strings.ContainsAny(tok, " \t\r\n") {
 		return "", ErrMalformedAuthorization
+	}
+	if len(tok) > maxBytes {
+		return "", ErrTokenTooLong
 	}
 	return tok, nil
 }

@@ -20,7 +20,14 @@ type Authenticator struct {
 	Keys *KeyStore
 	// JWT checks JWTs from the app's identity provider.
 	JWT *JWTVerifier
+	// MaxTokenBytes is the longest API key or JWT looked at; a longer one
+	// is refused before it is parsed. 0 means DefaultMaxTokenBytes.
+	MaxTokenBytes int
 }
+
+// DefaultMaxTokenBytes is Authenticator's default MaxTokenBytes: an API key
+// is 59 bytes and identity providers' JWTs are one or two KB.
+const DefaultMaxTokenBytes = 4 << 10
 
 // Authenticate returns the principal of r's credential, read from
 // "Authorization: Bearer <token>" or "X-API-Key: <key>". A token starting
@@ -30,9 +37,16 @@ type Authenticator struct {
 func (a *Authenticator) Authenticate(ctx context.Context, r *http.Request) (Principal, error) {
 	authz := strings.TrimSpace(r.Header.Get("Authorization"))
 	apiKey := strings.TrimSpace(r.Header.Get(APIKeyHeader))
+	limit := a.MaxTokenBytes
+	if limit <= 0 {
+		limit = DefaultMaxTokenBytes
+	}
 	switch {
 	case authz == "" && apiKey == "":
 		return Principal{}, ErrNoCredential
+	case len(authz) > limit+len("Bearer ")+16 || len(apiKey) > limit:
+		// Checked first, so that nothing is done with a huge value.
+		return Principal{}, invalid("credential longer than %d bytes", limit)
 	case authz != "" && apiKey != "":
 		// Two credentials that might name different principals: refusing
 		// is the only answer that cannot pick the wrong one.
@@ -47,6 +61,9 @@ func (a *Authenticator) Authenticate(ctx context.Context, r *http.Request) (Prin
 	token = strings.TrimSpace(token)
 	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" || strings.ContainsAny(token, " \t\r\n") {
 		return Principal{}, invalid(`the Authorization header must be "Bearer <token>"`)
+	}
+	if len(token) > limit {
+		return Principal{}, invalid("credential longer than %d bytes", limit)
 	}
 	switch {
 	case strings.HasPrefix(token, keyPrefix):

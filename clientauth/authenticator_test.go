@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net/http/httptest"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -53,6 +54,13 @@ func TestAuthenticatorRouting(t *testing.T) {
 		{"jwt disabled", &Authenticator{Keys: ks}, map[string]string{"Authorization": "Bearer " + token}, Principal{}, ErrInvalidCredential},
 		{"jwt only", &Authenticator{JWT: v}, map[string]string{"Authorization": "Bearer " + token}, jwtPrincipal, nil},
 		{"nothing enabled", &Authenticator{}, map[string]string{"Authorization": "Bearer " + token}, Principal{}, ErrInvalidCredential},
+		// Length caps (issue 10): a credential over MaxTokenBytes is refused
+		// before it is parsed, whatever it holds.
+		{"jwt at the length limit", &Authenticator{JWT: v, MaxTokenBytes: len(token)}, map[string]string{"Authorization": "Bearer " + token}, jwtPrincipal, nil},
+		{"jwt one byte over the limit", &Authenticator{JWT: v, MaxTokenBytes: len(token) - 1}, map[string]string{"Authorization": "Bearer " + token}, Principal{}, ErrInvalidCredential},
+		{"api key over the limit", &Authenticator{Keys: ks, MaxTokenBytes: len(apiKey) - 1}, map[string]string{"X-API-Key": apiKey}, Principal{}, ErrInvalidCredential},
+		{"900 KB bearer, default limit", both, map[string]string{"Authorization": "Bearer " + strings.Repeat("a", 900<<10) + ".b.c"}, Principal{}, ErrInvalidCredential},
+		{"900 KB X-API-Key, default limit", both, map[string]string{"X-API-Key": "gk_" + strings.Repeat("a", 900<<10)}, Principal{}, ErrInvalidCredential},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

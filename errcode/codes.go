@@ -22,8 +22,10 @@ import (
 // The codes clients find in extensions.code, declared with code().
 var (
 	// Refusals of the HTTP layer, before any GraphQL.
-	CodeBadRequest    = code("BAD_REQUEST", http.StatusBadRequest, "not a GraphQL request at all: wrong method or media type, a body that is not a request object, variables that are not an object")
-	CodePersistedOnly = code("PERSISTED_QUERY_NOT_ALLOWED", http.StatusBadRequest, "persisted-operations-only mode: the operation is not on the allow-list")
+	CodeBadRequest     = code("BAD_REQUEST", http.StatusBadRequest, "not a GraphQL request at all: wrong method or media type, a body that is not a request object, variables that are not an object")
+	CodePersistedOnly  = code("PERSISTED_QUERY_NOT_ALLOWED", http.StatusBadRequest, "persisted-operations-only mode: the operation is not on the allow-list")
+	CodeRequestTimeout = code("REQUEST_TIMEOUT", http.StatusRequestTimeout, "the request body did not arrive within -body-read-timeout; the connection is closed")
+	CodeOverloaded     = code("OVERLOADED", http.StatusServiceUnavailable, "the gateway is serving -max-concurrent-requests requests already; retry after extensions.retryAfter seconds")
 
 	// gqlgen's refusals of a document.
 	CodeParseFailed      = code("GRAPHQL_PARSE_FAILED", http.StatusUnprocessableEntity, "the query is not valid GraphQL syntax (gqlgen's)")

@@ -1764,7 +1764,7 @@ type Query {
     sort: [ContactSort!]
     "Page size, 1 to 500."
     first: Int = 20
-    "Return the contacts after this cursor (an ` + "`" + `endCursor` + "`" + ` or edge ` + "`" + `cursor` + "`" + `)."
+    "Return the contacts after this cursor (an ` + "`" + `endCursor` + "`" + ` or edge ` + "`" + `cursor` + "`" + ` of a search with the same query, filters and sort; another is refused with BAD_USER_INPUT)."
     after: String
     "The location to search; defaults to the credential's location."
     locationId: ID
@@ -2291,7 +2291,7 @@ type ContactEdge {
 
 "Relay page information."
 type PageInfo {
-  "Whether more contacts follow this page."
+  "Whether more contacts follow this page; when true, endCursor is set and pages on."
   hasNextPage: Boolean!
   "Whether contacts come before this page."
   hasPreviousPage: Boolean!

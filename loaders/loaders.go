@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/vikstrous/dataloadgen"
@@ -31,6 +32,8 @@ type ChildKey struct {
 // cache, synchronously, so a warm read never waits for a batch.
 type Loaders struct {
 	reader       *Reader
+	stale        staleSet
+	query        atomic.Bool // the request runs a query (MarkQuery)
 	contact      *dataloadgen.Loader[string, *upstream.Contact]
 	tasks        *dataloadgen.Loader[string, []upstream.Task]
 	notes        *dataloadgen.Loader[string, []upstream.Note]
@@ -62,7 +65,13 @@ func load[K comparable, V any](ctx context.Context, l *Loaders, loader *dataload
 	if v, ok := cached[V](ctx, l.reader, req); ok {
 		return v, nil
 	}
-	return loader.Load(ctx, key)
+	v, err := loader.Load(ctx, key)
+	if err == nil {
+		// The batch that read it ran on another field's context: mark this
+		// field if what it got was stale.
+		l.stale.markField(ctx, req.key)
+	}
+	return v, err
 }
 
 // Contact loads one contact.
@@ -137,6 +146,7 @@ func (l *Loaders) PrimeContact(c *upstream.Contact) { l.contact.Prime(c.ID, c) }
 // each key's own error.
 func each[K comparable, V any](fetch func(context.Context, K) (V, error)) func(context.Context, []K) (map[K]V, error) {
 	return func(ctx context.Context, keys []K) (map[K]V, error) {
+		ctx = context.WithValue(ctx, batchKey{}, true)
 		var (
 			mu   sync.Mutex
 			wg   sync.WaitGroup
@@ -198,10 +208,13 @@ func WithLoaders(ctx context.Context, l *Loaders) context.Context {
 
 // Middleware gives every request fresh loaders over r, and serves nothing
 // from the cache to a client that sends Cache-Control: no-cache or whose
-// token the upstream last rejected.
+// token the upstream last rejected. Cache-Control: max-stale bounds the
+// stale answers the request may get (see MaxStale).
 func Middleware(r *Reader, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		ctx := WithLoaders(req.Context(), New(r))
+		l := New(r)
+		l.stale.maxStale, l.stale.hasMax = MaxStale(req.Header)
+		ctx := WithLoaders(req.Context(), l)
 		if cred, ok := auth.FromContext(ctx); NoCacheRequested(req.Header) || (ok && cred.Rejected) {
 			ctx = WithoutCache(ctx)
 		}

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -125,11 +126,16 @@ func classify(err error) (code, msg string, ext map[string]any) {
 // silently duplicated or lost: UNKNOWN means look before writing again.
 func classifyUpstream(e *upstream.Error) (code, msg string, ext map[string]any) {
 	ext = map[string]any{"operation": e.Op}
-	if e.StatusCode != 0 {
-		ext["upstreamStatus"] = e.StatusCode
-	}
 	if outcome := e.WriteOutcome(); outcome != "" {
 		ext["writeOutcome"] = outcome
+	}
+	if msg, hidden := notFound(e); hidden {
+		// Nothing of the upstream's answer (status, message) goes out:
+		// it is what would tell another location's ID from an unknown one.
+		return errcode.CodeNotFound, msg, ext
+	}
+	if e.StatusCode != 0 {
+		ext["upstreamStatus"] = e.StatusCode
 	}
 	upstreamMsg := e.Message()
 	switch {
@@ -184,4 +190,65 @@ func PanicHandler(logger *slog.Logger) graphql.RecoverFunc {
 		logger.ErrorContext(ctx, "resolver panic", "panic", fmt.Sprint(p))
 		return errors.New("internal server error")
 	}
+}
+
+// notFound reports whether e says that what the call's path names does not
+// exist for the credential, and the one message every such answer gets. An
+// ID of another location must answer exactly as an unknown ID does, or the
+// gateway would tell an attacker which IDs exist: HighLevel answers the
+// first 403 ("The token does not have access to this location.") and the
+// second 404, so on an operation whose path names a resource, both become
+// the same NOT_FOUND, with a message that depends only on the operation.
+// Scope refusals (401) stay FORBIDDEN: they are about the credential, not
+// the ID.
+func notFound(e *upstream.Error) (string, bool) {
+	names := pathResources(e.Op)
+	switch {
+	case errors.Is(e, upstream.ErrNotFound):
+	case e.StatusCode == http.StatusForbidden && len(names) > 0:
+	default:
+		return "", false
+	}
+	if len(names) == 0 {
+		return "not found", true
+	}
+	return "not found: no such " + strings.Join(names, " or ") + " in the credential's location", true
+}
+
+// pathResources names what each ID parameter of an operation's path points
+// at, in order ("contact", "task"); nil for an operation without one.
+func pathResources(opID string) []string {
+	for _, op := range upstream.Operations() {
+		if op.ID != opID {
+			continue
+		}
+		var out []string
+		for rest := op.Path; ; {
+			i := strings.IndexByte(rest, '{')
+			if i < 0 {
+				return out
+			}
+			j := strings.IndexByte(rest[i:], '}')
+			if j < 0 {
+				return out
+			}
+			param := rest[i+1 : i+j]
+			rest = rest[i+j:]
+			switch param {
+			case "contactId":
+				out = append(out, "contact")
+			case "taskId":
+				out = append(out, "task")
+			case "id": // the notes' routes name their note "{id}"
+				out = append(out, "note")
+			case "campaignId":
+				out = append(out, "campaign")
+			case "workflowId":
+				out = append(out, "workflow")
+			case "businessId":
+				out = append(out, "business")
+			}
+		}
+	}
+	return nil
 }

@@ -5,6 +5,7 @@ package resolvers
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -35,11 +36,13 @@ func TestErrorPresenter(t *testing.T) {
 		wantMsg  string // substring
 		wantExt  map[string]any
 	}{
-		"bad input":           {err: badInput("email %q is not valid", "x"), wantCode: errcode.CodeBadUserInput, wantMsg: `email "x" is not valid`},
-		"no credential":       {err: errUnauthenticated, wantCode: errcode.CodeUnauthenticated, wantMsg: "Bearer"},
-		"not found":           {err: up(404, upstream.ErrNotFound, nil), wantCode: errcode.CodeNotFound, wantMsg: "upstream says", wantExt: map[string]any{"operation": "get-contact", "upstreamStatus": 404}},
-		"unauthorized":        {err: up(401, upstream.ErrUnauthorized, nil), wantCode: errcode.CodeUnauthenticated},
-		"forbidden":           {err: up(403, upstream.ErrForbidden, nil), wantCode: errcode.CodeForbidden},
+		"bad input":                        {err: badInput("email %q is not valid", "x"), wantCode: errcode.CodeBadUserInput, wantMsg: `email "x" is not valid`},
+		"no credential":                    {err: errUnauthenticated, wantCode: errcode.CodeUnauthenticated, wantMsg: "Bearer"},
+		"not found":                        {err: up(404, upstream.ErrNotFound, nil), wantCode: errcode.CodeNotFound, wantMsg: "no such contact", wantExt: map[string]any{"operation": "get-contact"}},
+		"another location's contact (403)": {err: up(403, upstream.ErrForbidden, nil), wantCode: errcode.CodeNotFound, wantMsg: "no such contact", wantExt: map[string]any{"operation": "get-contact"}},
+		"unauthorized":                     {err: up(401, upstream.ErrUnauthorized, nil), wantCode: errcode.CodeUnauthenticated},
+		"forbidden": {err: up(403, upstream.ErrForbidden, func(e *upstream.Error) { e.Op = upstream.OpSearchContacts.ID }),
+			wantCode: errcode.CodeForbidden, wantExt: map[string]any{"upstreamStatus": 403}},
 		"scope refusal (401)": {err: up(401, upstream.ErrForbidden, nil), wantCode: errcode.CodeForbidden},
 		"422":                 {err: up(422, upstream.ErrInvalidInput, func(e *upstream.Error) { e.Messages = []string{"email must be an email", "x"} }), wantCode: errcode.CodeBadUserInput, wantMsg: "email must be an email; x"},
 		"refused before sending": {
@@ -143,5 +146,49 @@ func TestRateLimitedHasOneShape(t *testing.T) {
 	}
 	if got := errcode.RateLimited("x", 0).Extensions["retryAfter"]; got != 1 {
 		t.Errorf("retryAfter for no wait = %v, want at least 1", got)
+	}
+}
+
+// TestNotFoundHidesWhichIDExists: on every operation whose path names a
+// resource, the upstream's 404 (unknown ID) and 403 (another location's
+// ID), with whatever message, are presented identically, and the
+// gateway's own errContactNotFound too.
+func TestNotFoundHidesWhichIDExists(t *testing.T) {
+	present := ErrorPresenter(slog.New(slog.DiscardHandler))
+	ctx := graphql.WithFieldContext(context.Background(), &graphql.FieldContext{})
+	show := func(err error) string {
+		b, _ := json.Marshal(present(ctx, err))
+		return string(b)
+	}
+	named := 0
+	for _, op := range upstream.Operations() {
+		if !strings.Contains(op.Path, "{") || op.ID == upstream.OpBulkUpdateTags.ID {
+			continue
+		}
+		named++
+		t.Run(op.ID, func(t *testing.T) {
+			unknown := show(&upstream.Error{Op: op.ID, Method: op.Method, Path: "/contacts/unknown", StatusCode: 404,
+				Messages: []string{"Contact not found"}, RequestSent: true, Err: upstream.ErrNotFound})
+			other := show(&upstream.Error{Op: op.ID, Method: op.Method, Path: "/contacts/other", StatusCode: 403,
+				Messages: []string{"The token does not have access to this location."}, RequestSent: true, Err: upstream.ErrForbidden})
+			if unknown != other {
+				t.Errorf("unknown ID:          %s\nother location's ID: %s", unknown, other)
+			}
+			if !strings.Contains(unknown, `"code":"NOT_FOUND"`) || strings.Contains(unknown, "upstreamStatus") {
+				t.Errorf("answer %s", unknown)
+			}
+			if op.ID == upstream.OpGetContact.ID {
+				if own := show(errContactNotFound); own != unknown {
+					t.Errorf("the gateway's own not-found %s differs from the upstream's %s", own, unknown)
+				}
+			}
+		})
+	}
+	if named != 25 {
+		t.Errorf("%d operations name a resource in their path, want 25", named)
+	}
+	// A scope refusal is about the credential: it stays FORBIDDEN.
+	if got := show(&upstream.Error{Op: "get-contact", StatusCode: 401, Err: upstream.ErrForbidden}); !strings.Contains(got, "FORBIDDEN") {
+		t.Errorf("scope refusal: %s", got)
 	}
 }

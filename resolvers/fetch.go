@@ -6,6 +6,7 @@ package resolvers
 import (
 	"context"
 	"encoding/json"
+	"net/http"
 	"strconv"
 	"time"
 
@@ -20,7 +21,7 @@ func (r *Resolver) contact(ctx context.Context, id string) (*model.Contact, erro
 	if err := checkID("id", id); err != nil {
 		return nil, err
 	}
-	ctx, _, err := upstreamContext(ctx)
+	ctx, cred, err := upstreamContext(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -29,8 +30,20 @@ func (r *Resolver) contact(ctx context.Context, id string) (*model.Contact, erro
 	if err != nil {
 		return nil, err
 	}
+	if cred.LocationID != "" && c.LocationID != "" && c.LocationID != cred.LocationID {
+		// An upstream that serves another location's contact to this
+		// credential (HighLevel refuses it) must not make the gateway do
+		// so, nor tell it from an unknown ID: the same error as a 404.
+		return nil, errContactNotFound
+	}
 	return contactFromAPI(c), nil
 }
+
+// errContactNotFound is get-contact's 404, for a contact the gateway itself
+// finds is not the credential's; the presenter gives it exactly the answer
+// of the upstream's own 404.
+var errContactNotFound = &upstream.Error{Op: upstream.OpGetContact.ID, Method: upstream.OpGetContact.Method,
+	StatusCode: http.StatusNotFound, RequestSent: true, Err: upstream.ErrNotFound}
 
 // primeChildren starts loading the contact's tasks, notes, appointments and
 // single tasks and notes that the query selects, before the contact itself
@@ -51,8 +64,10 @@ func (r *Resolver) primeChildren(ctx context.Context, contactID string) {
 		case "appointments":
 			l.Start(ctx, loaders.StartAppointments, contactID)
 		case "task", "note":
+			// Only an ID CheckArguments will accept: a refused field must
+			// cause no upstream call.
 			id, _ := f.ArgumentMap(vars)["id"].(string)
-			if checkID("id", id) != nil {
+			if checkIDLimit("id", id, r.limits.IDBytes) != nil {
 				continue
 			}
 			if f.Name == "task" {
@@ -116,34 +131,36 @@ func (r *Resolver) contactsByBusiness(ctx context.Context, businessID, locationI
 	if err != nil {
 		return nil, err
 	}
-	if len(start.SearchAfter) > 0 {
-		return nil, badInput("after: not a cursor of this list")
+	opts := upstream.ListByBusinessOptions{LocationID: locationID, Limit: n, Skip: start.Offset}
+	if query != nil {
+		opts.Query = *query
+	}
+	p, err := businessPager(start, locationID, businessID, opts.Query)
+	if err != nil {
+		return nil, err
 	}
 	ctx, _, err = upstreamContext(ctx)
 	if err != nil {
 		return nil, err
 	}
-	opts := upstream.ListByBusinessOptions{LocationID: locationID, Limit: n, Skip: start.Offset}
-	if query != nil {
-		opts.Query = *query
-	}
 	list, err := r.listByBusiness(ctx, businessID, opts)
 	if err != nil {
 		return nil, err
 	}
-	return connection(list.Contacts, start, list.Count, func(i int, _ *upstream.Contact) upstream.SearchCursor {
-		// Offsets only: a business cursor must not carry a searchAfter.
-		return upstream.SearchCursor{Offset: start.Offset + i + 1}
-	}), nil
+	return p.connection(list.Contacts, list.Count), nil
 }
 
 // legacyCursorOf is the cursor of a legacy-list contact: the listing pages
-// with the dateAdded (epoch ms) and ID of the last contact seen.
-func legacyCursorOf(start upstream.SearchCursor) func(int, *upstream.Contact) upstream.SearchCursor {
+// with the dateAdded (epoch ms) and ID of the last contact seen. When the
+// contact's dateAdded does not parse, the answer's meta gives the
+// upstream's own marker for the page's last contact.
+func legacyCursorOf(start upstream.SearchCursor, meta *upstream.ListMeta) func(int, *upstream.Contact) upstream.SearchCursor {
 	return func(i int, c *upstream.Contact) upstream.SearchCursor {
 		var ms int64
 		if t := parseTime(c.DateAdded); t != nil {
 			ms = t.UnixMilli()
+		} else if meta != nil && meta.StartAfterID == c.ID {
+			ms = meta.StartAfter
 		}
 		id, _ := json.Marshal(c.ID)
 		return upstream.SearchCursor{

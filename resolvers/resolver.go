@@ -21,6 +21,7 @@ type Resolver struct {
 	logger          *slog.Logger
 	defaultLocation string
 	onWrite         func(context.Context, WriteResult)
+	limits          Limits
 }
 
 // Config configures a Resolver.
@@ -39,6 +40,10 @@ type Config struct {
 	DefaultLocationID string
 	// OnWrite, when not nil, gets the outcome of every write (the audit log).
 	OnWrite func(context.Context, WriteResult)
+	// Limits bound the IDs, free text and lists of every field's arguments;
+	// zero fields take DefaultLimits'. They are enforced by CheckArguments,
+	// which the GraphQL handler must install.
+	Limits Limits
 }
 
 // New returns the root resolver.
@@ -52,7 +57,11 @@ func New(cfg Config) (*Resolver, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Resolver{client: cfg.Client, reader: cfg.Reader, logger: cfg.Logger, defaultLocation: cfg.DefaultLocationID, onWrite: cfg.OnWrite}, nil
+	if err := cfg.Limits.Validate(); err != nil {
+		return nil, err
+	}
+	return &Resolver{client: cfg.Client, reader: cfg.Reader, logger: cfg.Logger, defaultLocation: cfg.DefaultLocationID,
+		limits: cfg.Limits.withDefaults(), onWrite: cfg.OnWrite}, nil
 }
 
 // upstreamContext returns ctx carrying the request's credential for the
@@ -94,7 +103,7 @@ func writeContext(ctx context.Context) (context.Context, auth.Credential, error)
 // credential's, else the configured default.
 func (r *Resolver) location(cred auth.Credential, arg *string) (string, error) {
 	if arg != nil && *arg != "" {
-		if err := checkID("locationId", *arg); err != nil {
+		if err := checkIDLimit("locationId", *arg, r.limits.IDBytes); err != nil {
 			return "", err
 		}
 		if cred.LocationID != "" && cred.LocationID != *arg {
@@ -103,6 +112,11 @@ func (r *Resolver) location(cred auth.Credential, arg *string) (string, error) {
 		return *arg, nil
 	}
 	if cred.LocationID != "" {
+		// It may come from the X-Location-Id header: held to the rules of
+		// a locationId argument before it goes into an upstream call.
+		if err := checkIDLimit("the credential's location (X-Location-Id)", cred.LocationID, r.limits.IDBytes); err != nil {
+			return "", err
+		}
 		return cred.LocationID, nil
 	}
 	if r.defaultLocation != "" {

@@ -287,6 +287,10 @@ func (r *queryResolver) Contacts(ctx context.Context, query *string, filters []m
 	if query != nil {
 		req.Query = *query
 	}
+	p, err := searchPager(start, req)
+	if err != nil {
+		return nil, err
+	}
 	skip, err := req.StartAfter(start, n)
 	if err != nil {
 		return nil, badInput("after: %v", err)
@@ -300,7 +304,7 @@ func (r *queryResolver) Contacts(ctx context.Context, query *string, filters []m
 		skip = len(contacts)
 	}
 	contacts = contacts[skip:]
-	return connection(contacts, start, res.Total, offsetCursor(start)), nil
+	return p.connection(contacts, res.Total), nil
 }
 
 // ContactsByBusiness is the resolver for the contactsByBusiness field.
@@ -378,6 +382,10 @@ func (r *queryResolver) ContactsLegacyList(ctx context.Context, query *string, f
 	if query != nil {
 		opts.Query = *query
 	}
+	p, err := legacyPager(start, loc, opts.Query)
+	if err != nil {
+		return nil, err
+	}
 	list, err := r.listLegacy(ctx, opts)
 	if err != nil {
 		return nil, err
@@ -386,7 +394,8 @@ func (r *queryResolver) ContactsLegacyList(ctx context.Context, query *string, f
 	if list.Meta != nil && list.Meta.Total > total {
 		total = list.Meta.Total
 	}
-	return connection(list.Contacts, start, total, legacyCursorOf(start)), nil
+	p.cursorOf = legacyCursorOf(start, list.Meta)
+	return p.connection(list.Contacts, total), nil
 }
 
 // Business returns graph.BusinessResolver implementation.

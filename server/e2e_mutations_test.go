@@ -189,6 +189,15 @@ func TestE2EContactMutations(t *testing.T) {
 		if got := e.sb.Campaigns(id); !slices.Equal(got, []string{"camp-1", "camp-3"}) {
 			t.Errorf("campaigns = %v", got)
 		}
+		// A campaign ID equal to the literal segment of the sibling route
+		// would remove the contact from every campaign (issue 11).
+		before := e.counters()
+		e.gql(e.token, `mutation($id: ID!) { removeContactFromCampaign(contactId: $id, campaignId: "removeAll") { success } }`,
+			map[string]any{"id": id}).wantError(t, http.StatusOK, "BAD_USER_INPUT", "removeContactFromCampaign")
+		e.wantNoCalls(t, before)
+		if got := e.sb.Campaigns(id); !slices.Equal(got, []string{"camp-1", "camp-3"}) {
+			t.Errorf("campaigns after campaignId removeAll = %v", got)
+		}
 		r = e.mutate(t, `mutation($id: ID!) { removeContactFromAllCampaigns(contactId: $id) { contactId campaignId success } }`,
 			map[string]any{"id": id}, map[string]int64{"remove-contact-from-every-campaign": 1})
 		if r.get("removeContactFromAllCampaigns.campaignId") != nil || r.get("removeContactFromAllCampaigns.success") != true {

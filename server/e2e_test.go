@@ -423,7 +423,7 @@ func (e *e2e) wantExactly(t *testing.T, c counters, want map[string]int64) {
 }
 
 // contact returns the sandbox's copy of a contact, failing if it is gone.
-func (e *e2e) contact(t *testing.T, id string) upstream.Contact {
+func (e *e2e) contact(t *testing.T, id string) sandbox.Contact {
 	t.Helper()
 	c, ok := e.sb.Contact(id)
 	if !ok {
@@ -433,9 +433,9 @@ func (e *e2e) contact(t *testing.T, id string) upstream.Contact {
 }
 
 // contactsOf returns the sandbox's contacts of a location, oldest first.
-func (e *e2e) contactsOf(t *testing.T, loc string) []upstream.Contact {
+func (e *e2e) contactsOf(t *testing.T, loc string) []sandbox.Contact {
 	t.Helper()
-	var out []upstream.Contact
+	var out []sandbox.Contact
 	for _, id := range e.sb.ContactIDs(loc) {
 		out = append(out, e.contact(t, id))
 	}
@@ -630,7 +630,7 @@ func TestE2EContactSnapshot(t *testing.T) {
 			}
 			return
 		}
-		for name, s := range map[string]*upstream.DNDSetting{"call": want.DNDSettings.Call, "email": want.DNDSettings.Email,
+		for name, s := range map[string]*sandbox.DNDSetting{"call": want.DNDSettings.Call, "email": want.DNDSettings.Email,
 			"sms": want.DNDSettings.SMS, "whatsApp": want.DNDSettings.WhatsApp, "gmb": want.DNDSettings.GMB, "fb": want.DNDSettings.FB} {
 			g := dig(ds, name)
 			if s == nil {
@@ -1024,47 +1024,47 @@ func TestE2EContactsLegacyList(t *testing.T) {
 func TestE2EDuplicateContact(t *testing.T) {
 	t.Parallel()
 	type dupCase struct {
-		vars func(e *e2e, all, other []upstream.Contact) map[string]any
-		want func(all []upstream.Contact) string // contact ID, "" for null
+		vars func(e *e2e, all, other []sandbox.Contact) map[string]any
+		want func(all []sandbox.Contact) string // contact ID, "" for null
 	}
 	byEmail, byPhone := 3, 11
 	tests := map[string]dupCase{
 		"by email": {
-			vars: func(_ *e2e, all, _ []upstream.Contact) map[string]any {
+			vars: func(_ *e2e, all, _ []sandbox.Contact) map[string]any {
 				return map[string]any{"email": all[byEmail].Email}
 			},
-			want: func(all []upstream.Contact) string { return all[byEmail].ID },
+			want: func(all []sandbox.Contact) string { return all[byEmail].ID },
 		},
 		"by email, other case": {
-			vars: func(_ *e2e, all, _ []upstream.Contact) map[string]any {
+			vars: func(_ *e2e, all, _ []sandbox.Contact) map[string]any {
 				return map[string]any{"email": strings.ToUpper(all[byEmail].Email)}
 			},
-			want: func(all []upstream.Contact) string { return all[byEmail].ID },
+			want: func(all []sandbox.Contact) string { return all[byEmail].ID },
 		},
 		"by phone": {
-			vars: func(_ *e2e, all, _ []upstream.Contact) map[string]any {
+			vars: func(_ *e2e, all, _ []sandbox.Contact) map[string]any {
 				return map[string]any{"phone": all[byPhone].Phone}
 			},
-			want: func(all []upstream.Contact) string { return all[byPhone].ID },
+			want: func(all []sandbox.Contact) string { return all[byPhone].ID },
 		},
 		"email wins over phone": {
-			vars: func(_ *e2e, all, _ []upstream.Contact) map[string]any {
+			vars: func(_ *e2e, all, _ []sandbox.Contact) map[string]any {
 				return map[string]any{"email": all[byEmail].Email, "phone": all[byPhone].Phone}
 			},
-			want: func(all []upstream.Contact) string { return all[byEmail].ID },
+			want: func(all []sandbox.Contact) string { return all[byEmail].ID },
 		},
 		"none by email": {
-			vars: func(*e2e, []upstream.Contact, []upstream.Contact) map[string]any {
+			vars: func(*e2e, []sandbox.Contact, []sandbox.Contact) map[string]any {
 				return map[string]any{"email": "nobody-at-all@example.com"}
 			},
 		},
 		"none by phone": {
-			vars: func(*e2e, []upstream.Contact, []upstream.Contact) map[string]any {
+			vars: func(*e2e, []sandbox.Contact, []sandbox.Contact) map[string]any {
 				return map[string]any{"phone": "+15550000000"}
 			},
 		},
 		"another location's email": {
-			vars: func(_ *e2e, _, other []upstream.Contact) map[string]any {
+			vars: func(_ *e2e, _, other []sandbox.Contact) map[string]any {
 				return map[string]any{"email": other[0].Email}
 			},
 		},

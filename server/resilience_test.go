@@ -789,6 +789,21 @@ func TestResilienceWrites(t *testing.T) {
 		}
 	})
 
+	// Issue 11: an upsert that may create a duplicate is a create; before,
+	// the table's "idempotent" made it retried into a second contact.
+	t.Run("upsert allowing duplicates, dropped after the write: UNKNOWN, one contact", func(t *testing.T) {
+		rsNoLeaks(t)
+		e := newRSEnv(t, rsConfig{clientOpts: []upstream.Option{upstream.WithRetryPolicy(rsRetries)}})
+		e.sb.SetFaults(sandbox.Faults{Rate: 1, Max: 1, Kinds: []sandbox.FaultKind{sandbox.FaultDropAfterWrite}, Ops: []string{upstream.OpUpsertContact.ID}})
+		a := e.mustGQL(t, `mutation { upsertContact(input: {firstName: "Twice", email: "twice@example.com"}, allowDuplicate: true) { contact { id } } }`, nil)
+		if len(a.errors) != 1 || a.errors[0].Extensions["writeOutcome"] != "UNKNOWN" {
+			t.Errorf("want one error with writeOutcome UNKNOWN: %s", a.body)
+		}
+		if c, ap := e.sb.Calls(upstream.OpUpsertContact.ID), e.sb.Applied(upstream.OpUpsertContact.ID); c != 1 || ap != 1 {
+			t.Errorf("upsert-contact sent %d times, applied %d times; want 1 and 1", c, ap)
+		}
+	})
+
 	t.Run("5xx on a create: UNKNOWN, not repeated", func(t *testing.T) {
 		rsNoLeaks(t)
 		e := newRSEnv(t, rsConfig{clientOpts: []upstream.Option{upstream.WithRetryPolicy(rsRetries)}})

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"mime"
 	"net/http"
 	"strconv"
 	"strings"
@@ -25,7 +26,6 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
-	lrucache "github.com/hashicorp/golang-lru/v2"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/formatter"
 	"github.com/vektah/gqlparser/v2/gqlerror"
@@ -90,6 +90,9 @@ type Config struct {
 	// Limits bound each request's cost, depth and aliases; zero fields take
 	// DefaultQueryLimits'.
 	Limits QueryLimits
+	// InputLimits bound the IDs, free text and lists of every field's
+	// arguments; zero fields take resolvers.DefaultLimits'.
+	InputLimits resolvers.Limits
 	// CORSOrigins are the origins whose pages may call the endpoint
 	// ("https://app.example.com", or "*"); none sends no CORS headers.
 	CORSOrigins []string
@@ -105,6 +108,40 @@ type Config struct {
 	// NoResponseCache switches off the whole-response cache (the shared
 	// cache of upstream answers stays).
 	NoResponseCache bool
+	// CacheStale is how long past its time-to-live an upstream answer is
+	// kept, to be served marked stale (extensions.stale) when the rate
+	// budget is spent or the circuit is open; 0 means
+	// loaders.DefaultStaleFor, negative serves nothing stale.
+	CacheStale time.Duration
+	// Refresh configures refresh-ahead of hot answers on spare budget; the
+	// zero value switches it off.
+	Refresh loaders.RefreshConfig
+	// Changes, when not nil, vouches for cached answers no change event has
+	// touched (webhooks): they stay fresh past their time-to-live.
+	Changes loaders.ChangeFeed
+	// Now is the clock of the caches (default time.Now), for tests.
+	Now func() time.Time
+
+	// Connection hygiene and bounded credentials (issue 10; conn.go,
+	// credentials.go).
+
+	// BodyReadTimeout is how long a request's whole body may take to
+	// arrive after its headers; 0 means DefaultBodyReadTimeout, a negative
+	// value no deadline.
+	BodyReadTimeout time.Duration
+	// MaxConcurrentRequests caps the GraphQL requests served at once (past
+	// it: 503 OVERLOADED with Retry-After); 0 means
+	// DefaultMaxConcurrentRequests, a negative value no cap.
+	MaxConcurrentRequests int
+	// MaxTokenBytes is the longest bearer token (pass-through) or API key
+	// and JWT (managed) accepted; 0 means auth.DefaultMaxTokenBytes.
+	MaxTokenBytes int
+	// MaxLocationIDBytes is the longest X-Location-Id accepted; 0 means
+	// DefaultMaxLocationIDBytes.
+	MaxLocationIDBytes int
+	// CredentialCacheBytes bounds the cache of parsed bearer credentials;
+	// 0 means DefaultCredentialCacheBytes.
+	CredentialCacheBytes int
 }
 
 // DefaultCacheMaxBytes is the shared cache's default size.
@@ -124,15 +161,17 @@ func New(cfg Config) (http.Handler, error) {
 	if err := CheckOrigins(cfg.CORSOrigins); err != nil {
 		return nil, err
 	}
+	conn := cfg.connDefaults()
 	if cfg.CacheMaxBytes == 0 {
 		cfg.CacheMaxBytes = DefaultCacheMaxBytes
 	}
 	var shared cache.Cache
 	if cfg.CacheMaxBytes > 0 {
-		shared = cache.NewLRU(cfg.CacheMaxBytes)
+		shared = cache.NewLRUWithClock(cfg.CacheMaxBytes, cfg.Now)
 	}
 	reader, err := loaders.NewReader(loaders.Config{Client: cfg.Client, Cache: shared, TTLs: cfg.CacheTTLs,
-		MaxConcurrentPerLocation: cfg.MaxConcurrentPerLocation})
+		MaxConcurrentPerLocation: cfg.MaxConcurrentPerLocation,
+		StaleFor:                 cfg.CacheStale, Changes: cfg.Changes, Refresh: cfg.Refresh, Now: cfg.Now})
 	if err != nil {
 		return nil, err
 	}
@@ -141,7 +180,7 @@ func New(cfg Config) (http.Handler, error) {
 		onWrite = auditWrites(cfg.AuditLog)
 	}
 	root, err := resolvers.New(resolvers.Config{Client: cfg.Client, Reader: reader, Logger: cfg.Logger, DefaultLocationID: cfg.DefaultLocationID,
-		OnWrite: onWrite})
+		Limits: cfg.InputLimits, OnWrite: onWrite})
 	if err != nil {
 		return nil, err
 	}
@@ -156,10 +195,18 @@ func New(cfg Config) (http.Handler, error) {
 		limits.MaxAliases = DefaultQueryLimits.MaxAliases
 	}
 	gql := NewGraphQLHandler(root, cfg.Logger, cfg.Introspection)
-	gql.Use(queryLimiter{limits: limits, budget: budgetOf(cfg.Client)})
+	// Argument caps, before any resolver and so before any upstream call.
+	gql.AroundFields(root.CheckArguments)
+	budget := budgetOf(cfg.Client)
+	if reader.Cache() != nil {
+		gql.Use(cacheFirst{}) // before the limiter: queries may be answered from the cache
+		budget = cacheFirstBudget(budget)
+	}
+	gql.Use(queryLimiter{limits: limits, budget: budget})
 	// Outermost first: CORS, credential, body limit, response cache (a hit
 	// needs nothing after it), persisted-operations check, request shape,
 	// deadline, loaders, executor.
+	gql.AroundResponses(staleMarks)
 	exec := loaders.Middleware(reader, gql)
 	exec = withWellFormedRequest(withTimeout(cfg.RequestTimeout, exec))
 	if cfg.PersistedOperations != nil {
@@ -168,7 +215,7 @@ func New(cfg Config) (http.Handler, error) {
 	if reader.Cache() != nil && !cfg.NoResponseCache {
 		gql.AroundOperations(onlyQueriesCached)
 		gql.AroundResponses(noErrorsCached)
-		exec = withResponseCache(reader.Cache(), exec)
+		exec = withResponseCache(reader, exec)
 	}
 
 	mux := http.NewServeMux()
@@ -185,9 +232,21 @@ func New(cfg Config) (http.Handler, error) {
 		}
 		mux.Handle(install, cfg.Managed.OAuth.InstallHandler())
 		mux.Handle(callback, cfg.Managed.OAuth.CallbackHandler())
-		mux.Handle(GraphQLPath, withCORS(cfg.CORSOrigins, withPrincipal(cfg.Managed, withBodyLimit(cfg.MaxBodyBytes, exec))))
+		m := cfg.Managed
+		if m.Clients.MaxTokenBytes == 0 && conn.MaxTokenBytes != 0 {
+			// A copy: the caller's Authenticator is left as it was.
+			mc, clients := *m, *m.Clients
+			clients.MaxTokenBytes = conn.MaxTokenBytes
+			mc.Clients = &clients
+			m = &mc
+		}
+		mux.Handle(GraphQLPath, withCORS(cfg.CORSOrigins, conn.limit(withPrincipal(m,
+			withBodyLimit(cfg.MaxBodyBytes, conn.BodyReadTimeout, exec)))))
 	} else {
-		mux.Handle(GraphQLPath, withCORS(cfg.CORSOrigins, withCredential(auth.NewLearned(0), withBodyLimit(cfg.MaxBodyBytes, exec))))
+		lim := credentialLimits{maxTokenBytes: conn.MaxTokenBytes, maxLocationIDBytes: conn.MaxLocationIDBytes,
+			parsed: newByteLRU[[32]byte, auth.Credential](conn.CredentialCacheBytes)}
+		mux.Handle(GraphQLPath, withCORS(cfg.CORSOrigins, conn.limit(withCredential(auth.NewLearned(0), lim,
+			withBodyLimit(cfg.MaxBodyBytes, conn.BodyReadTimeout, exec)))))
 	}
 	mux.HandleFunc(HealthPath, func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
@@ -205,7 +264,7 @@ func New(cfg Config) (http.Handler, error) {
 		}
 		mux.Handle(assets, pg)
 	}
-	return withRequestLog(cfg.Logger, mux), nil
+	return withBodyDeadline(conn.BodyReadTimeout, withRequestLog(cfg.Logger, mux)), nil
 }
 
 // NewGraphQLHandler returns the GraphQL executor behind /graphql, set up
@@ -228,30 +287,35 @@ func NewGraphQLHandler(root graph.ResolverRoot, logger *slog.Logger, introspecti
 	return srv
 }
 
-// credentialCacheSize bounds the parsed credentials kept, so that a
-// token's claims are decoded once rather than on every request.
-const credentialCacheSize = 4096
-
 // withCredential puts the request's bearer token, as a credential, into the
 // context, with what learned knows of it, and has the upstream's answers to
 // it teach learned more. A request without one still runs (introspection
 // needs none); fields that call the upstream then fail with UNAUTHENTICATED.
-func withCredential(learned *auth.Learned, next http.Handler) http.Handler {
-	parsed, _ := lrucache.New[string, auth.Credential](credentialCacheSize)
+// A token over the length limit is refused (401) and a malformed
+// X-Location-Id (400) before anything is stored.
+func withCredential(learned *auth.Learned, lim credentialLimits, next http.Handler) http.Handler {
 	observe := upstream.CallObserver(learned.Observe) // bound once, not per request
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		tok, err := auth.BearerToken(r)
-		if err != nil {
+		tok, err := auth.BearerTokenLimit(r, lim.maxTokenBytes)
+		switch {
+		case errors.Is(err, auth.ErrTokenTooLong):
+			writeError(w, r, errcode.New(errcode.CodeUnauthenticated, "the bearer token is longer than %d bytes", lim.maxTokenBytes))
+			return
+		case err != nil:
 			writeError(w, r, errcode.New(errcode.CodeUnauthenticated, "%s", err.Error()))
 			return
 		}
+		loc, err := checkLocationHeader(r, lim.maxLocationIDBytes)
+		if err != nil {
+			writeError(w, r, errcode.New(errcode.CodeBadUserInput, "%s", err.Error()))
+			return
+		}
 		if tok != "" {
-			loc := strings.TrimSpace(r.Header.Get(HeaderLocationID))
-			key := loc + "\x00" + tok
-			cred, ok := parsed.Get(key)
+			key := credentialKey(loc, tok)
+			cred, ok := lim.parsed.Get(key)
 			if !ok {
 				cred = auth.NewBearer(tok, loc)
-				parsed.Add(key, cred)
+				lim.parsed.Add(key, cred, credentialOverhead+len(tok)+len(loc)+len(cred.LocationID)+scopeBytes(cred.Scopes))
 			}
 			cred, err := learned.Apply(cred)
 			if err != nil {
@@ -273,14 +337,51 @@ func requestBody(r *http.Request) ([]byte, bool) {
 	return b, ok
 }
 
-// isJSONPost reports whether r is a POST with a JSON body.
+// isJSONPost reports whether r is a POST with a JSON body. Media types are
+// case-insensitive (RFC 9110 §8.3.1), and parameters may follow.
 func isJSONPost(r *http.Request) bool {
-	return r.Method == http.MethodPost && strings.HasPrefix(r.Header.Get("Content-Type"), "application/json")
+	if r.Method != http.MethodPost {
+		return false
+	}
+	ct := r.Header.Get("Content-Type")
+	if isCanonicalJSONType(ct) { // what nearly every client sends: no parse
+		return true
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	return err == nil && mt == "application/json"
+}
+
+// isCanonicalJSONType reports whether ct is one of the canonical spellings
+// of the JSON media type.
+func isCanonicalJSONType(ct string) bool {
+	return ct == "application/json" || ct == "application/json; charset=utf-8"
+}
+
+// canonicalJSONType rewrites a JSON request's Content-Type in canonical
+// form (lower-case type, parameter names and charset), so that what comes
+// after (gqlgen, the response cache's key) sees one spelling of it.
+func canonicalJSONType(r *http.Request) {
+	ct := r.Header.Get("Content-Type")
+	if isCanonicalJSONType(ct) {
+		return
+	}
+	_, params, err := mime.ParseMediaType(ct)
+	if err != nil {
+		return
+	}
+	if cs, ok := params["charset"]; ok {
+		params["charset"] = strings.ToLower(cs)
+	}
+	if ct := mime.FormatMediaType("application/json", params); ct != "" {
+		r.Header.Set("Content-Type", ct)
+	}
 }
 
 // withBodyLimit refuses bodies over max bytes before gqlgen reads them, and
-// reads a JSON body into memory once for the middleware after it.
-func withBodyLimit(max int64, next http.Handler) http.Handler {
+// reads a JSON body into memory once for the middleware after it. A body
+// that misses its read deadline (withBodyDeadline, readTimeout) is answered
+// 408 and its connection closed.
+func withBodyLimit(max int64, readTimeout time.Duration, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		tooLarge := &errcode.Error{Code: errcode.CodeBadUserInput, Status: http.StatusRequestEntityTooLarge,
 			Message: fmt.Sprintf("request body exceeds %d bytes", max)}
@@ -290,11 +391,15 @@ func withBodyLimit(max int64, next http.Handler) http.Handler {
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, max)
 		if isJSONPost(r) {
+			canonicalJSONType(r)
 			body, err := io.ReadAll(r.Body)
 			var tooBig *http.MaxBytesError
 			switch {
 			case errors.As(err, &tooBig):
 				writeError(w, r, tooLarge)
+				return
+			case err != nil && isReadTimeout(err):
+				writeBodyTimeout(w, r, readTimeout)
 				return
 			case err != nil:
 				writeError(w, r, errcode.New(errcode.CodeBadRequest, "could not read the request body"))

@@ -249,7 +249,10 @@ func TokenSourceFromContext(ctx context.Context) (oauth2.TokenSource, bool) {
 
 // Request is a call ready to be sent by Do.
 type Request struct {
-	// Op is the operation called.
+	// Op is the operation called, as this request makes it: NewRequest
+	// clears Op.Idempotent when the body makes a repeatable operation a
+	// create (an upsert with CreateNewIfDuplicateAllowed, or without the
+	// email and phone it matches by). Do decides retries from it.
 	Op Operation
 	// Method, Path (escaped) and Query make up the URL below the base URL.
 	Method, Path string
@@ -274,7 +277,8 @@ type Response struct {
 }
 
 // NewRequest builds the request for op. params fill the path template's
-// placeholders in order; each is refused when empty or a dot segment, and
+// placeholders in order; each is refused when empty, a dot segment or a
+// literal segment of any route (LiteralSegments, e.g. "removeAll"), and
 // escaped so that it stays one path segment whatever it holds. body, when not
 // nil, is encoded as JSON.
 func (c *Client) NewRequest(op Operation, params []string, query url.Values, body any) (*Request, error) {
@@ -283,6 +287,11 @@ func (c *Client) NewRequest(op Operation, params []string, query url.Values, bod
 		return nil, err
 	}
 	req := &Request{Op: op, Method: op.Method, Path: path, Query: query}
+	if r, ok := body.(repeatable); ok && !r.repeatable() {
+		// This body makes the call a create (an upsert that may add a
+		// duplicate): Do must not repeat it once it may have been sent.
+		req.Op.Idempotent = false
+	}
 	if body != nil {
 		b, err := json.Marshal(body)
 		if err != nil {
@@ -318,6 +327,11 @@ func expandPath(op Operation, params []string) (string, error) {
 			return "", invalidInput(op, "%s must not be empty", name)
 		case ".", "..":
 			return "", invalidInput(op, "%s %q is not a valid ID", name, p)
+		}
+		if isLiteralSegment(p) {
+			// It would reach a sibling route: campaignId "removeAll"
+			// removes the contact from every campaign.
+			return "", invalidInput(op, "%s %q is a path segment of another route, not an ID", name, p)
 		}
 		b.WriteString(rest[:open])
 		b.WriteString(url.PathEscape(p))
@@ -741,6 +755,14 @@ func (c *Client) call(ctx context.Context, op Operation, params []string, query 
 		return nil, err
 	}
 	return c.Do(ctx, req, v)
+}
+
+// repeatable is implemented by request bodies that can make an idempotent
+// operation a create: sending them twice may do the write twice.
+type repeatable interface {
+	// repeatable reports whether sending the body twice has the effect of
+	// sending it once.
+	repeatable() bool
 }
 
 // envelope is implemented by answer types whose payload must be present: a

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/url"
 	"strconv"
+	"strings"
 )
 
 // ContactsService calls the contact endpoints.
@@ -119,11 +120,22 @@ type CustomFieldValue struct {
 
 // CustomFieldInput sets a custom field in a create, update or upsert. Either
 // ID or Key names the field; Value is a string, number, list of strings or
-// object, by the field's type.
+// object, by the field's type. A nil Value clears the field: it is sent as
+// the empty string, since the spec lets no field_value be null.
 type CustomFieldInput struct {
 	ID    string `json:"id,omitempty"`
 	Key   string `json:"key,omitempty"`
 	Value any    `json:"field_value"`
+}
+
+// MarshalJSON sends a nil Value as "", HighLevel's empty custom field value.
+func (f CustomFieldInput) MarshalJSON() ([]byte, error) {
+	type wire CustomFieldInput
+	w := wire(f)
+	if w.Value == nil {
+		w.Value = ""
+	}
+	return json.Marshal(w)
 }
 
 // Attribution says where a contact came from.
@@ -179,14 +191,37 @@ type CreateContactRequest struct {
 // UpsertContactRequest is the body of POST /contacts/upsert: a create body
 // plus the duplicate policy. The upstream matches an existing contact of the
 // location by email, then by phone.
+//
+// An upsert is repeatable only when it cannot create a second contact: it
+// names an email or a phone to match by, and does not allow duplicates.
+// Otherwise it is a create, and Client.Do never repeats it once it may have
+// been sent (its failure is then WriteUnknown).
 type UpsertContactRequest struct {
 	CreateContactRequest
 	CreateNewIfDuplicateAllowed *bool `json:"createNewIfDuplicateAllowed,omitempty"`
 }
 
+// repeatable reports whether sending r twice has the effect of sending it
+// once: the second finds the contact the first made, by email or phone.
+func (r *UpsertContactRequest) repeatable() bool {
+	if r.CreateNewIfDuplicateAllowed != nil && *r.CreateNewIfDuplicateAllowed {
+		return false
+	}
+	return strings.TrimSpace(r.Email) != "" || strings.TrimSpace(r.Phone) != ""
+}
+
 // UpdateContactRequest is the body of PUT /contacts/{contactId}. A field left
 // absent keeps its value; a field set to Null is cleared. The API's update
 // body has no companyName, gender or locationId.
+//
+// Where the spec (UpdateContactDto) does not let a field be null, a Null
+// that HighLevel would ignore is not sent as null:
+//   - PostalCode and Country are sent as "", and Tags as [] (which
+//     replaces every tag): the values the spec accepts as empty;
+//   - DND, DNDSettings, InboundDNDSettings and CustomFields cannot be
+//     cleared and a Null is refused with ErrInvalidInput before any call:
+//     send DND false, each channel's status "inactive", or each custom
+//     field with a nil Value (sent as "") instead.
 type UpdateContactRequest struct {
 	FirstName          Nullable[string]             `json:"firstName,omitzero"`
 	LastName           Nullable[string]             `json:"lastName,omitzero"`
@@ -208,6 +243,29 @@ type UpdateContactRequest struct {
 	DateOfBirth        Nullable[string]             `json:"dateOfBirth,omitzero"`
 	Country            Nullable[string]             `json:"country,omitzero"`
 	AssignedTo         Nullable[string]             `json:"assignedTo,omitzero"`
+}
+
+// checkNulls refuses a Null for a field the API cannot clear.
+func (r *UpdateContactRequest) checkNulls() error {
+	return refuseNull(OpUpdateContact,
+		notClearable{"dnd", r.DND.IsNull(), "set it to false"},
+		notClearable{"dndSettings", r.DNDSettings.IsNull(), "set each channel's status to inactive"},
+		notClearable{"inboundDndSettings", r.InboundDNDSettings.IsNull(), "set all.status to inactive"},
+		notClearable{"customFields", r.CustomFields.IsNull(), "clear each field by giving it a nil value"})
+}
+
+// MarshalJSON encodes r as the API takes it: a Null of PostalCode or Country
+// as "", of Tags as []. It fails for a Null the API cannot take (checkNulls).
+func (r UpdateContactRequest) MarshalJSON() ([]byte, error) {
+	if err := r.checkNulls(); err != nil {
+		return nil, err
+	}
+	type wire UpdateContactRequest
+	w := wire(r)
+	w.PostalCode = clearAs(w.PostalCode, "")
+	w.Country = clearAs(w.Country, "")
+	w.Tags = clearAs(w.Tags, []string{})
+	return json.Marshal(w)
 }
 
 // UpsertResult is the answer of an upsert.
@@ -304,6 +362,9 @@ func (s *ContactsService) Create(ctx context.Context, body *CreateContactRequest
 func (s *ContactsService) Update(ctx context.Context, contactID string, body *UpdateContactRequest) (*Contact, *Response, error) {
 	if body == nil {
 		body = &UpdateContactRequest{}
+	}
+	if err := body.checkNulls(); err != nil {
+		return nil, nil, err
 	}
 	var out contactEnvelope
 	resp, err := s.client.call(ctx, OpUpdateContact, []string{contactID}, nil, body, &out)

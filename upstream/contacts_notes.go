@@ -2,7 +2,10 @@
 
 package upstream
 
-import "context"
+import (
+	"context"
+	"encoding/json"
+)
 
 // NotesService calls the note endpoints of a contact.
 type NotesService service
@@ -29,13 +32,36 @@ type CreateNoteRequest struct {
 }
 
 // UpdateNoteRequest is the body of PUT /contacts/{contactId}/notes/{id};
-// absent fields keep their value.
+// absent fields keep their value. The spec (UpdateNoteDTO) lets no field be
+// null: a Null UserID, Title or Color is sent as "", which clears it; Body
+// and Pinned cannot be cleared, and a Null for them is refused with
+// ErrInvalidInput before any call.
 type UpdateNoteRequest struct {
 	UserID Nullable[string] `json:"userId,omitzero"`
 	Body   Nullable[string] `json:"body,omitzero"`
 	Title  Nullable[string] `json:"title,omitzero"`
 	Color  Nullable[string] `json:"color,omitzero"`
 	Pinned Nullable[bool]   `json:"pinned,omitzero"`
+}
+
+func (r *UpdateNoteRequest) checkNulls() error {
+	return refuseNull(OpUpdateNote,
+		notClearable{"body", r.Body.IsNull(), "a note always has a body"},
+		notClearable{"pinned", r.Pinned.IsNull(), "set it to false"})
+}
+
+// MarshalJSON encodes a Null UserID, Title or Color as "", and fails for a
+// Null the API cannot take.
+func (r UpdateNoteRequest) MarshalJSON() ([]byte, error) {
+	if err := r.checkNulls(); err != nil {
+		return nil, err
+	}
+	type wire UpdateNoteRequest
+	w := wire(r)
+	w.UserID = clearAs(w.UserID, "")
+	w.Title = clearAs(w.Title, "")
+	w.Color = clearAs(w.Color, "")
+	return json.Marshal(w)
 }
 
 type noteEnvelope struct {
@@ -95,6 +121,9 @@ func (s *NotesService) Create(ctx context.Context, contactID string, body *Creat
 func (s *NotesService) Update(ctx context.Context, contactID, noteID string, body *UpdateNoteRequest) (*Note, *Response, error) {
 	if body == nil {
 		body = &UpdateNoteRequest{}
+	}
+	if err := body.checkNulls(); err != nil {
+		return nil, nil, err
 	}
 	return s.one(ctx, OpUpdateNote, []string{contactID, noteID}, body)
 }

@@ -2,7 +2,10 @@
 
 package upstream
 
-import "context"
+import (
+	"context"
+	"encoding/json"
+)
 
 // TasksService calls the task endpoints of a contact.
 type TasksService service
@@ -30,13 +33,36 @@ type CreateTaskRequest struct {
 }
 
 // UpdateTaskRequest is the body of PUT /contacts/{contactId}/tasks/{taskId};
-// absent fields keep their value.
+// absent fields keep their value. The spec (UpdateTaskBody) lets no field be
+// null: a Null Body or AssignedTo is sent as "", which clears it; Title,
+// DueDate and Completed cannot be cleared, and a Null for them is refused
+// with ErrInvalidInput before any call.
 type UpdateTaskRequest struct {
 	Title      Nullable[string] `json:"title,omitzero"`
 	Body       Nullable[string] `json:"body,omitzero"`
 	DueDate    Nullable[string] `json:"dueDate,omitzero"`
 	Completed  Nullable[bool]   `json:"completed,omitzero"`
 	AssignedTo Nullable[string] `json:"assignedTo,omitzero"`
+}
+
+func (r *UpdateTaskRequest) checkNulls() error {
+	return refuseNull(OpUpdateTask,
+		notClearable{"title", r.Title.IsNull(), "a task always has a title"},
+		notClearable{"dueDate", r.DueDate.IsNull(), "a task always has a due date"},
+		notClearable{"completed", r.Completed.IsNull(), "set it to false"})
+}
+
+// MarshalJSON encodes a Null Body or AssignedTo as "", and fails for a Null
+// the API cannot take.
+func (r UpdateTaskRequest) MarshalJSON() ([]byte, error) {
+	if err := r.checkNulls(); err != nil {
+		return nil, err
+	}
+	type wire UpdateTaskRequest
+	w := wire(r)
+	w.Body = clearAs(w.Body, "")
+	w.AssignedTo = clearAs(w.AssignedTo, "")
+	return json.Marshal(w)
 }
 
 type taskEnvelope struct {
@@ -96,6 +122,9 @@ func (s *TasksService) Create(ctx context.Context, contactID string, body *Creat
 func (s *TasksService) Update(ctx context.Context, contactID, taskID string, body *UpdateTaskRequest) (*Task, *Response, error) {
 	if body == nil {
 		body = &UpdateTaskRequest{}
+	}
+	if err := body.checkNulls(); err != nil {
+		return nil, nil, err
 	}
 	return s.one(ctx, OpUpdateTask, []string{contactID, taskID}, body)
 }

@@ -54,3 +54,29 @@ func (n *Nullable[T]) UnmarshalJSON(b []byte) error {
 	n.null = false
 	return json.Unmarshal(b, &n.value)
 }
+
+// clearAs returns n with a null replaced by empty, the value the API takes
+// as "no value" for a field its spec does not let be null.
+func clearAs[T any](n Nullable[T], empty T) Nullable[T] {
+	if n.IsNull() {
+		return Set(empty)
+	}
+	return n
+}
+
+// notClearable is a field the API cannot clear: a Null for it is refused.
+type notClearable struct {
+	name   string
+	isNull bool
+	how    string // what to send instead
+}
+
+// refuseNull returns the error for the first field of fs that is Null.
+func refuseNull(op Operation, fs ...notClearable) error {
+	for _, f := range fs {
+		if f.isNull {
+			return invalidInput(op, "%s cannot be cleared (the API takes no null for it): %s", f.name, f.how)
+		}
+	}
+	return nil
+}

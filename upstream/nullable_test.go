@@ -121,18 +121,21 @@ func TestUpdateBodiesNullVersusMissing(t *testing.T) {
 			wantBody: `{"firstName":"x","email":null}`,
 		},
 		{
-			name:  "contact: every kind of field cleared",
+			// The spec lets postalCode, country and tags not be null: their
+			// clear is sent as the empty value.
+			name:  "contact: every kind of clearable field cleared",
 			route: "PUT /contacts/{contactId}",
 			call: func(ctx context.Context, c *Client) error {
 				_, _, err := c.Contacts.Update(ctx, tContactID, &UpdateContactRequest{
-					DND: Null[bool](), DNDSettings: Null[DNDSettings](), Tags: Null[[]string](), CustomFields: Null[[]CustomFieldInput](),
-					Phone: Set(""), // an empty string is a value, not a clear
+					City: Null[string](), PostalCode: Null[string](), Country: Null[string](), Tags: Null[[]string](),
+					CustomFields: Set([]CustomFieldInput{{ID: "f1", Value: nil}}),
+					Phone:        Set(""), // an empty string is a value, not a clear
 				})
 				return err
 			},
-			wantKeys: []string{"dnd", "dndSettings", "tags", "customFields", "phone"},
-			wantNull: []string{"dnd", "dndSettings", "tags", "customFields"},
-			wantBody: `{"dnd":null,"dndSettings":null,"tags":null,"customFields":null,"phone":""}`,
+			wantKeys: []string{"city", "postalCode", "country", "tags", "customFields", "phone"},
+			wantNull: []string{"city"},
+			wantBody: `{"city":null,"postalCode":"","country":"","tags":[],"customFields":[{"id":"f1","field_value":""}],"phone":""}`,
 		},
 		{
 			name:  "contact: set to an empty list is not null",
@@ -159,8 +162,8 @@ func TestUpdateBodiesNullVersusMissing(t *testing.T) {
 				_, _, err := c.Tasks.Update(ctx, tContactID, tTaskID, &UpdateTaskRequest{Title: Set("x"), Body: Null[string](), Completed: Set(false)})
 				return err
 			},
-			wantKeys: []string{"title", "body", "completed"}, wantNull: []string{"body"},
-			wantBody: `{"title":"x","body":null,"completed":false}`,
+			wantKeys: []string{"title", "body", "completed"},
+			wantBody: `{"title":"x","body":"","completed":false}`,
 		},
 		{
 			name:  "note",
@@ -169,8 +172,8 @@ func TestUpdateBodiesNullVersusMissing(t *testing.T) {
 				_, _, err := c.Notes.Update(ctx, tContactID, tNoteID, &UpdateNoteRequest{Body: Set("x"), Title: Null[string]()})
 				return err
 			},
-			wantKeys: []string{"body", "title"}, wantNull: []string{"title"},
-			wantBody: `{"body":"x","title":null}`,
+			wantKeys: []string{"body", "title"},
+			wantBody: `{"body":"x","title":""}`,
 		},
 		{
 			name:  "bulk business without a business sends businessId null",

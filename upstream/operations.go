@@ -3,6 +3,11 @@
 
 package upstream
 
+import (
+	"slices"
+	"strings"
+)
+
 // Operation describes one operation of the Contacts API.
 type Operation struct {
 	// ID is the operationId of the official OpenAPI file, e.g. "get-contact".
@@ -72,4 +77,45 @@ func Operations() []Operation {
 		OpAddToWorkflow, OpRemoveFromWorkflow,
 		OpCreateContact, OpListContactsDeprecated,
 	}
+}
+
+// literalSegments are the literal path segments of every route of
+// Operations(): "contacts", "search", "duplicate", "tasks", "completed",
+// "appointments", "tags", "notes", "bulk", "update", "business", "upsert",
+// "followers", "campaigns", "removeAll", "workflow".
+//
+// An ID equal to one of them would make the path of one operation the path
+// of another: removeContactFromCampaign(campaignId: "removeAll") is DELETE
+// /contacts/{id}/campaigns/removeAll, remove-from-every-campaign. The set is
+// every literal of the table rather than only those of routes that collide
+// today, because HighLevel adds routes (and Express matches literals without
+// regard to case); no real ID (20 characters of [A-Za-z0-9]) is one of them.
+var literalSegments = func() []string {
+	var out []string
+	for _, op := range Operations() {
+		for _, seg := range strings.Split(op.Path, "/") {
+			if seg != "" && !strings.HasPrefix(seg, "{") && !slices.Contains(out, seg) {
+				out = append(out, seg)
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
+}()
+
+// LiteralSegments returns the literal path segments of the operation table,
+// sorted: the values a path parameter may not take, in any case (see
+// Client.NewRequest).
+func LiteralSegments() []string { return slices.Clone(literalSegments) }
+
+// isLiteralSegment reports whether a path parameter equals a literal segment
+// of some route, compared without regard to case as Express routes are. It
+// does not allocate: it runs for every parameter of every call.
+func isLiteralSegment(p string) bool {
+	for _, lit := range literalSegments {
+		if len(p) == len(lit) && strings.EqualFold(p, lit) {
+			return true
+		}
+	}
+	return false
 }

@@ -222,7 +222,7 @@ func opCases() map[string]opCase {
 		},
 		"update-task": {
 			path:   p("/tasks/" + tTaskID),
-			body:   `{"title":"First Task","completed":true,"assignedTo":null}`,
+			body:   `{"title":"First Task","completed":true,"assignedTo":""}`,
 			status: 200, fixture: "task.json",
 			call: func(ctx context.Context, c *Client) (any, *Response, error) {
 				return c.Tasks.Update(ctx, tContactID, tTaskID, &UpdateTaskRequest{
@@ -298,7 +298,7 @@ func opCases() map[string]opCase {
 			want: wantNote(),
 		},
 		"update-note": {
-			path: p("/notes/" + tNoteID), body: `{"body":"edited","color":null,"pinned":false}`, status: 200, fixture: "note.json",
+			path: p("/notes/" + tNoteID), body: `{"body":"edited","color":"","pinned":false}`, status: 200, fixture: "note.json",
 			call: func(ctx context.Context, c *Client) (any, *Response, error) {
 				return c.Notes.Update(ctx, tContactID, tNoteID, &UpdateNoteRequest{Body: Set("edited"), Color: Null[string](), Pinned: Set(false)})
 			},

@@ -11,14 +11,17 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"strings"
 	"time"
 
+	"github.com/ghl-graphql/gateway/auth"
 	"github.com/ghl-graphql/gateway/clientauth"
 	"github.com/ghl-graphql/gateway/loaders"
 	"github.com/ghl-graphql/gateway/oauth"
+	"github.com/ghl-graphql/gateway/resolvers"
 	"github.com/ghl-graphql/gateway/server"
 	"github.com/ghl-graphql/gateway/upstream"
 	"github.com/ghl-graphql/gateway/upstream/sandbox"
@@ -43,6 +46,7 @@ type config struct {
 	responseCache   bool
 	upstreamPerLoc  int
 	limits          server.QueryLimits
+	inputLimits     resolvers.Limits
 	authMode        string
 	oauthClientID   string
 	oauthSecret     string
@@ -65,6 +69,28 @@ type config struct {
 	retry           upstream.RetryPolicy
 	breaker         upstream.BreakerConfig
 	sandbox         sandbox.Config
+	conn            connConfig
+
+	// Stale answers and refresh-ahead (issue 16).
+	cacheStale     time.Duration
+	refreshAhead   float64
+	refreshShare   float64
+	refreshHotKeys int
+}
+
+// connConfig is connection hygiene and bounded credentials (issue 10).
+type connConfig struct {
+	readHeaderTimeout     time.Duration
+	bodyReadTimeout       time.Duration
+	idleTimeout           time.Duration
+	writeTimeout          time.Duration
+	maxHeaderBytes        int
+	maxConcurrentRequests int
+	maxConnsPerClient     int
+	connLimitExempt       string
+	maxTokenBytes         int
+	maxLocationIDBytes    int
+	credentialCacheBytes  int
 }
 
 // envPrefix is the prefix of every setting's environment variable.
@@ -112,6 +138,26 @@ func newFlagSet(cfg *config) *flag.FlagSet {
 	fs.IntVar(&cfg.limits.MaxCost, "max-query-cost", server.DefaultQueryLimits.MaxCost, "most upstream calls one GraphQL request may cause; costlier queries are refused before they run")
 	fs.IntVar(&cfg.limits.MaxDepth, "max-query-depth", server.DefaultQueryLimits.MaxDepth, "deepest field nesting of a request")
 	fs.IntVar(&cfg.limits.MaxAliases, "max-query-aliases", server.DefaultQueryLimits.MaxAliases, "most aliased fields in a request")
+
+	// Caps on arguments (issue 10): lengths in bytes, counts in items.
+	il, d := &cfg.inputLimits, resolvers.DefaultLimits
+	fs.IntVar(&il.IDBytes, "max-id-bytes", d.IDBytes, "longest ID argument (contact, task, note, location, business, campaign, workflow, user)")
+	fs.IntVar(&il.QueryBytes, "max-query-bytes", d.QueryBytes, "longest free-text query of a search or listing")
+	fs.IntVar(&il.ShortTextBytes, "max-short-text-bytes", d.ShortTextBytes, "longest one-line text: names, address parts, website, source, titles, custom field keys, filter fields and values")
+	fs.IntVar(&il.TextBytes, "max-text-bytes", d.TextBytes, "longest task or note body, on creates and updates")
+	fs.IntVar(&il.EmailBytes, "max-email-bytes", d.EmailBytes, "longest email address")
+	fs.IntVar(&il.PhoneBytes, "max-phone-bytes", d.PhoneBytes, "longest phone number, punctuation included")
+	fs.IntVar(&il.TagBytes, "max-tag-bytes", d.TagBytes, "longest tag")
+	fs.IntVar(&il.CustomFieldValueBytes, "max-custom-field-bytes", d.CustomFieldValueBytes, "largest custom field value, as JSON")
+	fs.IntVar(&il.Tags, "max-tags", d.Tags, "most tags in one argument")
+	fs.IntVar(&il.BulkIDs, "max-bulk-ids", d.BulkIDs, "most contact IDs in one bulk operation")
+	fs.IntVar(&il.Followers, "max-followers", d.Followers, "most followers added or removed at once")
+	fs.IntVar(&il.CustomFields, "max-custom-fields", d.CustomFields, "most custom field values in one write")
+	fs.IntVar(&il.Filters, "max-filters", d.Filters, "most search conditions and groups, over all nesting levels")
+	fs.IntVar(&il.FilterDepth, "max-filter-depth", d.FilterDepth, "deepest nesting of search filter groups")
+	fs.IntVar(&il.FilterValues, "max-filter-values", d.FilterValues, "most values in one search filter's value list")
+	fs.IntVar(&il.SortFields, "max-sort-fields", d.SortFields, "most sort entries of one search")
+
 	fs.StringVar(&cfg.authMode, "auth-mode", "passthrough", "passthrough: forward clients' HighLevel tokens; managed: hold the locations' tokens and authenticate clients with gateway API keys or JWTs")
 	fs.StringVar(&cfg.oauthClientID, "oauth-client-id", "", "managed: the HighLevel app's client ID")
 	fs.StringVar(&cfg.oauthSecret, "oauth-client-secret", "", "managed: the HighLevel app's client secret (prefer the environment variable)")
@@ -132,6 +178,25 @@ func newFlagSet(cfg *config) *flag.FlagSet {
 	fs.StringVar(&cfg.auditLog, "audit-log", "", "where to write one JSON line per mutation: a file path (appended), - for stderr; empty: no audit log")
 	fs.StringVar(&cfg.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.StringVar(&cfg.logFormat, "log-format", "text", "log format: text or json")
+
+	// Connection hygiene and bounded credentials (issue 10).
+	fs.DurationVar(&cfg.conn.readHeaderTimeout, "read-header-timeout", 10*time.Second, "how long a client may take to send a request's headers")
+	fs.DurationVar(&cfg.conn.bodyReadTimeout, "body-read-timeout", server.DefaultBodyReadTimeout, "how long a request's whole body may take to arrive after its headers (past it: 408, connection closed)")
+	fs.DurationVar(&cfg.conn.idleTimeout, "idle-timeout", 120*time.Second, "how long an idle keep-alive connection is kept open")
+	fs.DurationVar(&cfg.conn.writeTimeout, "write-timeout", 0, "how long after its headers a request's answer may take to be written; 0: -request-timeout + -body-read-timeout + 10s")
+	fs.IntVar(&cfg.conn.maxHeaderBytes, "max-header-bytes", 32<<10, "largest request header block (past it: 431)")
+	fs.IntVar(&cfg.conn.maxConcurrentRequests, "max-concurrent-requests", server.DefaultMaxConcurrentRequests, "most GraphQL requests served at once; past it a request is answered 503 OVERLOADED with Retry-After at once")
+	fs.IntVar(&cfg.conn.maxConnsPerClient, "max-conns-per-client", server.DefaultMaxConnsPerClient, "most connections one client address (IPv6: /64) may hold open; past it a new connection is closed at once")
+	fs.StringVar(&cfg.conn.connLimitExempt, "conn-limit-exempt", "127.0.0.0/8,::1/128", "comma-separated CIDRs or addresses the per-client connection cap does not apply to (a reverse proxy's); empty: none")
+	fs.IntVar(&cfg.conn.maxTokenBytes, "max-token-bytes", auth.DefaultMaxTokenBytes, "longest bearer token, API key or JWT accepted (longer: 401 UNAUTHENTICATED before anything is stored)")
+	fs.IntVar(&cfg.conn.maxLocationIDBytes, "max-location-id-bytes", server.DefaultMaxLocationIDBytes, "longest X-Location-Id header accepted (it must also be letters, digits, _ and -)")
+	fs.IntVar(&cfg.conn.credentialCacheBytes, "credential-cache-bytes", server.DefaultCredentialCacheBytes, "memory for parsed bearer credentials (keyed by a hash of the token)")
+
+	// Stale answers and refresh-ahead (issue 16).
+	fs.DurationVar(&cfg.cacheStale, "cache-stale", loaders.DefaultStaleFor, "how long past its TTL an upstream answer is kept, to be served marked stale (extensions.stale) when the rate budget is spent or the circuit is open; 0 switches stale answers off")
+	fs.Float64Var(&cfg.refreshAhead, "refresh-ahead", loaders.DefaultRefreshAhead, "share of an answer's TTL, before it expires, in which a read refreshes it in the background on spare budget; 0 switches refresh-ahead off")
+	fs.Float64Var(&cfg.refreshShare, "refresh-share", loaders.DefaultRefreshShare, "share of a location's -rate-max window refreshes may use: one goes only while more than (1 - share) of the window is free")
+	fs.IntVar(&cfg.refreshHotKeys, "refresh-hot-keys", loaders.DefaultRefreshHotKeys, "most answers the gateway remembers how to refresh ahead")
 
 	// The embedded sandbox's knobs, under a sandbox- prefix.
 	sfs := flag.NewFlagSet("sandbox", flag.ContinueOnError)
@@ -235,6 +300,19 @@ func (c *config) validate() error {
 	if err := c.validateIsolation(); err != nil {
 		return err
 	}
+	il := c.inputLimits
+	for name, v := range map[string]int{
+		"max-id-bytes": il.IDBytes, "max-query-bytes": il.QueryBytes, "max-short-text-bytes": il.ShortTextBytes,
+		"max-text-bytes": il.TextBytes, "max-email-bytes": il.EmailBytes, "max-phone-bytes": il.PhoneBytes,
+		"max-tag-bytes": il.TagBytes, "max-custom-field-bytes": il.CustomFieldValueBytes, "max-tags": il.Tags,
+		"max-bulk-ids": il.BulkIDs, "max-followers": il.Followers, "max-custom-fields": il.CustomFields,
+		"max-filters": il.Filters, "max-filter-depth": il.FilterDepth, "max-filter-values": il.FilterValues,
+		"max-sort-fields": il.SortFields,
+	} {
+		if v < 1 {
+			return fmt.Errorf("%s %d: must be at least 1", setting(name), v)
+		}
+	}
 	if c.maxBodyBytes < 1024 {
 		return fmt.Errorf("%s %d: must be at least 1024", setting("max-body-bytes"), c.maxBodyBytes)
 	}
@@ -261,6 +339,9 @@ func (c *config) validate() error {
 	default:
 		return fmt.Errorf("%s %q: must be passthrough or managed", setting("auth-mode"), c.authMode)
 	}
+	if err := c.conn.validate(c.requestTimeout); err != nil {
+		return err
+	}
 	if err := server.CheckOrigins(c.origins()); err != nil {
 		return fmt.Errorf("%s: %w", setting("cors-origins"), err)
 	}
@@ -270,7 +351,35 @@ func (c *config) validate() error {
 	if c.logFormat != "text" && c.logFormat != "json" {
 		return fmt.Errorf("%s %q: must be text or json", setting("log-format"), c.logFormat)
 	}
+	return c.validateStale()
+}
+
+// validateStale checks the settings of stale answers and refresh-ahead.
+func (c *config) validateStale() error {
+	if c.cacheStale < 0 {
+		return fmt.Errorf("%s %v: must not be negative (0 switches stale answers off)", setting("cache-stale"), c.cacheStale)
+	}
+	if !(c.refreshAhead >= 0 && c.refreshAhead < 1) {
+		return fmt.Errorf("%s %v: must be at least 0 (off) and below 1", setting("refresh-ahead"), c.refreshAhead)
+	}
+	if !(c.refreshShare > 0 && c.refreshShare <= 1) {
+		return fmt.Errorf("%s %v: must be above 0 and at most 1", setting("refresh-share"), c.refreshShare)
+	}
+	if c.refreshHotKeys < 1 {
+		return fmt.Errorf("%s %d: must be at least 1", setting("refresh-hot-keys"), c.refreshHotKeys)
+	}
 	return nil
+}
+
+// staleSettings returns the server's settings of stale answers and
+// refresh-ahead: -cache-stale 0 is off, which server.Config says with a
+// negative value; refreshes share the budget's window of -rate-max.
+func (c *config) staleSettings() (time.Duration, loaders.RefreshConfig) {
+	stale := c.cacheStale
+	if stale == 0 {
+		stale = -1
+	}
+	return stale, loaders.RefreshConfig{Ahead: c.refreshAhead, Share: c.refreshShare, WindowMax: c.budget.Max, HotKeys: c.refreshHotKeys}
 }
 
 func parseLevel(s string) (slog.Level, error) {
@@ -322,7 +431,7 @@ func (c *config) managed(ctx context.Context, logger *slog.Logger) (*server.Mana
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", setting("keys-file"), err)
 	}
-	authn := &clientauth.Authenticator{Keys: keys}
+	authn := &clientauth.Authenticator{Keys: keys, MaxTokenBytes: c.conn.maxTokenBytes}
 	if c.jwtJWKSURL != "" || c.jwtPublicKey != "" {
 		jc := clientauth.JWTConfig{JWKSURL: c.jwtJWKSURL, Issuer: c.jwtIssuer, Audience: c.jwtAudience}
 		if c.jwtPublicKey != "" {
@@ -364,4 +473,81 @@ func (c *config) validateIsolation() error {
 		return fmt.Errorf("%s %v: must be over 0 and at most 1", setting("breaker-failure-ratio"), r)
 	}
 	return nil
+}
+
+// validate names the first bad connection setting. The write timeout must
+// leave a request its body's time and its whole run, or an answer that
+// was computed could not be written.
+func (c connConfig) validate(requestTimeout time.Duration) error {
+	for name, d := range map[string]time.Duration{
+		"read-header-timeout": c.readHeaderTimeout, "body-read-timeout": c.bodyReadTimeout, "idle-timeout": c.idleTimeout,
+	} {
+		if d <= 0 {
+			return fmt.Errorf("%s %v: must be positive", setting(name), d)
+		}
+	}
+	if c.writeTimeout < 0 {
+		return fmt.Errorf("%s %v: must not be negative (0 derives it)", setting("write-timeout"), c.writeTimeout)
+	}
+	if c.writeTimeout != 0 && c.writeTimeout < requestTimeout+c.bodyReadTimeout {
+		return fmt.Errorf("%s %v: must be at least -request-timeout + -body-read-timeout (%v), or a request's answer could not be written",
+			setting("write-timeout"), c.writeTimeout, requestTimeout+c.bodyReadTimeout)
+	}
+	for name, v := range map[string]int{
+		"max-concurrent-requests": c.maxConcurrentRequests, "max-conns-per-client": c.maxConnsPerClient,
+		"max-location-id-bytes": c.maxLocationIDBytes,
+	} {
+		if v < 1 {
+			return fmt.Errorf("%s %d: must be at least 1", setting(name), v)
+		}
+	}
+	if c.maxHeaderBytes < 4096 {
+		return fmt.Errorf("%s %d: must be at least 4096", setting("max-header-bytes"), c.maxHeaderBytes)
+	}
+	if c.maxTokenBytes < 256 {
+		return fmt.Errorf("%s %d: must be at least 256 (HighLevel's JWTs are about 1 KB)", setting("max-token-bytes"), c.maxTokenBytes)
+	}
+	if c.maxTokenBytes > c.maxHeaderBytes {
+		return fmt.Errorf("%s %d: must not exceed %s (%d): the header could not hold such a token",
+			setting("max-token-bytes"), c.maxTokenBytes, setting("max-header-bytes"), c.maxHeaderBytes)
+	}
+	if c.credentialCacheBytes < 64<<10 {
+		return fmt.Errorf("%s %d: must be at least 65536", setting("credential-cache-bytes"), c.credentialCacheBytes)
+	}
+	if _, err := c.exempt(); err != nil {
+		return err
+	}
+	return nil
+}
+
+// exempt parses -conn-limit-exempt.
+func (c connConfig) exempt() ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, s := range strings.Split(c.connLimitExempt, ",") {
+		if s = strings.TrimSpace(s); s == "" {
+			continue
+		}
+		if !strings.Contains(s, "/") { // one address
+			a, err := netip.ParseAddr(s)
+			if err != nil {
+				return nil, fmt.Errorf("%s %q: want a CIDR or an address: %w", setting("conn-limit-exempt"), s, err)
+			}
+			s = netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()).String()
+		}
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return nil, fmt.Errorf("%s %q: %w", setting("conn-limit-exempt"), s, err)
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
+}
+
+// effectiveWriteTimeout is -write-timeout, or when 0 the request's whole
+// time (body and run) plus time to write the answer.
+func (c connConfig) effectiveWriteTimeout(requestTimeout time.Duration) time.Duration {
+	if c.writeTimeout > 0 {
+		return c.writeTimeout
+	}
+	return requestTimeout + c.bodyReadTimeout + 10*time.Second
 }

@@ -123,8 +123,10 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger, stdout io.Writ
 		NoResponseCache:          !cfg.responseCache,
 		MaxConcurrentPerLocation: cfg.upstreamPerLoc,
 		Limits:                   cfg.limits,
+		InputLimits:              cfg.inputLimits,
 		Ready:                    server.UpstreamReady(client, &http.Client{Transport: httpClient.Transport, Timeout: 3 * time.Second}),
 	}
+	scfg.CacheStale, scfg.Refresh = cfg.staleSettings()
 	if cfg.playground {
 		pg := &playground.Options{Endpoint: server.GraphQLPath, UseCDN: cfg.playgroundCDN}
 		if sb != nil {
@@ -160,6 +162,11 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger, stdout io.Writ
 		defer f.Close()
 		scfg.AuditLog = slog.New(slog.NewJSONHandler(f, nil))
 	}
+	scfg.BodyReadTimeout = cfg.conn.bodyReadTimeout
+	scfg.MaxConcurrentRequests = cfg.conn.maxConcurrentRequests
+	scfg.MaxTokenBytes = cfg.conn.maxTokenBytes
+	scfg.MaxLocationIDBytes = cfg.conn.maxLocationIDBytes
+	scfg.CredentialCacheBytes = cfg.conn.credentialCacheBytes
 	scfg.CacheMaxBytes = cfg.cacheMaxBytes
 	if scfg.CacheMaxBytes == 0 {
 		scfg.CacheMaxBytes = -1 // 0 on the command line means off
@@ -169,16 +176,13 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger, stdout io.Writ
 		return err
 	}
 
-	ln, err := net.Listen("tcp", cfg.addr)
+	tcp, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
 		return fmt.Errorf("-addr %q: %w", cfg.addr, err)
 	}
-	srv := &http.Server{
-		Handler:           handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
-	}
+	exempt, _ := cfg.conn.exempt() // checked by validate
+	ln := server.LimitConnsPerClient(tcp, server.ClientConnLimit{Max: cfg.conn.maxConnsPerClient, Exempt: exempt})
+	srv := newHTTPServer(cfg, handler, logger)
 	url := "http://" + ln.Addr().String()
 	fmt.Fprintf(stdout, "GraphQL endpoint: %s%s\n", url, server.GraphQLPath)
 	if cfg.playground {
@@ -192,6 +196,21 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger, stdout io.Writ
 	}
 
 	return serveUntil(ctx, srv, ln, cfg.shutdownTimeout, logger)
+}
+
+// newHTTPServer returns the gateway's http.Server: every phase of a
+// connection has a deadline (headers, idle keep-alive, the answer; the
+// body's is set by the handler), and the header block a size cap, so that
+// a slow or silent client is cut off rather than kept.
+func newHTTPServer(cfg *config, handler http.Handler, logger *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: cfg.conn.readHeaderTimeout,
+		IdleTimeout:       cfg.conn.idleTimeout,
+		WriteTimeout:      cfg.conn.effectiveWriteTimeout(cfg.requestTimeout),
+		MaxHeaderBytes:    cfg.conn.maxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
 }
 
 // serveUntil serves ln until ctx ends, then lets in-flight requests finish

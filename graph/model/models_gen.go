@@ -502,7 +502,7 @@ type NotePayload struct {
 
 // Relay page information.
 type PageInfo struct {
-	// Whether more contacts follow this page.
+	// Whether more contacts follow this page; when true, endCursor is set and pages on.
 	HasNextPage bool `json:"hasNextPage"`
 	// Whether contacts come before this page.
 	HasPreviousPage bool `json:"hasPreviousPage"`

@@ -151,16 +151,16 @@ func typeMessage(err error) string {
 	}
 }
 
-// nullablePkg identifies upstream.Nullable[T], whose JSON is its T's.
-var nullablePkg = reflect.TypeFor[upstream.Nullable[int]]().PkgPath()
+// fieldPkg identifies field[T], whose JSON is its T's.
+var fieldPkg = reflect.TypeFor[field[int]]().PkgPath()
 
-// unwrapType strips pointers and Nullable wrappers.
+// unwrapType strips pointers and field wrappers.
 func unwrapType(t reflect.Type) reflect.Type {
 	for {
 		switch {
 		case t.Kind() == reflect.Pointer:
 			t = t.Elem()
-		case t.Kind() == reflect.Struct && t.PkgPath() == nullablePkg && strings.HasPrefix(t.Name(), "Nullable["):
+		case t.Kind() == reflect.Struct && t.PkgPath() == fieldPkg && strings.HasPrefix(t.Name(), "field["):
 			t = t.Field(0).Type
 		default:
 			return t

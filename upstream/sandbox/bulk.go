@@ -6,8 +6,6 @@ package sandbox
 import (
 	"slices"
 	"strings"
-
-	"github.com/ghl-graphql/gateway/upstream"
 )
 
 // bulkTagsSuccess and bulkTagsError are the per-contact outcomes of a bulk
@@ -37,13 +35,13 @@ type (
 // contact gets an outcome; one that fails does not fail the call.
 func handleBulkTags(c *call) response {
 	action := c.params[0]
-	var body upstream.BulkTagsRequest
+	var body bulkTagsBody
 	raw, bad := c.bind(&body)
 	if bad != nil {
 		return *bad
 	}
 	var ck checks
-	if action != string(upstream.BulkTagsAdd) && action != string(upstream.BulkTagsRemove) {
+	if action != bulkTagsAdd && action != bulkTagsRemove {
 		ck.addf("type must be one of the following values: add, remove")
 	}
 	ck.requireString(raw, "locationId")
@@ -52,7 +50,7 @@ func handleBulkTags(c *call) response {
 	} else if len(body.Contacts) == 0 {
 		ck.addf("contacts should not be empty")
 	}
-	removeAll := action == string(upstream.BulkTagsRemove) && body.RemoveAllTags
+	removeAll := action == bulkTagsRemove && body.RemoveAllTags
 	if !present(raw, "tags") {
 		ck.addf("tags must be an array")
 	} else if len(body.Tags) == 0 && !removeAll {
@@ -90,7 +88,7 @@ func handleBulkTags(c *call) response {
 		res := bulkTagsSuccess{ContactID: id, Message: "Tags updated", Type: "success", OldTags: old,
 			TagsAdded: []string{}, TagsRemoved: []string{}}
 		switch {
-		case action == string(upstream.BulkTagsAdd):
+		case action == bulkTagsAdd:
 			rec.c.Tags, res.TagsAdded = mergeTags(rec.c.Tags, body.Tags)
 		case removeAll:
 			rec.c.Tags, res.TagsRemoved = []string{}, old
@@ -112,7 +110,7 @@ type bulkBusinessAnswer struct {
 // handleBulkBusiness attaches the listed contacts of the location to a
 // business, or detaches them (businessId null); other IDs are skipped.
 func handleBulkBusiness(c *call) response {
-	var body upstream.BulkBusinessRequest
+	var body bulkBusinessBody
 	raw, bad := c.bind(&body)
 	if bad != nil {
 		return *bad

@@ -6,8 +6,6 @@ package sandbox
 import (
 	"slices"
 	"strings"
-
-	"github.com/ghl-graphql/gateway/upstream"
 )
 
 func handleListTasks(c *call) response {
@@ -17,7 +15,7 @@ func handleListTasks(c *call) response {
 }
 
 func taskIndex(rec *contactRec, id string) int {
-	return slices.IndexFunc(rec.tasks, func(t upstream.Task) bool { return t.ID == id })
+	return slices.IndexFunc(rec.tasks, func(t wireTask) bool { return t.ID == id })
 }
 
 func handleGetTask(c *call) response {
@@ -31,7 +29,7 @@ func handleGetTask(c *call) response {
 }
 
 func handleCreateTask(c *call) response {
-	var body upstream.CreateTaskRequest
+	var body createTaskBody
 	raw, bad := c.bind(&body)
 	if bad != nil {
 		return *bad
@@ -51,7 +49,7 @@ func handleCreateTask(c *call) response {
 	due, _ := parseRFC3339(body.DueDate)
 	st := c.s.store
 	return st.write(c.loc, c.params[0], func(rec *contactRec) response {
-		t := upstream.Task{ID: st.newID(), Title: body.Title, Body: body.Body, AssignedTo: body.AssignedTo,
+		t := wireTask{ID: st.newID(), Title: body.Title, Body: body.Body, AssignedTo: body.AssignedTo,
 			DueDate: formatTime(due), Completed: body.Completed, ContactID: rec.c.ID}
 		rec.tasks = append(rec.tasks, t)
 		st.touch(rec)
@@ -60,7 +58,7 @@ func handleCreateTask(c *call) response {
 }
 
 func handleUpdateTask(c *call) response {
-	var body upstream.UpdateTaskRequest
+	var body updateTaskBody
 	raw, bad := c.bind(&body)
 	if bad != nil {
 		return *bad
@@ -69,15 +67,18 @@ func handleUpdateTask(c *call) response {
 	ck.notNull(raw, "title", "should not be empty")
 	ck.notNull(raw, "dueDate", "must be a valid ISO 8601 date string")
 	ck.notNull(raw, "completed", "must be a boolean value")
-	if v, has := body.Title.Get(); has && strings.TrimSpace(v) == "" {
+	if v, has := body.Title.get(); has && strings.TrimSpace(v) == "" {
 		ck.addf("title should not be empty")
 	}
-	if v, has := body.DueDate.Get(); has {
+	if v, has := body.DueDate.get(); has {
 		ck.rfc3339("dueDate", v)
 	}
 	if r := ck.result(); r != nil {
 		return *r
 	}
+	// UpdateTaskBody declares no property nullable: a null body or
+	// assignedTo passes validation and changes nothing. An empty string
+	// clears.
 	st := c.s.store
 	return st.write(c.loc, c.params[0], func(rec *contactRec) response {
 		i := taskIndex(rec, c.params[1])
@@ -85,20 +86,20 @@ func handleUpdateTask(c *call) response {
 			return taskNotFound
 		}
 		t := &rec.tasks[i]
-		if v, has := body.Title.Get(); has {
+		if v, has := body.Title.get(); has {
 			t.Title = v
 		}
-		if !body.Body.IsZero() {
-			t.Body, _ = body.Body.Get()
+		if v, has := body.Body.get(); has {
+			t.Body = v
 		}
-		if !body.AssignedTo.IsZero() {
-			t.AssignedTo, _ = body.AssignedTo.Get()
+		if v, has := body.AssignedTo.get(); has {
+			t.AssignedTo = v
 		}
-		if v, has := body.DueDate.Get(); has {
+		if v, has := body.DueDate.get(); has {
 			due, _ := parseRFC3339(v)
 			t.DueDate = formatTime(due)
 		}
-		if v, has := body.Completed.Get(); has {
+		if v, has := body.Completed.get(); has {
 			t.Completed = v
 		}
 		st.touch(rec)
@@ -147,7 +148,7 @@ func handleListNotes(c *call) response {
 }
 
 func noteIndex(rec *contactRec, id string) int {
-	return slices.IndexFunc(rec.notes, func(n upstream.Note) bool { return n.ID == id })
+	return slices.IndexFunc(rec.notes, func(n wireNote) bool { return n.ID == id })
 }
 
 func handleGetNote(c *call) response {
@@ -161,7 +162,7 @@ func handleGetNote(c *call) response {
 }
 
 func handleCreateNote(c *call) response {
-	var body upstream.CreateNoteRequest
+	var body createNoteBody
 	raw, bad := c.bind(&body)
 	if bad != nil {
 		return *bad
@@ -174,7 +175,7 @@ func handleCreateNote(c *call) response {
 	st := c.s.store
 	return st.write(c.loc, c.params[0], func(rec *contactRec) response {
 		now, _ := st.stamp()
-		n := upstream.Note{ID: st.newID(), Body: body.Body, UserID: body.UserID, Title: body.Title,
+		n := wireNote{ID: st.newID(), Body: body.Body, UserID: body.UserID, Title: body.Title,
 			Color: body.Color, DateAdded: now, ContactID: rec.c.ID}
 		if body.Pinned != nil {
 			n.Pinned = *body.Pinned
@@ -186,19 +187,21 @@ func handleCreateNote(c *call) response {
 }
 
 func handleUpdateNote(c *call) response {
-	var body upstream.UpdateNoteRequest
+	var body updateNoteBody
 	raw, bad := c.bind(&body)
 	if bad != nil {
 		return *bad
 	}
 	var ck checks
 	ck.notNull(raw, "body", "should not be empty")
-	if v, has := body.Body.Get(); has && strings.TrimSpace(v) == "" {
+	if v, has := body.Body.get(); has && strings.TrimSpace(v) == "" {
 		ck.addf("body should not be empty")
 	}
 	if r := ck.result(); r != nil {
 		return *r
 	}
+	// UpdateNoteDTO declares no property nullable: a null userId, title,
+	// color or pinned changes nothing. An empty string clears.
 	st := c.s.store
 	return st.write(c.loc, c.params[0], func(rec *contactRec) response {
 		i := noteIndex(rec, c.params[1])
@@ -206,19 +209,16 @@ func handleUpdateNote(c *call) response {
 			return noteNotFound
 		}
 		n := &rec.notes[i]
-		if v, has := body.Body.Get(); has {
-			n.Body = v
-		}
 		for _, f := range []struct {
 			dst *string
-			src upstream.Nullable[string]
-		}{{&n.UserID, body.UserID}, {&n.Title, body.Title}, {&n.Color, body.Color}} {
-			if !f.src.IsZero() {
-				*f.dst, _ = f.src.Get()
+			src field[string]
+		}{{&n.Body, body.Body}, {&n.UserID, body.UserID}, {&n.Title, body.Title}, {&n.Color, body.Color}} {
+			if v, has := f.src.get(); has {
+				*f.dst = v
 			}
 		}
-		if !body.Pinned.IsZero() {
-			n.Pinned, _ = body.Pinned.Get()
+		if v, has := body.Pinned.get(); has {
+			n.Pinned = v
 		}
 		st.touch(rec)
 		return ok(noteEnvelope{Note: *n})

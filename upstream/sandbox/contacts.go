@@ -4,12 +4,9 @@
 package sandbox
 
 import (
-	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
-
-	"github.com/ghl-graphql/gateway/upstream"
 )
 
 func handleGetContact(c *call) response {
@@ -18,51 +15,57 @@ func handleGetContact(c *call) response {
 	})
 }
 
-// bindContact decodes a create, update or upsert body: into dst, the
-// operation's own type, which decides what is allowed, and into a patch
-// that knows which fields are present.
-func (c *call) bindContact(dst any, requireLocation bool) (*contactPatch, []fieldValue, map[string]any, *response) {
+// bindContact decodes a create, update or upsert body into dst, the
+// operation's own type, which decides what is allowed, and returns the
+// patch it asks for.
+func (c *call) bindContact(dst any) (*contactPatch, []fieldValue, *response) {
 	raw, bad := c.bind(dst)
 	if bad != nil {
-		return nil, nil, nil, bad
+		return nil, nil, bad
 	}
 	var p contactPatch
-	data := c.body
-	if len(strings.TrimSpace(string(data))) == 0 {
-		data = []byte("{}")
-	}
-	if err := json.Unmarshal(data, &p); err != nil {
-		r := invalid(typeMessage(err))
-		return nil, nil, nil, &r
-	}
 	var ck checks
-	if requireLocation {
-		ck.requireString(raw, "locationId")
+	switch b := dst.(type) {
+	case *updateContactBody:
+		p.contactFields = b.contactFields
+	case *createContactBody:
+		p.contactFields, p.CompanyName, p.Gender = b.contactFields, b.CompanyName, b.Gender
+	case *upsertContactBody:
+		p.contactFields, p.CompanyName, p.Gender = b.contactFields, b.CompanyName, b.Gender
 	}
-	if v, has := p.Email.Get(); has {
+	if _, isUpdate := dst.(*updateContactBody); !isUpdate {
+		ck.requireString(raw, "locationId")
+		// CreateContactDto and UpsertContactDto, unlike UpdateContactDto,
+		// do not let source and assignedTo be null.
+		p.Source.dropNull()
+		p.AssignedTo.dropNull()
+		p.Gender.dropNull()
+	}
+	p.dropForbiddenNulls()
+	if v, has := p.Email.get(); has {
 		ck.email("email", strings.TrimSpace(v))
 	}
-	if d, has := p.DNDSettings.Get(); has {
-		for name, s := range map[string]*upstream.DNDSetting{"Call": d.Call, "Email": d.Email, "SMS": d.SMS,
+	if d, has := p.DNDSettings.get(); has {
+		for name, s := range map[string]*DNDSetting{"Call": d.Call, "Email": d.Email, "SMS": d.SMS,
 			"WhatsApp": d.WhatsApp, "GMB": d.GMB, "FB": d.FB} {
-			if s != nil && !slices.Contains([]string{upstream.DNDActive, upstream.DNDInactive, upstream.DNDPermanent}, s.Status) {
+			if s != nil && !slices.Contains([]string{dndActive, dndInactive, dndPermanent}, s.Status) {
 				ck.addf("dndSettings.%s.status must be one of the following values: active, inactive, permanent", name)
 			}
 		}
 	}
-	if d, has := p.InboundDNDSettings.Get(); has && d.All != nil &&
-		d.All.Status != upstream.DNDActive && d.All.Status != upstream.DNDInactive {
+	if d, has := p.InboundDNDSettings.get(); has && d.All != nil &&
+		d.All.Status != dndActive && d.All.Status != dndInactive {
 		ck.addf("inboundDndSettings.all.status must be one of the following values: active, inactive")
 	}
 	var fields []fieldValue
-	if cf, has := p.CustomFields.Get(); has {
+	if cf, has := p.CustomFields.get(); has {
 		fields = resolveCustomFields(c.s.store.locs[c.loc], cf, &ck)
 	}
 	slices.Sort(ck.msgs) // map order must not decide the message order
 	if r := ck.result(); r != nil {
-		return nil, nil, nil, r
+		return nil, nil, r
 	}
-	return &p, fields, raw, nil
+	return &p, fields, nil
 }
 
 // newContact returns an empty contact of loc stamped now; the caller holds
@@ -70,22 +73,22 @@ func (c *call) bindContact(dst any, requireLocation bool) (*contactPatch, []fiel
 func (st *store) newContact(loc string) *contactRec {
 	now, ms := st.stamp()
 	return &contactRec{
-		c: upstream.Contact{ID: st.newID(), LocationID: loc, Type: "lead", Tags: []string{},
+		c: Contact{ID: st.newID(), LocationID: loc, Type: "lead", Tags: []string{},
 			DateAdded: now, DateUpdated: now},
 		added: ms, updated: ms,
 	}
 }
 
 func handleCreateContact(c *call) response {
-	var body upstream.CreateContactRequest
-	p, fields, _, bad := c.bindContact(&body, true)
+	var body createContactBody
+	p, fields, bad := c.bindContact(&body)
 	if bad != nil {
 		return *bad
 	}
 	st := c.s.store
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	if email, has := p.Email.Get(); has && strings.TrimSpace(email) != "" {
+	if email, has := p.Email.get(); has && strings.TrimSpace(email) != "" {
 		if dup, _ := st.findDuplicate(c.loc, email, ""); dup != nil {
 			return duplicateContact(dup.c.ID, "email")
 		}
@@ -97,14 +100,14 @@ func handleCreateContact(c *call) response {
 }
 
 func handleUpdateContact(c *call) response {
-	var body upstream.UpdateContactRequest
-	p, fields, _, bad := c.bindContact(&body, false)
+	var body updateContactBody
+	p, fields, bad := c.bindContact(&body)
 	if bad != nil {
 		return *bad
 	}
 	st := c.s.store
 	return st.write(c.loc, c.params[0], func(rec *contactRec) response {
-		if email, has := p.Email.Get(); has && strings.TrimSpace(email) != "" {
+		if email, has := p.Email.get(); has && strings.TrimSpace(email) != "" {
 			if dup, _ := st.findDuplicate(c.loc, email, ""); dup != nil && dup != rec {
 				return duplicateContact(dup.c.ID, "email")
 			}
@@ -126,8 +129,8 @@ func handleDeleteContact(c *call) response {
 // handleUpsertContact updates the contact of the location with the body's
 // email (else phone), only the fields given, or creates one.
 func handleUpsertContact(c *call) response {
-	var body upstream.UpsertContactRequest
-	p, fields, _, bad := c.bindContact(&body, true)
+	var body upsertContactBody
+	p, fields, bad := c.bindContact(&body)
 	if bad != nil {
 		return *bad
 	}
@@ -135,8 +138,10 @@ func handleUpsertContact(c *call) response {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	var rec *contactRec
-	if body.CreateNewIfDuplicateAllowed == nil || !*body.CreateNewIfDuplicateAllowed {
-		rec, _ = st.findDuplicate(c.loc, body.Email, body.Phone)
+	if allow, _ := body.CreateNewIfDuplicateAllowed.get(); !allow {
+		email, _ := p.Email.get()
+		phone, _ := p.Phone.get()
+		rec, _ = st.findDuplicate(c.loc, email, phone)
 	}
 	isNew := rec == nil
 	if isNew {

@@ -88,8 +88,8 @@ func TestContactRoundTrip(t *testing.T) {
 	}
 
 	cleared := must[*upstream.Contact](t)(e.c.Contacts.Update(bg, created.ID, &upstream.UpdateContactRequest{
-		Email: upstream.Null[string](), Tags: upstream.Null[[]string](), DNDSettings: upstream.Null[upstream.DNDSettings]()}))
-	if cleared.Email != "" || cleared.EmailLowerCase != "" || len(cleared.Tags) != 0 || cleared.DNDSettings != nil {
+		Email: upstream.Null[string](), Tags: upstream.Null[[]string]()}))
+	if cleared.Email != "" || cleared.EmailLowerCase != "" || len(cleared.Tags) != 0 {
 		t.Fatalf("null did not clear: %+v", cleared)
 	}
 
@@ -243,11 +243,20 @@ func TestTagsFollowersAndCampaigns(t *testing.T) {
 	if got := e.s.Campaigns(c.ID); !slices.Equal(got, []string{"c1"}) {
 		t.Fatalf("campaigns after adding twice: %q", got)
 	}
-	// removeAll is its own route, not a campaign called "removeAll".
+	// removeAll is its own route, not a campaign called "removeAll" (and
+	// matched without regard to case, as Express does): the client refuses
+	// the ID before any call, so a campaign removal never removes them all.
 	before := e.s.Calls(upstream.OpRemoveFromAllCampaigns.ID)
-	done(t)(e.c.Campaigns.Remove(bg, c.ID, "removeAll"))
-	if e.s.Calls(upstream.OpRemoveFromAllCampaigns.ID) != before+1 || len(e.s.Campaigns(c.ID)) != 0 {
-		t.Fatal("DELETE …/campaigns/removeAll did not reach remove-contact-from-every-campaign")
+	for _, id := range []string{"removeAll", "REMOVEALL"} {
+		_, err := e.c.Campaigns.Remove(bg, c.ID, id)
+		wantErr(t, err, upstream.ErrInvalidInput)
+	}
+	if e.s.Calls(upstream.OpRemoveFromAllCampaigns.ID) != before || !slices.Equal(e.s.Campaigns(c.ID), []string{"c1"}) {
+		t.Fatal("a campaign ID \"removeAll\" reached the sandbox")
+	}
+	if resp, text := e.raw(t, http.MethodDelete, "/contacts/"+c.ID+"/campaigns/RemoveAll", nil, ""); resp.StatusCode != http.StatusOK ||
+		e.s.Calls(upstream.OpRemoveFromAllCampaigns.ID) != before+1 || len(e.s.Campaigns(c.ID)) != 0 {
+		t.Fatalf("DELETE …/campaigns/RemoveAll did not reach remove-contact-from-every-campaign: %d %s", resp.StatusCode, text)
 	}
 
 	// Writes on another location's contact are invisible.

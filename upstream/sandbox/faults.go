@@ -49,6 +49,11 @@ type Faults struct {
 	SlowDelay time.Duration
 	// Ops, if not empty, limits faults to these operation IDs.
 	Ops []string
+	// Max, if positive, is the most faults injected (counted from New or
+	// the last SetFaults); later requests are served normally. With Rate 1
+	// and Max 1 exactly the first matching request fails, which is how a
+	// test drops one answer and watches the retry.
+	Max int
 }
 
 // Validate reports a rate outside 0..1, an unknown kind or operation ID, or
@@ -69,6 +74,9 @@ func (f Faults) Validate() error {
 	}
 	if f.SlowDelay < 0 {
 		return fmt.Errorf("%w: slow delay must not be negative", ErrInvalidConfig)
+	}
+	if f.Max < 0 {
+		return fmt.Errorf("%w: fault max %d must not be negative", ErrInvalidConfig, f.Max)
 	}
 	return nil
 }
@@ -94,6 +102,7 @@ func (f Faults) normalized() Faults {
 		f.SlowDelay = DefaultSlowDelay
 	}
 	f.Ops = slices.Clone(f.Ops)
+	f.Max = max(f.Max, 0)
 	return f
 }
 
@@ -134,9 +143,13 @@ func (s *Server) drawFault(opID string) fault {
 	if len(f.Ops) > 0 && !slices.Contains(f.Ops, opID) {
 		return fault{}
 	}
+	if f.Max > 0 && s.faultsInjected >= f.Max {
+		return fault{}
+	}
 	if s.rng.Float64() >= f.Rate {
 		return fault{}
 	}
+	s.faultsInjected++
 	out := fault{kind: f.Kinds[s.rng.IntN(len(f.Kinds))], delay: f.SlowDelay}
 	if out.kind == FaultServerError {
 		out.status = []int{http.StatusInternalServerError, http.StatusBadGateway, http.StatusServiceUnavailable}[s.rng.IntN(3)]

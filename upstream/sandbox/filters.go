@@ -7,13 +7,11 @@ package sandbox
 import (
 	"strconv"
 	"strings"
-
-	"github.com/ghl-graphql/gateway/upstream"
 )
 
 // matchesQuery reports whether the free-text query (lower-cased) is in the
 // contact's names, email, phone or company.
-func matchesQuery(c *upstream.Contact, q string) bool {
+func matchesQuery(c *Contact, q string) bool {
 	if q == "" {
 		return true
 	}
@@ -55,7 +53,7 @@ type filterField struct {
 	date func(*contactRec) (int64, bool)
 }
 
-func strField(get func(*upstream.Contact) string) filterField {
+func strField(get func(*Contact) string) filterField {
 	return filterField{kind: kindString, str: func(r *contactRec) string { return get(&r.c) }}
 }
 
@@ -69,27 +67,27 @@ func parsedDate(s string) (int64, bool) {
 // filterFields are the fields search filters accept, with HighLevel's
 // lower-case aliases.
 var filterFields = map[string]filterField{
-	"id":                 strField(func(c *upstream.Contact) string { return c.ID }),
-	"name":               strField(func(c *upstream.Contact) string { return c.Name }),
-	"fullNameLowerCase":  strField(func(c *upstream.Contact) string { return c.Name }),
-	"firstName":          strField(func(c *upstream.Contact) string { return c.FirstName }),
-	"firstNameLowerCase": strField(func(c *upstream.Contact) string { return c.FirstName }),
-	"lastName":           strField(func(c *upstream.Contact) string { return c.LastName }),
-	"lastNameLowerCase":  strField(func(c *upstream.Contact) string { return c.LastName }),
-	"email":              strField(func(c *upstream.Contact) string { return c.Email }),
-	"phone":              strField(func(c *upstream.Contact) string { return c.Phone }),
-	"companyName":        strField(func(c *upstream.Contact) string { return c.CompanyName }),
-	"address1":           strField(func(c *upstream.Contact) string { return c.Address1 }),
-	"city":               strField(func(c *upstream.Contact) string { return c.City }),
-	"state":              strField(func(c *upstream.Contact) string { return c.State }),
-	"country":            strField(func(c *upstream.Contact) string { return c.Country }),
-	"postalCode":         strField(func(c *upstream.Contact) string { return c.PostalCode }),
-	"timezone":           strField(func(c *upstream.Contact) string { return c.Timezone }),
-	"website":            strField(func(c *upstream.Contact) string { return c.Website }),
-	"source":             strField(func(c *upstream.Contact) string { return c.Source }),
-	"type":               strField(func(c *upstream.Contact) string { return c.Type }),
-	"businessId":         strField(func(c *upstream.Contact) string { return c.BusinessID }),
-	"assignedTo":         strField(func(c *upstream.Contact) string { return c.AssignedTo }),
+	"id":                 strField(func(c *Contact) string { return c.ID }),
+	"name":               strField(func(c *Contact) string { return c.Name }),
+	"fullNameLowerCase":  strField(func(c *Contact) string { return c.Name }),
+	"firstName":          strField(func(c *Contact) string { return c.FirstName }),
+	"firstNameLowerCase": strField(func(c *Contact) string { return c.FirstName }),
+	"lastName":           strField(func(c *Contact) string { return c.LastName }),
+	"lastNameLowerCase":  strField(func(c *Contact) string { return c.LastName }),
+	"email":              strField(func(c *Contact) string { return c.Email }),
+	"phone":              strField(func(c *Contact) string { return c.Phone }),
+	"companyName":        strField(func(c *Contact) string { return c.CompanyName }),
+	"address1":           strField(func(c *Contact) string { return c.Address1 }),
+	"city":               strField(func(c *Contact) string { return c.City }),
+	"state":              strField(func(c *Contact) string { return c.State }),
+	"country":            strField(func(c *Contact) string { return c.Country }),
+	"postalCode":         strField(func(c *Contact) string { return c.PostalCode }),
+	"timezone":           strField(func(c *Contact) string { return c.Timezone }),
+	"website":            strField(func(c *Contact) string { return c.Website }),
+	"source":             strField(func(c *Contact) string { return c.Source }),
+	"type":               strField(func(c *Contact) string { return c.Type }),
+	"businessId":         strField(func(c *Contact) string { return c.BusinessID }),
+	"assignedTo":         strField(func(c *Contact) string { return c.AssignedTo }),
 	"tags":               {kind: kindList, list: func(r *contactRec) []string { return r.c.Tags }},
 	"followers":          {kind: kindList, list: func(r *contactRec) []string { return r.c.Followers }},
 	"dnd":                {kind: kindBool, flag: func(r *contactRec) bool { return r.c.DND }},
@@ -100,7 +98,7 @@ var filterFields = map[string]filterField{
 }
 
 // compileFilters ANDs a list of filters.
-func compileFilters(fs []upstream.SearchFilter, path string, ck *checks) predicate {
+func compileFilters(fs []searchFilter, path string, ck *checks) predicate {
 	preds := make([]predicate, 0, len(fs))
 	for i, f := range fs {
 		preds = append(preds, compileFilter(f, path+"."+strconv.Itoa(i), ck))
@@ -117,7 +115,7 @@ func compileFilters(fs []upstream.SearchFilter, path string, ck *checks) predica
 
 // compileFilter compiles one condition or group, reporting what is wrong
 // with it at path (e.g. "filters.0.filters.1").
-func compileFilter(f upstream.SearchFilter, path string, ck *checks) predicate {
+func compileFilter(f searchFilter, path string, ck *checks) predicate {
 	if f.Group != "" {
 		if f.Field != "" || f.Operator != "" {
 			ck.addf("%s must be either a group or a condition", path)
@@ -167,7 +165,7 @@ func compileFilter(f upstream.SearchFilter, path string, ck *checks) predicate {
 // compileCondition compiles field operator value; nil after a reported error.
 func compileCondition(fld filterField, op string, value any, path string, ck *checks) predicate {
 	switch op {
-	case upstream.FilterExists, upstream.FilterNotExists:
+	case filterExists, filterNotExists:
 		has := func(r *contactRec) bool {
 			switch fld.kind {
 			case kindString:
@@ -180,17 +178,17 @@ func compileCondition(fld filterField, op string, value any, path string, ck *ch
 			}
 			return true // a boolean always has a value
 		}
-		if op == upstream.FilterNotExists {
+		if op == filterNotExists {
 			return func(r *contactRec) bool { return !has(r) }
 		}
 		return has
-	case upstream.FilterEq, upstream.FilterNotEq:
+	case filterEq, filterNotEq:
 		p := compileEq(fld, value, path, ck)
-		if p == nil || op == upstream.FilterEq {
+		if p == nil || op == filterEq {
 			return p
 		}
 		return func(r *contactRec) bool { return !p(r) }
-	case upstream.FilterContains, upstream.FilterNotContains:
+	case filterContains, filterNotContains:
 		if fld.kind != kindString && fld.kind != kindList {
 			ck.addf("%s.operator %s is not supported for this field", path, op)
 			return nil
@@ -216,11 +214,11 @@ func compileCondition(fld filterField, op string, value any, path string, ck *ch
 			}
 			return false
 		}
-		if op == upstream.FilterNotContains {
+		if op == filterNotContains {
 			return func(r *contactRec) bool { return !p(r) }
 		}
 		return p
-	case upstream.FilterRange:
+	case filterRange:
 		if fld.kind != kindDate {
 			ck.addf("%s.operator range is only supported for date fields", path)
 			return nil

@@ -11,7 +11,7 @@ import (
 // RegisterFlags defines the sandbox's flags on fs, bound to c: -seed
 // -locations -contacts -latency -jitter -rate-max -rate-interval
 // -rate-daily -fault-rate -fault-kinds (comma list) -fault-ops (comma list)
-// -slow-delay. Each flag's default is c's current value, or the value New
+// -fault-max -strict-list-items -slow-delay. Each flag's default is c's current value, or the value New
 // would use for a zero field.
 func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	orDefault := func(v, def int) int {
@@ -35,6 +35,8 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.Float64Var(&c.Faults.Rate, "fault-rate", c.Faults.Rate, "share of requests that fail, 0..1")
 	fs.Var(&kindsFlag{p: &c.Faults.Kinds}, "fault-kinds", "comma list of fault kinds among 5xx, slow, drop, drop-after-write, malformed (default 5xx)")
 	fs.Var(&listFlag{p: &c.Faults.Ops}, "fault-ops", "comma list of operation IDs that faults affect (default all)")
+	fs.IntVar(&c.Faults.Max, "fault-max", c.Faults.Max, "most faults injected, then none (0: no limit)")
+	fs.BoolVar(&c.StrictListItems, "strict-list-items", c.StrictListItems, "search and listing items carry only the spec's ContactsSearchSchema fields (no name, no phone)")
 	fs.DurationVar(&c.Faults.SlowDelay, "slow-delay", c.Faults.SlowDelay, "wait of the slow fault (0: 5s)")
 }
 

@@ -1,5 +1,5 @@
-// This file holds the table from operation IDs to handlers, and the answer
-// envelopes and request bodies the handlers share. The handlers are in
+// This file holds the table from operation IDs to handlers (the answer
+// envelopes and request bodies are in wire.go). The handlers are in
 // contacts.go, children.go (tasks, notes, appointments), relations.go
 // (tags, followers, campaigns, workflows), bulk.go and search.go.
 
@@ -43,52 +43,3 @@ var handlers = map[string]func(*call) response{
 	upstream.OpCreateContact.ID:          handleCreateContact,
 	upstream.OpListContactsDeprecated.ID: handleListDeprecated,
 }
-
-// Answer envelopes.
-type (
-	contactEnvelope struct {
-		Contact upstream.Contact `json:"contact"`
-	}
-	updatedEnvelope struct {
-		Succeeded bool             `json:"succeded"`
-		Contact   upstream.Contact `json:"contact"`
-	}
-	upsertEnvelope struct {
-		New     bool             `json:"new"`
-		Contact upstream.Contact `json:"contact"`
-		TraceID string           `json:"traceId"`
-	}
-	taskEnvelope struct {
-		Task upstream.Task `json:"task"`
-	}
-	tasksEnvelope struct {
-		Tasks []upstream.Task `json:"tasks"`
-	}
-	noteEnvelope struct {
-		Note upstream.Note `json:"note"`
-	}
-	notesEnvelope struct {
-		Notes []upstream.Note `json:"notes"`
-	}
-	eventsEnvelope struct {
-		Events []upstream.Appointment `json:"events"`
-	}
-	tagsEnvelope struct {
-		Tags []string `json:"tags"`
-	}
-)
-
-// Request bodies that package upstream keeps unexported.
-type (
-	tagsBody struct {
-		Tags []string `json:"tags"`
-	}
-	followersBody struct {
-		Followers []string `json:"followers"`
-	}
-	completedBody struct {
-		Completed *bool `json:"completed"`
-	}
-	// campaignBody is AddContactToCampaignDto: no properties at all.
-	campaignBody struct{}
-)

@@ -94,7 +94,7 @@ func (e *env) raw(t *testing.T, method, path string, headers map[string]string, 
 }
 
 // seeded returns the i-th oldest seeded contact of the client's location.
-func (e *env) seeded(t *testing.T, i int) upstream.Contact {
+func (e *env) seeded(t *testing.T, i int) sandbox.Contact {
 	t.Helper()
 	ids := e.s.ContactIDs(e.loc)
 	c, ok := e.s.Contact(ids[i])

@@ -309,6 +309,7 @@ func TestConfigValidation(t *testing.T) {
 		{"fault rate above 1", sandbox.Config{Faults: sandbox.Faults{Rate: 1.5}}},
 		{"unknown fault kind", sandbox.Config{Faults: sandbox.Faults{Rate: 0.1, Kinds: []sandbox.FaultKind{"explode"}}}},
 		{"unknown fault op", sandbox.Config{Faults: sandbox.Faults{Rate: 0.1, Ops: []string{"get-contactz"}}}},
+		{"negative fault max", sandbox.Config{Faults: sandbox.Faults{Rate: 0.1, Max: -1}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if _, err := sandbox.New(tc.cfg); !errors.Is(err, sandbox.ErrInvalidConfig) {
@@ -324,14 +325,16 @@ func TestRegisterFlags(t *testing.T) {
 	cfg.RegisterFlags(fs)
 	err := fs.Parse([]string{"-seed", "9", "-locations", "3", "-contacts", "10", "-latency", "5ms", "-jitter", "1ms",
 		"-rate-max", "100", "-rate-interval", "10s", "-rate-daily", "200000", "-fault-rate", "0.25",
-		"-fault-kinds", "5xx, drop,drop-after-write", "-fault-ops", "get-contact,create-contact", "-slow-delay", "2s"})
+		"-fault-kinds", "5xx, drop,drop-after-write", "-fault-ops", "get-contact,create-contact", "-fault-max", "4", "-slow-delay", "2s",
+		"-strict-list-items"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := sandbox.Config{Seed: 9, Locations: 3, ContactsPerLocation: 10, Latency: 5 * time.Millisecond, Jitter: time.Millisecond,
 		RateLimit: sandbox.RateLimit{Max: 100, Interval: 10 * time.Second, Daily: 200000},
 		Faults: sandbox.Faults{Rate: 0.25, Kinds: []sandbox.FaultKind{"5xx", "drop", "drop-after-write"},
-			Ops: []string{"get-contact", "create-contact"}, SlowDelay: 2 * time.Second}}
+			Ops: []string{"get-contact", "create-contact"}, SlowDelay: 2 * time.Second, Max: 4},
+		StrictListItems: true}
 	if fmt.Sprintf("%+v", cfg) != fmt.Sprintf("%+v", want) {
 		t.Fatalf("parsed %+v\nwant   %+v", cfg, want)
 	}

@@ -9,8 +9,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-
-	"github.com/ghl-graphql/gateway/upstream"
 )
 
 // handleDuplicate serves GET /contacts/search/duplicate: the contact of the
@@ -30,7 +28,7 @@ func handleDuplicate(c *call) response {
 	st.mu.RLock()
 	defer st.mu.RUnlock()
 	out := struct {
-		Contact *upstream.Contact `json:"contact"`
+		Contact *Contact `json:"contact"`
 	}{}
 	if email != "" || phone != "" {
 		if rec, _ := st.findDuplicate(c.loc, email, phone); rec != nil {
@@ -43,9 +41,10 @@ func handleDuplicate(c *call) response {
 
 // contactList is the answer of the business and deprecated listings.
 type contactList struct {
-	Contacts []upstream.Contact `json:"contacts"`
-	Count    int                `json:"count"`
-	Meta     *listMeta          `json:"meta,omitempty"`
+	// Contacts is a []Contact, or a []searchItem in strict list mode.
+	Contacts any       `json:"contacts"`
+	Count    int       `json:"count"`
+	Meta     *listMeta `json:"meta,omitempty"`
 }
 
 // listMeta is the paging of the deprecated listing; absent values are null.
@@ -81,11 +80,11 @@ func handleListByBusiness(c *call) response {
 			hits = append(hits, rec)
 		}
 	}
-	out := contactList{Contacts: []upstream.Contact{}, Count: len(hits)}
+	page := []Contact{}
 	for _, rec := range hits[min(skip, len(hits)):min(skip+limit, len(hits))] {
-		out.Contacts = append(out.Contacts, cloneContact(rec.c))
+		page = append(page, cloneContact(rec.c))
 	}
-	return ok(out)
+	return ok(contactList{Contacts: c.s.listItems(page), Count: len(hits)})
 }
 
 // Limits of the deprecated listing.
@@ -143,10 +142,11 @@ func handleListDeprecated(c *call) response {
 		})
 	}
 	end := min(start+limit, len(hits))
-	out := contactList{Contacts: []upstream.Contact{}, Count: len(hits)}
+	page := []Contact{}
 	for _, rec := range hits[start:end] {
-		out.Contacts = append(out.Contacts, cloneContact(rec.c))
+		page = append(page, cloneContact(rec.c))
 	}
+	out := contactList{Contacts: c.s.listItems(page), Count: len(hits)}
 	meta := &listMeta{Total: len(hits), CurrentPage: start/limit + 1}
 	if meta.CurrentPage > 1 {
 		prev := meta.CurrentPage - 1

@@ -10,8 +10,6 @@ import (
 	"strconv"
 	"sync"
 	"time"
-
-	"github.com/ghl-graphql/gateway/upstream"
 )
 
 // What the headers say when a limit is off: large, so that a client's
@@ -46,11 +44,11 @@ type rateState struct {
 }
 
 func (st rateState) setHeaders(h http.Header) {
-	h.Set(upstream.HeaderRateLimitMax, strconv.Itoa(st.max))
-	h.Set(upstream.HeaderRateLimitRemaining, strconv.Itoa(st.remaining))
-	h.Set(upstream.HeaderRateLimitInterval, strconv.FormatInt(st.interval.Milliseconds(), 10))
-	h.Set(upstream.HeaderRateLimitDaily, strconv.Itoa(st.daily))
-	h.Set(upstream.HeaderRateLimitDailyRemaining, strconv.Itoa(st.dailyRemaining))
+	h.Set(headerRateLimitMax, strconv.Itoa(st.max))
+	h.Set(headerRateLimitRemaining, strconv.Itoa(st.remaining))
+	h.Set(headerRateLimitInterval, strconv.FormatInt(st.interval.Milliseconds(), 10))
+	h.Set(headerRateLimitDaily, strconv.Itoa(st.daily))
+	h.Set(headerRateLimitDailyRemaining, strconv.Itoa(st.dailyRemaining))
 }
 
 // bucket is one location's use of its windows.

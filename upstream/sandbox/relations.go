@@ -5,8 +5,6 @@ package sandbox
 
 import (
 	"slices"
-
-	"github.com/ghl-graphql/gateway/upstream"
 )
 
 // bindList decodes a body holding one required, non-empty list of strings.
@@ -137,7 +135,7 @@ func handleRemoveFromAllCampaigns(c *call) response {
 
 // bindWorkflow decodes the body of both workflow calls.
 func (c *call) bindWorkflow() *response {
-	var body upstream.WorkflowRequest
+	var body workflowBody
 	if _, bad := c.bind(&body); bad != nil {
 		return bad
 	}

@@ -108,14 +108,16 @@ func (rt *router) match(method, escapedPath string) (*route, []string, bool) {
 }
 
 // matches reports whether the unescaped segments fit the template; a
-// placeholder needs a non-empty segment.
+// placeholder needs a non-empty segment, a literal matches in any case.
 func (r *route) matches(segs []string) bool {
 	for i, sg := range r.segs {
 		if sg.param {
 			if segs[i] == "" {
 				return false
 			}
-		} else if segs[i] != sg.literal {
+		} else if !strings.EqualFold(segs[i], sg.literal) {
+			// Express routes are case-insensitive by default, so
+			// …/campaigns/REMOVEALL is remove-from-every-campaign too.
 			return false
 		}
 	}

@@ -2,9 +2,10 @@
 // v2: the gateway's embedded default upstream (so the product can be tried
 // without a HighLevel account) and the upstream of every test and benchmark.
 //
-// It speaks the JSON of package upstream, serves the 32 routes of
-// upstream.Operations() with the API's envelopes, status codes and error
-// bodies, and keeps real semantics over deterministic seed data. Knobs for
+// It speaks the API's JSON through its own types, written from the OpenAPI
+// file (wire.go) and never shared with package upstream's client, serves the
+// 32 routes of upstream.Operations() with the API's envelopes, status codes
+// and error bodies, and keeps real semantics over deterministic seed data. Knobs for
 // latency, rate limits and faults let tests drive the gateway's failure paths.
 //
 // This file holds the configuration, the Server and its request pipeline:
@@ -82,6 +83,14 @@ type Config struct {
 	// Now is the clock for the dates that writes record and for the rate
 	// limit's windows; nil means time.Now.
 	Now func() time.Time
+	// StrictListItems makes search and listing answers (search, the
+	// business listing, the deprecated listing) carry only the fields of
+	// the spec's ContactsSearchSchema: id, locationId, email, timezone,
+	// country, source, dateAdded, customFields, tags, businessId,
+	// attributions, followers (and a search hit's searchAfter); no name,
+	// no phone. Off by default: the full contacts are what the gateway
+	// shows today.
+	StrictListItems bool
 }
 
 // RateLimit bounds the calls of each location, like HighLevel's per-location
@@ -125,10 +134,16 @@ type Server struct {
 	latency time.Duration
 	jitter  time.Duration
 	faults  Faults
+	// faultsInjected counts the faults drawn since the faults were set,
+	// for Faults.Max.
+	faultsInjected int
 	// rng draws jitter and faults; it is seeded so that a run can be replayed.
 	rng *rand.Rand
 
 	limiter *limiter
+
+	// strictLists is Config.StrictListItems, changeable at run time.
+	strictLists atomic.Bool
 
 	// oauth is the state of the OAuth token endpoint (oauth.go).
 	oauth *oauthServer
@@ -180,6 +195,7 @@ func New(cfg Config) (*Server, error) {
 		limiter: newLimiter(cfg.RateLimit),
 		oauth:   newOAuthServer(),
 	}
+	s.strictLists.Store(cfg.StrictListItems)
 	for _, op := range upstream.Operations() {
 		s.calls[op.ID] = new(atomic.Int64)
 		s.applied[op.ID] = new(atomic.Int64)
@@ -313,7 +329,24 @@ func (s *Server) SetFaults(f Faults) {
 	f = f.normalized()
 	s.knobMu.Lock()
 	defer s.knobMu.Unlock()
-	s.faults = f
+	s.faults, s.faultsInjected = f, 0
+}
+
+// SetStrictListItems switches strict list mode (Config.StrictListItems)
+// for later answers.
+func (s *Server) SetStrictListItems(on bool) { s.strictLists.Store(on) }
+
+// listItems returns the items of a search or listing answer: the contacts,
+// or in strict list mode only their ContactsSearchSchema fields.
+func (s *Server) listItems(cs []Contact) any {
+	if !s.strictLists.Load() {
+		return cs
+	}
+	out := make([]searchItem, len(cs))
+	for i, c := range cs {
+		out[i] = asSearchItem(c)
+	}
+	return out
 }
 
 // SetRateLimit replaces the rate limit and starts every location's windows
@@ -371,7 +404,7 @@ func (s *Server) ResetCounters() {
 
 // Contact returns a copy of a contact of any location, for tests that check
 // an effect directly.
-func (s *Server) Contact(id string) (upstream.Contact, bool) { return s.store.contact(id) }
+func (s *Server) Contact(id string) (Contact, bool) { return s.store.contact(id) }
 
 // ContactIDs returns the IDs of a location's contacts, oldest first (by
 // dateAdded, then ID); nil for an unknown location.
@@ -410,11 +443,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	if v := r.Header.Get("Version"); v != upstream.APIVersion {
+	if v := r.Header.Get("Version"); v != apiVersion {
 		s.limiter.nominal().setHeaders(w.Header())
 		msg := "version header was not found"
 		if v != "" {
-			msg = "version header is invalid: expected " + upstream.APIVersion
+			msg = "version header is invalid: expected " + apiVersion
 		}
 		writeJSON(w, http.StatusBadRequest, errorBody{StatusCode: http.StatusBadRequest, Message: msg, Error: "Bad Request"})
 		return

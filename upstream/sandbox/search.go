@@ -10,19 +10,18 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/ghl-graphql/gateway/upstream"
 )
 
 // searchResult is the answer of POST /contacts/search.
 type searchResult struct {
-	Contacts []upstream.Contact `json:"contacts"`
-	Total    int                `json:"total"`
+	// Contacts is a []Contact, or a []searchItem in strict list mode.
+	Contacts any `json:"contacts"`
+	Total    int `json:"total"`
 }
 
 // handleSearch serves POST /contacts/search.
 func handleSearch(c *call) response {
-	var body upstream.SearchContactsRequest
+	var body searchBody
 	raw, bad := c.bind(&body)
 	if bad != nil {
 		return *bad
@@ -35,8 +34,8 @@ func handleSearch(c *call) response {
 		ck.addf("pageLimit must be a number conforming to the specified constraints")
 	case body.PageLimit < 1:
 		ck.addf("pageLimit must not be less than 1")
-	case body.PageLimit > upstream.MaxSearchPageLimit:
-		ck.addf("pageLimit must not be greater than %d", upstream.MaxSearchPageLimit)
+	case body.PageLimit > maxSearchPageLimit:
+		ck.addf("pageLimit must not be greater than %d", maxSearchPageLimit)
 	}
 	page := 1
 	if present(raw, "page") {
@@ -50,8 +49,8 @@ func handleSearch(c *call) response {
 		if page > 1 {
 			ck.addf("page and searchAfter cannot be used together")
 		}
-	} else if body.PageLimit > 0 && page*body.PageLimit > upstream.MaxSearchPagedResults {
-		ck.addf("page * pageLimit must not exceed %d: use searchAfter to page further", upstream.MaxSearchPagedResults)
+	} else if body.PageLimit > 0 && page*body.PageLimit > maxSearchPagedResults {
+		ck.addf("page * pageLimit must not exceed %d: use searchAfter to page further", maxSearchPagedResults)
 	}
 	match := compileFilters(body.Filters, "filters", &ck)
 	sorts := compileSort(body.Sort, &ck)
@@ -86,13 +85,13 @@ func handleSearch(c *call) response {
 	}
 	start = min(start, len(hits))
 	end := min(start+body.PageLimit, len(hits))
-	out := searchResult{Contacts: make([]upstream.Contact, 0, end-start), Total: len(hits)}
+	items := make([]Contact, 0, end-start)
 	for _, h := range hits[start:end] {
 		ct := cloneContact(h.rec.c)
 		ct.SearchAfter = encodeKey(h.key, sorts)
-		out.Contacts = append(out.Contacts, ct)
+		items = append(items, ct)
 	}
-	return ok(out)
+	return ok(searchResult{Contacts: c.s.listItems(items), Total: len(hits)})
 }
 
 // sortVal is one sort value: a number for dates, a lower-cased string
@@ -116,15 +115,15 @@ var sortableDates = map[string]func(*contactRec) int64{
 	"dateUpdated": func(r *contactRec) int64 { return r.updated },
 }
 
-var sortableStrings = map[string]func(*upstream.Contact) string{
-	"firstName":   func(c *upstream.Contact) string { return c.FirstName },
-	"lastName":    func(c *upstream.Contact) string { return c.LastName },
-	"email":       func(c *upstream.Contact) string { return c.Email },
-	"companyName": func(c *upstream.Contact) string { return c.CompanyName },
+var sortableStrings = map[string]func(*Contact) string{
+	"firstName":   func(c *Contact) string { return c.FirstName },
+	"lastName":    func(c *Contact) string { return c.LastName },
+	"email":       func(c *Contact) string { return c.Email },
+	"companyName": func(c *Contact) string { return c.CompanyName },
 }
 
 // compileSort checks the sort criteria; the default is dateAdded, newest first.
-func compileSort(in []upstream.SearchSort, ck *checks) []sortSpec {
+func compileSort(in []searchSort, ck *checks) []sortSpec {
 	if len(in) == 0 {
 		return []sortSpec{{field: "dateAdded", desc: true, date: true}}
 	}
@@ -141,8 +140,8 @@ func compileSort(in []upstream.SearchSort, ck *checks) []sortSpec {
 		}
 		var desc bool
 		switch strings.ToLower(s.Direction) {
-		case upstream.SortAsc:
-		case upstream.SortDesc:
+		case sortAsc:
+		case sortDesc:
 			desc = true
 		default:
 			ck.addf("sort.%d.direction must be one of the following values: asc, desc", i)

@@ -17,7 +17,8 @@ import (
 	"github.com/ghl-graphql/gateway/upstream/sandbox"
 )
 
-// allContacts returns the location's contacts, oldest first.
+// allContacts returns the location's contacts, oldest first, as the client
+// reads them.
 func allContacts(t *testing.T, e *env, loc string) []upstream.Contact {
 	t.Helper()
 	var out []upstream.Contact
@@ -26,7 +27,15 @@ func allContacts(t *testing.T, e *env, loc string) []upstream.Contact {
 		if !ok {
 			t.Fatalf("contact %s vanished", id)
 		}
-		out = append(out, c)
+		b, err := json.Marshal(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var uc upstream.Contact
+		if err := json.Unmarshal(b, &uc); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, uc)
 	}
 	return out
 }

@@ -10,8 +10,6 @@ import (
 	"math/rand/v2"
 	"strings"
 	"time"
-
-	"github.com/ghl-graphql/gateway/upstream"
 )
 
 // baseDate anchors the seed data's dates: contacts were added during the
@@ -177,7 +175,7 @@ func (g *contactGen) contact() *contactRec {
 	updated := added + r.Int64N(base-added+1)
 	first, last := pick(r, firstNames), pick(r, lastNames)
 	pl := pick(r, places)
-	c := upstream.Contact{
+	c := Contact{
 		ID:          uniqueID(r, g.st),
 		LocationID:  g.l.id,
 		FirstName:   first,
@@ -217,7 +215,7 @@ func (g *contactGen) contact() *contactRec {
 	}
 	if g.chance(0.3) {
 		dob := time.Date(1950+r.IntN(55), time.Month(1+r.IntN(12)), 1+r.IntN(28), 0, 0, 0, 0, time.UTC)
-		c.DateOfBirth = upstream.LooseString(formatTime(dob))
+		c.DateOfBirth = (formatTime(dob))
 	}
 	for _, i := range r.Perm(len(tagVocab))[:r.IntN(5)] {
 		c.Tags = append(c.Tags, tagVocab[i])
@@ -242,19 +240,19 @@ func (g *contactGen) contact() *contactRec {
 			}
 			v = list
 		}
-		c.CustomFields = append(c.CustomFields, upstream.CustomFieldValue{ID: g.l.fields[i].id, Value: v})
+		c.CustomFields = append(c.CustomFields, CustomFieldValue{ID: g.l.fields[i].id, Value: v})
 	}
 	switch {
 	case g.chance(0.1):
 		c.DND = true
-		all := func() *upstream.DNDSetting {
-			return &upstream.DNDSetting{Status: upstream.DNDActive, Message: "Opted out", Code: "103"}
+		all := func() *DNDSetting {
+			return &DNDSetting{Status: dndActive, Message: "Opted out", Code: "103"}
 		}
-		c.DNDSettings = &upstream.DNDSettings{Call: all(), Email: all(), SMS: all(), WhatsApp: all(), GMB: all(), FB: all()}
+		c.DNDSettings = &DNDSettings{Call: all(), Email: all(), SMS: all(), WhatsApp: all(), GMB: all(), FB: all()}
 	case g.chance(0.15):
-		c.DNDSettings = &upstream.DNDSettings{
-			SMS:   &upstream.DNDSetting{Status: pick(r, []string{upstream.DNDActive, upstream.DNDInactive, upstream.DNDPermanent})},
-			Email: &upstream.DNDSetting{Status: upstream.DNDInactive},
+		c.DNDSettings = &DNDSettings{
+			SMS:   &DNDSetting{Status: pick(r, []string{dndActive, dndInactive, dndPermanent})},
+			Email: &DNDSetting{Status: dndInactive},
 		}
 	}
 	if g.chance(0.2) {
@@ -282,7 +280,7 @@ func (g *contactGen) children(rec *contactRec) {
 	for range r.IntN(5) {
 		due := rec.added + r.Int64N(base-rec.added+30*day)
 		due -= due % (15 * 60 * 1000) // on the quarter hour, as people schedule
-		rec.tasks = append(rec.tasks, upstream.Task{
+		rec.tasks = append(rec.tasks, wireTask{
 			ID:         uniqueID(r, g.st),
 			Title:      pick(r, taskTitles),
 			Body:       pick(r, noteBodies),
@@ -293,7 +291,7 @@ func (g *contactGen) children(rec *contactRec) {
 		})
 	}
 	for range r.IntN(4) {
-		n := upstream.Note{
+		n := wireNote{
 			ID:        uniqueID(r, g.st),
 			Body:      pick(r, noteBodies),
 			UserID:    pick(r, g.l.users),
@@ -315,7 +313,7 @@ func (g *contactGen) children(rec *contactRec) {
 		booked := time.UnixMilli(rec.added + r.Int64N(max(start.UnixMilli()-rec.added, 1))).UTC()
 		user := pick(r, g.l.users)
 		status := pick(r, apptStatus)
-		rec.appts = append(rec.appts, upstream.Appointment{
+		rec.appts = append(rec.appts, wireAppointment{
 			ID:                uniqueID(r, g.st),
 			CalendarID:        pick(r, g.l.calendars),
 			Status:            status,
@@ -328,7 +326,7 @@ func (g *contactGen) children(rec *contactRec) {
 			Address:           "https://meet.example.com/" + strings.ToLower(randomID(r, 10)),
 			LocationID:        g.l.id,
 			ContactID:         rec.c.ID,
-			Users:             upstream.StringList{user},
+			Users:             []string{user},
 			DateAdded:         formatEventTime(booked),
 			DateUpdated:       formatEventTime(booked),
 		})
@@ -393,8 +391,8 @@ func (g *contactGen) postal(pl place) string {
 	return fmt.Sprintf("%s%02d", pl.postalPrefix, g.r.IntN(100))
 }
 
-func (g *contactGen) attribution(source string) *upstream.Attribution {
-	a := &upstream.Attribution{URL: "https://www.example.com/" + pick(g.r, []string{"pricing", "contact", "book", "landing/spring-offer"})}
+func (g *contactGen) attribution(source string) *Attribution {
+	a := &Attribution{URL: "https://www.example.com/" + pick(g.r, []string{"pricing", "contact", "book", "landing/spring-offer"})}
 	switch source {
 	case "facebook lead ad", "instagram":
 		a.Medium, a.UTMSource, a.UTMMedium = "facebook", "facebook", "paid_social"

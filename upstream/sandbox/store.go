@@ -10,19 +10,17 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/ghl-graphql/gateway/upstream"
 )
 
 // contactRec is a stored contact and everything attached to it.
 type contactRec struct {
-	c upstream.Contact
+	c Contact
 	// added and updated mirror c.DateAdded and c.DateUpdated as epoch
 	// milliseconds, for sorting and range filters.
 	added, updated int64
-	tasks          []upstream.Task
-	notes          []upstream.Note
-	appts          []upstream.Appointment
+	tasks          []wireTask
+	notes          []wireNote
+	appts          []wireAppointment
 	campaigns      []string
 	workflows      []string
 }
@@ -123,12 +121,12 @@ func (st *store) write(loc, id string, fn func(*contactRec) response) response {
 }
 
 // contact returns a copy of any location's contact.
-func (st *store) contact(id string) (upstream.Contact, bool) {
+func (st *store) contact(id string) (Contact, bool) {
 	st.mu.RLock()
 	defer st.mu.RUnlock()
 	rec := st.byID[id]
 	if rec == nil {
-		return upstream.Contact{}, false
+		return Contact{}, false
 	}
 	return cloneContact(rec.c), true
 }
@@ -235,11 +233,12 @@ func (st *store) findDuplicate(loc, email, phone string) (*contactRec, string) {
 }
 
 // contactPatch is a create, update or upsert body with every field's
-// presence known: absent keeps, null clears, a value sets.
+// presence known: absent keeps, a value sets, and null clears (the nulls
+// the spec forbids were dropped by bindContact, so they keep).
 type contactPatch struct {
-	upstream.UpdateContactRequest
-	CompanyName upstream.Nullable[string] `json:"companyName,omitzero"`
-	Gender      upstream.Nullable[string] `json:"gender,omitzero"`
+	contactFields
+	CompanyName field[string]
+	Gender      field[string]
 }
 
 // fieldValue is a custom field value of a write, its field resolved to an ID.
@@ -249,8 +248,10 @@ type fieldValue struct {
 }
 
 // resolveCustomFields maps the customFields of a write to field IDs, by ID
-// or by key, and reports unknown keys in class-validator's words.
-func resolveCustomFields(l *locData, in []upstream.CustomFieldInput, ck *checks) []fieldValue {
+// or by key, and reports unknown keys in class-validator's words. An item
+// whose field_value is absent or null changes nothing (the spec lets no
+// field_value be null); an empty string or list clears the field.
+func resolveCustomFields(l *locData, in []customFieldIn, ck *checks) []fieldValue {
 	var out []fieldValue
 	for i, f := range in {
 		id := f.ID
@@ -269,9 +270,19 @@ func resolveCustomFields(l *locData, in []upstream.CustomFieldInput, ck *checks)
 				continue
 			}
 		}
-		v := f.Value
-		if s, isString := v.(string); isString && s == "" {
-			v = nil
+		v, has := f.Value.get()
+		if !has {
+			continue
+		}
+		switch x := v.(type) {
+		case string:
+			if x == "" {
+				v = nil
+			}
+		case []any:
+			if len(x) == 0 {
+				v = nil
+			}
 		}
 		out = append(out, fieldValue{id: id, value: v})
 	}
@@ -279,12 +290,12 @@ func resolveCustomFields(l *locData, in []upstream.CustomFieldInput, ck *checks)
 }
 
 // applyPatch applies p to c: only the fields present in p change.
-func applyPatch(c *upstream.Contact, p *contactPatch, fields []fieldValue) {
-	str := func(dst *string, n upstream.Nullable[string]) bool {
-		if n.IsZero() {
+func applyPatch(c *Contact, p *contactPatch, fields []fieldValue) {
+	str := func(dst *string, f field[string]) bool {
+		if f.absent() {
 			return false
 		}
-		v, _ := n.Get()
+		v, _ := f.get()
 		*dst = strings.TrimSpace(v)
 		return true
 	}
@@ -293,10 +304,10 @@ func applyPatch(c *upstream.Contact, p *contactPatch, fields []fieldValue) {
 	switch {
 	case first || last:
 		c.Name = strings.TrimSpace(c.FirstName + " " + c.LastName)
-	case p.Name.IsNull():
+	case p.Name.isNull():
 		c.Name, c.FirstName, c.LastName = "", "", ""
-	case !p.Name.IsZero():
-		name, _ := p.Name.Get()
+	case !p.Name.absent():
+		name, _ := p.Name.get()
 		c.Name = strings.Join(strings.Fields(name), " ")
 		c.FirstName, c.LastName, _ = strings.Cut(c.Name, " ")
 	}
@@ -315,34 +326,22 @@ func applyPatch(c *upstream.Contact, p *contactPatch, fields []fieldValue) {
 	str(&c.AssignedTo, p.AssignedTo)
 	str(&c.CompanyName, p.CompanyName)
 	str(&c.Gender, p.Gender)
-	var dob string
-	if str(&dob, p.DateOfBirth) {
-		c.DateOfBirth = upstream.LooseString(dob)
+	str(&c.DateOfBirth, p.DateOfBirth)
+	if v, has := p.DND.get(); has {
+		c.DND = v
 	}
-	if !p.DND.IsZero() {
-		c.DND, _ = p.DND.Get()
+	if v, has := p.DNDSettings.get(); has {
+		c.DNDSettings = cloneDND(&v)
 	}
-	if !p.DNDSettings.IsZero() {
-		c.DNDSettings = nil
-		if v, ok := p.DNDSettings.Get(); ok {
-			c.DNDSettings = cloneDND(&v)
-		}
+	if v, has := p.InboundDNDSettings.get(); has {
+		c.InboundDNDSettings = cloneInboundDND(&v)
 	}
-	if !p.InboundDNDSettings.IsZero() {
-		c.InboundDNDSettings = nil
-		if v, ok := p.InboundDNDSettings.Get(); ok {
-			c.InboundDNDSettings = cloneInboundDND(&v)
-		}
-	}
-	if !p.Tags.IsZero() {
-		tags, _ := p.Tags.Get()
+	if tags, has := p.Tags.get(); has {
+		// The spec: "This field will overwrite all current tags".
 		c.Tags = addTags(nil, tags)
 	}
-	if !p.CustomFields.IsZero() && p.CustomFields.IsNull() {
-		c.CustomFields = nil
-	}
 	for _, f := range fields {
-		i := slices.IndexFunc(c.CustomFields, func(v upstream.CustomFieldValue) bool { return v.ID == f.id })
+		i := slices.IndexFunc(c.CustomFields, func(v CustomFieldValue) bool { return v.ID == f.id })
 		switch {
 		case f.value == nil && i >= 0:
 			c.CustomFields = slices.Delete(c.CustomFields, i, i+1)
@@ -350,14 +349,14 @@ func applyPatch(c *upstream.Contact, p *contactPatch, fields []fieldValue) {
 		case i >= 0:
 			c.CustomFields[i].Value = cloneAny(f.value)
 		default:
-			c.CustomFields = append(c.CustomFields, upstream.CustomFieldValue{ID: f.id, Value: cloneAny(f.value)})
+			c.CustomFields = append(c.CustomFields, CustomFieldValue{ID: f.id, Value: cloneAny(f.value)})
 		}
 	}
 	normalizeContact(c)
 }
 
 // normalizeContact fills the fields HighLevel derives from others.
-func normalizeContact(c *upstream.Contact) {
+func normalizeContact(c *Contact) {
 	c.FirstNameLowerCase = strings.ToLower(c.FirstName)
 	c.LastNameLowerCase = strings.ToLower(c.LastName)
 	c.FullNameLowerCase = strings.ToLower(c.Name)
@@ -466,14 +465,14 @@ func formatMillis(ms int64) string { return formatTime(time.UnixMilli(ms)) }
 func formatEventTime(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05") }
 
 // cloneContact returns a deep copy of c.
-func cloneContact(c upstream.Contact) upstream.Contact {
+func cloneContact(c Contact) Contact {
 	out := c
 	out.Tags = append([]string{}, c.Tags...)
 	out.Followers = slices.Clone(c.Followers)
 	if c.CustomFields != nil {
-		out.CustomFields = make([]upstream.CustomFieldValue, len(c.CustomFields))
+		out.CustomFields = make([]CustomFieldValue, len(c.CustomFields))
 		for i, f := range c.CustomFields {
-			out.CustomFields[i] = upstream.CustomFieldValue{ID: f.ID, Value: cloneAny(f.Value)}
+			out.CustomFields[i] = CustomFieldValue{ID: f.ID, Value: cloneAny(f.Value)}
 		}
 	}
 	out.DNDSettings = cloneDND(c.DNDSettings)
@@ -487,26 +486,26 @@ func cloneContact(c upstream.Contact) upstream.Contact {
 	return out
 }
 
-func cloneDND(d *upstream.DNDSettings) *upstream.DNDSettings {
+func cloneDND(d *DNDSettings) *DNDSettings {
 	if d == nil {
 		return nil
 	}
-	one := func(s *upstream.DNDSetting) *upstream.DNDSetting {
+	one := func(s *DNDSetting) *DNDSetting {
 		if s == nil {
 			return nil
 		}
 		v := *s
 		return &v
 	}
-	return &upstream.DNDSettings{Call: one(d.Call), Email: one(d.Email), SMS: one(d.SMS),
+	return &DNDSettings{Call: one(d.Call), Email: one(d.Email), SMS: one(d.SMS),
 		WhatsApp: one(d.WhatsApp), GMB: one(d.GMB), FB: one(d.FB)}
 }
 
-func cloneInboundDND(d *upstream.InboundDNDSettings) *upstream.InboundDNDSettings {
+func cloneInboundDND(d *InboundDNDSettings) *InboundDNDSettings {
 	if d == nil {
 		return nil
 	}
-	out := &upstream.InboundDNDSettings{}
+	out := &InboundDNDSettings{}
 	if d.All != nil {
 		v := *d.All
 		out.All = &v
@@ -514,7 +513,7 @@ func cloneInboundDND(d *upstream.InboundDNDSettings) *upstream.InboundDNDSetting
 	return out
 }
 
-func cloneAttribution(a *upstream.Attribution) *upstream.Attribution {
+func cloneAttribution(a *Attribution) *Attribution {
 	if a == nil {
 		return nil
 	}
@@ -543,16 +542,16 @@ func cloneAny(v any) any {
 	return v
 }
 
-func cloneTasks(ts []upstream.Task) []upstream.Task {
-	return append([]upstream.Task{}, ts...)
+func cloneTasks(ts []wireTask) []wireTask {
+	return append([]wireTask{}, ts...)
 }
 
-func cloneNotes(ns []upstream.Note) []upstream.Note {
-	return append([]upstream.Note{}, ns...)
+func cloneNotes(ns []wireNote) []wireNote {
+	return append([]wireNote{}, ns...)
 }
 
-func cloneAppointments(as []upstream.Appointment) []upstream.Appointment {
-	out := make([]upstream.Appointment, len(as))
+func cloneAppointments(as []wireAppointment) []wireAppointment {
+	out := make([]wireAppointment, len(as))
 	for i, a := range as {
 		out[i] = a
 		out[i].Users = slices.Clone(a.Users)
