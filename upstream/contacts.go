@@ -71,6 +71,10 @@ type Contact struct {
 	// SearchAfter is the cursor of this contact in a search answer: pass it as
 	// SearchContactsRequest.SearchAfter to get the contacts after it.
 	SearchAfter []json.RawMessage `json:"searchAfter,omitempty"`
+	// Fields is what the answer carried, for a contact from a search, a
+	// listing or the duplicate look-up (answers with fewer fields than a
+	// get); zero for a contact read whole. See Carries.
+	Fields ContactFields `json:"-"`
 }
 
 // DNDSettings holds the do-not-disturb setting of each channel.
