@@ -362,7 +362,14 @@ func (r *Reader) epoch() uint64 {
 	return r.cache.Epoch()
 }
 
-// storeContacts caches contacts a listing returned as single contacts.
+// listedKind is the cache kind of a contact as a listing returned it, which
+// may lack fields (upstream.Contact.Partial): kept apart from "contact",
+// which only ever holds whole contacts.
+const listedKind = "listed"
+
+// storeContacts caches contacts a listing returned as single contacts: a
+// partial one as listedKind, so that it never stands in for, nor replaces,
+// the whole contact.
 func (r *Reader) storeContacts(cred auth.Credential, contacts []upstream.Contact, resp *upstream.Response, epoch uint64) {
 	if r.cache == nil || len(contacts) == 0 || cred.ID == "" {
 		return
@@ -370,7 +377,11 @@ func (r *Reader) storeContacts(cred auth.Credential, contacts []upstream.Contact
 	size := 2 * resp.BodyBytes / len(contacts)
 	for i := range contacts {
 		c := &contacts[i]
-		r.cache.Set(cacheKey("contact", cred, c.ID), c, size, r.ttls.Contact, []string{tagContact(c.ID)}, epoch)
+		kind := "contact"
+		if c.Partial() {
+			kind = listedKind
+		}
+		r.cache.Set(cacheKey(kind, cred, c.ID), c, size, r.ttls.Contact, []string{tagContact(c.ID)}, epoch)
 	}
 }
 

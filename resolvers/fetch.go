@@ -24,8 +24,9 @@ func (r *Resolver) contact(ctx context.Context, id string) (*model.Contact, erro
 	if err != nil {
 		return nil, err
 	}
-	r.primeChildren(ctx, id)
-	c, err := r.loadContact(ctx, id)
+	sel := contactSelection(ctx)
+	r.primeChildren(ctx, id, sel.fields)
+	c, err := r.loadContactCarrying(ctx, id, sel.need())
 	if err != nil {
 		return nil, err
 	}
@@ -33,16 +34,16 @@ func (r *Resolver) contact(ctx context.Context, id string) (*model.Contact, erro
 }
 
 // primeChildren starts loading the contact's tasks, notes, appointments and
-// single tasks and notes that the query selects, before the contact itself
-// is back: all of them depend only on the ID, so they can share the
-// contact's round trip instead of waiting for it.
-func (r *Resolver) primeChildren(ctx context.Context, contactID string) {
+// single tasks and notes that fields (the contact's selection) select,
+// before the contact itself is back: all of them depend only on the ID, so
+// they can share the contact's round trip instead of waiting for it.
+func (r *Resolver) primeChildren(ctx context.Context, contactID string, fields []graphql.CollectedField) {
 	l := loaders.For(ctx)
-	if l == nil || !graphql.HasOperationContext(ctx) || graphql.GetFieldContext(ctx) == nil {
+	if l == nil || len(fields) == 0 {
 		return
 	}
 	vars := graphql.GetOperationContext(ctx).Variables
-	for _, f := range graphql.CollectFieldsCtx(ctx, nil) {
+	for _, f := range fields {
 		switch f.Name {
 		case "tasks":
 			l.Start(ctx, loaders.StartTasks, contactID)
@@ -131,7 +132,11 @@ func (r *Resolver) contactsByBusiness(ctx context.Context, businessID, locationI
 	if err != nil {
 		return nil, err
 	}
-	return connection(list.Contacts, start, list.Count, func(i int, _ *upstream.Contact) upstream.SearchCursor {
+	contacts, err := r.completePage(ctx, list.Contacts)
+	if err != nil {
+		return nil, err
+	}
+	return connection(contacts, start, list.Count, func(i int, _ *upstream.Contact) upstream.SearchCursor {
 		// Offsets only: a business cursor must not carry a searchAfter.
 		return upstream.SearchCursor{Offset: start.Offset + i + 1}
 	}), nil

@@ -184,7 +184,7 @@ func (r *mutationResolver) UpsertContact(ctx context.Context, input model.Create
 		return nil, err
 	}
 	r.changed(ctx, loc, res.Contact.ID)
-	return &model.UpsertContactPayload{Contact: contactFromAPI(res.Contact), Created: res.New}, nil
+	return &model.UpsertContactPayload{Contact: contactFromAPI(res.Contact), Created: res.New, TraceID: strPtr(res.TraceID)}, nil
 }
 
 // CreateTask is the resolver for the createTask field.
@@ -482,7 +482,10 @@ func (r *queryResolver) Contacts(ctx context.Context, query *string, filters []m
 	if skip > len(contacts) {
 		skip = len(contacts)
 	}
-	contacts = contacts[skip:]
+	contacts, err = r.completePage(ctx, contacts[skip:])
+	if err != nil {
+		return nil, err
+	}
 	return connection(contacts, start, res.Total, offsetCursor(start)), nil
 }
 
@@ -524,6 +527,9 @@ func (r *queryResolver) DuplicateContact(ctx context.Context, email *string, pho
 	}
 	c, err := r.findDuplicate(ctx, loc, e, p)
 	if err != nil || c == nil {
+		return nil, err
+	}
+	if c, err = r.completeContact(ctx, c); err != nil {
 		return nil, err
 	}
 	return contactFromAPI(c), nil
@@ -569,7 +575,11 @@ func (r *queryResolver) ContactsLegacyList(ctx context.Context, query *string, f
 	if list.Meta != nil && list.Meta.Total > total {
 		total = list.Meta.Total
 	}
-	return connection(list.Contacts, start, total, legacyCursorOf(start)), nil
+	contacts, err := r.completePage(ctx, list.Contacts)
+	if err != nil {
+		return nil, err
+	}
+	return connection(contacts, start, total, legacyCursorOf(start)), nil
 }
 
 // Business returns graph.BusinessResolver implementation.
