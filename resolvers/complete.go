@@ -214,3 +214,17 @@ func (r *Resolver) loadContactCarrying(ctx context.Context, id string, need upst
 	}
 	return r.loadContact(ctx, id)
 }
+
+// FieldsListingsMayLack are the GraphQL Contact fields that can make the
+// gateway read a listed contact whole (see ListingMayLack), for the cost
+// analysis.
+func FieldsListingsMayLack() []string {
+	var out []string
+	for f := range contactFieldSources {
+		if ListingMayLack(f) {
+			out = append(out, f)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
