@@ -13,6 +13,8 @@ import (
 	"slices"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/ghl-graphql/gateway/loaders"
 	"github.com/ghl-graphql/gateway/upstream"
@@ -75,6 +77,9 @@ func needOf(fields []graphql.CollectedField) upstream.ContactFields {
 type selection struct {
 	fields []graphql.CollectedField
 	known  bool
+	// nodes and edges say how a connection's contacts were selected, for
+	// the path of an error about one of them.
+	nodes, edges bool
 }
 
 func (s selection) need() upstream.ContactFields {
@@ -103,8 +108,10 @@ func nodeSelection(ctx context.Context) selection {
 	for _, f := range graphql.CollectFieldsCtx(ctx, nil) {
 		switch f.Name {
 		case "nodes":
+			s.nodes = true
 			s.fields = append(s.fields, graphql.CollectFields(op, f.Selections, nil)...)
 		case "edges":
+			s.edges = true
 			for _, e := range graphql.CollectFields(op, f.Selections, nil) {
 				if e.Name == "node" {
 					s.fields = append(s.fields, graphql.CollectFields(op, e.Selections, nil)...)
@@ -156,19 +163,28 @@ func (r *Resolver) completeContacts(ctx context.Context, contacts []upstream.Con
 }
 
 // completePage is completeContacts for a connection's page: a contact whose
-// read failed stays as listed, and its error joins the response (on the
-// connection's path), so the rest of the page still arrives and the client
-// is told which contact is incomplete.
+// read failed stays as listed, and its error joins the response on that
+// contact's path (nodes[i], else edges[i].node) with extensions.contactId,
+// so the rest of the page still arrives and the client is told which
+// contact is incomplete.
 func (r *Resolver) completePage(ctx context.Context, contacts []upstream.Contact) ([]upstream.Contact, error) {
-	out, errs := r.completeContacts(ctx, contacts, nodeSelection(ctx))
-	for _, err := range errs {
+	sel := nodeSelection(ctx)
+	out, errs := r.completeContacts(ctx, contacts, sel)
+	for i, err := range errs {
 		if err == nil {
 			continue
 		}
-		if !graphql.HasOperationContext(ctx) {
+		if !sel.known {
 			return nil, err
 		}
-		graphql.AddError(ctx, err)
+		path := slices.Clone(graphql.GetFieldContext(ctx).Path())
+		if sel.nodes {
+			path = append(path, ast.PathName("nodes"), ast.PathIndex(i))
+		} else {
+			path = append(path, ast.PathName("edges"), ast.PathIndex(i), ast.PathName("node"))
+		}
+		graphql.AddError(ctx, &gqlerror.Error{Err: err, Message: err.Error(), Path: path,
+			Extensions: map[string]any{"contactId": contacts[i].ID}})
 	}
 	return out, nil
 }
