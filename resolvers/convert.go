@@ -110,7 +110,7 @@ func contactFromAPI(c *upstream.Contact) *model.Contact {
 	for _, f := range c.CustomFields {
 		m.CustomFields = append(m.CustomFields, model.CustomFieldValue{ID: f.ID, Value: f.Value})
 	}
-	m.Attributions = attributionsFromAPI(c)
+	m.Attributions = attributionsFromAPI(c, m.AttributionSource, m.LastAttributionSource)
 	return m
 }
 
@@ -125,8 +125,9 @@ func intPtr(n int) *int {
 
 // attributionsFromAPI is the contact's attributions, first to last: the
 // list a search or listing carries, else the first and latest a read by ID
-// carries (the latest once when it is the first).
-func attributionsFromAPI(c *upstream.Contact) []model.Attribution {
+// carries (first and last, already converted; the latest once when it is
+// the first).
+func attributionsFromAPI(c *upstream.Contact, first, last *model.Attribution) []model.Attribution {
 	if len(c.Attributions) > 0 {
 		out := make([]model.Attribution, 0, len(c.Attributions))
 		for i := range c.Attributions {
@@ -134,14 +135,15 @@ func attributionsFromAPI(c *upstream.Contact) []model.Attribution {
 		}
 		return out
 	}
-	out := []model.Attribution{}
-	if c.AttributionSource != nil {
-		out = append(out, *attributionFromAPI(c.AttributionSource))
+	switch {
+	case first == nil && last == nil:
+		return []model.Attribution{}
+	case last == nil || first != nil && *c.LastAttributionSource == *c.AttributionSource:
+		return []model.Attribution{*first}
+	case first == nil:
+		return []model.Attribution{*last}
 	}
-	if last := c.LastAttributionSource; last != nil && (c.AttributionSource == nil || *last != *c.AttributionSource) {
-		out = append(out, *attributionFromAPI(last))
-	}
-	return out
+	return []model.Attribution{*first, *last}
 }
 
 func dndStatusFromAPI(s string) model.DndStatus {
