@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/ghl-graphql/gateway/server"
 	"github.com/ghl-graphql/gateway/upstream"
 )
 
@@ -334,5 +335,28 @@ func TestE2EContactFieldsOfTheAPI(t *testing.T) {
 		map[string]any{"email": "trace.id@example.com"}).ok(t)
 	if up.get("upsertContact.created") != true || str(up.get("upsertContact.traceId")) == "" {
 		t.Errorf("upsert: created %v, traceId %q; want a trace ID", up.get("upsertContact.created"), up.get("upsertContact.traceId"))
+	}
+}
+
+// TestE2EListingsCompletedWithoutCaches: the completion does not depend on
+// the shared cache or the loaders.
+func TestE2EListingsCompletedWithoutCaches(t *testing.T) {
+	t.Parallel()
+	for name, mut := range map[string]func(*server.Config){
+		"no shared cache": func(c *server.Config) { c.CacheMaxBytes = -1 },
+		"naive":           func(c *server.Config) { c.Naive = true },
+	} {
+		t.Run(name, func(t *testing.T) {
+			e := newE2E(t, withUpstreamMiddleware(specListings), withServer(mut))
+			before := e.counters()
+			r := e.gql(e.token, `{ contacts(first: 10) { nodes { id firstName phone email } } }`, nil).ok(t)
+			e.wantExactly(t, before, map[string]int64{"search-contacts-advanced": 1, "get-contact": 10})
+			nodes := list(r.get("contacts.nodes"))
+			e.wantContactFields(t, nodes)
+			before = e.counters()
+			r = e.gql(e.token, `query($id: ID!) { contact(id: $id) { id firstName phone } }`, map[string]any{"id": dig(nodes[2], "id")}).ok(t)
+			e.wantExactly(t, before, map[string]int64{"get-contact": 1})
+			e.wantContactFields(t, []any{r.get("contact")})
+		})
 	}
 }
