@@ -189,6 +189,34 @@ func (r *Resolver) completePage(ctx context.Context, contacts []upstream.Contact
 	return out, nil
 }
 
+// completeAnswered is completeContacts for the contact a write answered
+// with (a create's lacks fields of a read), selected as the current field's
+// "contact". The write is done: a failed read must not make it look failed,
+// so the contact stays as answered and the error joins the response on the
+// contact's path.
+func (r *Resolver) completeAnswered(ctx context.Context, c *upstream.Contact) *upstream.Contact {
+	sel := selection{}
+	if graphql.HasOperationContext(ctx) && graphql.GetFieldContext(ctx) != nil {
+		op := graphql.GetOperationContext(ctx)
+		sel.known = true
+		for _, f := range graphql.CollectFieldsCtx(ctx, nil) {
+			if f.Name == "contact" {
+				sel.fields = append(sel.fields, graphql.CollectFields(op, f.Selections, nil)...)
+			}
+		}
+	}
+	out, errs := r.completeContacts(ctx, []upstream.Contact{*c}, sel)
+	if errs != nil {
+		if sel.known {
+			path := append(slices.Clone(graphql.GetFieldContext(ctx).Path()), ast.PathName("contact"))
+			graphql.AddError(ctx, &gqlerror.Error{Err: errs[0], Message: errs[0].Error(), Path: path,
+				Extensions: map[string]any{"contactId": c.ID}})
+		}
+		return c
+	}
+	return &out[0]
+}
+
 // completeContact is completeContacts for one contact; a failed read fails
 // the field.
 func (r *Resolver) completeContact(ctx context.Context, c *upstream.Contact) (*upstream.Contact, error) {

@@ -121,7 +121,7 @@ func (r *mutationResolver) CreateContact(ctx context.Context, input model.Create
 		return nil, err
 	}
 	r.changed(ctx, loc, c.ID)
-	return &model.ContactPayload{Contact: contactFromAPI(c)}, nil
+	return &model.ContactPayload{Contact: contactFromAPI(r.completeAnswered(ctx, c))}, nil
 }
 
 // UpdateContact is the resolver for the updateContact field.

@@ -98,6 +98,7 @@ var fieldCosts = map[string]costFunc{
 	"ContactConnection.nodes":      listedContact,
 	"ContactEdge.node":             listedContact,
 	"ContactPayload.contact":       answeredContact,
+	"Mutation.createContact":       createContact,
 	"UpsertContactPayload.contact": answeredContact,
 }
 

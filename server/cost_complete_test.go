@@ -31,6 +31,7 @@ func TestCostOfCompletingListedContacts(t *testing.T) {
 		"nested business":    {`{ contact(id: "a") { firstName business { contacts(first: 10) { nodes { phone } } } } }`, 1 + 1 + 10},
 		"duplicate look-up":  {`{ duplicateContact(email: "a@b.io") { id firstName } }`, 2},
 		"a write's contact":  {`mutation { updateContact(id: "a", input: {}) { contact { firstName tasks { id } } } }`, 2},
+		"a create's contact": {`mutation { createContact(input: {email: "a@b.io"}) { contact { timezone tasks { id } } } }`, 3},
 		"an upsert's":        {`mutation { upsertContact(input: {email: "a@b.io"}) { contact { phone } traceId } }`, 1},
 		"tags payload":       {`mutation { addContactTags(contactId: "a", tags: ["x"]) { contact { phone } } }`, 2},
 		"pure listed fields": {`{ contacts(first: 500) { edges { node { id locationId } } } }`, 1},

@@ -8,6 +8,7 @@ package server_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -31,9 +32,23 @@ var specListItemKeys = map[string]bool{
 // spec gives that answer no schema.
 var duplicateKeys = map[string]bool{"id": true, "locationId": true, "email": true}
 
+// createdKeys are the properties of the spec's CreateContactSchema, the
+// contact of a create's answer.
+var createdKeys = func() map[string]bool {
+	m := map[string]bool{}
+	for _, k := range strings.Fields(`id dateAdded dateUpdated deleted tags type customFields locationId firstName
+		firstNameLowerCase fullNameLowerCase lastName lastNameLowerCase email emailLowerCase bounceEmail
+		unsubscribeEmail dnd dndSettings phone address1 city state country postalCode website source companyName
+		dateOfBirth birthMonth birthDay lastSessionActivityAt offers products businessId assignedTo`) {
+		m[k] = true
+	}
+	return m
+}()
+
 // specListings wraps the sandbox so that the contacts of its search, legacy
-// and business listing answers carry only specListItemKeys, and the
-// duplicate look-up's only duplicateKeys. Everything else passes as is.
+// and business listing answers carry only specListItemKeys, the duplicate
+// look-up's only duplicateKeys and a create's only createdKeys. Everything
+// else passes as is.
 func specListings(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p := r.URL.Path
@@ -45,6 +60,8 @@ func specListings(next http.Handler) http.Handler {
 			keys = specListItemKeys
 		case r.Method == http.MethodGet && p == "/contacts/search/duplicate":
 			keys, envelope = duplicateKeys, "contact"
+		case r.Method == http.MethodPost && p == "/contacts/":
+			keys, envelope = createdKeys, "contact"
 		default:
 			next.ServeHTTP(w, r)
 			return
@@ -52,7 +69,7 @@ func specListings(next http.Handler) http.Handler {
 		rec := httptest.NewRecorder()
 		next.ServeHTTP(rec, r)
 		body := rec.Body.Bytes()
-		if rec.Code == http.StatusOK {
+		if rec.Code/100 == 2 {
 			body = stripContacts(body, envelope, keys)
 		}
 		for k, v := range rec.Header() {
@@ -99,11 +116,19 @@ func stripContacts(body []byte, envelope string, keys map[string]bool) []byte {
 	return out
 }
 
-// failContacts answers 404 to GET /contacts/{id} for the contact in victim.
+// isContactPath reports whether p is /contacts/{id}.
+func isContactPath(p string) bool {
+	rest, ok := strings.CutPrefix(p, "/contacts/")
+	return ok && rest != "" && !strings.Contains(rest, "/") && rest != "search"
+}
+
+// failContacts answers 404 to GET /contacts/{id} for the contact in victim,
+// or for every contact when it holds "*".
 func failContacts(victim *atomic.Value) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if id, _ := victim.Load().(string); id != "" && r.Method == http.MethodGet && r.URL.Path == "/contacts/"+id {
+			id, _ := victim.Load().(string)
+			if id != "" && r.Method == http.MethodGet && (r.URL.Path == "/contacts/"+id || id == "*" && isContactPath(r.URL.Path)) {
 				w.Header().Set("Content-Type", "application/json")
 				w.WriteHeader(http.StatusNotFound)
 				_, _ = w.Write([]byte(`{"statusCode":404,"message":"Contact not found"}`))
@@ -358,5 +383,44 @@ func TestE2EListingsCompletedWithoutCaches(t *testing.T) {
 			e.wantExactly(t, before, map[string]int64{"get-contact": 1})
 			e.wantContactFields(t, []any{r.get("contact")})
 		})
+	}
+}
+
+// TestE2ECreateAnswerCompleted: a create's answer lacks fields of a read
+// (timezone, name, ...); selecting one reads the contact, and a failed read
+// leaves the create reported done.
+func TestE2ECreateAnswerCompleted(t *testing.T) {
+	t.Parallel()
+	var victim atomic.Value
+	e := newE2E(t, withUpstreamMiddleware(func(h http.Handler) http.Handler { return specListings(failContacts(&victim)(h)) }))
+	const q = `mutation($in: CreateContactInput!) { createContact(input: $in) { contact { %s } } }`
+	in := func(email string) map[string]any {
+		return map[string]any{"in": map[string]any{"firstName": "Ada", "lastName": "Byron", "email": email, "timezone": "Europe/London"}}
+	}
+
+	before := e.counters()
+	r := e.gql(e.token, fmt.Sprintf(q, "id firstName email"), in("ada.1@example.com")).ok(t)
+	e.wantExactly(t, before, map[string]int64{"create-contact": 1})
+
+	before = e.counters()
+	r = e.gql(e.token, fmt.Sprintf(q, "id name timezone"), in("ada.2@example.com")).ok(t)
+	e.wantExactly(t, before, map[string]int64{"create-contact": 1, "get-contact": 1})
+	if got := r.get("createContact.contact.timezone"); got != "Europe/London" {
+		t.Errorf("timezone %v, want the one created", got)
+	}
+	e.wantContactFields(t, []any{r.get("createContact.contact")})
+
+	victim.Store("*") // no contact can be read back
+	r = e.gql(e.token, fmt.Sprintf(q, "id timezone"), in("ada.3@example.com"))
+	id := str(r.get("createContact.contact.id"))
+	if id == "" {
+		t.Fatalf("a failed read after the create lost the payload: %s", r.Body)
+	}
+	if _, ok := e.sb.Contact(id); !ok {
+		t.Errorf("the payload names %s, which the sandbox does not have", id)
+	}
+	e1 := r.wantError(t, http.StatusOK, "NOT_FOUND", "createContact", "contact")
+	if e1.Extensions["contactId"] != id || e1.Extensions["writeOutcome"] != nil {
+		t.Errorf("error %+v: want the contact's ID and no write outcome (the create is done)", e1)
 	}
 }

@@ -73,8 +73,18 @@ func ContactFieldsNamed(keys ...string) ContactFields {
 var ListedContactFields = ContactFieldsNamed("id", "locationId", "email", "timezone", "country", "source",
 	"dateAdded", "customFields", "tags", "businessId", "attributions", "followers")
 
+// CreatedContactFields are the fields of the spec's CreateContactSchema, the
+// contact of a create's answer: it lacks name, timezone, keyword and the
+// attributions of a read, among others.
+var CreatedContactFields = ContactFieldsNamed("id", "dateAdded", "dateUpdated", "deleted", "tags", "type",
+	"customFields", "locationId", "firstName", "firstNameLowerCase", "fullNameLowerCase", "lastName",
+	"lastNameLowerCase", "email", "emailLowerCase", "bounceEmail", "unsubscribeEmail", "dnd", "dndSettings",
+	"phone", "address1", "city", "state", "country", "postalCode", "website", "source", "companyName",
+	"dateOfBirth", "birthMonth", "birthDay", "lastSessionActivityAt", "offers", "products", "businessId",
+	"assignedTo")
+
 // Partial reports whether c came from an answer that carries only some of a
-// contact's fields (a search, a listing or the duplicate look-up).
+// contact's fields (a search, a listing, the duplicate look-up or a create).
 func (c *Contact) Partial() bool { return c.Fields != 0 }
 
 // Carries reports whether c's answer carried every field in need: always
@@ -271,5 +281,32 @@ func (l *ContactList) UnmarshalJSON(b []byte) error {
 	}
 	*l = ContactList(w.plain)
 	l.Contacts = w.Contacts
+	return nil
+}
+
+// createdEnvelope is a create's {"contact": {...}}.
+type createdEnvelope struct {
+	Contact *createdContact `json:"contact"`
+}
+
+func (e *createdEnvelope) missingField() string {
+	if e.Contact == nil {
+		return "contact"
+	}
+	return ""
+}
+
+func (e *createdEnvelope) answerLocation() string { return contactLocation((*Contact)(e.Contact)) }
+
+// createdContact decodes a create's contact, which carries the spec's
+// CreateContactSchema fields and whatever else the answer spells out.
+type createdContact Contact
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (c *createdContact) UnmarshalJSON(b []byte) error {
+	if err := json.Unmarshal(b, (*Contact)(c)); err != nil {
+		return err
+	}
+	c.Fields = CreatedContactFields | fieldsOfObject(b) | fieldsTracked
 	return nil
 }

@@ -183,3 +183,29 @@ func FuzzFieldsOfObject(f *testing.F) {
 		}
 	})
 }
+
+// TestCreateTracksFields: a create's contact carries the spec's
+// CreateContactSchema fields and its own keys; a read's is whole.
+func TestCreateTracksFields(t *testing.T) {
+	env := setup(t)
+	env.handle("POST /contacts/", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusCreated, []byte(`{"contact":{"id":"a","locationId":"loc","firstName":"A","keyword":"k"}}`))
+	})
+	env.handle("GET /contacts/a", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, []byte(`{"contact":{"id":"a","locationId":"loc"}}`))
+	})
+	got, resp, err := env.client.Contacts.Create(context.Background(), &CreateContactRequest{LocationID: "loc", FirstName: "A"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !got.Partial() || !got.Carries(CreatedContactFields|ContactFieldsNamed("keyword")) || got.Carries(ContactFieldsNamed("timezone")) {
+		t.Errorf("fields %b", got.Fields)
+	}
+	if resp.LocationID != "loc" {
+		t.Errorf("the answer's location %q was not observed", resp.LocationID)
+	}
+	read, _, err := env.client.Contacts.Get(context.Background(), "a")
+	if err != nil || read.Partial() {
+		t.Errorf("a read: %+v, %v; want a whole contact", read, err)
+	}
+}

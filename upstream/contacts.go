@@ -294,12 +294,12 @@ func (s *ContactsService) Create(ctx context.Context, body *CreateContactRequest
 	if body == nil || body.LocationID == "" {
 		return nil, nil, invalidInput(OpCreateContact, "locationId is required")
 	}
-	var out contactEnvelope
+	var out createdEnvelope
 	resp, err := s.client.call(ctx, OpCreateContact, nil, nil, body, &out)
 	if err != nil {
 		return nil, resp, err
 	}
-	return out.Contact, resp, nil
+	return (*Contact)(out.Contact), resp, nil
 }
 
 // Update changes the fields set in body and returns the updated contact.
