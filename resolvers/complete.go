@@ -77,9 +77,9 @@ func needOf(fields []graphql.CollectedField) upstream.ContactFields {
 type selection struct {
 	fields []graphql.CollectedField
 	known  bool
-	// nodes and edges say how a connection's contacts were selected, for
-	// the path of an error about one of them.
-	nodes, edges bool
+	// nodes says that a connection's contacts were selected through nodes
+	// (else edges.node), for the path of an error about one of them.
+	nodes bool
 }
 
 func (s selection) need() upstream.ContactFields {
@@ -104,22 +104,34 @@ func nodeSelection(ctx context.Context) selection {
 		return selection{}
 	}
 	op := graphql.GetOperationContext(ctx)
-	s := selection{known: true}
-	for _, f := range graphql.CollectFieldsCtx(ctx, nil) {
-		switch f.Name {
-		case "nodes":
-			s.nodes = true
-			s.fields = append(s.fields, graphql.CollectFields(op, f.Selections, nil)...)
-		case "edges":
-			s.edges = true
-			for _, e := range graphql.CollectFields(op, f.Selections, nil) {
-				if e.Name == "node" {
-					s.fields = append(s.fields, graphql.CollectFields(op, e.Selections, nil)...)
-				}
-			}
+	own := graphql.CollectFieldsCtx(ctx, nil)
+	s := selection{known: true, fields: subSelection(op, own, "nodes")}
+	s.nodes = len(s.fields) > 0
+	for _, f := range own {
+		if f.Name == "edges" {
+			s.fields = append(s.fields, subSelection(op, graphql.CollectFields(op, f.Selections, nil), "node")...)
 		}
 	}
 	return s
+}
+
+// subSelection is what the fields named name among fields select.
+func subSelection(op *graphql.OperationContext, fields []graphql.CollectedField, name string) []graphql.CollectedField {
+	var out []graphql.CollectedField
+	for _, f := range fields {
+		if f.Name == name {
+			out = append(out, graphql.CollectFields(op, f.Selections, nil)...)
+		}
+	}
+	return out
+}
+
+// addContactError adds err, about contact id, to the response at the
+// current field's path followed by rest.
+func addContactError(ctx context.Context, err error, id string, rest ...ast.PathElement) {
+	path := append(slices.Clone(graphql.GetFieldContext(ctx).Path()), rest...)
+	graphql.AddError(ctx, &gqlerror.Error{Err: err, Message: err.Error(), Path: path,
+		Extensions: map[string]any{"contactId": id}})
 }
 
 // completeContacts returns contacts with each one that lacks a field sel
@@ -177,14 +189,11 @@ func (r *Resolver) completePage(ctx context.Context, contacts []upstream.Contact
 		if !sel.known {
 			return nil, err
 		}
-		path := slices.Clone(graphql.GetFieldContext(ctx).Path())
 		if sel.nodes {
-			path = append(path, ast.PathName("nodes"), ast.PathIndex(i))
+			addContactError(ctx, err, contacts[i].ID, ast.PathName("nodes"), ast.PathIndex(i))
 		} else {
-			path = append(path, ast.PathName("edges"), ast.PathIndex(i), ast.PathName("node"))
+			addContactError(ctx, err, contacts[i].ID, ast.PathName("edges"), ast.PathIndex(i), ast.PathName("node"))
 		}
-		graphql.AddError(ctx, &gqlerror.Error{Err: err, Message: err.Error(), Path: path,
-			Extensions: map[string]any{"contactId": contacts[i].ID}})
 	}
 	return out, nil
 }
@@ -197,20 +206,12 @@ func (r *Resolver) completePage(ctx context.Context, contacts []upstream.Contact
 func (r *Resolver) completeAnswered(ctx context.Context, c *upstream.Contact) *upstream.Contact {
 	sel := selection{}
 	if graphql.HasOperationContext(ctx) && graphql.GetFieldContext(ctx) != nil {
-		op := graphql.GetOperationContext(ctx)
-		sel.known = true
-		for _, f := range graphql.CollectFieldsCtx(ctx, nil) {
-			if f.Name == "contact" {
-				sel.fields = append(sel.fields, graphql.CollectFields(op, f.Selections, nil)...)
-			}
-		}
+		sel = selection{known: true, fields: subSelection(graphql.GetOperationContext(ctx), graphql.CollectFieldsCtx(ctx, nil), "contact")}
 	}
 	out, errs := r.completeContacts(ctx, []upstream.Contact{*c}, sel)
 	if errs != nil {
 		if sel.known {
-			path := append(slices.Clone(graphql.GetFieldContext(ctx).Path()), ast.PathName("contact"))
-			graphql.AddError(ctx, &gqlerror.Error{Err: errs[0], Message: errs[0].Error(), Path: path,
-				Extensions: map[string]any{"contactId": c.ID}})
+			addContactError(ctx, errs[0], c.ID, ast.PathName("contact"))
 		}
 		return c
 	}
