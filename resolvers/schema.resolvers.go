@@ -121,7 +121,7 @@ func (r *mutationResolver) CreateContact(ctx context.Context, input model.Create
 		return nil, err
 	}
 	r.changed(ctx, loc, c.ID)
-	return &model.ContactPayload{Contact: contactFromAPI(c)}, nil
+	return &model.ContactPayload{Contact: contactFromAPI(r.completeAnswered(ctx, c))}, nil
 }
 
 // UpdateContact is the resolver for the updateContact field.
@@ -184,7 +184,7 @@ func (r *mutationResolver) UpsertContact(ctx context.Context, input model.Create
 		return nil, err
 	}
 	r.changed(ctx, loc, res.Contact.ID)
-	return &model.UpsertContactPayload{Contact: contactFromAPI(res.Contact), Created: res.New}, nil
+	return &model.UpsertContactPayload{Contact: contactFromAPI(res.Contact), Created: res.New, TraceID: strPtr(res.TraceID)}, nil
 }
 
 // CreateTask is the resolver for the createTask field.
@@ -486,7 +486,10 @@ func (r *queryResolver) Contacts(ctx context.Context, query *string, filters []m
 	if skip > len(contacts) {
 		skip = len(contacts)
 	}
-	contacts = contacts[skip:]
+	contacts, err = r.completePage(ctx, contacts[skip:])
+	if err != nil {
+		return nil, err
+	}
 	return p.connection(contacts, res.Total), nil
 }
 
@@ -528,6 +531,9 @@ func (r *queryResolver) DuplicateContact(ctx context.Context, email *string, pho
 	}
 	c, err := r.findDuplicate(ctx, loc, e, p)
 	if err != nil || c == nil {
+		return nil, err
+	}
+	if c, err = r.completeContact(ctx, c); err != nil {
 		return nil, err
 	}
 	return contactFromAPI(c), nil
@@ -578,7 +584,11 @@ func (r *queryResolver) ContactsLegacyList(ctx context.Context, query *string, f
 		total = list.Meta.Total
 	}
 	p.cursorOf = legacyCursorOf(start, list.Meta)
-	return p.connection(list.Contacts, total), nil
+	contacts, err := r.completePage(ctx, list.Contacts)
+	if err != nil {
+		return nil, err
+	}
+	return p.connection(contacts, total), nil
 }
 
 // Business returns graph.BusinessResolver implementation.
