@@ -71,7 +71,9 @@ func Present(ctx context.Context, logger *slog.Logger, err error) *gqlerror.Erro
 		logger.ErrorContext(ctx, "internal error", "err", err, "path", out.Path.String())
 	}
 	out.Message = msg
-	out.Extensions = make(map[string]any, len(ext)+1)
+	if out.Extensions == nil {
+		out.Extensions = make(map[string]any, len(ext)+1)
+	}
 	out.Extensions["code"] = code
 	for k, v := range ext {
 		out.Extensions[k] = v

@@ -25,8 +25,9 @@ func (r *Resolver) contact(ctx context.Context, id string) (*model.Contact, erro
 	if err != nil {
 		return nil, err
 	}
-	r.primeChildren(ctx, id)
-	c, err := r.loadContact(ctx, id)
+	sel := contactSelection(ctx)
+	r.primeChildren(ctx, id, sel.fields)
+	c, err := r.loadContactCarrying(ctx, id, sel.need())
 	if err != nil {
 		return nil, err
 	}
@@ -46,16 +47,16 @@ var errContactNotFound = &upstream.Error{Op: upstream.OpGetContact.ID, Method: u
 	StatusCode: http.StatusNotFound, RequestSent: true, Err: upstream.ErrNotFound}
 
 // primeChildren starts loading the contact's tasks, notes, appointments and
-// single tasks and notes that the query selects, before the contact itself
-// is back: all of them depend only on the ID, so they can share the
-// contact's round trip instead of waiting for it.
-func (r *Resolver) primeChildren(ctx context.Context, contactID string) {
+// single tasks and notes that fields (the contact's selection) select,
+// before the contact itself is back: all of them depend only on the ID, so
+// they can share the contact's round trip instead of waiting for it.
+func (r *Resolver) primeChildren(ctx context.Context, contactID string, fields []graphql.CollectedField) {
 	l := loaders.For(ctx)
-	if l == nil || !graphql.HasOperationContext(ctx) || graphql.GetFieldContext(ctx) == nil {
+	if l == nil || len(fields) == 0 {
 		return
 	}
 	vars := graphql.GetOperationContext(ctx).Variables
-	for _, f := range graphql.CollectFieldsCtx(ctx, nil) {
+	for _, f := range fields {
 		switch f.Name {
 		case "tasks":
 			l.Start(ctx, loaders.StartTasks, contactID)
@@ -147,7 +148,11 @@ func (r *Resolver) contactsByBusiness(ctx context.Context, businessID, locationI
 	if err != nil {
 		return nil, err
 	}
-	return p.connection(list.Contacts, list.Count), nil
+	contacts, err := r.completePage(ctx, list.Contacts)
+	if err != nil {
+		return nil, err
+	}
+	return p.connection(contacts, list.Count), nil
 }
 
 // legacyCursorOf is the cursor of a legacy-list contact: the listing pages

@@ -56,7 +56,7 @@ func contactPayload(c *upstream.Contact) *model.ContactPayload {
 }
 
 func upsertPayload(res *upstream.UpsertResult) *model.UpsertContactPayload {
-	return &model.UpsertContactPayload{Contact: contactFromAPI(res.Contact), Created: res.New}
+	return &model.UpsertContactPayload{Contact: contactFromAPI(res.Contact), Created: res.New, TraceID: strPtr(res.TraceID)}
 }
 
 func taskPayload(contactID string) func(*upstream.Task) *model.TaskPayload {

@@ -109,7 +109,12 @@ func (r *mutationResolver) CreateContact(ctx context.Context, input model.Create
 		func(ctx context.Context, _ string) (*upstream.Contact, error) {
 			return answer(r.client.Contacts.Create(ctx, req))
 		},
-		createdContact, contactPayload)
+		createdContact, func(c *upstream.Contact) *model.ContactPayload {
+			// A create's answer lacks fields of a read: complete it, with
+			// the request's credential, now that the write is done.
+			ctx, _, _ := upstreamContext(ctx)
+			return &model.ContactPayload{Contact: contactFromAPI(r.completeAnswered(ctx, c))}
+		})
 }
 
 // UpdateContact is the resolver for the updateContact field.
@@ -303,7 +308,10 @@ func (r *queryResolver) Contacts(ctx context.Context, query *string, filters []m
 	if skip > len(contacts) {
 		skip = len(contacts)
 	}
-	contacts = contacts[skip:]
+	contacts, err = r.completePage(ctx, contacts[skip:])
+	if err != nil {
+		return nil, err
+	}
 	return p.connection(contacts, res.Total), nil
 }
 
@@ -345,6 +353,9 @@ func (r *queryResolver) DuplicateContact(ctx context.Context, email *string, pho
 	}
 	c, err := r.findDuplicate(ctx, loc, e, p)
 	if err != nil || c == nil {
+		return nil, err
+	}
+	if c, err = r.completeContact(ctx, c); err != nil {
 		return nil, err
 	}
 	return contactFromAPI(c), nil
@@ -395,7 +406,11 @@ func (r *queryResolver) ContactsLegacyList(ctx context.Context, query *string, f
 		total = list.Meta.Total
 	}
 	p.cursorOf = legacyCursorOf(start, list.Meta)
-	return p.connection(list.Contacts, total), nil
+	contacts, err := r.completePage(ctx, list.Contacts)
+	if err != nil {
+		return nil, err
+	}
+	return p.connection(contacts, total), nil
 }
 
 // Business returns graph.BusinessResolver implementation.

@@ -75,11 +75,11 @@ func saturatingMul(a, b int) int {
 // fieldCosts are the fields that reach the upstream; every other field
 // costs what its selections cost.
 var fieldCosts = map[string]costFunc{
-	"Query.contact":                   call,
+	"Query.contact":                   readContact,
 	"Query.contacts":                  page(20, 500),
 	"Query.contactsByBusiness":        page(20, 100),
 	"Query.contactsLegacyList":        page(20, 100),
-	"Query.duplicateContact":          call,
+	"Query.duplicateContact":          duplicateLookup,
 	"Query.task":                      call,
 	"Query.note":                      call,
 	"Contact.tasks":                   call,
@@ -88,8 +88,14 @@ var fieldCosts = map[string]costFunc{
 	"Contact.note":                    call,
 	"Contact.appointments":            call,
 	"Business.contacts":               page(20, 100),
-	"ContactTagsPayload.contact":      call,
-	"ContactFollowersPayload.contact": call,
+	"ContactTagsPayload.contact":      readContact,
+	"ContactFollowersPayload.contact": readContact,
+	// Contacts and the fields listings lack: see cost_complete.go.
+	"ContactConnection.nodes":      listedContact,
+	"ContactEdge.node":             listedContact,
+	"ContactPayload.contact":       answeredContact,
+	"Mutation.createContact":       createContact,
+	"UpsertContactPayload.contact": answeredContact,
 }
 
 // measure walks an operation and returns its cost, depth and aliases.
