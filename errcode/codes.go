@@ -1,5 +1,5 @@
-// Package errcode is the gateway's error vocabulary: every value clients can find
-// in extensions.code is declared here, once, with what it means and the
+// Package errcode is the gateway's error vocabulary: every value clients
+// can find in extensions.code is declared in this file, once, with what it means and the
 // HTTP status of an answer that refuses the whole request with it before
 // execution. Adding a code is one line below (and its row in the README's
 // table, which TestREADMEListsEveryCode holds to this list).
@@ -9,7 +9,6 @@
 // gqlgen prepares the operation (parse, validation, the cost check) take the
 // status gqlgen gives them: 422 for GRAPHQL_PARSE_FAILED and
 // GRAPHQL_VALIDATION_FAILED, 200 otherwise.
-
 package errcode
 
 import (
