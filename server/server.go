@@ -100,7 +100,7 @@ type Config struct {
 	// runs (persisted-operations-only mode).
 	PersistedOperations PersistedOperations
 	// AuditLog, when not nil, gets one line per mutation: who, location,
-	// operation, target IDs, outcome, duration.
+	// operation, target IDs (the created ones included), outcome, duration.
 	AuditLog *slog.Logger
 	// Managed, when not nil, puts the gateway in managed mode (see Managed);
 	// otherwise clients' bearer tokens are passed through.
