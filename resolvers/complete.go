@@ -16,7 +16,6 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
-	"github.com/ghl-graphql/gateway/loaders"
 	"github.com/ghl-graphql/gateway/upstream"
 )
 
@@ -228,36 +227,16 @@ func (r *Resolver) completeContact(ctx context.Context, c *upstream.Contact) (*u
 	return &out[0], nil
 }
 
-// loadContacts reads whole contacts: in one batch through the loaders, or
-// one after the other without them.
+// loadContacts reads whole contacts in one batch through the loaders.
 func (r *Resolver) loadContacts(ctx context.Context, ids []string) ([]*upstream.Contact, []error) {
-	if l := loaders.For(ctx); l != nil {
-		return l.Contacts(ctx, ids)
-	}
-	out := make([]*upstream.Contact, len(ids))
-	var errs []error
-	for i, id := range ids {
-		c, err := r.loadContact(ctx, id)
-		if err != nil {
-			if errs == nil {
-				errs = make([]error, len(ids))
-			}
-			errs[i] = err
-			continue
-		}
-		out[i] = c
-	}
-	return out, errs
+	return r.loaders(ctx).Contacts(ctx, ids)
 }
 
-// loadContactCarrying reads a contact that carries need: through the
+// loadContactCarrying reads a contact that carries need, through the
 // loaders, which may answer with a listing's copy that has every needed
-// field; without them, the whole contact.
+// field.
 func (r *Resolver) loadContactCarrying(ctx context.Context, id string, need upstream.ContactFields) (*upstream.Contact, error) {
-	if l := loaders.For(ctx); l != nil {
-		return l.ContactCarrying(ctx, id, need)
-	}
-	return r.loadContact(ctx, id)
+	return r.loaders(ctx).ContactCarrying(ctx, id, need)
 }
 
 // FieldsListingsMayLack are the GraphQL Contact fields that can make the

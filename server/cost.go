@@ -15,7 +15,7 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
-	"github.com/ghl-graphql/gateway/resolvers"
+	"github.com/ghl-graphql/gateway/errcode"
 )
 
 // QueryLimits bounds one request.
@@ -32,10 +32,6 @@ type QueryLimits struct {
 // DefaultQueryLimits allow a page of 100 contacts with two nested lists
 // each, and refuse what no screen needs.
 var DefaultQueryLimits = QueryLimits{MaxCost: 500, MaxDepth: 12, MaxAliases: 50}
-
-// CodeQueryTooComplex is the code of a request refused for its cost,
-// depth or aliases.
-const CodeQueryTooComplex = "QUERY_TOO_COMPLEX"
 
 // QueryCost is what a request may cost, as reported in extensions.cost.
 type QueryCost struct {
@@ -187,27 +183,25 @@ func (q queryLimiter) MutateOperationContext(ctx context.Context, oc *graphql.Op
 	cost, depth, aliases := measure(oc.Operation, oc.Variables)
 	qc := QueryCost{Requested: cost, Limit: q.limits.MaxCost}
 	oc.Stats.SetExtension(costStatsKey, qc)
-	refuse := func(code, msg string, ext map[string]any) *gqlerror.Error {
-		e := &gqlerror.Error{Message: msg, Extensions: map[string]any{"code": code, "cost": qc}}
-		for k, v := range ext {
-			e.Extensions[k] = v
-		}
-		return e
+	// Refusals go through the error presenter like every other error, with
+	// the cost among their extensions.
+	refuse := func(e *errcode.Error) *gqlerror.Error {
+		return &gqlerror.Error{Message: e.Message, Err: e.With("cost", qc)}
+	}
+	tooComplex := func(format string, args ...any) *gqlerror.Error {
+		return refuse(errcode.New(errcode.CodeQueryTooComplex, format, args...))
 	}
 	switch {
 	case q.limits.MaxDepth > 0 && depth > q.limits.MaxDepth:
-		return refuse(CodeQueryTooComplex, fmt.Sprintf("query depth %d exceeds the limit of %d", depth, q.limits.MaxDepth), nil)
+		return tooComplex("query depth %d exceeds the limit of %d", depth, q.limits.MaxDepth)
 	case q.limits.MaxAliases > 0 && aliases > q.limits.MaxAliases:
-		return refuse(CodeQueryTooComplex, fmt.Sprintf("query has %d aliased fields; the limit is %d", aliases, q.limits.MaxAliases), nil)
+		return tooComplex("query has %d aliased fields; the limit is %d", aliases, q.limits.MaxAliases)
 	case q.limits.MaxCost > 0 && cost > q.limits.MaxCost:
-		return refuse(CodeQueryTooComplex, fmt.Sprintf("query cost %d (upstream calls it can cause) exceeds the limit of %d", cost, q.limits.MaxCost), nil)
+		return tooComplex("query cost %d (upstream calls it can cause) exceeds the limit of %d", cost, q.limits.MaxCost)
 	}
 	if q.budget != nil && cost > 0 {
 		if capacity, retryAfter, ok := q.budget(ctx, cost); ok && cost > capacity {
-			secs := max(1, int(math.Ceil(retryAfter.Seconds())))
-			return refuse(resolvers.CodeRateLimited,
-				fmt.Sprintf("query cost %d exceeds the %d upstream calls the location's rate budget allows before the request's deadline; retry after %d s", cost, capacity, secs),
-				map[string]any{"retryAfter": secs})
+			return refuse(errcode.RateLimited(fmt.Sprintf("query cost %d exceeds the %d upstream calls the location's rate budget allows before the request's deadline", cost, capacity), retryAfter))
 		}
 	}
 	return nil

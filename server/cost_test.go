@@ -9,6 +9,7 @@ import (
 
 	"github.com/vektah/gqlparser/v2"
 
+	"github.com/ghl-graphql/gateway/errcode"
 	"github.com/ghl-graphql/gateway/graph"
 )
 
@@ -69,9 +70,9 @@ func TestQueryLimitsEndToEnd(t *testing.T) {
 		wantMsg  string
 	}{
 		"within limits":  {query: `{ contact(id: "` + id + `") { id tasks { id } } }`},
-		"too costly":     {query: `{ contacts(first: 30) { nodes { tasks { id } notes { id } } } }`, wantCode: CodeQueryTooComplex, wantMsg: "query cost 61"},
-		"too deep":       {query: `{ contact(id: "` + id + `") { business { contacts { edges { node { business { id } } } } } } }`, wantCode: CodeQueryTooComplex, wantMsg: "depth 7"},
-		"too many alias": {query: `{ a: contact(id: "x") { id } b: contact(id: "x") { id } c: contact(id: "x") { id } d: contact(id: "x") { id } }`, wantCode: CodeQueryTooComplex, wantMsg: "4 aliased fields"},
+		"too costly":     {query: `{ contacts(first: 30) { nodes { tasks { id } notes { id } } } }`, wantCode: errcode.CodeQueryTooComplex, wantMsg: "query cost 61"},
+		"too deep":       {query: `{ contact(id: "` + id + `") { business { contacts { edges { node { business { id } } } } } } }`, wantCode: errcode.CodeQueryTooComplex, wantMsg: "depth 7"},
+		"too many alias": {query: `{ a: contact(id: "x") { id } b: contact(id: "x") { id } c: contact(id: "x") { id } d: contact(id: "x") { id } }`, wantCode: errcode.CodeQueryTooComplex, wantMsg: "4 aliased fields"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

@@ -365,12 +365,12 @@ func TestE2EContactFieldsOfTheAPI(t *testing.T) {
 }
 
 // TestE2EListingsCompletedWithoutCaches: the completion does not depend on
-// the shared cache or the loaders.
+// the shared cache. (The naive baseline that ran without loaders lives in
+// cmd/bench now: the gateway always has them.)
 func TestE2EListingsCompletedWithoutCaches(t *testing.T) {
 	t.Parallel()
 	for name, mut := range map[string]func(*server.Config){
 		"no shared cache": func(c *server.Config) { c.CacheMaxBytes = -1 },
-		"naive":           func(c *server.Config) { c.Naive = true },
 	} {
 		t.Run(name, func(t *testing.T) {
 			e := newE2E(t, withUpstreamMiddleware(specListings), withServer(mut))
