@@ -106,6 +106,10 @@ type Config struct {
 	// at a time, one upstream call per field: the baseline the benchmark
 	// measures the gateway against. Not for production.
 	Naive bool
+
+	// observeQueryWork, when not nil, gets each request's query analysis
+	// work (tests prove it linear in the request's size).
+	observeQueryWork func(QueryWork)
 }
 
 // DefaultCacheMaxBytes is the shared cache's default size.
@@ -155,8 +159,19 @@ func New(cfg Config) (http.Handler, error) {
 	if limits.MaxAliases == 0 {
 		limits.MaxAliases = DefaultQueryLimits.MaxAliases
 	}
+	if limits.MaxTokens == 0 {
+		limits.MaxTokens = DefaultQueryLimits.MaxTokens
+	}
+	if limits.MaxSelections == 0 {
+		limits.MaxSelections = DefaultQueryLimits.MaxSelections
+	}
 	gql := NewGraphQLHandler(root, cfg.Logger, cfg.Introspection)
-	gql.Use(queryLimiter{limits: limits, budget: budgetOf(cfg.Client)})
+	// The limiter pre-scans the documents the query cache does not hold, so
+	// it shares the cache; the parser's own token limit backs the pre-scan.
+	parsed := lru.New[*ast.QueryDocument](queryCacheSize)
+	gql.SetQueryCache(parsed)
+	gql.SetParserTokenLimit(limits.MaxTokens)
+	gql.Use(queryLimiter{limits: limits, budget: budgetOf(cfg.Client), cache: parsed, observe: cfg.observeQueryWork})
 	if cfg.AuditLog != nil {
 		gql.AroundFields(auditMutations(cfg.AuditLog))
 	}
