@@ -6,7 +6,6 @@
 package server
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/vektah/gqlparser/v2"
 	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
 	"github.com/vektah/gqlparser/v2/parser"
 	"github.com/vektah/gqlparser/v2/validator"
 
@@ -91,7 +91,7 @@ func TestPrescan(t *testing.T) {
 		wantErr          string // substring of the refusal; "" accepts
 	}{
 		"one field": {query: `{ __typename }`, want: scan{tokens: 3, selections: 1}},
-		"snapshot": {query: readmeSnapshot, want: scan{tokens: 54, selections: 25, depth: 3}},
+		"snapshot":  {query: readmeSnapshot, want: scan{tokens: 54, selections: 25, depth: 3}},
 		"arguments are not selections": {
 			query: `{ contacts(filters: [{field: "a", value: {x: 1}}], first: 2) { nodes { id } } }`, want: scan{tokens: 30, selections: 3, depth: 3},
 		},
@@ -112,15 +112,15 @@ func TestPrescan(t *testing.T) {
 			want: scan{tokens: 17, selections: 3, aliases: 1},
 		},
 		"comments count as tokens": {query: "{ # one\n # two\n __typename }", want: scan{tokens: 5, selections: 1}},
-		"introspection query": {query: introspectionQuery(t), want: scan{tokens: 184, selections: 81}},
+		"introspection query":      {query: introspectionQuery(t), want: scan{tokens: 184, selections: 81}},
 		"too many tokens": {
 			query: manyTokens(100_000), wantErr: "more than 5000 tokens",
 			want: scan{tokens: 5001}, // the field is counted once its arguments end
 		},
-		"too many selections": {query: repeated("__typename", 5511), wantErr: "more than 500 selections", want: scan{tokens: 503, selections: 501}},
-		"aliased __typename":  {query: aliased("__typename", 51), wantErr: "51 aliased fields", want: scan{tokens: 155, selections: 51, aliases: 51}},
-		"too deep":            {query: nested(12), wantErr: "depth 13 exceeds", want: scan{tokens: 8*12 + 3, selections: 13, depth: 13}},
-		"fragment bomb":       {query: fragmentBomb(30, "__typename"), want: scan{tokens: 4 + 29*10 + 7, selections: 1 + 29*2 + 1}},
+		"too many selections":              {query: repeated("__typename", 5511), wantErr: "more than 500 selections", want: scan{tokens: 503, selections: 501}},
+		"aliased __typename":               {query: aliased("__typename", 51), wantErr: "51 aliased fields", want: scan{tokens: 155, selections: 51, aliases: 51}},
+		"too deep":                         {query: nested(12), wantErr: "depth 13 exceeds", want: scan{tokens: 8*12 + 3, selections: 13, depth: 13}},
+		"fragment bomb":                    {query: fragmentBomb(30, "__typename"), want: scan{tokens: 4 + 29*10 + 7, selections: 1 + 29*2 + 1}},
 		"unreadable is left to the parser": {query: `{ "unterminated }`, want: scan{tokens: 1}},
 	}
 	for name, tc := range tests {
@@ -164,7 +164,7 @@ func TestMeasureIsLinear(t *testing.T) {
 		},
 		"fragment depth adds to the spread's level": {
 			query: `{ contact(id: "a") { business { ...B } } } fragment B on Business { contacts { nodes { ...C } } } fragment C on Contact { id }`,
-			cost: 2, depth: 5, visits: 7,
+			cost:  2, depth: 5, visits: 7,
 		},
 		"introspection aliases count": {query: `{ s: __schema { t: types { name } } }`, alia: 2, visits: 3},
 		"introspection query":         {query: introspectionQuery(t), visits: 81},
@@ -303,11 +303,54 @@ func TestOrdinaryQueriesPassTheDefaults(t *testing.T) {
 	}
 }
 
+// analysis is what analyse did and found.
+type analysis struct {
+	scan     scan
+	measured measured
+	refused  string // the stage that refused the request: "prescan", "parse", "validate", "variables", "measure"; "" ran it
+}
+
+// analyse runs a request through the same steps as the handler on a query
+// cache miss: the pre-scan, gqlparser's parse (with the token limit) and
+// validation, variable coercion, and measure with its visit budget.
+func analyse(schema *ast.Schema, limits QueryLimits, query, operation string, vars map[string]any) analysis {
+	var a analysis
+	var gerr *gqlerror.Error
+	if a.scan, gerr = prescan(query, operation, limits); gerr != nil {
+		a.refused = "prescan"
+		return a
+	}
+	doc, err := parser.ParseQueryWithTokenLimit(&ast.Source{Input: query}, limits.MaxTokens)
+	if err != nil {
+		a.refused = "parse"
+		return a
+	}
+	if validator.ValidateWithRules(schema, doc, nil) != nil {
+		a.refused = "validate"
+		return a
+	}
+	op := doc.Operations.ForName(operation)
+	if op == nil {
+		a.refused = "validate"
+		return a
+	}
+	coerced, err := validator.VariableValues(schema, op, vars)
+	if err != nil {
+		a.refused = "variables"
+		return a
+	}
+	a.measured, err = measure(op, coerced, len(query)+1)
+	if err != nil || a.measured.cost > limits.MaxCost || a.measured.depth > limits.MaxDepth || a.measured.aliases > limits.MaxAliases {
+		a.refused = "measure"
+	}
+	return a
+}
+
 // FuzzQueryAnalysis runs whole GraphQL requests (document, operation name,
-// variables) through the gateway's analysis: the pre-scan, gqlparser's
-// parse and validation under the same limits as the handler, and measure.
-// Whatever the request, the tokens read and the selections visited are
-// bounded by its size.
+// variables as JSON) through the gateway's analysis: whatever the request,
+// the tokens read and the selections visited are bounded by its size (so
+// the visit budget never stops a walk), and the pre-scan's counts are lower
+// bounds of measure's.
 func FuzzQueryAnalysis(f *testing.F) {
 	f.Add(readmeSnapshot, "Snapshot", `{"id":"c1"}`)
 	f.Add(listQuery, "", `{}`)
@@ -316,34 +359,22 @@ func FuzzQueryAnalysis(f *testing.F) {
 	f.Add(aliased("__typename", 3), "", `null`)
 	f.Add(nested(4), "", `{"x": [1, {"y": 2}]}`)
 	schema := graph.NewExecutableSchema(graph.Config{}).Schema()
-	limits := DefaultQueryLimits
 	f.Fuzz(func(t *testing.T, query, operation, variables string) {
-		s, gerr := prescan(query, operation, limits)
-		if s.tokens > len(query)+1 || s.tokens > limits.MaxTokens+1 {
-			t.Fatalf("pre-scan read %d tokens from %d bytes", s.tokens, len(query))
-		}
-		if gerr != nil {
-			return
-		}
 		var vars map[string]any
-		if json.NewDecoder(bytes.NewReader([]byte(variables))).Decode(&vars) != nil {
-			return
+		if json.NewDecoder(strings.NewReader(variables)).Decode(&vars) != nil {
+			vars = nil
 		}
-		doc, perr := parser.ParseQueryWithTokenLimit(&ast.Source{Input: query}, limits.MaxTokens)
-		if perr != nil || validator.ValidateWithRules(schema, doc, nil) != nil {
-			return
+		a := analyse(schema, DefaultQueryLimits, query, operation, vars)
+		if a.scan.tokens > len(query)+1 || a.scan.tokens > DefaultQueryLimits.MaxTokens+1 {
+			t.Fatalf("pre-scan read %d tokens from %d bytes", a.scan.tokens, len(query))
 		}
-		op := doc.Operations.ForName(operation)
-		if op == nil {
-			return
+		if a.measured.visits > len(query) {
+			t.Fatalf("measure visited %d selections of a %d-byte document", a.measured.visits, len(query))
 		}
-		coerced, verr := validator.VariableValues(schema, op, vars)
-		if verr != nil {
-			return
-		}
-		m, err := measure(op, coerced, len(query)+1)
-		if err != nil || m.visits > len(query) {
-			t.Fatalf("measure visited %d selections of a %d-byte document: %v", m.visits, len(query), err)
+		// The pre-scan's depth and aliases are lower bounds of measure's, so
+		// it never refuses what measure would accept.
+		if a.measured.visits > 0 && (a.scan.depth > a.measured.depth || a.scan.aliases > a.measured.aliases) {
+			t.Fatalf("pre-scan found depth %d, aliases %d; measure %d, %d", a.scan.depth, a.scan.aliases, a.measured.depth, a.measured.aliases)
 		}
 	})
 }

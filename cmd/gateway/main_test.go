@@ -101,6 +101,8 @@ func TestParseConfigDefaults(t *testing.T) {
 		"breaker-cooldown":     {c.breaker.CoolDown, upstream.DefaultBreakerCoolDown},
 		"max-query-depth":      {c.limits.MaxDepth, server.DefaultQueryLimits.MaxDepth},
 		"max-query-aliases":    {c.limits.MaxAliases, server.DefaultQueryLimits.MaxAliases},
+		"max-query-tokens":     {c.limits.MaxTokens, server.DefaultQueryLimits.MaxTokens},
+		"max-query-selections": {c.limits.MaxSelections, server.DefaultQueryLimits.MaxSelections},
 		"sandbox-seed":         {c.sandbox.Seed, int64(sandbox.DefaultSeed)},
 		"sandbox-locations":    {c.sandbox.Locations, sandbox.DefaultLocations},
 		"sandbox-contacts":     {c.sandbox.ContactsPerLocation, sandbox.DefaultContactsPerLocation},
@@ -153,22 +155,32 @@ func TestParseConfig(t *testing.T) {
 				}
 			},
 		},
-		"unknown argument":         {args: []string{"serve"}, wantErr: `unexpected argument "serve"`},
-		"argument after flags":     {args: []string{"-addr", "127.0.0.1:1", "extra"}, wantErr: `unexpected argument "extra"`},
-		"unknown flag":             {args: []string{"-nope"}, wantErr: "nope"},
-		"bad env value":            {env: map[string]string{"GATEWAY_MAX_BODY_BYTES": "lots"}, wantErr: "GATEWAY_MAX_BODY_BYTES"},
-		"bad env duration":         {env: map[string]string{"GATEWAY_UPSTREAM_TIMEOUT": "soon"}, wantErr: "GATEWAY_UPSTREAM_TIMEOUT"},
-		"bad env fault kind":       {env: map[string]string{"GATEWAY_SANDBOX_FAULT_KINDS": "meteor"}, wantErr: "GATEWAY_SANDBOX_FAULT_KINDS"},
-		"ftp upstream":             {args: []string{"-upstream-url", "ftp://x"}, wantErr: "-upstream-url"},
-		"relative upstream":        {args: []string{"-upstream-url", "/contacts"}, wantErr: "-upstream-url"},
-		"addr without port (env)":  {env: map[string]string{"GATEWAY_ADDR": "nonsense"}, wantErr: "addr"},
-		"negative request timeout": {args: []string{"-request-timeout", "-1s"}, wantErr: "-request-timeout"},
-		"zero upstream timeout":    {args: []string{"-upstream-timeout", "0s"}, wantErr: "-upstream-timeout"},
-		"zero shutdown timeout":    {env: map[string]string{"GATEWAY_SHUTDOWN_TIMEOUT": "0s"}, wantErr: "-shutdown-timeout"},
-		"tiny body limit":          {args: []string{"-max-body-bytes", "10"}, wantErr: "-max-body-bytes"},
-		"bad log level":            {args: []string{"-log-level", "loud"}, wantErr: "-log-level"},
-		"bad log format":           {args: []string{"-log-format", "xml"}, wantErr: "-log-format"},
-		"help":                     {args: []string{"-h"}, wantErr: flag.ErrHelp.Error()},
+		"unknown argument":                {args: []string{"serve"}, wantErr: `unexpected argument "serve"`},
+		"argument after flags":            {args: []string{"-addr", "127.0.0.1:1", "extra"}, wantErr: `unexpected argument "extra"`},
+		"unknown flag":                    {args: []string{"-nope"}, wantErr: "nope"},
+		"bad env value":                   {env: map[string]string{"GATEWAY_MAX_BODY_BYTES": "lots"}, wantErr: "GATEWAY_MAX_BODY_BYTES"},
+		"bad env duration":                {env: map[string]string{"GATEWAY_UPSTREAM_TIMEOUT": "soon"}, wantErr: "GATEWAY_UPSTREAM_TIMEOUT"},
+		"bad env fault kind":              {env: map[string]string{"GATEWAY_SANDBOX_FAULT_KINDS": "meteor"}, wantErr: "GATEWAY_SANDBOX_FAULT_KINDS"},
+		"ftp upstream":                    {args: []string{"-upstream-url", "ftp://x"}, wantErr: "-upstream-url"},
+		"relative upstream":               {args: []string{"-upstream-url", "/contacts"}, wantErr: "-upstream-url"},
+		"addr without port (env)":         {env: map[string]string{"GATEWAY_ADDR": "nonsense"}, wantErr: "addr"},
+		"negative request timeout":        {args: []string{"-request-timeout", "-1s"}, wantErr: "-request-timeout"},
+		"zero upstream timeout":           {args: []string{"-upstream-timeout", "0s"}, wantErr: "-upstream-timeout"},
+		"zero shutdown timeout":           {env: map[string]string{"GATEWAY_SHUTDOWN_TIMEOUT": "0s"}, wantErr: "-shutdown-timeout"},
+		"zero max-query-tokens":           {args: []string{"-max-query-tokens", "0"}, wantErr: "-max-query-tokens"},
+		"zero max-query-selections (env)": {env: map[string]string{"GATEWAY_MAX_QUERY_SELECTIONS": "0"}, wantErr: "-max-query-selections"},
+		"query analysis limits (env)": {
+			env: map[string]string{"GATEWAY_MAX_QUERY_TOKENS": "900", "GATEWAY_MAX_QUERY_SELECTIONS": "90"},
+			check: func(t *testing.T, c *config) {
+				if c.limits.MaxTokens != 900 || c.limits.MaxSelections != 90 {
+					t.Errorf("limits = %+v", c.limits)
+				}
+			},
+		},
+		"tiny body limit": {args: []string{"-max-body-bytes", "10"}, wantErr: "-max-body-bytes"},
+		"bad log level":   {args: []string{"-log-level", "loud"}, wantErr: "-log-level"},
+		"bad log format":  {args: []string{"-log-format", "xml"}, wantErr: "-log-format"},
+		"help":            {args: []string{"-h"}, wantErr: flag.ErrHelp.Error()},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
