@@ -38,12 +38,16 @@ type scan struct {
 	selections int // fields, fragment spreads and inline fragments, as written
 	depth      int // deepest non-introspection field of the selected operation, fragments not followed
 	aliases    int // aliased fields written in the selected operation, fragments not followed
+	repeats    int // fields whose response name their selection set already has
 }
 
 // scope is one open selection set in the pre-scan.
 type scope struct {
 	level int  // level of the fields it holds (top-level fields are at 1)
 	intro bool // inside an introspection field (__schema, __type...)
+	// names are the response names selected in the set; an inline
+	// fragment shares its enclosing set's, since validation merges them.
+	names map[string]bool
 }
 
 // prescan reads the document's tokens once, counts what the limits bound
@@ -88,8 +92,19 @@ func prescan(query, operationName string, l QueryLimits) (scan, *gqlerror.Error)
 	field := func(name, alias string) {
 		s.selections++
 		last = lastField
-		top := stack[len(stack)-1]
+		top := &stack[len(stack)-1]
 		lastIntro = top.intro || strings.HasPrefix(name, "__")
+		response := name
+		if alias != "" {
+			response = alias
+		}
+		if top.names == nil {
+			top.names = map[string]bool{}
+		}
+		if top.names[response] {
+			s.repeats++
+		}
+		top.names[response] = true
 		if !selected {
 			return
 		}
@@ -183,6 +198,10 @@ func prescan(query, operationName string, l QueryLimits) (scan, *gqlerror.Error)
 			case lastField:
 				stack = append(stack, scope{level: top.level + 1, intro: lastIntro})
 			default: // an inline fragment: its fields are at the level of the set it is in
+				if top.names == nil {
+					top.names = map[string]bool{}
+					stack[len(stack)-1].names = top.names
+				}
 				stack = append(stack, top)
 			}
 			state, last = expectSel, lastNone
@@ -195,6 +214,9 @@ func prescan(query, operationName string, l QueryLimits) (scan, *gqlerror.Error)
 		}
 		if l.MaxSelections > 0 && s.selections > l.MaxSelections {
 			return s, tooComplex(fmt.Sprintf("query has more than %d selections (the limit)", l.MaxSelections), nil)
+		}
+		if l.MaxRepeatedFields > 0 && s.repeats > l.MaxRepeatedFields {
+			return s, tooComplex(fmt.Sprintf("query selects a response name again in the same selection set more than %d times (the limit)", l.MaxRepeatedFields), nil)
 		}
 	}
 	if state == afterName && len(stack) > 0 {

@@ -53,6 +53,17 @@ func repeated(sel string, size int) string {
 	return "{" + strings.Repeat(" "+sel, size/(len(sel)+1)) + " }"
 }
 
+// distinct is { f0 f1 ... } with n fields of distinct names.
+func distinct(n int) string {
+	var b strings.Builder
+	b.WriteString("{")
+	for i := range n {
+		fmt.Fprintf(&b, " f%d", i)
+	}
+	b.WriteString(" }")
+	return b.String()
+}
+
 // manyTokens is one field whose argument is a list of about size bytes.
 func manyTokens(size int) string {
 	return `{ contact(id: "a", x: [` + strings.Repeat("1 ", size/2) + `]) { id } }`
@@ -84,7 +95,7 @@ func introspectionQuery(tb testing.TB) string {
 }
 
 func TestPrescan(t *testing.T) {
-	limits := QueryLimits{MaxCost: 500, MaxDepth: 12, MaxAliases: 50, MaxTokens: 5000, MaxSelections: 500}
+	limits := QueryLimits{MaxCost: 500, MaxDepth: 12, MaxAliases: 50, MaxTokens: 5000, MaxSelections: 500, MaxRepeatedFields: 100}
 	tests := map[string]struct {
 		query, operation string
 		want             scan
@@ -117,7 +128,14 @@ func TestPrescan(t *testing.T) {
 			query: manyTokens(100_000), wantErr: "more than 5000 tokens",
 			want: scan{tokens: 5001}, // the field is counted once its arguments end
 		},
-		"too many selections":              {query: repeated("__typename", 5511), wantErr: "more than 500 selections", want: scan{tokens: 503, selections: 501}},
+		"too many selections": {query: distinct(600), wantErr: "more than 500 selections", want: scan{tokens: 503, selections: 501, depth: 1}},
+		"repeated response names": {
+			query: repeated("__typename", 11*150), wantErr: "more than 100 times", want: scan{tokens: 104, selections: 102, repeats: 101},
+		},
+		"inline fragments share their set's names, fields and fragments do not": {
+			query: `{ id ... on Query { id a: id } contact(id: "x") { id } ...F } fragment F on Query { id }`,
+			want:  scan{tokens: 30, selections: 8, depth: 2, aliases: 1, repeats: 1},
+		},
 		"aliased __typename":               {query: aliased("__typename", 51), wantErr: "51 aliased fields", want: scan{tokens: 155, selections: 51, aliases: 51}},
 		"too deep":                         {query: nested(12), wantErr: "depth 13 exceeds", want: scan{tokens: 8*12 + 3, selections: 13, depth: 13}},
 		"fragment bomb":                    {query: fragmentBomb(30, "__typename"), want: scan{tokens: 4 + 29*10 + 7, selections: 1 + 29*2 + 1}},
@@ -236,13 +254,13 @@ func TestHostileQueriesEndToEnd(t *testing.T) {
 			query: fragmentBomb(32, `contact(id: "x") { id }`), wantCode: CodeQueryTooComplex, wantMsg: "query cost", maxTokens: 400, maxVisits: 66,
 		},
 		"__typename repeated to 1 MB": {
-			query: repeated("__typename", DefaultMaxBodyBytes-100), wantCode: CodeQueryTooComplex, wantMsg: "selections", maxTokens: DefaultQueryLimits.MaxSelections + 3,
+			query: repeated("__typename", DefaultMaxBodyBytes-100), wantCode: CodeQueryTooComplex, wantMsg: "same selection set", maxTokens: DefaultQueryLimits.MaxRepeatedFields + 4,
 		},
 		"1 MB of argument values": {
 			query: manyTokens(DefaultMaxBodyBytes - 100), wantCode: CodeQueryTooComplex, wantMsg: "tokens", maxTokens: DefaultQueryLimits.MaxTokens + 1,
 		},
-		"__typename repeated, under the token limit": {
-			query: repeated("__typename", 20_000), wantCode: CodeQueryTooComplex, wantMsg: "selections", maxTokens: DefaultQueryLimits.MaxSelections + 3,
+		"distinct fields, under the token limit": {
+			query: distinct(2000), wantCode: CodeQueryTooComplex, wantMsg: "selections", maxTokens: DefaultQueryLimits.MaxSelections + 3,
 		},
 		"aliased __typename": {
 			query: aliased("__typename", 60), wantCode: CodeQueryTooComplex, wantMsg: "60 aliased fields", maxTokens: 60*3 + 2,

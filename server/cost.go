@@ -38,12 +38,18 @@ type QueryLimits struct {
 	// validated: validation compares pairs of fields, so its cost grows with
 	// the square of this number.
 	MaxSelections int
+	// MaxRepeatedFields is the most fields, in a whole document, that
+	// select a response name their selection set already selects (inline
+	// fragments count as part of the set they are in): validation compares
+	// every pair of fields sharing a response name, and the fields under
+	// them, so repeats are what make it quadratic.
+	MaxRepeatedFields int
 }
 
 // DefaultQueryLimits allow a page of 100 contacts with two nested lists
 // each, and GraphiQL's introspection query, and refuse what no screen
 // needs.
-var DefaultQueryLimits = QueryLimits{MaxCost: 500, MaxDepth: 12, MaxAliases: 50, MaxTokens: 5000, MaxSelections: 500}
+var DefaultQueryLimits = QueryLimits{MaxCost: 500, MaxDepth: 12, MaxAliases: 50, MaxTokens: 5000, MaxSelections: 500, MaxRepeatedFields: 100}
 
 // CodeQueryTooComplex is the code of a request refused for its cost,
 // depth or aliases.

@@ -165,6 +165,9 @@ func New(cfg Config) (http.Handler, error) {
 	if limits.MaxSelections == 0 {
 		limits.MaxSelections = DefaultQueryLimits.MaxSelections
 	}
+	if limits.MaxRepeatedFields == 0 {
+		limits.MaxRepeatedFields = DefaultQueryLimits.MaxRepeatedFields
+	}
 	gql := NewGraphQLHandler(root, cfg.Logger, cfg.Introspection)
 	// The limiter pre-scans the documents the query cache does not hold, so
 	// it shares the cache; the parser's own token limit backs the pre-scan.
