@@ -45,9 +45,16 @@ type scan struct {
 type scope struct {
 	level int  // level of the fields it holds (top-level fields are at 1)
 	intro bool // inside an introspection field (__schema, __type...)
-	// names are the response names selected in the set; an inline
-	// fragment shares its enclosing set's, since validation merges them.
-	names map[string]bool
+	// set numbers the selection set whose response names its fields add
+	// to; an inline fragment shares its enclosing set's, since validation
+	// merges them.
+	set int
+}
+
+// responseName is a response name selected in a numbered selection set.
+type responseName struct {
+	set  int
+	name string
 }
 
 // prescan reads the document's tokens once, counts what the limits bound
@@ -75,6 +82,8 @@ func prescan(query, operationName string, l QueryLimits) (scan, *gqlerror.Error)
 		s      scan
 		lx     = lexer.New(&ast.Source{Input: query})
 		stack  []scope
+		sets   int                       // selection sets numbered so far
+		names  = map[responseName]bool{} // one map for the document: one allocation, not one per set
 		parens int
 		state  = expectSel
 		last   = lastNone
@@ -98,13 +107,11 @@ func prescan(query, operationName string, l QueryLimits) (scan, *gqlerror.Error)
 		if alias != "" {
 			response = alias
 		}
-		if top.names == nil {
-			top.names = map[string]bool{}
-		}
-		if top.names[response] {
+		key := responseName{set: top.set, name: response}
+		if names[key] {
 			s.repeats++
 		}
-		top.names[response] = true
+		names[key] = true
 		if !selected {
 			return
 		}
@@ -156,7 +163,8 @@ func prescan(query, operationName string, l QueryLimits) (scan, *gqlerror.Error)
 				if atTop { // an anonymous query: { ... }
 					selected = operationName == ""
 				}
-				stack = append(stack, scope{level: 1})
+				sets++
+				stack = append(stack, scope{level: 1, set: sets})
 				state, last = expectSel, lastNone
 			}
 			continue
@@ -196,12 +204,9 @@ func prescan(query, operationName string, l QueryLimits) (scan, *gqlerror.Error)
 			top := stack[len(stack)-1]
 			switch last {
 			case lastField:
-				stack = append(stack, scope{level: top.level + 1, intro: lastIntro})
+				sets++
+				stack = append(stack, scope{level: top.level + 1, intro: lastIntro, set: sets})
 			default: // an inline fragment: its fields are at the level of the set it is in
-				if top.names == nil {
-					top.names = map[string]bool{}
-					stack[len(stack)-1].names = top.names
-				}
 				stack = append(stack, top)
 			}
 			state, last = expectSel, lastNone
