@@ -42,8 +42,12 @@ func TestCostOfCompletingListedContacts(t *testing.T) {
 			if errs != nil {
 				t.Fatalf("query does not validate: %v", errs)
 			}
-			if cost, _, _ := measure(doc.Operations[0], nil); cost != tc.cost {
-				t.Errorf("cost %d, want %d", cost, tc.cost)
+			m, err := measure(doc.Operations[0], nil, len(tc.query)+1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m.cost != tc.cost {
+				t.Errorf("cost %d, want %d", m.cost, tc.cost)
 			}
 		})
 	}

@@ -49,7 +49,11 @@ func TestMeasure(t *testing.T) {
 			if errs != nil {
 				t.Fatalf("query does not validate: %v", errs)
 			}
-			cost, depth, aliases := measure(doc.Operations[0], tc.vars)
+			m, err := measure(doc.Operations[0], tc.vars, len(tc.query))
+			if err != nil {
+				t.Fatal(err)
+			}
+			cost, depth, aliases := m.cost, m.depth, m.aliases
 			if cost != tc.cost || depth != tc.depth || aliases != tc.alia {
 				t.Errorf("measure = cost %d, depth %d, aliases %d; want %d, %d, %d", cost, depth, aliases, tc.cost, tc.depth, tc.alia)
 			}

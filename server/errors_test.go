@@ -59,8 +59,14 @@ func TestEveryErrorHasOneShape(t *testing.T) {
 			wantStatus: 400, wantCode: errcode.CodePersistedOnly},
 		"parse (gqlgen)": {req: req("POST", "application/json", `{"query":"{ contact(id: "}`, "Bearer t"),
 			wantStatus: 422, wantCode: errcode.CodeParseFailed, executed: true},
-		"too deep (cost check)": {req: req("POST", "application/json", `{"query":"{ contact(id: \"c1\") { business { contacts { nodes { id } } } } }"}`, "Bearer t"),
+		// Deep only through a fragment, which the pre-scan does not follow:
+		// the cost check after validation refuses it, with the cost.
+		"too deep (cost check)": {req: req("POST", "application/json", `{"query":"{ contact(id: \"c1\") { ...F } } fragment F on Contact { business { contacts { nodes { id } } } }"}`, "Bearer t"),
 			wantStatus: 200, wantCode: errcode.CodeQueryTooComplex, wantExt: []string{"cost"}, executed: true},
+		// Deep as written: the pre-scan refuses it before parsing, when no
+		// cost is known yet.
+		"too deep (pre-scan)": {req: req("POST", "application/json", `{"query":"{ contact(id: \"c1\") { business { contacts { nodes { id } } } } }"}`, "Bearer t"),
+			wantStatus: 200, wantCode: errcode.CodeQueryTooComplex, executed: true},
 		"over the budget (cost check)": {req: req("POST", "application/json", `{"query":"mutation { addContactTags(contactId: \"c1\", tags: [\"x\"]) { contact { id tasks { id } } } }"}`, "Bearer t"),
 			wantStatus: 200, wantCode: errcode.CodeRateLimited, wantExt: []string{"cost", "retryAfter"}, executed: true},
 		"failing field (execution)": {req: req("POST", "application/json", `{"query":"{ contact(id: \"\") { id } }"}`, "Bearer t"),

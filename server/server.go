@@ -142,6 +142,10 @@ type Config struct {
 	// CredentialCacheBytes bounds the cache of parsed bearer credentials;
 	// 0 means DefaultCredentialCacheBytes.
 	CredentialCacheBytes int
+
+	// observeQueryWork, when not nil, gets each request's query analysis
+	// work (tests prove it linear in the request's size).
+	observeQueryWork func(QueryWork)
 }
 
 // DefaultCacheMaxBytes is the shared cache's default size.
@@ -194,6 +198,15 @@ func New(cfg Config) (http.Handler, error) {
 	if limits.MaxAliases == 0 {
 		limits.MaxAliases = DefaultQueryLimits.MaxAliases
 	}
+	if limits.MaxTokens == 0 {
+		limits.MaxTokens = DefaultQueryLimits.MaxTokens
+	}
+	if limits.MaxSelections == 0 {
+		limits.MaxSelections = DefaultQueryLimits.MaxSelections
+	}
+	if limits.MaxRepeatedFields == 0 {
+		limits.MaxRepeatedFields = DefaultQueryLimits.MaxRepeatedFields
+	}
 	gql := NewGraphQLHandler(root, cfg.Logger, cfg.Introspection)
 	// Argument caps, before any resolver and so before any upstream call.
 	gql.AroundFields(root.CheckArguments)
@@ -202,7 +215,12 @@ func New(cfg Config) (http.Handler, error) {
 		gql.Use(cacheFirst{}) // before the limiter: queries may be answered from the cache
 		budget = cacheFirstBudget(budget)
 	}
-	gql.Use(queryLimiter{limits: limits, budget: budget})
+	// The limiter pre-scans the documents the query cache does not hold, so
+	// it shares the cache; the parser's own token limit backs the pre-scan.
+	parsed := lru.New[*ast.QueryDocument](queryCacheSize)
+	gql.SetQueryCache(parsed)
+	gql.SetParserTokenLimit(limits.MaxTokens)
+	gql.Use(queryLimiter{limits: limits, budget: budget, cache: parsed, observe: cfg.observeQueryWork})
 	// Outermost first: CORS, credential, body limit, response cache (a hit
 	// needs nothing after it), persisted-operations check, request shape,
 	// deadline, loaders, executor.
