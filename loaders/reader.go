@@ -459,7 +459,14 @@ func (r *Reader) epoch() uint64 {
 	return r.cache.Epoch()
 }
 
-// storeContacts caches contacts a listing returned as single contacts.
+// listedKind is the cache kind of a contact as a listing returned it, which
+// may lack fields (upstream.Contact.Partial): kept apart from "contact",
+// which only ever holds whole contacts.
+const listedKind = "listed"
+
+// storeContacts caches contacts a listing returned as single contacts: a
+// partial one as listedKind, so that it never stands in for, nor replaces,
+// the whole contact.
 func (r *Reader) storeContacts(ctx context.Context, cred auth.Credential, contacts []upstream.Contact, resp *upstream.Response, epoch uint64) {
 	if r.cache == nil || len(contacts) == 0 || cred.ID == "" {
 		return
@@ -467,9 +474,15 @@ func (r *Reader) storeContacts(ctx context.Context, cred auth.Credential, contac
 	size := 2 * resp.BodyBytes / len(contacts)
 	for i := range contacts {
 		c := &contacts[i]
-		req := request{key: cacheKey("contact", cred, c.ID), loc: cred.LocationID,
+		kind := "contact"
+		if c.Partial() {
+			kind = listedKind
+		}
+		req := request{key: cacheKey(kind, cred, c.ID), loc: cred.LocationID,
 			tags: []string{tagContact(c.ID)}, ttl: r.ttls.Contact}
-		if r.cache.SetStale(req.key, c, size, req.ttl, r.keep(), req.tags, epoch) {
+		// Only whole contacts are refreshed ahead: a refresh reads the whole
+		// contact, which belongs under "contact", not the listed entry.
+		if r.cache.SetStale(req.key, c, size, req.ttl, r.keep(), req.tags, epoch) && kind == "contact" {
 			r.refresh.rememberContact(ctx, r, req, c.ID)
 		}
 	}

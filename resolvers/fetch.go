@@ -25,8 +25,9 @@ func (r *Resolver) contact(ctx context.Context, id string) (*model.Contact, erro
 	if err != nil {
 		return nil, err
 	}
-	r.primeChildren(ctx, id)
-	c, err := r.loadContact(ctx, id)
+	sel := contactSelection(ctx)
+	r.primeChildren(ctx, id, sel.fields)
+	c, err := r.loadContactCarrying(ctx, id, sel.need())
 	if err != nil {
 		return nil, err
 	}
@@ -46,16 +47,16 @@ var errContactNotFound = &upstream.Error{Op: upstream.OpGetContact.ID, Method: u
 	StatusCode: http.StatusNotFound, RequestSent: true, Err: upstream.ErrNotFound}
 
 // primeChildren starts loading the contact's tasks, notes, appointments and
-// single tasks and notes that the query selects, before the contact itself
-// is back: all of them depend only on the ID, so they can share the
-// contact's round trip instead of waiting for it.
-func (r *Resolver) primeChildren(ctx context.Context, contactID string) {
+// single tasks and notes that fields (the contact's selection) select,
+// before the contact itself is back: all of them depend only on the ID, so
+// they can share the contact's round trip instead of waiting for it.
+func (r *Resolver) primeChildren(ctx context.Context, contactID string, fields []graphql.CollectedField) {
 	l := loaders.For(ctx)
-	if l == nil || !graphql.HasOperationContext(ctx) || graphql.GetFieldContext(ctx) == nil {
+	if l == nil || len(fields) == 0 {
 		return
 	}
 	vars := graphql.GetOperationContext(ctx).Variables
-	for _, f := range graphql.CollectFieldsCtx(ctx, nil) {
+	for _, f := range fields {
 		switch f.Name {
 		case "tasks":
 			l.Start(ctx, loaders.StartTasks, contactID)
@@ -147,7 +148,11 @@ func (r *Resolver) contactsByBusiness(ctx context.Context, businessID, locationI
 	if err != nil {
 		return nil, err
 	}
-	return p.connection(list.Contacts, list.Count), nil
+	contacts, err := r.completePage(ctx, list.Contacts)
+	if err != nil {
+		return nil, err
+	}
+	return p.connection(contacts, list.Count), nil
 }
 
 // legacyCursorOf is the cursor of a legacy-list contact: the listing pages
@@ -173,92 +178,62 @@ func legacyCursorOf(start upstream.SearchCursor, meta *upstream.ListMeta) func(i
 // changeTags adds or removes tags with change.
 func (r *Resolver) changeTags(ctx context.Context, contactID string, tags []string,
 	change func(context.Context, string, []string) ([]string, *upstream.Response, error)) (*model.ContactTagsPayload, error) {
-	if err := checkID("contactId", contactID); err != nil {
-		return nil, err
-	}
-	if err := checkTags("tags", tags, false); err != nil {
-		return nil, err
-	}
-	var after []string
-	err := r.mutate(ctx, func(ctx context.Context) (err error) {
-		after, _, err = change(ctx, contactID, tags)
-		return err
-	}, contactID)
-	if err != nil {
-		return nil, err
-	}
-	return &model.ContactTagsPayload{ContactID: contactID, Tags: orEmpty(after)}, nil
+	return apply(ctx, r, writeSpec{contacts: ids(contactID), limits: firstError(checkID("contactId", contactID), checkTags("tags", tags, false))},
+		func(ctx context.Context, _ string) ([]string, error) { return answer(change(ctx, contactID, tags)) },
+		nil, func(after []string) *model.ContactTagsPayload {
+			return &model.ContactTagsPayload{ContactID: contactID, Tags: orEmpty(after)}
+		})
 }
 
 // changeFollowers adds or removes followers with change.
 func (r *Resolver) changeFollowers(ctx context.Context, contactID string, followers []string,
 	change func(context.Context, string, []string) (*upstream.FollowersResult, *upstream.Response, error)) (*model.ContactFollowersPayload, error) {
-	if err := checkID("contactId", contactID); err != nil {
-		return nil, err
-	}
-	if err := checkIDs("followers", followers); err != nil {
-		return nil, err
-	}
-	var res *upstream.FollowersResult
-	err := r.mutate(ctx, func(ctx context.Context) (err error) {
-		res, _, err = change(ctx, contactID, followers)
-		return err
-	}, contactID)
-	if err != nil {
-		return nil, err
-	}
-	changed := res.Added
-	if changed == nil {
-		changed = res.Removed
-	}
-	return &model.ContactFollowersPayload{
-		ContactID: contactID, Followers: orEmpty([]string(res.Followers)), Changed: orEmpty([]string(changed)),
-	}, nil
+	return apply(ctx, r, writeSpec{contacts: ids(contactID), limits: firstError(checkID("contactId", contactID), checkIDs("followers", followers))},
+		func(ctx context.Context, _ string) (*upstream.FollowersResult, error) {
+			return answer(change(ctx, contactID, followers))
+		},
+		nil, func(res *upstream.FollowersResult) *model.ContactFollowersPayload {
+			changed := res.Added
+			if changed == nil {
+				changed = res.Removed
+			}
+			return &model.ContactFollowersPayload{
+				ContactID: contactID, Followers: orEmpty([]string(res.Followers)), Changed: orEmpty([]string(changed)),
+			}
+		})
 }
 
 // changeCampaign adds or removes a campaign enrolment; campaignID is nil for
 // "every campaign".
 func (r *Resolver) changeCampaign(ctx context.Context, contactID string, campaignID *string,
 	change func(context.Context, string, string) (*upstream.Response, error)) (*model.CampaignPayload, error) {
-	if err := checkID("contactId", contactID); err != nil {
-		return nil, err
-	}
-	var campaign string
+	campaign := ""
 	if campaignID != nil {
-		if err := checkID("campaignId", *campaignID); err != nil {
-			return nil, err
-		}
 		campaign = *campaignID
 	}
-	err := r.mutate(ctx, func(ctx context.Context) (err error) {
-		_, err = change(ctx, contactID, campaign)
-		return err
-	}, contactID)
-	if err != nil {
-		return nil, err
-	}
-	return &model.CampaignPayload{ContactID: contactID, CampaignID: campaignID, Success: true}, nil
+	return apply(ctx, r, writeSpec{contacts: ids(contactID), others: ids(campaign),
+		limits: firstError(checkID("contactId", contactID), checkOptionalID("campaignId", campaignID))},
+		func(ctx context.Context, _ string) (*upstream.Response, error) {
+			return change(ctx, contactID, campaign)
+		},
+		nil, func(*upstream.Response) *model.CampaignPayload {
+			return &model.CampaignPayload{ContactID: contactID, CampaignID: campaignID, Success: true}
+		})
 }
 
 // changeWorkflow adds or removes a workflow enrolment.
 func (r *Resolver) changeWorkflow(ctx context.Context, contactID, workflowID string, eventStartTime *time.Time,
 	change func(context.Context, string, string, *upstream.WorkflowRequest) (*upstream.Response, error)) (*model.WorkflowPayload, error) {
-	if err := checkID("contactId", contactID); err != nil {
-		return nil, err
-	}
-	if err := checkID("workflowId", workflowID); err != nil {
-		return nil, err
-	}
 	body := &upstream.WorkflowRequest{}
 	if eventStartTime != nil {
 		body.EventStartTime = eventStartTime.Format(time.RFC3339)
 	}
-	err := r.mutate(ctx, func(ctx context.Context) (err error) {
-		_, err = change(ctx, contactID, workflowID, body)
-		return err
-	}, contactID)
-	if err != nil {
-		return nil, err
-	}
-	return &model.WorkflowPayload{ContactID: contactID, WorkflowID: workflowID, Success: true}, nil
+	return apply(ctx, r, writeSpec{contacts: ids(contactID), others: ids(workflowID),
+		limits: firstError(checkID("contactId", contactID), checkID("workflowId", workflowID))},
+		func(ctx context.Context, _ string) (*upstream.Response, error) {
+			return change(ctx, contactID, workflowID, body)
+		},
+		nil, func(*upstream.Response) *model.WorkflowPayload {
+			return &model.WorkflowPayload{ContactID: contactID, WorkflowID: workflowID, Success: true}
+		})
 }

@@ -27,7 +27,7 @@ const (
 func newStaleE2E(t *testing.T, clock *fakeclock.Clock, max int, refresh loaders.RefreshConfig) *e2e {
 	t.Helper()
 	budget := upstream.NewLocalBudget(upstream.BudgetConfig{Max: max, Interval: staleWindow, Now: clock.Now})
-	return newE2E(t, withClientOptions(upstream.WithRateBudget(budget)), withServer(func(c *server.Config) {
+	return newE2E(t, withFullListings(), withClientOptions(upstream.WithRateBudget(budget)), withServer(func(c *server.Config) {
 		c.Now = clock.Now
 		c.CacheTTLs = loaders.TTLs{Contact: staleTTL, Lists: staleTTL, Search: staleTTL}
 		c.Refresh = refresh

@@ -175,6 +175,9 @@ func (s *ContactsService) FindDuplicate(ctx context.Context, locationID, email, 
 		return nil, resp, &Error{Op: OpGetDuplicateContact.ID, Method: OpGetDuplicateContact.Method, Path: OpGetDuplicateContact.Path,
 			StatusCode: resp.StatusCode, Rate: resp.Rate, RequestSent: true, Err: fmt.Errorf("%w: %w", ErrMalformedResponse, err)}
 	}
+	// The spec gives this answer no schema: it promises no field, so only
+	// the keys it spells out are known.
+	c.Fields = fieldsOfObject(out.Contact) | fieldsTracked
 	return &c, resp, nil
 }
 

@@ -163,6 +163,11 @@ func newFlagSet(cfg *config) *flag.FlagSet {
 	fs.IntVar(&il.FilterValues, "max-filter-values", d.FilterValues, "most values in one search filter's value list")
 	fs.IntVar(&il.SortFields, "max-sort-fields", d.SortFields, "most sort entries of one search")
 
+	// Query analysis (issue 10): documents over these are refused before
+	// they are parsed or validated.
+	fs.IntVar(&cfg.limits.MaxTokens, "max-query-tokens", server.DefaultQueryLimits.MaxTokens, "most tokens in a GraphQL document (comments included); larger ones are refused before parsing")
+	fs.IntVar(&cfg.limits.MaxSelections, "max-query-selections", server.DefaultQueryLimits.MaxSelections, "most selections (fields, fragment spreads, inline fragments) written in a document; validation cost grows with its square")
+	fs.IntVar(&cfg.limits.MaxRepeatedFields, "max-query-repeated-fields", server.DefaultQueryLimits.MaxRepeatedFields, "most fields in a document that select a response name their selection set already selects (validation compares every such pair)")
 	fs.StringVar(&cfg.authMode, "auth-mode", "passthrough", "passthrough: forward clients' HighLevel tokens; managed: hold the locations' tokens and authenticate clients with gateway API keys or JWTs")
 	fs.StringVar(&cfg.oauthClientID, "oauth-client-id", "", "managed: the HighLevel app's client ID")
 	fs.StringVar(&cfg.oauthSecret, "oauth-client-secret", "", "managed: the HighLevel app's client secret (prefer the environment variable)")
@@ -361,6 +366,7 @@ func (c *config) validateBasics() error {
 	for name, v := range map[string]int{
 		"rate-max": c.budget.Max, "rate-daily": c.budget.Daily, "retry-attempts": c.retry.MaxAttempts,
 		"max-query-cost": c.limits.MaxCost, "max-query-depth": c.limits.MaxDepth, "max-query-aliases": c.limits.MaxAliases,
+		"max-query-tokens": c.limits.MaxTokens, "max-query-selections": c.limits.MaxSelections, "max-query-repeated-fields": c.limits.MaxRepeatedFields,
 	} {
 		if v < 1 {
 			errs = append(errs, fmt.Errorf("%s %d: must be at least 1", setting(name), v))

@@ -19,6 +19,7 @@ import (
 	"strings"
 
 	gateway "github.com/ghl-graphql/gateway"
+	"github.com/ghl-graphql/gateway/errcode"
 	"github.com/ghl-graphql/gateway/oauth"
 	"github.com/ghl-graphql/gateway/playground"
 	"github.com/ghl-graphql/gateway/server"
@@ -165,7 +166,7 @@ func printSandboxBanner(w io.Writer, cfg *config, sb *sandbox.Server, gatewayURL
 // every request, so that such a gateway does not start silently.
 func warnRefuseAll(logger *slog.Logger, cfg *config, ops server.PersistedOperations, managed *server.Managed) {
 	if cfg.persistedOps != "" && len(ops) == 0 {
-		logger.Warn("the persisted-operations list is empty: every GraphQL request will be refused with "+server.CodePersistedOnly,
+		logger.Warn("the persisted-operations list is empty: every GraphQL request will be refused with "+errcode.CodePersistedOnly,
 			"setting", setting("persisted-operations"), "file", cfg.persistedOps)
 	}
 	if managed != nil && managed.Clients != nil && managed.Clients.JWT == nil && managed.Clients.Keys != nil {
