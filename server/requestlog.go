@@ -1,7 +1,7 @@
 // This file holds the request log (issue 17): one line per request, at
 // info for what tells the story of the service (GraphQL requests with
-// their outcome and error codes, the install flow) and at debug for the
-// rest (GraphiQL's page and assets, health and readiness probes). GraphQL
+// their outcome and error codes, the install flow, anything else) and at
+// debug for GraphiQL's page and assets and the health and readiness probes. GraphQL
 // answers errors with status 200, so the status alone would hide a dead
 // upstream: the line counts the codes of the answer's errors.
 
@@ -18,6 +18,8 @@ import (
 	"sync"
 
 	"github.com/99designs/gqlgen/graphql"
+
+	"github.com/ghl-graphql/gateway/playground"
 )
 
 // requestOutcome is what the request log learns of a GraphQL request while
@@ -152,11 +154,14 @@ func (o *requestOutcome) attrs() []any {
 // before execution, to read its codes: those answers are one small error.
 const maxLoggedBody = 8 << 10
 
-// logLevelOf is the request log's level of a path: info for GraphQL and
-// the install flow, debug for GraphiQL, its assets and the probes.
+// logLevelOf is the request log's level of a path: debug for GraphiQL's
+// page and assets and the health and readiness probes, which come often
+// and say nothing of the service; info for the rest (GraphQL, the install
+// flow, webhooks, unknown paths).
 func logLevelOf(path string) slog.Level {
-	if path == GraphQLPath || strings.HasPrefix(path, "/oauth/") {
-		return slog.LevelInfo
+	switch {
+	case path == "/", path == HealthPath, path == ReadyPath, strings.HasPrefix(path, playground.DefaultAssetsPath):
+		return slog.LevelDebug
 	}
-	return slog.LevelDebug
+	return slog.LevelInfo
 }

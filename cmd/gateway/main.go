@@ -125,6 +125,9 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger, stdout io.Writ
 			pg.Tabs = exampleTabs(sb.ExampleContact(sb.Locations()[0]))
 			if cfg.authMode != "managed" {
 				pg.DefaultHeaders = map[string]string{"Authorization": "Bearer " + sb.DefaultToken()}
+			} else {
+				// The key is made after start (gateway keys create): say where it goes.
+				pg.DefaultHeaders = map[string]string{"Authorization": "Bearer PASTE_THE_KEY_OF_gateway_keys_create"}
 			}
 		}
 		scfg.Playground = pg
@@ -275,5 +278,9 @@ func runSandbox(ctx context.Context, args []string, stdout, stderr *os.File) err
 	srv := &http.Server{Handler: sb, ReadHeaderTimeout: 10 * time.Second}
 	fmt.Fprintf(stdout, "Sandbox Contacts API: http://%s/\nLocations: %v\nToken (read+write, first location): %s\n",
 		ln.Addr(), sb.Locations(), sb.DefaultToken())
+	for i, loc := range sb.Locations() {
+		fmt.Fprintf(stdout, "Location %d: %s, example contact %s, token (read+write): %s\n", i+1, loc, sb.ExampleContact(loc),
+			sb.AccessToken(loc, sandbox.ScopeContactsRead, sandbox.ScopeContactsWrite))
+	}
 	return serveUntil(ctx, srv, ln, 10*time.Second, slog.New(slog.DiscardHandler))
 }
