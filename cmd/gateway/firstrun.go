@@ -39,6 +39,11 @@ func (c *config) sandboxManaged() error {
 	if c.authMode != "managed" || c.upstreamURL != "" {
 		return nil
 	}
+	var err error
+	if l := c.sandbox.AccessTokenLifetime; l > 0 && l <= oauth.DefaultRefreshBefore {
+		err = fmt.Errorf("%s %v: must be over %v in managed mode, how long before expiry the gateway replaces a token, or no token would be usable",
+			setting("sandbox-token-lifetime"), l, oauth.DefaultRefreshBefore)
+	}
 	gen := func(name string, p *string, v func() string) {
 		if *p == "" {
 			*p = v()
@@ -52,7 +57,7 @@ func (c *config) sandboxManaged() error {
 	// The listener's address is known only once it listens (-addr may end
 	// in :0); serve puts the real one in.
 	gen("oauth-redirect-url", &c.oauthRedirect, func() string { return "http://" + c.addr + "/oauth/callback" })
-	return nil
+	return err
 }
 
 // generatedSetting reports whether sandboxManaged made up the setting.

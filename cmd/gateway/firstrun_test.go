@@ -31,9 +31,10 @@ import (
 func TestConfigErrorsOneLineSorted(t *testing.T) {
 	args := []string{"-rate-max", "0", "-max-body-bytes", "lots", "-addr", "nonsense", "-nope", "-max-tags", "0",
 		"-log-level", "loud", "-breaker-failure-ratio", "2", "-sandbox-fault-kinds", "meteor", "-write-timeout", "-1s"}
-	environ := map[string]string{"GATEWAY_UPSTREAM_TIMEOUT": "soon", "GATEWAY_MAX_FILTERS": "0"}
+	environ := map[string]string{"GATEWAY_UPSTREAM_TIMEOUT": "soon", "GATEWAY_MAX_FILTERS": "0",
+		"GATEWAY_AUTH_MODE": "managed", "GATEWAY_SANDBOX_TOKEN_LIFETIME": "2m"}
 	want := []string{"-rate-max", "-max-body-bytes", "-addr", "-nope", "-max-tags", "-log-level", "-breaker-failure-ratio",
-		"-sandbox-fault-kinds", "-write-timeout", "GATEWAY_UPSTREAM_TIMEOUT", "-max-filters"}
+		"-sandbox-fault-kinds", "-write-timeout", "GATEWAY_UPSTREAM_TIMEOUT", "-max-filters", "-sandbox-token-lifetime"}
 	var first []string
 	for run := range 20 { // map-ordered checks: the same order every time
 		_, err := parseConfig(args, env(environ), devNull(t))
