@@ -144,7 +144,7 @@ func friendlyFlagError(err error) error {
 	case name == "":
 		return err
 	case strings.HasPrefix(msg, "flag provided but not defined"):
-		return fmt.Errorf("-%s: no such flag", name)
+		return fmt.Errorf("-%s: no such flag (%s)", name, msg) // the flag package's words too: scripts grep them
 	}
 	value := ""
 	if i := strings.Index(msg, "value "); i >= 0 {
