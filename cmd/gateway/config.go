@@ -279,7 +279,7 @@ func applyEnv(fs *flag.FlagSet, lookup func(string) (string, bool)) error {
 func parseConfig(args []string, lookup func(string) (string, bool), usageOut *os.File) (*config, error) {
 	cfg := &config{}
 	fs := newFlagSet(cfg)
-	rest, parseErrs := parseAll(fs, args)
+	rest, parseErrs := parseAll(fs, args, setting)
 	if len(parseErrs) == 1 && errors.Is(parseErrs[0], flag.ErrHelp) {
 		if usageOut != nil {
 			fs.SetOutput(usageOut)

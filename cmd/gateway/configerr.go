@@ -20,6 +20,7 @@ const configHint = "run 'gateway -h' for every flag, its environment variable an
 // configError is every problem of a configuration, one line each, sorted.
 type configError struct {
 	problems []string
+	hint     string // configHint when empty
 }
 
 // Error lists the problems, one per line.
@@ -57,7 +58,10 @@ func (p problems) err() error {
 // first bad flag: a flag with a bad value, or one that does not exist, is
 // recorded and parsing goes on after it, so that every such problem is
 // reported at once. It returns flag.ErrHelp alone for -h and -help.
-func parseAll(fs *flag.FlagSet, args []string) ([]string, []error) {
+//
+// label names a flag in the messages (setting, for the gateway's flags,
+// which have environment variables).
+func parseAll(fs *flag.FlagSet, args []string, label func(flagName string) string) ([]string, []error) {
 	fs.SetOutput(io.Discard) // the flag package's own report prints the whole usage
 	fs.Usage = func() {}
 	var errs []error
@@ -69,7 +73,7 @@ func parseAll(fs *flag.FlagSet, args []string) ([]string, []error) {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil, []error{flag.ErrHelp}
 		}
-		errs = append(errs, friendlyFlagError(err))
+		errs = append(errs, friendlyFlagError(err, label))
 		// A bad value leaves the flag zeroed: back to its default, so
 		// that the checks after parsing do not report it a second time.
 		if name := badFlagName(err); name != "" {
@@ -137,7 +141,7 @@ func badFlagName(err error) string {
 // other problems, starting with the setting, so that sorting groups a
 // setting's problems whatever found them: -max-tags (GATEWAY_MAX_TAGS)
 // "many": invalid value: parse error.
-func friendlyFlagError(err error) error {
+func friendlyFlagError(err error, label func(string) string) error {
 	msg := err.Error()
 	name := badFlagName(err)
 	switch {
@@ -153,7 +157,7 @@ func friendlyFlagError(err error) error {
 		}
 	}
 	_, cause, _ := strings.Cut(msg, ": ")
-	return fmt.Errorf("%s %s: invalid value: %s", setting(name), value, cause)
+	return fmt.Errorf("%s %s: invalid value: %s", label(name), value, cause)
 }
 
 // isBoolFlag reports whether f takes no separate value.
@@ -173,5 +177,9 @@ func printConfigError(w io.Writer, err error) {
 	for _, p := range ce.problems {
 		fmt.Fprintln(w, "gateway:", p)
 	}
-	fmt.Fprintln(w, "gateway:", configHint)
+	hint := ce.hint
+	if hint == "" {
+		hint = configHint
+	}
+	fmt.Fprintln(w, "gateway:", hint)
 }

@@ -264,7 +264,23 @@ func runSandbox(ctx context.Context, args []string, stdout, stderr *os.File) err
 	fs.SetOutput(stderr)
 	addr := fs.String("addr", "127.0.0.1:4010", "address to listen on")
 	cfg.RegisterFlags(fs)
-	if err := fs.Parse(args); err != nil {
+	// As the gateway's: every bad flag at once, one line each; -h the usage.
+	rest, errs := parseAll(fs, args, func(name string) string { return "-" + name })
+	if len(errs) == 1 && errors.Is(errs[0], flag.ErrHelp) {
+		fs.SetOutput(stderr)
+		fmt.Fprintf(stderr, "Usage: gateway sandbox [flags]\n")
+		fs.PrintDefaults()
+		return flag.ErrHelp
+	}
+	var p problems
+	for _, err := range errs {
+		p.add(err)
+	}
+	if len(rest) > 0 {
+		p.add(fmt.Errorf("unexpected argument %q", rest[0]))
+	}
+	if err := p.err(); err != nil {
+		err.(*configError).hint = "run 'gateway sandbox -h' for its flags and their defaults"
 		return err
 	}
 	sb, err := sandbox.New(cfg)
