@@ -491,6 +491,20 @@ func TestBinaryConfigErrors(t *testing.T) {
 	if !strings.Contains(lines[len(lines)-1], "gateway -h") {
 		t.Errorf("no hint: %q", lines[len(lines)-1])
 	}
+
+	// gateway sandbox the same way.
+	cmd = exec.Command(bin, "sandbox", "-contacts", "many", "-nope")
+	cmd.Env = cleanEnv()
+	out, _ = cmd.CombinedOutput()
+	want = []string{"gateway: -contacts \"many\": invalid value", "gateway: -nope: no such flag", "gateway: run 'gateway sandbox -h'"}
+	if lines = strings.Split(strings.TrimSpace(string(out)), "\n"); len(lines) != len(want) {
+		t.Fatalf("gateway sandbox: %d lines:\n%s", len(lines), out)
+	}
+	for i, w := range want {
+		if !strings.HasPrefix(lines[i], w) {
+			t.Errorf("gateway sandbox line %d %q, want %q…", i, lines[i], w)
+		}
+	}
 }
 
 // Managed mode in one command against the embedded sandbox, as the README
@@ -608,9 +622,13 @@ func TestBinaryManagedSandbox(t *testing.T) {
 		t.Errorf("install %v, %d refreshes; stderr:\n%s", strings.Contains(p.stderr.String(), "oauth: installed"), refreshed, p.stderr)
 	}
 
-	// A key of another location gets no data.
+	// A made-up key gets no data; a HighLevel token is told why it is refused.
 	if status, code, _ := graphqlAnswer(t, endpoint, "Bearer gk_nope", `{ contact(id: "x") { id } }`); status == http.StatusOK && code == "" {
 		t.Errorf("a made-up key was served: %d %s", status, code)
+	}
+	jwt := "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJhdXRoQ2xhc3MiOiJMb2NhdGlvbiIsImF1dGhDbGFzc0lkIjoibG9jMSJ9.c2ln"
+	if _, code, msg := graphqlAnswer(t, endpoint, "Bearer "+jwt, `{ contact(id: "x") { id } }`); code != "UNAUTHENTICATED" || !strings.Contains(msg, "this is a HighLevel token") {
+		t.Errorf("a HighLevel token in managed mode: %s %q", code, msg)
 	}
 }
 
