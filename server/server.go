@@ -102,6 +102,18 @@ type Config struct {
 	// NoResponseCache switches off the whole-response cache (the shared
 	// cache of upstream answers stays).
 	NoResponseCache bool
+	// Budget trust and waits (issues 10, 16; see budgetwait.go).
+	//
+	// BudgetMaxWait bounds the total time one request waits for rate-budget
+	// slots, all its calls together; 0 means upstream.DefaultBudgetMaxWait.
+	// Past it a call is refused at once with RATE_LIMITED.
+	BudgetMaxWait time.Duration
+	// RejectedTokenBackoff is how long a pass-through token the upstream
+	// rejected (401) is refused at once, without a call; 0 means
+	// auth.DefaultRejectedBackoff.
+	RejectedTokenBackoff time.Duration
+	// Now is the clock of what is learned about tokens; nil means time.Now.
+	Now func() time.Time
 	// Naive switches off the loaders and the cache and resolves fields one
 	// at a time, one upstream call per field: the baseline the benchmark
 	// measures the gateway against. Not for production.
@@ -156,7 +168,10 @@ func New(cfg Config) (http.Handler, error) {
 		limits.MaxAliases = DefaultQueryLimits.MaxAliases
 	}
 	gql := NewGraphQLHandler(root, cfg.Logger, cfg.Introspection)
-	gql.Use(queryLimiter{limits: limits, budget: budgetOf(cfg.Client)})
+	if cfg.BudgetMaxWait <= 0 {
+		cfg.BudgetMaxWait = upstream.DefaultBudgetMaxWait
+	}
+	gql.Use(queryLimiter{limits: limits, budget: budgetOf(cfg.Client, cfg.BudgetMaxWait)})
 	if cfg.AuditLog != nil {
 		gql.AroundFields(auditMutations(cfg.AuditLog))
 	}
@@ -170,7 +185,7 @@ func New(cfg Config) (http.Handler, error) {
 	} else {
 		exec = loaders.Middleware(reader, gql)
 	}
-	exec = withWellFormedRequest(withTimeout(cfg.RequestTimeout, exec))
+	exec = withWellFormedRequest(withTimeout(cfg.RequestTimeout, withBudgetWait(cfg.BudgetMaxWait, exec)))
 	if cfg.PersistedOperations != nil {
 		exec = withPersistedOnly(cfg.PersistedOperations, exec)
 	}
@@ -196,7 +211,7 @@ func New(cfg Config) (http.Handler, error) {
 		mux.Handle(callback, cfg.Managed.OAuth.CallbackHandler())
 		mux.Handle(GraphQLPath, withCORS(cfg.CORSOrigins, withPrincipal(cfg.Managed, withBodyLimit(cfg.MaxBodyBytes, exec))))
 	} else {
-		mux.Handle(GraphQLPath, withCORS(cfg.CORSOrigins, withCredential(auth.NewLearned(0), withBodyLimit(cfg.MaxBodyBytes, exec))))
+		mux.Handle(GraphQLPath, withCORS(cfg.CORSOrigins, withCredential(newLearned(cfg), withBodyLimit(cfg.MaxBodyBytes, exec))))
 	}
 	mux.HandleFunc(HealthPath, func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
@@ -264,6 +279,7 @@ const credentialCacheSize = 4096
 func withCredential(learned *auth.Learned, next http.Handler) http.Handler {
 	parsed, _ := lrucache.New[string, auth.Credential](credentialCacheSize)
 	observe := upstream.CallObserver(learned.Observe) // bound once, not per request
+	gate := upstream.CallGate(learned.Gate)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		tok, err := auth.BearerToken(r)
 		if err != nil {
@@ -284,6 +300,7 @@ func withCredential(learned *auth.Learned, next http.Handler) http.Handler {
 				return
 			}
 			ctx := upstream.ContextWithCallObserver(auth.WithCredential(r.Context(), cred), observe)
+			ctx = upstream.ContextWithCallGate(ctx, gate)
 			r = r.WithContext(ctx)
 		}
 		next.ServeHTTP(w, r)
@@ -427,35 +444,57 @@ func readyHandler(check func(context.Context) error) http.Handler {
 	})
 }
 
-// budgetOf reports what the request's location can still spend with the
-// upstream before the request's deadline (the budget waits for slots as its
-// window slides), and how long until it could afford cost; ok is false when
-// the client keeps no budget.
-func budgetOf(client *upstream.Client) budgetFunc {
+// budgetOf reports what the request's budget key can still spend with the
+// upstream within the wait the request is allowed (its wait allowance, at
+// most maxWait, or its deadline when sooner): the budget waits for slots as
+// its window slides, but never longer than that. It also says how long
+// until the budget could afford cost. A query that no window could afford
+// within the wait (cost above what a fresh window allows) is not judged
+// here (ok false): only cached answers can serve it, and its calls are
+// refused one by one when they cannot go.
+func budgetOf(client *upstream.Client, maxWait time.Duration) budgetFunc {
 	return func(ctx context.Context, cost int) (int, time.Duration, bool) {
 		cred, ok := auth.FromContext(ctx)
 		if !ok {
 			return 0, 0, false
 		}
 		key := resolvers.BudgetKey(cred)
-		var left time.Duration
-		if dl, ok := ctx.Deadline(); ok {
-			left = time.Until(dl)
+		now := time.Now()
+		wait := maxWait
+		if left, ok := upstream.BudgetWaitLeft(ctx, now); ok {
+			wait = left
 		}
-		capacity := client.RateCapacity(key, left)
+		if dl, ok := ctx.Deadline(); ok {
+			wait = min(wait, dl.Sub(now))
+		}
+		wait = max(wait, 0)
+		capacity := client.RateCapacity(key, wait)
 		if capacity < 0 {
 			return 0, 0, false
 		}
 		if capacity >= cost {
 			return capacity, 0, true
 		}
-		// The shortest wait, doubling from a second up to a day, after which
-		// the budget could afford the query.
-		wait := time.Second
-		for wait < 24*time.Hour && client.RateCapacity(key, wait) < cost {
-			wait *= 2
+		maxN, interval, _ := client.RateLimit(key)
+		fresh := maxN
+		if interval > 0 {
+			fresh += maxN * int(wait/interval)
 		}
-		return capacity, wait, true
+		if cost > fresh {
+			return capacity, 0, false
+		}
+		// The shortest wait after which the window would have freed enough
+		// for cost within the wait allowed: by seconds up to two windows,
+		// then doubling, up to a day.
+		after := time.Second
+		for after < 24*time.Hour && min(client.RateCapacity(key, after+wait), fresh) < cost {
+			if after < 2*interval {
+				after += time.Second
+			} else {
+				after *= 2
+			}
+		}
+		return capacity, after, true
 	}
 }
 
