@@ -299,6 +299,7 @@ type budgetEntry struct {
 
 // keyBudget is the state of one key.
 type keyBudget struct {
+	name    string
 	entries []*budgetEntry
 	// max and interval are the window in force: the configured one, or a
 	// smaller one the upstream's headers announced.
@@ -411,7 +412,7 @@ func (b *LocalBudget) key(key string, now time.Time) *keyBudget {
 				return nil
 			}
 		}
-		kb = &keyBudget{max: b.cfg.Max, interval: b.cfg.Interval, daily: b.cfg.Daily, credential: cred,
+		kb = &keyBudget{name: key, max: b.cfg.Max, interval: b.cfg.Interval, daily: b.cfg.Daily, credential: cred,
 			lastReq: map[string]uint64{}, changed: make(chan struct{})}
 		if cred {
 			kb.max = b.cfg.UnconfirmedMax
@@ -456,11 +457,13 @@ func (kb *keyBudget) prune(now time.Time) {
 }
 
 // earliest returns the first time, not before now, at which the waiter
-// holding r may go: fewer than max entries alive, not blocked, the day not
-// spent. Only the reservations ranked before r hold it back. waitAnswer
-// reports that, on the cautious reckoning, r must wait for an answer first
-// (a credential not yet accepted has one call at a time in flight); the
-// time returned then only bounds the sleep.
+// holding r (nil: a newcomer behind every waiter) may go: fewer than max
+// entries alive, not blocked, the day not spent. The reservations ranked
+// before r go first, one after the other, each holding its slot for an
+// interval from when it goes, so the time is r's place in line, not only
+// the next free slot. waitAnswer reports that, on the cautious reckoning,
+// r must wait for an answer first (a credential not yet accepted has one
+// call at a time in flight); the time returned then only bounds the sleep.
 func (kb *keyBudget) earliest(r *budgetEntry, now time.Time, conservative bool) (t time.Time, waitAnswer bool) {
 	var exp []time.Time
 	ahead, pending := 0, 0
@@ -470,10 +473,10 @@ func (kb *keyBudget) earliest(r *budgetEntry, now time.Time, conservative bool) 
 		}
 		switch e.kind {
 		case entryReserved:
-			if r != nil && e.rank > r.rank {
-				continue
+			if r == nil || e.rank < r.rank {
+				ahead++
 			}
-			ahead++
+			continue
 		case entryPending:
 			pending++
 		}
@@ -481,24 +484,39 @@ func (kb *keyBudget) earliest(r *budgetEntry, now time.Time, conservative bool) 
 			exp = append(exp, x)
 		}
 	}
-	t = now
-	if len(exp) >= kb.max {
-		slices.SortFunc(exp, func(a, b time.Time) int { return a.Compare(b) })
-		// Once the (len-max+1) earliest expiries have passed, max-1 remain.
-		if x := exp[len(exp)-kb.max]; x.After(t) {
-			t = x
-		}
+	if conservative && kb.credential && !kb.accepted && pending+ahead > 0 {
+		return now.Add(2 * kb.interval), true
 	}
+	slices.SortFunc(exp, func(a, b time.Time) int { return a.Compare(b) })
+	t = now
 	if kb.blockedUntil.After(t) {
 		t = kb.blockedUntil
+	}
+	// Those ahead take their slots in turn; r takes the one after.
+	for i := 0; ; {
+		gone, _ := slices.BinarySearchFunc(exp, t, func(x, t time.Time) int {
+			if !x.After(t) {
+				return -1
+			}
+			return 1
+		})
+		exp = exp[gone:]
+		if len(exp) >= kb.max {
+			// Once the (len-max+1) earliest expiries have passed, max-1 remain.
+			t = exp[len(exp)-kb.max]
+			continue
+		}
+		if i == ahead {
+			break
+		}
+		i++
+		at, _ := slices.BinarySearchFunc(exp, t.Add(kb.interval), func(x, t time.Time) int { return x.Compare(t) })
+		exp = slices.Insert(exp, at, t.Add(kb.interval))
 	}
 	if kb.dayUsed+ahead >= kb.daily {
 		if next := kb.day.Add(24 * time.Hour); next.After(t) {
 			t = next
 		}
-	}
-	if conservative && kb.credential && !kb.accepted && pending+ahead > 0 {
-		return now.Add(2 * kb.interval), true
 	}
 	return t, false
 }
@@ -676,8 +694,7 @@ func (b *LocalBudget) Wait(ctx context.Context, key string) error {
 		return budgetError(b.cfg.Interval)
 	}
 	b.seq++
-	r := &budgetEntry{kind: entryReserved, seq: b.seq, client: acct.Client, req: acct.id, prio: acct.Priority}
-	r.at, _ = kb.earliest(nil, now, false)
+	r := &budgetEntry{kind: entryReserved, at: now, seq: b.seq, client: acct.Client, req: acct.id, prio: acct.Priority}
 	kb.insert(r)
 	waiting := false
 	finish := func() {
@@ -690,6 +707,9 @@ func (b *LocalBudget) Wait(ctx context.Context, key string) error {
 		if kb.movedTo != "" {
 			// Confirmed meanwhile: wait in the location's line instead.
 			kb.remove(r)
+			if kb.reserved == 0 && b.keys[kb.name] == kb {
+				b.drop(kb.name, kb)
+			}
 			next := b.key(b.resolve(kb.movedTo, now), now)
 			if next == nil {
 				finish()
