@@ -47,7 +47,9 @@ type RateBudget interface {
 	// RetryAfter the time until the slot and RequestSent false. Waiting
 	// calls are served fairly: interactive before background, round-robin
 	// between clients and, within a client, between requests. When ctx ends
-	// during the wait it returns an *Error that wraps ctx.Err().
+	// during the wait it returns an *Error that wraps ctx.Err(). On a
+	// credential's own key, calls waiting behind one the upstream answers
+	// 401 are refused with an *Error matching ErrUnauthorized.
 	Wait(ctx context.Context, key string) error
 	// Observe corrects the budget from an answer: its rate headers (Rate), its
 	// status, and Retry-After. A 429 empties key's budget until Retry-After
@@ -131,6 +133,10 @@ const (
 	// location this long after its last use (requests under way when the
 	// confirmation came still carry it).
 	aliasIdleEvict = 10 * time.Minute
+	// deadlineMargin: a wait ends this much (at most a tenth of the time
+	// left) before the context's deadline, so that its refusal, not the
+	// deadline, is what the caller sees.
+	deadlineMargin = 50 * time.Millisecond
 	// maxBudgetWindow bounds the burst size adopted from headers, so that a
 	// garbled X-RateLimit-Max cannot make one key hold millions of entries.
 	maxBudgetWindow = 10_000
@@ -295,6 +301,8 @@ type budgetEntry struct {
 	req    uint64
 	prio   Priority
 	rank   int
+	// rejections is the key's count when the waiter came.
+	rejections int
 }
 
 // keyBudget is the state of one key.
@@ -318,6 +326,9 @@ type keyBudget struct {
 	// key into that one; its waiters move there.
 	credential, accepted bool
 	movedTo              string
+	// rejections counts the 401s the key was answered: the calls waiting
+	// behind the one that drew it are refused (see Wait).
+	rejections int
 	// Round-robin state: the client last served per priority, and the
 	// request last served per client.
 	lastClient [2]string
@@ -664,6 +675,13 @@ func budgetError(wait time.Duration) *Error {
 	}
 }
 
+// rejectedError refuses a call of an unconfirmed credential whose call
+// ahead the upstream answered 401.
+func rejectedError() *Error {
+	return &Error{Err: fmt.Errorf("%w: the upstream rejected the credential's previous call", ErrUnauthorized),
+		Messages: []string{"HighLevel rejected this credential's previous call"}}
+}
+
 // Wait implements RateBudget.
 func (b *LocalBudget) Wait(ctx context.Context, key string) error {
 	if err := ctx.Err(); err != nil {
@@ -684,7 +702,11 @@ func (b *LocalBudget) Wait(ctx context.Context, key string) error {
 	// the context's deadline (real time, carried over to the budget's clock).
 	limit := acct.deadline(total, now)
 	if dl, ok := ctx.Deadline(); ok {
-		if l := now.Add(time.Until(dl)); l.Before(limit) {
+		// A slot at the deadline is of no use (the call needs a round trip),
+		// and the refusal must reach the caller before its context ends.
+		left := time.Until(dl)
+		left -= min(deadlineMargin, left/10)
+		if l := now.Add(left); l.Before(limit) {
 			limit = l
 		}
 	}
@@ -695,6 +717,7 @@ func (b *LocalBudget) Wait(ctx context.Context, key string) error {
 	}
 	b.seq++
 	r := &budgetEntry{kind: entryReserved, at: now, seq: b.seq, client: acct.Client, req: acct.id, prio: acct.Priority}
+	r.rejections = kb.rejections
 	kb.insert(r)
 	waiting := false
 	finish := func() {
@@ -716,7 +739,14 @@ func (b *LocalBudget) Wait(ctx context.Context, key string) error {
 				return budgetError(b.cfg.Interval)
 			}
 			kb = next
+			r.rejections = kb.rejections
 			kb.insert(r)
+		}
+		if kb.credential && kb.rejections != r.rejections {
+			// The call ahead of this one drew a 401: the credential is bad.
+			kb.remove(r)
+			finish()
+			return rejectedError()
 		}
 		if t, _ := kb.earliest(r, now, true); !t.After(now) {
 			kb.take(r, now)
@@ -822,8 +852,10 @@ func (b *LocalBudget) Observe(key string, r Rate, status int, retryAfter time.Du
 	if kb.credential {
 		switch {
 		case status == 401:
-			// Rejected (or refused a scope): one call at a time again.
+			// Rejected (or refused a scope): one call at a time again, and
+			// those waiting behind this one do not go.
 			kb.accepted = false
+			kb.rejections++
 		case status >= 200 && status < 500 && status != 429:
 			kb.accepted = true
 		}

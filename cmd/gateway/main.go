@@ -123,6 +123,8 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger, stdout io.Writ
 		NoResponseCache:          !cfg.responseCache,
 		MaxConcurrentPerLocation: cfg.upstreamPerLoc,
 		Limits:                   cfg.limits,
+		BudgetMaxWait:            cfg.budget.MaxWait,
+		RejectedTokenBackoff:     cfg.rejectedBackoff,
 		Ready:                    server.UpstreamReady(client, &http.Client{Transport: httpClient.Transport, Timeout: 3 * time.Second}),
 	}
 	if cfg.playground {
