@@ -141,6 +141,7 @@ func TestE2EColdStartDrawsNo429(t *testing.T) {
 	}{
 		{"HighLevel JWT", func(sb *sandbox.Server, loc string) string { return sb.AccessToken(loc, sandbox.ScopeContactsRead) }, false},
 		{"Private Integration Token with X-Location-Id", func(sb *sandbox.Server, loc string) string { return sb.Token(loc, sandbox.ScopeContactsRead) }, true},
+		{"Private Integration Token, location learned from answers", func(sb *sandbox.Server, loc string) string { return sb.Token(loc, sandbox.ScopeContactsRead) }, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rsNoLeaks(t)
