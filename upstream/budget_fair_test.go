@@ -393,3 +393,44 @@ func TestBudgetRefusalIsNotSent(t *testing.T) {
 		t.Fatalf("err = %v, want a retryable ErrRateLimited not sent", err)
 	}
 }
+
+// Anyone can make credential keys with made-up tokens: they are capped, and
+// idle ones make room.
+func TestBudgetCredentialKeysCapped(t *testing.T) {
+	b, ft := sleepyBudget(BudgetConfig{Max: 5, Interval: time.Second})
+	for i := range maxCredentialKeys {
+		fill(t, b, CredentialBudgetKey(fmt.Sprint(i)), 1)
+	}
+	wantRefused(t, b.Wait(context.Background(), CredentialBudgetKey("one more")), time.Second)
+	// A location's key is never refused for it.
+	fill(t, b, "loc", 1)
+	ft.Advance(2*time.Second + time.Millisecond)
+	fill(t, b, CredentialBudgetKey("one more"), 1)
+	if got := b.keyCount(); got != 2 {
+		t.Errorf("%d keys after the idle ones were swept, want 2", got)
+	}
+}
+
+// Capacity counts the slots that free as the window's calls expire, not
+// only whole windows: what a request allowed to wait d can still spend.
+func TestBudgetCapacitySlides(t *testing.T) {
+	b, ft := sleepyBudget(BudgetConfig{Max: 10, Interval: 10 * time.Second})
+	fill(t, b, "loc", 4)
+	ft.Advance(5 * time.Second)
+	fill(t, b, "loc", 6)
+	for _, tc := range []struct {
+		d    time.Duration
+		want int
+	}{
+		{0, 0},
+		{2 * time.Second, 0},
+		{5 * time.Second, 4}, // the first four leave the window
+		{9 * time.Second, 4},
+		{10 * time.Second, 10}, // all ten have left: one whole window
+		{15 * time.Second, 14},
+	} {
+		if got := b.Capacity("loc", tc.d); got != tc.want {
+			t.Errorf("Capacity(%v) = %d, want %d", tc.d, got, tc.want)
+		}
+	}
+}
