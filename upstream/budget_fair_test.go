@@ -326,13 +326,18 @@ func TestBudgetUnconfirmedCredential(t *testing.T) {
 		if err := take(b, cred); err != nil {
 			t.Fatal(err)
 		}
-		// Three calls fill the credential's own window; the location's is untouched.
-		wantRefused(t, b.Wait(request("c", PriorityInteractive, time.Second), cred), 10*time.Second)
+		// Three calls fill the credential's own window. A fourth waits for
+		// the confirmation that would move it to the location's line, up to
+		// its allowance, and is refused then with the time to the slot.
+		go func() { done <- b.Wait(request("c", PriorityInteractive, time.Second), cred) }()
+		ft.waitArmed(1)
+		ft.Advance(time.Second)
+		wantRefused(t, <-done, 9*time.Second)
 		if max, _ := b.Limit(cred); max != 3 {
 			t.Errorf("Limit of a credential key = %d, want 3", max)
 		}
 		// A 401 makes it one call at a time again.
-		ft.Advance(10 * time.Second)
+		ft.Advance(9 * time.Second)
 		if err := b.Wait(context.Background(), cred); err != nil {
 			t.Fatal(err)
 		}
