@@ -198,6 +198,15 @@ func ContextWithBudgetRequest(ctx context.Context, r BudgetRequest) context.Cont
 	return context.WithValue(ctx, budgetRequestKey{}, &waitAccount{BudgetRequest: r, id: waitAccounts.Add(1)})
 }
 
+// BudgetRequestFromContext returns what ContextWithBudgetRequest set.
+func BudgetRequestFromContext(ctx context.Context) (BudgetRequest, bool) {
+	a, _ := ctx.Value(budgetRequestKey{}).(*waitAccount)
+	if a == nil {
+		return BudgetRequest{}, false
+	}
+	return a.BudgetRequest, true
+}
+
 // BudgetWaitLeft reports how much of the context's wait allowance is left
 // at now; ok is false when the context carries none or it takes the
 // budget's default.
