@@ -485,15 +485,23 @@ func (kb *keyBudget) prune(now time.Time) {
 // r must wait for an answer first (a credential not yet accepted has one
 // call at a time in flight); the time returned then only bounds the sleep.
 func (kb *keyBudget) earliest(r *budgetEntry, now time.Time, conservative bool) (t time.Time, waitAnswer bool) {
+	return kb.slot(r, -1, now, conservative)
+}
+
+// slot is earliest with ahead waiters going first: those ranked before r
+// when ahead is negative.
+func (kb *keyBudget) slot(r *budgetEntry, ahead int, now time.Time, conservative bool) (t time.Time, waitAnswer bool) {
 	var exp []time.Time
-	ahead, pending := 0, 0
+	count := ahead < 0
+	ahead = max(ahead, 0)
+	pending := 0
 	for _, e := range kb.entries {
 		if e == r {
 			continue
 		}
 		switch e.kind {
 		case entryReserved:
-			if r == nil || e.rank < r.rank {
+			if count && (r == nil || e.rank < r.rank) {
 				ahead++
 			}
 			continue
@@ -634,12 +642,15 @@ func (kb *keyBudget) insert(r *budgetEntry) {
 	kb.rerank()
 }
 
-// remove takes a waiter out of line without a slot.
-func (kb *keyBudget) remove(r *budgetEntry) {
+// remove takes a waiter out of line without a slot, and wakes the others
+// when it had been waiting (those behind it may go sooner).
+func (kb *keyBudget) remove(r *budgetEntry, wake bool) {
 	kb.entries = slices.DeleteFunc(kb.entries, func(e *budgetEntry) bool { return e == r })
 	kb.reserved--
 	kb.rerank()
-	kb.wake()
+	if wake {
+		kb.wake()
+	}
 }
 
 // grant records a call let go at now without waiting.
@@ -738,6 +749,14 @@ func (b *LocalBudget) Wait(ctx context.Context, key string) error {
 			return nil
 		}
 	}
+	if !kb.credential {
+		// Refused even at the head of the line: no need to join it (the
+		// common case under overload, which must stay cheap).
+		if t, _ := kb.slot(nil, 0, now, false); t.Sub(now) > limit.Sub(now) || !limit.After(now) {
+			b.mu.Unlock()
+			return budgetError(max(t.Sub(now), 0))
+		}
+	}
 	b.seq++
 	r := &budgetEntry{kind: entryReserved, at: now, seq: b.seq, client: acct.Client, req: acct.id, prio: acct.Priority}
 	r.rejections = kb.rejections
@@ -752,7 +771,7 @@ func (b *LocalBudget) Wait(ctx context.Context, key string) error {
 	for {
 		if kb.movedTo != "" {
 			// Confirmed meanwhile: wait in the location's line instead.
-			kb.remove(r)
+			kb.remove(r, true)
 			if kb.reserved == 0 && b.keys[kb.name] == kb {
 				b.drop(kb.name, kb)
 			}
@@ -767,7 +786,7 @@ func (b *LocalBudget) Wait(ctx context.Context, key string) error {
 		}
 		if kb.credential && kb.rejections != r.rejections {
 			// The call ahead of this one drew a 401: the credential is bad.
-			kb.remove(r)
+			kb.remove(r, true)
 			finish()
 			return rejectedError()
 		}
@@ -778,15 +797,18 @@ func (b *LocalBudget) Wait(ctx context.Context, key string) error {
 		}
 		d, refused := kb.plan(r, now, limit)
 		if refused != nil {
-			kb.remove(r)
+			// A newcomer refused at once changed nothing the others saw.
+			kb.remove(r, waiting)
 			finish()
 			return refused
 		}
 		if !waiting {
 			waiting = true
 			acct.begin(now)
-			// Others ranked after this one may now be pushed past their limit.
-			kb.wake()
+			if r.rank < kb.reserved-1 {
+				// Others ranked after this one may now be pushed past their limit.
+				kb.wake()
+			}
 		}
 		changed := kb.changed
 		// A sleep to the limit ends the wait: when it fires the limit has
@@ -801,7 +823,7 @@ func (b *LocalBudget) Wait(ctx context.Context, key string) error {
 			b.mu.Lock()
 			now = b.cfg.Now()
 			_, refused := kb.plan(r, now, time.Time{})
-			kb.remove(r)
+			kb.remove(r, true)
 			finish()
 			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 				return refused

@@ -439,3 +439,36 @@ func TestBudgetCapacitySlides(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkBudgetRefusalBehindALine measures a call refused at once while
+// 200 calls of 20 clients wait in the line (the common event under overload).
+func BenchmarkBudgetRefusalBehindALine(b *testing.B) {
+	budget := NewLocalBudget(BudgetConfig{Max: 1, Interval: time.Hour, MaxWait: time.Hour})
+	if err := budget.Wait(context.Background(), "loc"); err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for i := range 200 {
+		wctx := ContextWithBudgetRequest(ctx, BudgetRequest{Client: fmt.Sprint("c", i%20), MaxWait: 1000 * time.Hour})
+		wg.Go(func() { _ = budget.Wait(wctx, "loc") })
+	}
+	for {
+		budget.mu.Lock()
+		n := budget.keys["loc"].reserved
+		budget.mu.Unlock()
+		if n == 200 {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	b.ResetTimer()
+	for range b.N {
+		if err := budget.Wait(request("newcomer", PriorityInteractive, time.Millisecond), "loc"); err == nil {
+			b.Fatal("a call went")
+		}
+	}
+	b.StopTimer()
+	cancel()
+	wg.Wait()
+}
