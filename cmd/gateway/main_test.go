@@ -75,45 +75,62 @@ func TestParseConfigDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, pair := range map[string][2]any{
-		"addr":                   {c.addr, "127.0.0.1:8080"},
-		"upstream-url":           {c.upstreamURL, ""},
-		"location-id":            {c.locationID, ""},
-		"upstream-timeout":       {c.upstreamTimeout, upstream.DefaultTimeout},
-		"request-timeout":        {c.requestTimeout, server.DefaultRequestTimeout},
-		"shutdown-timeout":       {c.shutdownTimeout, 30 * time.Second},
-		"max-body-bytes":         {c.maxBodyBytes, int64(server.DefaultMaxBodyBytes)},
-		"introspection":          {c.introspection, true},
-		"playground":             {c.playground, true},
-		"playground-cdn":         {c.playgroundCDN, false},
-		"log-level":              {c.logLevel, "info"},
-		"log-format":             {c.logFormat, "text"},
-		"cache-max-bytes":        {c.cacheMaxBytes, int64(server.DefaultCacheMaxBytes)},
-		"cache-contact-ttl":      {c.cacheTTLs.Contact, loaders.DefaultTTLs.Contact},
-		"cache-list-ttl":         {c.cacheTTLs.Lists, loaders.DefaultTTLs.Lists},
-		"cache-search-ttl":       {c.cacheTTLs.Search, loaders.DefaultTTLs.Search},
-		"response-cache":         {c.responseCache, true},
-		"upstream-concurrency":   {c.upstreamPerLoc, loaders.DefaultMaxConcurrentPerLocation},
-		"max-query-cost":         {c.limits.MaxCost, server.DefaultQueryLimits.MaxCost},
-		"rate-max":               {c.budget.Max, upstream.DefaultBudgetMax},
-		"rate-interval":          {c.budget.Interval, upstream.DefaultBudgetInterval},
-		"rate-daily":             {c.budget.Daily, upstream.DefaultBudgetDaily},
-		"budget-max-wait":        {c.budget.MaxWait, upstream.DefaultBudgetMaxWait},
-		"budget-unconfirmed-max": {c.budget.UnconfirmedMax, upstream.DefaultBudgetUnconfirmedMax},
-		"rejected-token-backoff": {c.rejectedBackoff, auth.DefaultRejectedBackoff},
-		"retry-attempts":         {c.retry.MaxAttempts, 3},
-		"breaker-threshold":      {c.breaker.FailureThreshold, upstream.DefaultBreakerFailureThreshold},
-		"breaker-cooldown":       {c.breaker.CoolDown, upstream.DefaultBreakerCoolDown},
-		"max-query-depth":        {c.limits.MaxDepth, server.DefaultQueryLimits.MaxDepth},
-		"max-query-aliases":      {c.limits.MaxAliases, server.DefaultQueryLimits.MaxAliases},
-		"sandbox-seed":           {c.sandbox.Seed, int64(sandbox.DefaultSeed)},
-		"sandbox-locations":      {c.sandbox.Locations, sandbox.DefaultLocations},
-		"sandbox-contacts":       {c.sandbox.ContactsPerLocation, sandbox.DefaultContactsPerLocation},
-		"sandbox-latency":        {c.sandbox.Latency, time.Duration(0)},
-		"sandbox-fault-rate":     {c.sandbox.Faults.Rate, 0.0},
+		"addr":                 {c.addr, "127.0.0.1:8080"},
+		"upstream-url":         {c.upstreamURL, ""},
+		"location-id":          {c.locationID, ""},
+		"upstream-timeout":     {c.upstreamTimeout, upstream.DefaultTimeout},
+		"request-timeout":      {c.requestTimeout, server.DefaultRequestTimeout},
+		"shutdown-timeout":     {c.shutdownTimeout, 30 * time.Second},
+		"max-body-bytes":       {c.maxBodyBytes, int64(server.DefaultMaxBodyBytes)},
+		"introspection":        {c.introspection, true},
+		"playground":           {c.playground, true},
+		"playground-cdn":       {c.playgroundCDN, false},
+		"log-level":            {c.logLevel, "info"},
+		"log-format":           {c.logFormat, "text"},
+		"cache-max-bytes":      {c.cacheMaxBytes, int64(server.DefaultCacheMaxBytes)},
+		"cache-contact-ttl":    {c.cacheTTLs.Contact, loaders.DefaultTTLs.Contact},
+		"cache-list-ttl":       {c.cacheTTLs.Lists, loaders.DefaultTTLs.Lists},
+		"cache-search-ttl":     {c.cacheTTLs.Search, loaders.DefaultTTLs.Search},
+		"response-cache":       {c.responseCache, true},
+		"upstream-concurrency": {c.upstreamPerLoc, loaders.DefaultMaxConcurrentPerLocation},
+		"max-query-cost":       {c.limits.MaxCost, server.DefaultQueryLimits.MaxCost},
+		"rate-max":             {c.budget.Max, upstream.DefaultBudgetMax},
+		"rate-interval":        {c.budget.Interval, upstream.DefaultBudgetInterval},
+		"rate-daily":           {c.budget.Daily, upstream.DefaultBudgetDaily},
+		"retry-attempts":       {c.retry.MaxAttempts, 3},
+		"breaker-threshold":    {c.breaker.FailureThreshold, upstream.DefaultBreakerFailureThreshold},
+		"breaker-cooldown":     {c.breaker.CoolDown, upstream.DefaultBreakerCoolDown},
+		"max-query-depth":      {c.limits.MaxDepth, server.DefaultQueryLimits.MaxDepth},
+		"max-query-aliases":    {c.limits.MaxAliases, server.DefaultQueryLimits.MaxAliases},
+		"sandbox-seed":         {c.sandbox.Seed, int64(sandbox.DefaultSeed)},
+		"sandbox-locations":    {c.sandbox.Locations, sandbox.DefaultLocations},
+		"sandbox-contacts":     {c.sandbox.ContactsPerLocation, sandbox.DefaultContactsPerLocation},
+		"sandbox-latency":      {c.sandbox.Latency, time.Duration(0)},
+		"sandbox-fault-rate":   {c.sandbox.Faults.Rate, 0.0},
 	} {
 		if !reflect.DeepEqual(pair[0], pair[1]) {
 			t.Errorf("default -%s = %v, want %v", name, pair[0], pair[1])
 		}
+	}
+}
+
+// The budget trust and wait settings (issues 10, 16), kept apart from the
+// table above so that it merges cleanly.
+func TestParseConfigBudgetTrustDefaults(t *testing.T) {
+	c, err := parseConfig(nil, env(nil), devNull(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.budget.MaxWait != upstream.DefaultBudgetMaxWait || c.budget.UnconfirmedMax != upstream.DefaultBudgetUnconfirmedMax ||
+		c.rejectedBackoff != auth.DefaultRejectedBackoff {
+		t.Errorf("defaults: max wait %v, unconfirmed max %d, rejected backoff %v", c.budget.MaxWait, c.budget.UnconfirmedMax, c.rejectedBackoff)
+	}
+	c, err = parseConfig([]string{"-budget-max-wait", "500ms"}, env(map[string]string{"GATEWAY_REJECTED_TOKEN_BACKOFF": "5m"}), devNull(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.budget.MaxWait != 500*time.Millisecond || c.rejectedBackoff != 5*time.Minute {
+		t.Errorf("set: max wait %v, rejected backoff %v", c.budget.MaxWait, c.rejectedBackoff)
 	}
 }
 
