@@ -114,7 +114,7 @@ func NewReader(cfg Config) (*Reader, error) {
 		return nil, err
 	}
 	r := &Reader{client: cfg.Client, cache: cfg.Cache, ttls: cfg.TTLs,
-		limit:    &locationLimiter{n: cfg.MaxConcurrentPerLocation, sems: map[string]chan struct{}{}},
+		limit:    &locationLimiter{n: cfg.MaxConcurrentPerLocation, sems: map[string]*keySem{}},
 		staleFor: max(cfg.StaleFor, 0), changes: cfg.Changes, now: cfg.Now}
 	r.refresh.init(cfg.Refresh)
 	return r, nil
@@ -192,7 +192,7 @@ func (r *Reader) Invalidate(locationID string, contactIDs ...string) {
 // request describes one cacheable upstream read.
 type request struct {
 	key  string   // cache and coalescing key, credential included
-	loc  string   // location, for the concurrency bound
+	loc  string   // location the call names (a claim: limits key on the budget key)
 	tags []string // invalidation tags
 	ttl  time.Duration
 }
@@ -265,7 +265,7 @@ func (r *Reader) fetchAndStore(callCtx context.Context, req request, fetch func(
 	if err := r.affordable(callCtx); err != nil {
 		return fetched{}, err
 	}
-	release, err := r.limit.acquire(callCtx, req.loc)
+	release, err := r.limit.acquire(callCtx, upstream.BudgetKeyFromContext(callCtx))
 	if err != nil {
 		return fetched{}, err
 	}
@@ -488,26 +488,52 @@ func (r *Reader) storeContacts(ctx context.Context, cred auth.Credential, contac
 	}
 }
 
-// locationLimiter bounds concurrent upstream calls per location.
+// locationLimiter bounds concurrent upstream calls per budget key: a
+// location the upstream confirmed, or an unconfirmed credential's own key
+// (upstream.CredentialBudgetKey), so that a client's claim cannot take a
+// location's slots. A key's semaphore lives while someone holds or waits for
+// it, so idle keys take no memory.
 type locationLimiter struct {
 	mu   sync.Mutex
 	n    int
-	sems map[string]chan struct{}
+	sems map[string]*keySem
 }
 
-// acquire waits for a slot of loc's budget, or for ctx to end.
-func (l *locationLimiter) acquire(ctx context.Context, loc string) (func(), error) {
+// keySem is one key's semaphore and how many hold or wait for it.
+type keySem struct {
+	slots chan struct{}
+	users int
+}
+
+// acquire waits for a slot of key, or for ctx to end.
+func (l *locationLimiter) acquire(ctx context.Context, key string) (func(), error) {
 	l.mu.Lock()
-	sem := l.sems[loc]
-	if sem == nil {
-		sem = make(chan struct{}, l.n)
-		l.sems[loc] = sem
+	s := l.sems[key]
+	if s == nil {
+		s = &keySem{slots: make(chan struct{}, l.n)}
+		l.sems[key] = s
 	}
+	s.users++
 	l.mu.Unlock()
+	leave := func() {
+		l.mu.Lock()
+		if s.users--; s.users == 0 {
+			delete(l.sems, key)
+		}
+		l.mu.Unlock()
+	}
 	select {
-	case sem <- struct{}{}:
-		return func() { <-sem }, nil
+	case s.slots <- struct{}{}:
+		return func() { <-s.slots; leave() }, nil
 	case <-ctx.Done():
+		leave()
 		return nil, ctx.Err()
 	}
+}
+
+// keys reports how many keys have a semaphore (for tests of pruning).
+func (l *locationLimiter) keys() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.sems)
 }

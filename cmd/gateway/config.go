@@ -66,6 +66,7 @@ type config struct {
 	persistedOps    string
 	auditLog        string
 	budget          upstream.BudgetConfig
+	rejectedBackoff time.Duration
 	retry           upstream.RetryPolicy
 	breaker         upstream.BreakerConfig
 	sandbox         sandbox.Config
@@ -181,6 +182,10 @@ func newFlagSet(cfg *config) *flag.FlagSet {
 	fs.StringVar(&cfg.corsOrigins, "cors-origins", "", "comma-separated origins whose pages may call the endpoint (e.g. https://app.example.com, or *); empty: no cross-origin access")
 	fs.StringVar(&cfg.persistedOps, "persisted-operations", "", "JSON file of the only operations to run (a list of queries, or sha256 → query); empty: any operation")
 	fs.StringVar(&cfg.auditLog, "audit-log", "", "where to write one JSON line per mutation: a file path (appended), - for stderr; empty: no audit log")
+	// Budget trust and waits (issues 10, 16).
+	fs.DurationVar(&cfg.budget.MaxWait, "budget-max-wait", upstream.DefaultBudgetMaxWait, "longest one request waits for rate-budget slots in total; past it a call is refused at once with RATE_LIMITED and the time to the next slot")
+	fs.IntVar(&cfg.budget.UnconfirmedMax, "budget-unconfirmed-max", upstream.DefaultBudgetUnconfirmedMax, "upstream calls per -rate-interval of a token whose location HighLevel has not confirmed yet (one at a time until its first answer); they move to the location's budget once confirmed")
+	fs.DurationVar(&cfg.rejectedBackoff, "rejected-token-backoff", auth.DefaultRejectedBackoff, "how long a token HighLevel rejected (401) is refused at once, without a call")
 	fs.StringVar(&cfg.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.StringVar(&cfg.logFormat, "log-format", "text", "log format: text or json")
 
@@ -286,6 +291,7 @@ func (c *config) validate() error {
 	for name, d := range map[string]time.Duration{
 		"cache-contact-ttl": c.cacheTTLs.Contact, "cache-list-ttl": c.cacheTTLs.Lists, "cache-search-ttl": c.cacheTTLs.Search,
 		"rate-interval": c.budget.Interval, "breaker-cooldown": c.breaker.CoolDown,
+		"budget-max-wait": c.budget.MaxWait, "rejected-token-backoff": c.rejectedBackoff,
 	} {
 		if d <= 0 {
 			return fmt.Errorf("%s %v: must be positive", setting(name), d)
@@ -296,7 +302,8 @@ func (c *config) validate() error {
 	}
 	for name, v := range map[string]int{
 		"rate-max": c.budget.Max, "rate-daily": c.budget.Daily, "retry-attempts": c.retry.MaxAttempts,
-		"max-query-cost": c.limits.MaxCost, "max-query-depth": c.limits.MaxDepth, "max-query-aliases": c.limits.MaxAliases,
+		"budget-unconfirmed-max": c.budget.UnconfirmedMax,
+		"max-query-cost":         c.limits.MaxCost, "max-query-depth": c.limits.MaxDepth, "max-query-aliases": c.limits.MaxAliases,
 		"max-query-tokens": c.limits.MaxTokens, "max-query-selections": c.limits.MaxSelections, "max-query-repeated-fields": c.limits.MaxRepeatedFields,
 	} {
 		if v < 1 {

@@ -124,6 +124,8 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger, stdout io.Writ
 		MaxConcurrentPerLocation: cfg.upstreamPerLoc,
 		Limits:                   cfg.limits,
 		InputLimits:              cfg.inputLimits,
+		BudgetMaxWait:            cfg.budget.MaxWait,
+		RejectedTokenBackoff:     cfg.rejectedBackoff,
 		Ready:                    server.UpstreamReady(client, &http.Client{Transport: httpClient.Transport, Timeout: 3 * time.Second}),
 	}
 	scfg.CacheStale, scfg.Refresh = cfg.staleSettings()
