@@ -37,6 +37,9 @@ type Learned struct {
 	mu    sync.Mutex
 	facts *lru.Cache[string, tokenFacts]
 	now   func() time.Time
+	// confirmEvery, when positive, is how long an accepted token counts as
+	// confirmed (see SetConfirmInterval).
+	confirmEvery time.Duration
 }
 
 // tokenFacts is what is known about one token.
@@ -44,6 +47,9 @@ type tokenFacts struct {
 	location          string
 	rejected          bool
 	writeRefusedUntil time.Time
+	// confirmed is when the upstream last accepted the token (only kept
+	// with a confirmation interval).
+	confirmed time.Time
 }
 
 // NewLearned returns a Learned that remembers at most size tokens; size
@@ -56,12 +62,26 @@ func NewLearned(size int) *Learned {
 	return &Learned{facts: facts, now: time.Now}
 }
 
-// Apply returns c with what was learned about its token: Rejected, and for
-// an opaque token its location and a refused write permission. It returns
-// ErrOtherLocation when c claims (through X-Location-Id) another location
-// than the one its token was seen to belong to.
+// SetConfirmInterval makes Apply mark a credential Unconfirmed when the
+// upstream has not accepted its token for d (or never, as far as l
+// remembers); d <= 0 switches it off. Call it before l is used. The gateway
+// sets it when webhooks make cache lifetimes long.
+func (l *Learned) SetConfirmInterval(d time.Duration) { l.confirmEvery = d }
+
+// SetClock replaces l's clock, for tests.
+func (l *Learned) SetClock(now func() time.Time) { l.now = now }
+
+// Apply returns c with what was learned about its token: Rejected,
+// Unconfirmed, and for an opaque token its location and a refused write
+// permission. It returns ErrOtherLocation when c claims (through
+// X-Location-Id) another location than the one its token was seen to
+// belong to.
 func (l *Learned) Apply(c Credential) (Credential, error) {
 	f, ok := l.facts.Get(c.ID)
+	if l.confirmEvery > 0 && (!ok || f.confirmed.IsZero() || l.now().Sub(f.confirmed) >= l.confirmEvery) {
+		// A forgotten token counts as never confirmed: fail closed.
+		c.Unconfirmed = true
+	}
 	if !ok {
 		return c, nil
 	}
@@ -97,7 +117,13 @@ func (l *Learned) Observe(ctx context.Context, call upstream.Call) {
 		if c.opaque && call.Response != nil {
 			loc = call.Response.LocationID
 		}
+		now := l.now()
 		l.update(c.ID, func(f *tokenFacts) {
+			// Renewed a quarter of the interval at most once, so that most
+			// successes change nothing and take no lock.
+			if l.confirmEvery > 0 && now.Sub(f.confirmed) >= l.confirmEvery/4 {
+				f.confirmed = now
+			}
 			f.rejected = false
 			if f.location == "" {
 				f.location = loc
@@ -107,7 +133,7 @@ func (l *Learned) Observe(ctx context.Context, call upstream.Call) {
 			}
 		})
 	case e.StatusCode == 401 && errors.Is(e, upstream.ErrUnauthorized):
-		l.update(c.ID, func(f *tokenFacts) { f.rejected = true })
+		l.update(c.ID, func(f *tokenFacts) { f.rejected, f.confirmed = true, time.Time{} })
 	case c.opaque && call.Op.Write && e.MissingScope():
 		until := l.now().Add(refusedWriteTTL)
 		l.update(c.ID, func(f *tokenFacts) { f.writeRefusedUntil = until })

@@ -202,8 +202,11 @@ func WithLoaders(ctx context.Context, l *Loaders) context.Context {
 func Middleware(r *Reader, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		ctx := WithLoaders(req.Context(), New(r))
-		if cred, ok := auth.FromContext(ctx); NoCacheRequested(req.Header) || (ok && cred.Rejected) {
+		cred, ok := auth.FromContext(ctx)
+		if NoCacheRequested(req.Header) || (ok && cred.Rejected) {
 			ctx = WithoutCache(ctx)
+		} else if ok && cred.Unconfirmed {
+			ctx = withConfirmation(ctx)
 		}
 		next.ServeHTTP(w, req.WithContext(ctx))
 	})

@@ -29,6 +29,11 @@ type TTLs struct {
 	// Lists is for a contact's tasks, notes and appointments, and single
 	// tasks and notes.
 	Lists time.Duration
+	// Tasks, when set, is for a contact's tasks and single tasks instead of
+	// Lists: HighLevel sends no webhook when a task is edited (only
+	// TaskCreate, TaskComplete, TaskDelete), so with webhooks on tasks keep
+	// a short lifetime while the rest can be long.
+	Tasks time.Duration
 	// Search is for search, business and legacy listings and duplicate look-ups.
 	Search time.Duration
 }
@@ -36,6 +41,12 @@ type TTLs struct {
 // DefaultTTLs are short: without webhooks, changes made outside the gateway
 // are only seen when an entry expires.
 var DefaultTTLs = TTLs{Contact: 30 * time.Second, Lists: 30 * time.Second, Search: 10 * time.Second}
+
+// WebhookTTLs are the defaults when HighLevel's webhooks keep the cache
+// fresh: every change they report evicts what it makes stale, so expiry
+// only bounds what a lost webhook (or a change HighLevel reports none for)
+// can leave stale. Tasks stay short: a task edit sends no webhook.
+var WebhookTTLs = TTLs{Contact: 10 * time.Minute, Lists: 10 * time.Minute, Tasks: DefaultTTLs.Lists, Search: 5 * time.Minute}
 
 // DefaultMaxConcurrentPerLocation bounds the upstream calls in flight for
 // one location, so one large query cannot flood HighLevel.
@@ -76,6 +87,9 @@ func NewReader(cfg Config) (*Reader, error) {
 	if cfg.TTLs.Lists <= 0 {
 		cfg.TTLs.Lists = DefaultTTLs.Lists
 	}
+	if cfg.TTLs.Tasks <= 0 {
+		cfg.TTLs.Tasks = cfg.TTLs.Lists
+	}
 	if cfg.TTLs.Search <= 0 {
 		cfg.TTLs.Search = DefaultTTLs.Search
 	}
@@ -104,7 +118,10 @@ func skipCache(ctx context.Context) bool {
 
 // Cache tags: every answer about a contact carries tagContact; every search
 // or listing of a location carries tagSearch of the location and
-// tagAllSearches (for writes whose location is unknown).
+// tagAllSearches (for writes whose location is unknown). Finer tags let a
+// webhook evict exactly what it makes stale (stale.go): the contact object
+// alone, one list of a contact, one task or note, or one kind of list of a
+// whole location.
 const tagAllSearches = "s:*"
 
 func tagContact(id string) string    { return "c:" + id }
@@ -115,21 +132,9 @@ func searchTags(loc string) []string { return []string{tagSearch(loc), tagAllSea
 // this location makes stale: the contacts, their tasks, notes and
 // appointments, and the location's searches and listings. With an unknown
 // location ("") every location's searches go. Mutations call it before they
-// return; a webhook handler can call it too.
+// return; webhooks evict through Evict, which it calls.
 func (r *Reader) Invalidate(locationID string, contactIDs ...string) {
-	if r.cache == nil {
-		return
-	}
-	tags := make([]string, 0, len(contactIDs)+1)
-	for _, id := range contactIDs {
-		tags = append(tags, tagContact(id))
-	}
-	if locationID == "" {
-		tags = append(tags, tagAllSearches)
-	} else {
-		tags = append(tags, tagSearch(locationID))
-	}
-	r.cache.Invalidate(tags...)
+	r.Evict(Stale{LocationID: locationID, Contacts: contactIDs, Searches: true})
 }
 
 // request describes one cacheable upstream read.
@@ -161,8 +166,30 @@ func read[T any](ctx context.Context, r *Reader, req request, fetch func(context
 			return v, err
 		}
 	}
+	conf := confirmationFrom(ctx)
 	if r.cache != nil && !skipCache(ctx) {
 		if v, expires, ok := r.cache.Get(req.key); ok {
+			if conf.pending() {
+				// The credential must be confirmed before a cached answer
+				// is served: the first such read goes upstream, the others
+				// wait for it and share its outcome.
+				leader, done := conf.lead()
+				if leader {
+					v, err := read(WithoutCache(ctx), r, req, fetch)
+					conf.finish(err)
+					return v, err
+				}
+				select {
+				case <-done:
+				case <-ctx.Done():
+					var zero T
+					return zero, ctx.Err()
+				}
+				if err := conf.outcome(); err != nil {
+					var zero T
+					return zero, err
+				}
+			}
 			if touched != nil {
 				touched.note(req.tags, expires)
 			}
@@ -203,6 +230,7 @@ func read[T any](ctx context.Context, r *Reader, req request, fetch func(context
 		var zero T
 		return zero, err
 	}
+	conf.succeed()
 	f := got.(fetched)
 	if touched != nil {
 		touched.note(req.tags, f.expires)
@@ -223,7 +251,7 @@ func cached[T any](ctx context.Context, r *Reader, req request) (T, bool) {
 	if r.cache == nil || skipCache(ctx) {
 		return zero, false
 	}
-	if _, ok := auth.FromContext(ctx); !ok {
+	if _, ok := auth.FromContext(ctx); !ok || confirmationFrom(ctx).pending() {
 		return zero, false
 	}
 	v, expires, ok := r.cache.Get(req.key)
@@ -247,11 +275,14 @@ func credential(ctx context.Context) auth.Credential {
 func (r *Reader) contactRequest(ctx context.Context, kind, contactID string, childID ...string) request {
 	cred := credential(ctx)
 	ttl := r.ttls.Lists
-	if kind == "contact" {
+	switch kind {
+	case "contact":
 		ttl = r.ttls.Contact
+	case "tasks", "task":
+		ttl = r.ttls.Tasks
 	}
 	return request{key: cacheKey(kind, cred, append([]string{contactID}, childID...)...), loc: cred.LocationID,
-		tags: []string{tagContact(contactID)}, ttl: ttl}
+		tags: contactTags(kind, cred.LocationID, contactID, childID...), ttl: ttl}
 }
 
 // Contact returns one contact.
@@ -370,7 +401,7 @@ func (r *Reader) storeContacts(cred auth.Credential, contacts []upstream.Contact
 	size := 2 * resp.BodyBytes / len(contacts)
 	for i := range contacts {
 		c := &contacts[i]
-		r.cache.Set(cacheKey("contact", cred, c.ID), c, size, r.ttls.Contact, []string{tagContact(c.ID)}, epoch)
+		r.cache.Set(cacheKey("contact", cred, c.ID), c, size, r.ttls.Contact, contactTags("contact", cred.LocationID, c.ID), epoch)
 	}
 }
 
