@@ -127,6 +127,10 @@ type Config struct {
 	// CredentialCacheBytes bounds the cache of parsed bearer credentials;
 	// 0 means DefaultCredentialCacheBytes.
 	CredentialCacheBytes int
+
+	// Webhooks, when not nil, mounts POST /webhooks/highlevel and makes
+	// cache lifetimes long (webhooks.go, issue 12).
+	Webhooks *Webhooks
 }
 
 // DefaultCacheMaxBytes is the shared cache's default size.
@@ -149,6 +153,9 @@ func New(cfg Config) (http.Handler, error) {
 	conn := cfg.connDefaults()
 	if cfg.CacheMaxBytes == 0 {
 		cfg.CacheMaxBytes = DefaultCacheMaxBytes
+	}
+	if cfg.Webhooks != nil {
+		cfg.CacheTTLs = webhookTTLs(cfg.CacheTTLs)
 	}
 	var reader *loaders.Reader
 	if !cfg.Naive {
@@ -229,7 +236,12 @@ func New(cfg Config) (http.Handler, error) {
 	} else {
 		lim := credentialLimits{maxTokenBytes: conn.MaxTokenBytes, maxLocationIDBytes: conn.MaxLocationIDBytes,
 			parsed: newByteLRU[[32]byte, auth.Credential](conn.CredentialCacheBytes)}
-		mux.Handle(GraphQLPath, withCORS(cfg.CORSOrigins, conn.limit(withCredential(auth.NewLearned(0), lim,
+		learned := auth.NewLearned(0)
+		learned.SetConfirmInterval(cfg.Webhooks.confirmEvery())
+		if cfg.Webhooks != nil && cfg.Webhooks.Now != nil {
+			learned.SetClock(cfg.Webhooks.Now)
+		}
+		mux.Handle(GraphQLPath, withCORS(cfg.CORSOrigins, conn.limit(withCredential(learned, lim,
 			withBodyLimit(cfg.MaxBodyBytes, conn.BodyReadTimeout, exec)))))
 	}
 	mux.HandleFunc(HealthPath, func(w http.ResponseWriter, r *http.Request) {
@@ -247,6 +259,12 @@ func New(cfg Config) (http.Handler, error) {
 			assets = "/playground/"
 		}
 		mux.Handle(assets, pg)
+	}
+	// Last: the receiver starts workers, which nothing would stop if New failed after.
+	if cfg.Webhooks != nil {
+		if err := mountWebhooks(cfg.Webhooks, mux, reader, cfg.Logger); err != nil {
+			return nil, err
+		}
 	}
 	return withBodyDeadline(conn.BodyReadTimeout, withRequestLog(cfg.Logger, mux)), nil
 }

@@ -68,6 +68,10 @@ type config struct {
 	breaker         upstream.BreakerConfig
 	sandbox         sandbox.Config
 	conn            connConfig
+	webhooks        webhookConfig
+	// explicit are the flags set on the command line or in the
+	// environment, for defaults that follow other settings.
+	explicit map[string]bool
 }
 
 // connConfig is connection hygiene and bounded credentials (issue 10).
@@ -164,6 +168,9 @@ func newFlagSet(cfg *config) *flag.FlagSet {
 	fs.IntVar(&cfg.conn.maxLocationIDBytes, "max-location-id-bytes", server.DefaultMaxLocationIDBytes, "longest X-Location-Id header accepted (it must also be letters, digits, _ and -)")
 	fs.IntVar(&cfg.conn.credentialCacheBytes, "credential-cache-bytes", server.DefaultCredentialCacheBytes, "memory for parsed bearer credentials (keyed by a hash of the token)")
 
+	// HighLevel's webhooks and freshness (issue 12; webhooks.go).
+	registerWebhookFlags(fs, &cfg.webhooks)
+
 	// The embedded sandbox's knobs, under a sandbox- prefix.
 	sfs := flag.NewFlagSet("sandbox", flag.ContinueOnError)
 	cfg.sandbox.RegisterFlags(sfs)
@@ -214,6 +221,8 @@ func parseConfig(args []string, lookup func(string) (string, bool), usageOut *os
 	if err := applyEnv(fs, lookup); err != nil {
 		return nil, err
 	}
+	cfg.explicit = map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { cfg.explicit[f.Name] = true })
 	return cfg, cfg.validate()
 }
 
@@ -264,6 +273,9 @@ func (c *config) validate() error {
 		}
 	}
 	if err := c.validateIsolation(); err != nil {
+		return err
+	}
+	if err := c.webhooks.validate(); err != nil {
 		return err
 	}
 	if c.maxBodyBytes < 1024 {

@@ -169,6 +169,12 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger, stdout io.Writ
 	if scfg.CacheMaxBytes == 0 {
 		scfg.CacheMaxBytes = -1 // 0 on the command line means off
 	}
+	wh, sbHooks, err := cfg.webhooks.build(sb != nil)
+	if err != nil {
+		return err
+	}
+	scfg.Webhooks = wh
+	scfg.CacheTTLs = cfg.effectiveTTLs(wh != nil)
 	handler, err := server.New(scfg)
 	if err != nil {
 		return err
@@ -192,8 +198,29 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger, stdout io.Writ
 	} else {
 		fmt.Fprintf(stdout, "Upstream:         %s\n", baseURL)
 	}
+	var stopHooks func()
+	if wh != nil {
+		fmt.Fprintf(stdout, "Webhooks:         %s%s\n", url, server.WebhookPath)
+		if sbHooks != nil {
+			if stopHooks, err = sbHooks.start(sb, url, logger); err != nil {
+				return err
+			}
+		}
+	}
 
-	return serveUntil(ctx, srv, ln, cfg.shutdownTimeout, logger)
+	err = serveUntil(ctx, srv, ln, cfg.shutdownTimeout, logger)
+	// The sandbox stops sending, then what was accepted is applied.
+	if stopHooks != nil {
+		stopHooks()
+	}
+	if wh != nil {
+		dctx, cancel := context.WithTimeout(context.Background(), cfg.shutdownTimeout)
+		defer cancel()
+		if derr := wh.Drain(dctx); derr != nil && err == nil {
+			err = fmt.Errorf("draining accepted webhooks: %w", derr)
+		}
+	}
+	return err
 }
 
 // newHTTPServer returns the gateway's http.Server: every phase of a
