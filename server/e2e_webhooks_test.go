@@ -407,3 +407,34 @@ func must(t *testing.T, err error) {
 
 // errOf keeps the error of a (value, response, error) call.
 func errOf[T any](_ T, _ *upstream.Response, err error) error { return err }
+
+// TestWebhookEvictsForEveryCredential: one webhook refreshes what every
+// credential of the location had cached, in the answer cache and the
+// whole-response cache alike; another location's answers stay.
+func TestWebhookEvictsForEveryCredential(t *testing.T) {
+	h := newHooked(t, sandbox.WebhookConfig{})
+	id := h.sb.ContactIDs(h.locA)[7]
+	other := h.sb.ContactIDs(h.locB)[0]
+	pit := h.sb.Token(h.locA, sandbox.ScopeContactsRead, sandbox.ScopeContactsWrite)
+	tokB := h.sb.AccessToken(h.locB, sandbox.ScopeContactsRead)
+	vars := map[string]any{"id": id}
+	readA := func(tok string) response { return h.gqlLoc(tok, h.locA, snapshotQ, vars).ok(t) }
+	readB := func() response { return h.gql(tokB, snapshotQ, map[string]any{"id": other}).ok(t) }
+	for range 2 {
+		readA(h.token)
+		readA(pit)
+		readB()
+	}
+	must(t, errOf(h.client.Contacts.Update(h.ctx(h.token), id, &upstream.UpdateContactRequest{City: upstream.Set("Everywhere")})))
+	h.applied(t, "ContactUpdate")
+	for _, tok := range []string{h.token, pit} {
+		before := h.counters()
+		if got := str(readA(tok).get("contact.city")); got != "Everywhere" {
+			t.Errorf("city = %q", got)
+		}
+		h.wantExactly(t, before, map[string]int64{upstream.OpGetContact.ID: 1})
+	}
+	before := h.counters()
+	readB()
+	h.wantNoCalls(t, before)
+}
