@@ -285,6 +285,7 @@ func runSandbox(ctx context.Context, args []string, stdout, stderr *os.File) err
 	fs := flag.NewFlagSet("gateway sandbox", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	addr := fs.String("addr", "127.0.0.1:4010", "address to listen on")
+	hookURL := fs.String("webhook-url", "", "deliver signed webhooks (like HighLevel's) of every change to this URL, e.g. http://127.0.0.1:8080"+server.WebhookPath+"; the public key is printed at start")
 	cfg.RegisterFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -292,6 +293,13 @@ func runSandbox(ctx context.Context, args []string, stdout, stderr *os.File) err
 	sb, err := sandbox.New(cfg)
 	if err != nil {
 		return err
+	}
+	if *hookURL != "" {
+		stop, err := startStandaloneWebhooks(sb, *hookURL, stdout)
+		if err != nil {
+			return err
+		}
+		defer stop()
 	}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"crypto/rand"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"time"
 
@@ -159,4 +160,21 @@ func (c *config) effectiveTTLs(webhooks bool) loaders.TTLs {
 		}
 	}
 	return ttls
+}
+
+// startStandaloneWebhooks makes `gateway sandbox -webhook-url` deliver
+// signed webhooks to url, and prints the public key to give the gateway
+// (-webhook-ed25519-key, or GATEWAY_WEBHOOK_ED25519_KEY with the PEM).
+func startStandaloneWebhooks(sb *sandbox.Server, url string, stdout io.Writer) (func(), error) {
+	pub, stop, err := sb.StartWebhooks(sandbox.WebhookConfig{URL: url})
+	if err != nil {
+		return nil, fmt.Errorf("-webhook-url: %w", err)
+	}
+	pemText, err := webhook.MarshalPublicKeyPEM(pub)
+	if err != nil {
+		stop()
+		return nil, err
+	}
+	fmt.Fprintf(stdout, "Webhooks to:      %s, signed with the Ed25519 key:\n%s", url, pemText)
+	return stop, nil
 }

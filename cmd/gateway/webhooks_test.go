@@ -5,9 +5,12 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -163,4 +166,98 @@ func TestEmbeddedSandboxWebhooks(t *testing.T) {
 	if strings.Contains(logs.String(), "webhook refused") {
 		t.Errorf("a sandbox webhook was refused:\n%s", logs)
 	}
+}
+
+// TestStandaloneSandboxWebhooks: `gateway sandbox -webhook-url` prints the
+// public key and delivers a webhook it verifies for a change.
+func TestStandaloneSandboxWebhooks(t *testing.T) {
+	got := make(chan *http.Request, 10)
+	bodies := make(chan []byte, 10)
+	sink := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		got <- r
+		bodies <- b
+	}))
+	defer sink.Close()
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, []string{"sandbox", "-addr", "127.0.0.1:0", "-contacts", "3", "-webhook-url", sink.URL}, pw, devNull(t)); pw.Close() }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("sandbox: %v", err)
+		}
+	}()
+	var api, token, pemText string
+	inPEM, pemDone := false, false
+	sc := bufio.NewScanner(pr)
+	for (api == "" || token == "" || !pemDone) && sc.Scan() {
+		line := sc.Text()
+		switch {
+		case strings.HasPrefix(line, "-----BEGIN"):
+			inPEM = true
+		case strings.HasPrefix(line, "Sandbox Contacts API:"):
+			api = strings.TrimSpace(strings.TrimPrefix(line, "Sandbox Contacts API:"))
+		case strings.HasPrefix(line, "Token"):
+			token = strings.TrimSpace(line[strings.LastIndex(line, " "):])
+		}
+		if inPEM {
+			pemText += line + "\n"
+			if strings.HasPrefix(line, "-----END") {
+				inPEM, pemDone = false, true
+			}
+		}
+	}
+	go func() { _, _ = io.Copy(io.Discard, pr) }()
+	pub, err := webhook.ParseEd25519Key(pemText)
+	if err != nil {
+		t.Fatalf("printed key %q: %v", pemText, err)
+	}
+	// A change through the sandbox's API: a new contact.
+	list, _ := http.NewRequest(http.MethodPost, api+"contacts/", strings.NewReader(`{"locationId":"`+locationOf(t, token)+`","firstName":"Standalone"}`))
+	list.Header.Set("Authorization", "Bearer "+token)
+	list.Header.Set("Version", "2021-07-28")
+	list.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(list)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("create: %d", resp.StatusCode)
+	}
+	select {
+	case r := <-got:
+		body := <-bodies
+		sig, _ := base64.StdEncoding.DecodeString(r.Header.Get(webhook.HeaderSignature))
+		if !ed25519.Verify(pub, body, sig) || !strings.Contains(string(body), `"ContactCreate"`) {
+			t.Errorf("webhook %s does not verify with the printed key", body)
+		}
+	case <-time.After(20 * time.Second): // a hang guard
+		t.Fatal("no webhook delivered")
+	}
+}
+
+// locationOf reads the location a sandbox access token (a JWT) names.
+func locationOf(t *testing.T, token string) string {
+	t.Helper()
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		t.Fatalf("token %q is not a JWT", token)
+	}
+	b, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var claims struct {
+		AuthClassID string `json:"authClassId"`
+	}
+	if err := json.Unmarshal(b, &claims); err != nil {
+		t.Fatal(err)
+	}
+	return claims.AuthClassID
 }
