@@ -8,6 +8,8 @@ package loaders
 import (
 	"context"
 	"sync"
+
+	"github.com/ghl-graphql/gateway/upstream"
 )
 
 // confirmation is one request's state of confirming its credential: the
@@ -84,4 +86,31 @@ func (c *confirmation) outcome() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.err
+}
+
+// confirmHit runs before a cached answer is served, with the request's
+// fetch of it: when the credential must be confirmed first, the leader
+// fetches instead of serving (done is true: return v, err), and the others
+// wait for its outcome (done when it failed). done is false when the
+// cached answer may be served.
+func confirmHit[T any](ctx context.Context, r *Reader, req request, fetch func(context.Context) (T, *upstream.Response, error)) (v T, done bool, err error) {
+	conf := confirmationFrom(ctx)
+	if !conf.pending() {
+		return v, false, nil
+	}
+	leader, wait := conf.lead()
+	if leader {
+		v, err = read(WithoutCache(ctx), r, req, fetch)
+		conf.finish(err)
+		return v, true, err
+	}
+	select {
+	case <-wait:
+	case <-ctx.Done():
+		return v, true, ctx.Err()
+	}
+	if err := conf.outcome(); err != nil {
+		return v, true, err
+	}
+	return v, false, nil
 }

@@ -237,7 +237,7 @@ func TestTouchedRecordsTagsAndEarliestExpiry(t *testing.T) {
 	e.reader.Tasks(ctx, e.ids[1])
 	tags, expires, ok := touched.Result()
 	// Both contacts' broad tags, the contact object's and the task list's
-	// (of the contact and of the location) fine ones (stale.go).
+	// (of the contact and of the location) fine ones (evict.go).
 	if !ok || len(tags) != 5 || !slices.Contains(tags, tagContact(e.ids[0])) || !slices.Contains(tags, tagContact(e.ids[1])) {
 		t.Fatalf("Result = %v, %v, %v", tags, expires, ok)
 	}

@@ -1,179 +1,250 @@
-// This file says which cached answers a change makes stale, in the cache's
-// tags: Stale describes a change's reach, Evict removes what it reaches
-// from the shared cache (and so from the whole-response cache, whose
-// entries carry the tags of the answers they were built from), and
-// StaleOf reads the reach of a change HighLevel reported by webhook.
+// This file serves stale answers when no fresh one can be had: the cache
+// keeps answers for a while past their time-to-live, and when the fresh
+// fetch is refused because the location's rate budget is spent (or the
+// upstream answered 429), or the circuit breaker is open, the kept answer is
+// served instead of the error, and the request records where (the GraphQL
+// path of the field) and how old it is, for extensions.stale. Anything else
+// (a 404, a 401, a 5xx, bad input) is passed on as it is: those say
+// something about the data or the credential that an old copy cannot hide.
+//
+// Nothing a write evicted is ever served stale: Invalidate removes kept
+// entries too, and the write epoch keeps answers fetched before a write out.
 
 package loaders
 
-import "github.com/ghl-graphql/gateway/events"
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
 
-// Fine tags, beside tagContact (everything about a contact) and the search
-// tags. A location-wide tag of an answer read with a credential whose
-// location is unknown uses the location "*", which every location-wide
-// eviction evicts too.
-func tagContactObject(id string) string { return "co:" + id }
-func tagTaskList(id string) string      { return "ct:" + id }
-func tagNoteList(id string) string      { return "cn:" + id }
-func tagApptList(id string) string      { return "ca:" + id }
-func tagTask(id string) string          { return "t:" + id }
-func tagNote(id string) string          { return "n:" + id }
-func tagLocTasks(loc string) string     { return "lt:" + orAny(loc) }
-func tagLocNotes(loc string) string     { return "ln:" + orAny(loc) }
-func tagLocAppts(loc string) string     { return "la:" + orAny(loc) }
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
 
-func orAny(loc string) string {
-	if loc == "" {
-		return "*"
-	}
-	return loc
+	"github.com/ghl-graphql/gateway/upstream"
+)
+
+// DefaultStaleFor is how long, past its time-to-live, an answer is kept to
+// be served stale when the budget is spent or the upstream is unavailable.
+const DefaultStaleFor = 5 * time.Minute
+
+// ChangeFeed tells whether cached answers are known to be unchanged. With
+// HighLevel's webhooks on (issue 12), a change made anywhere arrives as an
+// event that evicts what it touched (Reader.Invalidate), so an answer no
+// event has touched since it was fetched is still right however old: the
+// Reader serves such an answer as fresh, past its time-to-live (within what
+// the cache keeps, Config.StaleFor), without calling the upstream.
+type ChangeFeed interface {
+	// Unchanged reports whether nothing tagged with any of tags can have
+	// changed since since: the feed has been connected all along and no
+	// event named them. When in doubt (a gap in the feed) it must say false.
+	Unchanged(tags []string, since time.Time) bool
 }
 
-// contactTags are the tags of an answer of this kind about contactID
-// (childID: the task or note), read with a credential of location loc.
-func contactTags(kind, loc, contactID string, childID ...string) []string {
-	tags := []string{tagContact(contactID)}
-	switch kind {
-	case "contact":
-		tags = append(tags, tagContactObject(contactID))
-	case "tasks":
-		tags = append(tags, tagTaskList(contactID), tagLocTasks(loc))
-	case "task":
-		tags = append(tags, tagTask(childID[0]), tagLocTasks(loc))
-	case "notes":
-		tags = append(tags, tagNoteList(contactID), tagLocNotes(loc))
-	case "note":
-		tags = append(tags, tagNote(childID[0]), tagLocNotes(loc))
-	case "appointments":
-		tags = append(tags, tagApptList(contactID), tagLocAppts(loc))
-	}
-	return tags
+// StaleMark says that the data of one field of a response is stale: the
+// GraphQL path of the field and the age of the answer it was built from
+// (seconds since it was fetched from the upstream, rounded down).
+type StaleMark struct {
+	Path       ast.Path `json:"path"`
+	AgeSeconds int64    `json:"ageSeconds"`
 }
 
-// Stale is the reach of a change: which cached answers it makes stale.
-// Answers of every credential are reached (tags do not name credentials).
-type Stale struct {
-	// LocationID is the change's location; "" when unknown (then the
-	// location-wide parts reach every location).
-	LocationID string
-	// Contacts lose everything: the contact, its lists, its tasks and notes.
-	Contacts []string
-	// ContactObjects lose the contact object only (its tasks, notes and
-	// appointments stay).
-	ContactObjects []string
-	// TaskLists, NoteLists and ApptLists are contacts whose list of that
-	// kind is stale.
-	TaskLists, NoteLists, ApptLists []string
-	// Tasks and Notes are single tasks and notes that are stale, whoever
-	// their contact.
-	Tasks, Notes []string
-	// LocationTasks, LocationNotes and LocationAppts make every list of
-	// that kind (and every single task or note) of the location stale: for
-	// a change whose contact is not known.
-	LocationTasks, LocationNotes, LocationAppts bool
-	// Searches makes the location's searches and listings stale.
-	Searches bool
+// staleSet is what one request served stale.
+type staleSet struct {
+	// maxStale is the client's bound on staleness (Cache-Control:
+	// max-stale=N), when hasMax.
+	maxStale time.Duration
+	hasMax   bool
+
+	mu sync.Mutex
+	// byKey holds the age of each answer served stale, by cache key, so
+	// that every field that reads it gets its own mark.
+	byKey map[string]time.Duration
+	marks []StaleMark
+	paths map[string]struct{}
 }
 
-// tags returns the cache tags of s.
-func (s Stale) tags() []string {
-	var tags []string
-	add := func(f func(string) string, ids []string) {
-		for _, id := range ids {
-			tags = append(tags, f(id))
-		}
+// record notes that the answer under key was served stale at this age.
+func (s *staleSet) record(key string, age time.Duration) {
+	s.mu.Lock()
+	if s.byKey == nil {
+		s.byKey = map[string]time.Duration{}
 	}
-	add(tagContact, s.Contacts)
-	add(tagContactObject, s.ContactObjects)
-	add(tagTaskList, s.TaskLists)
-	add(tagNoteList, s.NoteLists)
-	add(tagApptList, s.ApptLists)
-	add(tagTask, s.Tasks)
-	add(tagNote, s.Notes)
-	locWide := func(on bool, f func(string) string) {
-		if !on {
-			return
-		}
-		if s.LocationID == "" {
-			tags = append(tags, f("*")) // best effort: "*" marks answers of unknown location
-			return
-		}
-		tags = append(tags, f(s.LocationID), f("*"))
-	}
-	locWide(s.LocationTasks, tagLocTasks)
-	locWide(s.LocationNotes, tagLocNotes)
-	locWide(s.LocationAppts, tagLocAppts)
-	if s.Searches {
-		if s.LocationID == "" {
-			tags = append(tags, tagAllSearches)
-		} else {
-			tags = append(tags, tagSearch(s.LocationID))
-		}
-	}
-	return tags
+	s.byKey[key] = age
+	s.mu.Unlock()
 }
 
-// Evict removes every cached answer s reaches, in one invalidation (which
-// also advances the cache's epoch, so that an answer fetched before it is
-// not stored after it). Mutations reach it through Invalidate, webhooks
-// directly.
-func (r *Reader) Evict(s Stale) {
-	if r.cache == nil {
+// markField marks the field of ctx as stale if the answer under key was
+// served stale to this request.
+func (s *staleSet) markField(ctx context.Context, key string) {
+	s.mu.Lock()
+	age, ok := s.byKey[key]
+	s.mu.Unlock()
+	if ok {
+		s.mark(ctx, age)
+	}
+}
+
+// mark records the field of ctx as stale at this age, once per path.
+func (s *staleSet) mark(ctx context.Context, age time.Duration) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
 		return
 	}
-	if tags := s.tags(); len(tags) > 0 {
-		r.cache.Invalidate(tags...)
+	path := fc.Path()
+	p := path.String()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.paths == nil {
+		s.paths = map[string]struct{}{}
+	}
+	if _, dup := s.paths[p]; dup {
+		return
+	}
+	s.paths[p] = struct{}{}
+	s.marks = append(s.marks, StaleMark{Path: path, AgeSeconds: int64(age / time.Second)})
+}
+
+// MarkQuery records that the request of ctx runs a query, which the
+// gateway may answer, in part or whole, from what it holds (see IsQuery).
+func MarkQuery(ctx context.Context) {
+	if l := For(ctx); l != nil {
+		l.query.Store(true)
 	}
 }
 
-// StaleOf returns the reach of a change HighLevel reported:
-//
-//   - a contact created, updated, tagged or DND-changed: the contact object
-//     and the location's searches (its lists are untouched);
-//   - a contact deleted: everything about it, and the searches;
-//   - a task or note created, updated, completed or deleted: the contact's
-//     list of that kind and the object itself; without a contactId, the
-//     object and every list of that kind in the location (never a guess);
-//   - an appointment: the contact's appointments, or without a contactId
-//     every appointment list of the location.
-//
-// A change of an unknown object reaches nothing.
-func StaleOf(c events.Change) Stale {
-	s := Stale{LocationID: c.LocationID}
-	one := func(id string) []string {
-		if id == "" {
-			return nil
-		}
-		return []string{id}
+// IsQuery reports whether MarkQuery marked the request of ctx.
+func IsQuery(ctx context.Context) bool {
+	l := For(ctx)
+	return l != nil && l.query.Load()
+}
+
+// StaleMarks returns the stale marks of the request of ctx, in the order
+// they were made; nil when nothing was served stale.
+func StaleMarks(ctx context.Context) []StaleMark {
+	l := For(ctx)
+	if l == nil {
+		return nil
 	}
-	switch c.Object {
-	case events.ObjectContact:
-		s.Searches = true
-		if c.Kind == events.KindDeleted {
-			s.Contacts = one(c.ContactID)
-		} else {
-			s.ContactObjects = one(c.ContactID)
-		}
-	case events.ObjectTask:
-		s.Tasks = one(c.ObjectID)
-		if c.ContactID != "" {
-			s.TaskLists = one(c.ContactID)
-		} else {
-			s.LocationTasks = true
-		}
-	case events.ObjectNote:
-		s.Notes = one(c.ObjectID)
-		if c.ContactID != "" {
-			s.NoteLists = one(c.ContactID)
-		} else {
-			s.LocationNotes = true
-		}
-	case events.ObjectAppointment:
-		if c.ContactID != "" {
-			s.ApptLists = one(c.ContactID)
-		} else {
-			s.LocationAppts = true
+	l.stale.mu.Lock()
+	defer l.stale.mu.Unlock()
+	if len(l.stale.marks) == 0 {
+		return nil
+	}
+	return append([]StaleMark(nil), l.stale.marks...)
+}
+
+// MaxStale reads the client's bound on staleness from Cache-Control:
+// max-stale=N (seconds) bounds how long past its time-to-live an answer may
+// be, max-stale=0 refuses stale answers, and max-stale without a value
+// takes whatever the gateway keeps. ok is false when the request says
+// nothing (the gateway's bound applies). A malformed value refuses stale
+// answers: a client that tried to bound them wants fresh data.
+func MaxStale(h http.Header) (bound time.Duration, ok bool) {
+	for _, v := range h.Values("Cache-Control") {
+		for _, d := range strings.Split(v, ",") {
+			d = strings.TrimSpace(d)
+			name, val, hasVal := strings.Cut(d, "=")
+			if !strings.EqualFold(strings.TrimSpace(name), "max-stale") {
+				continue
+			}
+			if !hasVal {
+				return time.Duration(1<<63 - 1), true
+			}
+			n, err := strconv.ParseInt(strings.Trim(strings.TrimSpace(val), `"`), 10, 64)
+			if err != nil || n < 0 {
+				return 0, true
+			}
+			if n > int64((1<<63-1)/time.Second) {
+				return time.Duration(1<<63 - 1), true
+			}
+			return time.Duration(n) * time.Second, true
 		}
 	}
-	return s
+	return 0, false
+}
+
+// staleAllowed reports whether err says only that no fresh answer can be
+// had now: the budget (or HighLevel) refused for the rate limit, or the
+// circuit breaker is open.
+func staleAllowed(err error) bool {
+	return errors.Is(err, upstream.ErrRateLimited) || errors.Is(err, upstream.ErrUnavailable)
+}
+
+type batchKey struct{}
+
+// inBatch reports whether ctx is a dataloader batch's, whose field is not
+// the one that asked (the loader marks the asking field itself).
+func inBatch(ctx context.Context) bool {
+	_, ok := ctx.Value(batchKey{}).(bool)
+	return ok
+}
+
+// serveStale returns the answer kept for req when err says no fresh one can
+// be had, the answer is within the gateway's and the client's bounds, and
+// the request can mark it; it records the mark and keeps the response out
+// of the whole-response cache.
+func (r *Reader) serveStale(ctx context.Context, req request, err error) (any, bool) {
+	if r.cache == nil || r.staleFor <= 0 || skipCache(ctx) || !staleAllowed(err) {
+		return nil, false
+	}
+	l := For(ctx)
+	if l == nil {
+		// Nowhere to mark it: the client must not get old data unmarked.
+		return nil, false
+	}
+	v, stored, expires, ok := r.cache.GetStale(req.key)
+	if !ok {
+		return nil, false
+	}
+	now := r.now()
+	touched := TouchedFrom(ctx)
+	if now.Before(expires) {
+		// Another call stored a fresh answer meanwhile.
+		r.touch(touched, req, expires)
+		return v, true
+	}
+	bound := r.staleFor
+	if l.stale.hasMax {
+		if l.stale.maxStale <= 0 {
+			return nil, false
+		}
+		bound = min(bound, l.stale.maxStale)
+	}
+	if now.Sub(expires) > bound {
+		return nil, false
+	}
+	age := now.Sub(stored)
+	l.stale.record(req.key, age)
+	if !inBatch(ctx) {
+		l.stale.mark(ctx, age)
+	}
+	if touched != nil {
+		// A stale part makes the response unfit to store: it would be
+		// served as fresh, or outlive the data's bound.
+		touched.MarkUncacheable()
+	}
+	r.staleServed.Add(1)
+	return v, true
+}
+
+// unchanged returns the answer kept for req, as fresh, when the change feed
+// says nothing it holds has changed since it was fetched.
+func (r *Reader) unchanged(ctx context.Context, req request) (any, bool) {
+	if r.changes == nil || r.cache == nil || skipCache(ctx) {
+		return nil, false
+	}
+	v, stored, _, ok := r.cache.GetStale(req.key)
+	if !ok || !r.changes.Unchanged(req.tags, stored) {
+		return nil, false
+	}
+	if t := TouchedFrom(ctx); t != nil {
+		// Fresh until the next event or one more time-to-live, whichever
+		// comes first: an event evicts the stored response by its tags.
+		t.note(req, r.now().Add(req.ttl))
+	}
+	return v, true
 }

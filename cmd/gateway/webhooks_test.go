@@ -185,7 +185,10 @@ func TestStandaloneSandboxWebhooks(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"sandbox", "-addr", "127.0.0.1:0", "-contacts", "3", "-webhook-url", sink.URL}, pw, devNull(t)); pw.Close() }()
+	go func() {
+		done <- run(ctx, []string{"sandbox", "-addr", "127.0.0.1:0", "-contacts", "3", "-webhook-url", sink.URL}, pw, devNull(t))
+		pw.Close()
+	}()
 	defer func() {
 		cancel()
 		if err := <-done; err != nil {
