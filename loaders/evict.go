@@ -6,7 +6,11 @@
 
 package loaders
 
-import "github.com/ghl-graphql/gateway/events"
+import (
+	"strings"
+
+	"github.com/ghl-graphql/gateway/events"
+)
 
 // Fine tags, beside tagContact (everything about a contact) and the search
 // tags. A location-wide tag of an answer read with a credential whose
@@ -176,4 +180,11 @@ func StaleOf(c events.Change) Stale {
 		}
 	}
 	return s
+}
+
+// IsTaskTag reports whether tag marks an answer about tasks (a contact's
+// task list, one task, or a location's task lists), which no webhook
+// reports every change of (HighLevel has no TaskUpdate event).
+func IsTaskTag(tag string) bool {
+	return strings.HasPrefix(tag, "ct:") || strings.HasPrefix(tag, "t:") || strings.HasPrefix(tag, "lt:")
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/ghl-graphql/gateway/events"
 	"github.com/ghl-graphql/gateway/internal/fakeclock"
+	"github.com/ghl-graphql/gateway/loaders"
 	"github.com/ghl-graphql/gateway/server"
 	"github.com/ghl-graphql/gateway/upstream"
 	"github.com/ghl-graphql/gateway/upstream/sandbox"
@@ -46,19 +47,30 @@ type hooked struct {
 	bus   *recordingBus
 	wh    *server.Webhooks
 	key   ed25519.PrivateKey
-	clock *fakeclock.Clock
+	// clock is the credentials' and the webhook window's; cacheClock the
+	// caches' (so that one can move without the other).
+	clock, cacheClock *fakeclock.Clock
 }
 
 func newHooked(t *testing.T, hc sandbox.WebhookConfig, opts ...e2eOption) *hooked {
+	t.Helper()
+	return newHookedWith(t, hc, nil, opts...)
+}
+
+// newHookedWith is newHooked with mod applied to the server's webhook settings.
+func newHookedWith(t *testing.T, hc sandbox.WebhookConfig, mod func(*server.Webhooks), opts ...e2eOption) *hooked {
 	t.Helper()
 	pub, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &hooked{bus: &recordingBus{ch: make(chan events.Change, 64)}, key: priv, clock: fakeclock.New(time.Now())}
+	h := &hooked{bus: &recordingBus{ch: make(chan events.Change, 64)}, key: priv, clock: fakeclock.New(time.Now()), cacheClock: fakeclock.New(time.Now())}
 	h.wh = &server.Webhooks{Receiver: webhook.Config{Ed25519Keys: []ed25519.PublicKey{pub}, Now: h.clock.Now},
 		Bus: h.bus, Now: h.clock.Now}
-	opts = append(opts, withServer(func(c *server.Config) { c.Webhooks = h.wh }))
+	if mod != nil {
+		mod(h.wh)
+	}
+	opts = append([]e2eOption{withServer(func(c *server.Config) { c.Webhooks, c.Now = h.wh, h.cacheClock.Now })}, opts...)
 	h.e2e = newE2E(t, opts...)
 	t.Cleanup(func() {
 		if err := h.wh.Drain(context.Background()); err != nil {
@@ -437,4 +449,20 @@ func TestWebhookEvictsForEveryCredential(t *testing.T) {
 	before := h.counters()
 	readB()
 	h.wantNoCalls(t, before)
+}
+
+// TestWebhooksVouchForUntouchedAnswers: with webhooks on, an answer no
+// event has evicted stays fresh past its time-to-live (the change feed of
+// the stale answers, issue 16), except tasks, whose edits HighLevel does
+// not report.
+func TestWebhooksVouchForUntouchedAnswers(t *testing.T) {
+	h := newHookedWith(t, sandbox.WebhookConfig{}, func(w *server.Webhooks) {
+		w.ConfirmEvery = time.Hour // this test is about the feed, not confirmation
+	})
+	vars := map[string]any{"id": h.sb.ContactIDs(h.locA)[8]}
+	h.gql(h.token, snapshotQ, vars).ok(t)
+	h.cacheClock.Advance(loaders.WebhookTTLs.Contact + time.Second) // past every TTL, within what the cache keeps
+	before := h.counters()
+	h.gql(h.token, snapshotQ, vars).ok(t)
+	h.wantExactly(t, before, map[string]int64{upstream.OpListTasks.ID: 1})
 }

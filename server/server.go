@@ -175,6 +175,13 @@ func New(cfg Config) (http.Handler, error) {
 	}
 	if cfg.Webhooks != nil {
 		cfg.CacheTTLs = webhookTTLs(cfg.CacheTTLs)
+		if cfg.Changes == nil {
+			now := time.Now
+			if cfg.Now != nil {
+				now = cfg.Now
+			}
+			cfg.Changes = webhookFeed{since: now()}
+		}
 	}
 	var shared cache.Cache
 	if cfg.CacheMaxBytes > 0 {

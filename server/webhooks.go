@@ -124,3 +124,26 @@ func mountWebhooks(w *Webhooks, mux *http.ServeMux, reader *loaders.Reader, logg
 	mux.Handle(WebhookPath, r)
 	return nil
 }
+
+// webhookFeed is the loaders.ChangeFeed of a gateway with webhooks on: an
+// answer stored since the endpoint was mounted, that no event evicted (an
+// event removes what it names, kept stale copies included), is still right
+// past its time-to-live, within what the cache keeps. Tasks are the
+// exception: HighLevel sends no webhook when a task is edited, so they are
+// never vouched for.
+type webhookFeed struct {
+	since time.Time
+}
+
+// Unchanged implements loaders.ChangeFeed.
+func (f webhookFeed) Unchanged(tags []string, stored time.Time) bool {
+	if stored.Before(f.since) {
+		return false // stored before the feed was connected
+	}
+	for _, t := range tags {
+		if loaders.IsTaskTag(t) {
+			return false
+		}
+	}
+	return true
+}
