@@ -44,9 +44,9 @@ func (b *recordingBus) Subscribe(context.Context, string, func(events.Change) bo
 // hooked is an e2e whose sandbox delivers webhooks to its gateway.
 type hooked struct {
 	*e2e
-	bus   *recordingBus
-	wh    *server.Webhooks
-	key   ed25519.PrivateKey
+	bus *recordingBus
+	wh  *server.Webhooks
+	key ed25519.PrivateKey
 	// clock is the credentials' and the webhook window's; cacheClock the
 	// caches' (so that one can move without the other).
 	clock, cacheClock *fakeclock.Clock
