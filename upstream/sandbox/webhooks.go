@@ -329,13 +329,11 @@ func (s *Server) emitDiff(wh *webhooks, loc string, before, after *snapshot) {
 		s.emit(wh, contactPayload("ContactUpdate", loc, a))
 		return
 	}
-	{
-		if !slices.Equal(b.Tags, a.Tags) {
-			s.emit(wh, contactPayload("ContactTagUpdate", loc, a))
-		}
-		if b.DND != a.DND || !reflect.DeepEqual(b.DNDSettings, a.DNDSettings) || !reflect.DeepEqual(b.InboundDNDSettings, a.InboundDNDSettings) {
-			s.emit(wh, contactPayload("ContactDndUpdate", loc, a))
-		}
+	if !slices.Equal(b.Tags, a.Tags) {
+		s.emit(wh, contactPayload("ContactTagUpdate", loc, a))
+	}
+	if b.DND != a.DND || !reflect.DeepEqual(b.DNDSettings, a.DNDSettings) || !reflect.DeepEqual(b.InboundDNDSettings, a.InboundDNDSettings) {
+		s.emit(wh, contactPayload("ContactDndUpdate", loc, a))
 	}
 	// Every other field (tags, DND and the dates a child's write touches
 	// aside) makes a ContactUpdate.
