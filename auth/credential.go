@@ -41,6 +41,12 @@ type Credential struct {
 	// Rejected reports that the upstream refused this token the last time
 	// it was sent: nothing cached is served to it until it is accepted again.
 	Rejected bool
+	// Unconfirmed reports that the upstream has not accepted this token
+	// within the confirmation interval (Learned.SetConfirmInterval): one
+	// upstream call must succeed with it before cached answers are served
+	// to it, so that long cache lifetimes (webhooks on) do not let a
+	// revoked token keep reading.
+	Unconfirmed bool
 
 	source oauth2.TokenSource
 	// opaque: the token says nothing about itself (a Private Integration

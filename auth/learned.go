@@ -47,6 +47,9 @@ type Learned struct {
 	now       func() time.Time
 	backoff   time.Duration
 	onConfirm func(credentialID, location string)
+	// confirmEvery, when positive, is how long an accepted token counts as
+	// recently accepted (see SetConfirmInterval).
+	confirmEvery time.Duration
 }
 
 // tokenFacts is what is known about one token.
@@ -58,6 +61,9 @@ type tokenFacts struct {
 	rejected          bool
 	rejectedUntil     time.Time
 	writeRefusedUntil time.Time
+	// acceptedAt is when the upstream last accepted the token (only kept
+	// with a confirmation interval).
+	acceptedAt time.Time
 }
 
 // LearnedConfig configures a Learned. Zero fields take the defaults.
@@ -96,13 +102,27 @@ func NewLearnedConfig(cfg LearnedConfig) *Learned {
 	return &Learned{facts: facts, now: cfg.Now, backoff: cfg.RejectedBackoff, onConfirm: cfg.OnConfirm}
 }
 
+// SetConfirmInterval makes Apply mark a credential Unconfirmed when the
+// upstream has not accepted its token for d (or never, as far as l
+// remembers); d <= 0 switches it off. Call it before l is used. The gateway
+// sets it when webhooks make cache lifetimes long.
+func (l *Learned) SetConfirmInterval(d time.Duration) { l.confirmEvery = d }
+
+// SetClock replaces l's clock, for tests.
+func (l *Learned) SetClock(now func() time.Time) { l.now = now }
+
 // Apply returns c with what was learned about its token: Rejected, whether
-// its location is confirmed, and for an opaque token its location and a
+// its location is confirmed, Unconfirmed (not accepted recently, with a
+// confirmation interval), and for an opaque token its location and a
 // refused write permission. It returns ErrOtherLocation when c claims
 // (through X-Location-Id) another location than the one its token was seen
 // to belong to.
 func (l *Learned) Apply(c Credential) (Credential, error) {
 	f, ok := l.facts.Get(c.ID)
+	if l.confirmEvery > 0 && (!ok || f.acceptedAt.IsZero() || l.now().Sub(f.acceptedAt) >= l.confirmEvery) {
+		// A forgotten token counts as never confirmed: fail closed.
+		c.Unconfirmed = true
+	}
 	if !ok {
 		return c, nil
 	}
@@ -170,7 +190,13 @@ func (l *Learned) Observe(ctx context.Context, call upstream.Call) {
 				loc = call.Response.LocationID
 			}
 		}
+		now := l.now()
 		f, changed := l.update(c.ID, func(f *tokenFacts) {
+			// Renewed a quarter of the interval at most once, so that most
+			// successes change nothing and take no lock.
+			if l.confirmEvery > 0 && now.Sub(f.acceptedAt) >= l.confirmEvery/4 {
+				f.acceptedAt = now
+			}
 			f.rejected, f.rejectedUntil = false, time.Time{}
 			if f.location == "" {
 				f.location = loc
@@ -187,7 +213,9 @@ func (l *Learned) Observe(ctx context.Context, call upstream.Call) {
 		}
 	case e.StatusCode == 401 && errors.Is(e, upstream.ErrUnauthorized):
 		until := l.now().Add(l.backoff)
-		l.update(c.ID, func(f *tokenFacts) { f.rejected, f.rejectedUntil, f.confirmed = true, until, false })
+		l.update(c.ID, func(f *tokenFacts) {
+			f.rejected, f.rejectedUntil, f.confirmed, f.acceptedAt = true, until, false, time.Time{}
+		})
 	case c.opaque && call.Op.Write && e.MissingScope():
 		until := l.now().Add(refusedWriteTTL)
 		l.update(c.ID, func(f *tokenFacts) { f.writeRefusedUntil = until })

@@ -203,3 +203,50 @@ func TestLearnedGate(t *testing.T) {
 		t.Fatal("a context without a credential was gated")
 	}
 }
+
+// TestLearnedConfirmation: with a confirmation interval, a token is
+// Unconfirmed until the upstream accepts it, and again once the interval
+// has passed without an accepted call; a rejection unconfirms at once.
+func TestLearnedConfirmation(t *testing.T) {
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	l := NewLearned(0)
+	l.SetConfirmInterval(time.Minute)
+	l.SetClock(func() time.Time { return now })
+	c := NewBearer("pit-confirm", "loc1")
+	ctx := WithCredential(context.Background(), c)
+	applied := func() Credential {
+		got, err := l.Apply(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	if !applied().Unconfirmed {
+		t.Error("never-seen token is confirmed")
+	}
+	l.Observe(ctx, readOK("loc1"))
+	if applied().Unconfirmed {
+		t.Error("unconfirmed right after an accepted call")
+	}
+	now = now.Add(59 * time.Second)
+	if applied().Unconfirmed {
+		t.Error("unconfirmed within the interval")
+	}
+	now = now.Add(time.Second)
+	if !applied().Unconfirmed {
+		t.Error("confirmed past the interval with no accepted call")
+	}
+	l.Observe(ctx, readOK("loc1"))
+	if applied().Unconfirmed {
+		t.Error("unconfirmed after a new accepted call")
+	}
+	l.Observe(ctx, badToken)
+	if got := applied(); !got.Unconfirmed || !got.Rejected {
+		t.Errorf("after a 401: %+v, want rejected and unconfirmed", got)
+	}
+	// Off: never unconfirmed.
+	off := NewLearned(0)
+	if got, _ := off.Apply(c); got.Unconfirmed {
+		t.Error("unconfirmed without a confirmation interval")
+	}
+}

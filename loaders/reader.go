@@ -31,6 +31,11 @@ type TTLs struct {
 	// Lists is for a contact's tasks, notes and appointments, and single
 	// tasks and notes.
 	Lists time.Duration
+	// Tasks, when set, is for a contact's tasks and single tasks instead of
+	// Lists: HighLevel sends no webhook when a task is edited (only
+	// TaskCreate, TaskComplete, TaskDelete), so with webhooks on tasks keep
+	// a short lifetime while the rest can be long.
+	Tasks time.Duration
 	// Search is for search, business and legacy listings and duplicate look-ups.
 	Search time.Duration
 }
@@ -38,6 +43,12 @@ type TTLs struct {
 // DefaultTTLs are short: without webhooks, changes made outside the gateway
 // are only seen when an entry expires.
 var DefaultTTLs = TTLs{Contact: 30 * time.Second, Lists: 30 * time.Second, Search: 10 * time.Second}
+
+// WebhookTTLs are the defaults when HighLevel's webhooks keep the cache
+// fresh: every change they report evicts what it makes stale, so expiry
+// only bounds what a lost webhook (or a change HighLevel reports none for)
+// can leave stale. Tasks stay short: a task edit sends no webhook.
+var WebhookTTLs = TTLs{Contact: 10 * time.Minute, Lists: 10 * time.Minute, Tasks: DefaultTTLs.Lists, Search: 5 * time.Minute}
 
 // DefaultMaxConcurrentPerLocation bounds the upstream calls in flight for
 // one location, so one large query cannot flood HighLevel.
@@ -97,6 +108,9 @@ func NewReader(cfg Config) (*Reader, error) {
 	}
 	if cfg.TTLs.Lists <= 0 {
 		cfg.TTLs.Lists = DefaultTTLs.Lists
+	}
+	if cfg.TTLs.Tasks <= 0 {
+		cfg.TTLs.Tasks = cfg.TTLs.Lists
 	}
 	if cfg.TTLs.Search <= 0 {
 		cfg.TTLs.Search = DefaultTTLs.Search
@@ -161,7 +175,10 @@ func skipCache(ctx context.Context) bool {
 
 // Cache tags: every answer about a contact carries tagContact; every search
 // or listing of a location carries tagSearch of the location and
-// tagAllSearches (for writes whose location is unknown).
+// tagAllSearches (for writes whose location is unknown). Finer tags let a
+// webhook evict exactly what it makes stale (evict.go): the contact object
+// alone, one list of a contact, one task or note, or one kind of list of a
+// whole location.
 const tagAllSearches = "s:*"
 
 func tagContact(id string) string    { return "c:" + id }
@@ -172,21 +189,9 @@ func searchTags(loc string) []string { return []string{tagSearch(loc), tagAllSea
 // this location makes stale: the contacts, their tasks, notes and
 // appointments, and the location's searches and listings. With an unknown
 // location ("") every location's searches go. Mutations call it before they
-// return; a webhook handler can call it too.
+// return; webhooks evict through Evict, which it calls.
 func (r *Reader) Invalidate(locationID string, contactIDs ...string) {
-	if r.cache == nil {
-		return
-	}
-	tags := make([]string, 0, len(contactIDs)+1)
-	for _, id := range contactIDs {
-		tags = append(tags, tagContact(id))
-	}
-	if locationID == "" {
-		tags = append(tags, tagAllSearches)
-	} else {
-		tags = append(tags, tagSearch(locationID))
-	}
-	r.cache.Invalidate(tags...)
+	r.Evict(Stale{LocationID: locationID, Contacts: contactIDs, Searches: true})
 }
 
 // request describes one cacheable upstream read.
@@ -222,11 +227,17 @@ func read[T any](ctx context.Context, r *Reader, req request, fetch func(context
 	}
 	if r.cache != nil && !skipCache(ctx) {
 		if v, expires, ok := r.cache.Get(req.key); ok {
+			if cv, done, err := confirmHit(ctx, r, req, fetch); done {
+				return cv, err
+			}
 			r.touch(touched, req, expires)
 			r.ahead(ctx, req, expires)
 			return v.(T), nil
 		}
 		if v, ok := r.unchanged(ctx, req); ok {
+			if cv, done, err := confirmHit(ctx, r, req, fetch); done {
+				return cv, err
+			}
 			return v.(T), nil
 		}
 	}
@@ -249,6 +260,7 @@ func read[T any](ctx context.Context, r *Reader, req request, fetch func(context
 		var zero T
 		return zero, err
 	}
+	confirmationFrom(ctx).succeed()
 	f := got.(fetched)
 	r.touch(touched, req, f.expires)
 	return f.v.(T), nil
@@ -321,7 +333,7 @@ func cached[T any](ctx context.Context, r *Reader, req request) (T, bool) {
 	if r.cache == nil || skipCache(ctx) {
 		return zero, false
 	}
-	if _, ok := auth.FromContext(ctx); !ok {
+	if _, ok := auth.FromContext(ctx); !ok || confirmationFrom(ctx).pending() {
 		return zero, false
 	}
 	v, expires, ok := r.cache.Get(req.key)
@@ -344,11 +356,14 @@ func credential(ctx context.Context) auth.Credential {
 func (r *Reader) contactRequest(ctx context.Context, kind, contactID string, childID ...string) request {
 	cred := credential(ctx)
 	ttl := r.ttls.Lists
-	if kind == "contact" {
+	switch kind {
+	case "contact":
 		ttl = r.ttls.Contact
+	case "tasks", "task":
+		ttl = r.ttls.Tasks
 	}
 	return request{key: cacheKey(kind, cred, append([]string{contactID}, childID...)...), loc: cred.LocationID,
-		tags: []string{tagContact(contactID)}, ttl: ttl}
+		tags: contactTags(kind, cred.LocationID, contactID, childID...), ttl: ttl}
 }
 
 // Contact returns one contact.
@@ -479,7 +494,7 @@ func (r *Reader) storeContacts(ctx context.Context, cred auth.Credential, contac
 			kind = listedKind
 		}
 		req := request{key: cacheKey(kind, cred, c.ID), loc: cred.LocationID,
-			tags: []string{tagContact(c.ID)}, ttl: r.ttls.Contact}
+			tags: contactTags("contact", cred.LocationID, c.ID), ttl: r.ttls.Contact}
 		// Only whole contacts are refreshed ahead: a refresh reads the whole
 		// contact, which belongs under "contact", not the listed entry.
 		if r.cache.SetStale(req.key, c, size, req.ttl, r.keep(), req.tags, epoch) && kind == "contact" {

@@ -158,6 +158,9 @@ type Config struct {
 	// rejected (401) is refused at once, without a call; 0 means
 	// auth.DefaultRejectedBackoff.
 	RejectedTokenBackoff time.Duration
+	// Webhooks, when not nil, mounts POST /webhooks/highlevel and makes
+	// cache lifetimes long (webhooks.go, issue 12).
+	Webhooks *Webhooks
 }
 
 // DefaultCacheMaxBytes is the shared cache's default size.
@@ -180,6 +183,16 @@ func New(cfg Config) (http.Handler, error) {
 	conn := cfg.connDefaults()
 	if cfg.CacheMaxBytes == 0 {
 		cfg.CacheMaxBytes = DefaultCacheMaxBytes
+	}
+	if cfg.Webhooks != nil {
+		cfg.CacheTTLs = webhookTTLs(cfg.CacheTTLs)
+		if cfg.Changes == nil {
+			now := time.Now
+			if cfg.Now != nil {
+				now = cfg.Now
+			}
+			cfg.Changes = webhookFeed{since: now()}
+		}
 	}
 	var shared cache.Cache
 	if cfg.CacheMaxBytes > 0 {
@@ -278,7 +291,12 @@ func New(cfg Config) (http.Handler, error) {
 	} else {
 		lim := credentialLimits{maxTokenBytes: conn.MaxTokenBytes, maxLocationIDBytes: conn.MaxLocationIDBytes,
 			parsed: newByteLRU[[32]byte, auth.Credential](conn.CredentialCacheBytes)}
-		mux.Handle(GraphQLPath, withCORS(cfg.CORSOrigins, conn.limit(withCredential(newLearned(cfg), lim,
+		learned := newLearned(cfg)
+		learned.SetConfirmInterval(cfg.Webhooks.confirmEvery())
+		if cfg.Webhooks != nil && cfg.Webhooks.Now != nil {
+			learned.SetClock(cfg.Webhooks.Now)
+		}
+		mux.Handle(GraphQLPath, withCORS(cfg.CORSOrigins, conn.limit(withCredential(learned, lim,
 			withBodyLimit(cfg.MaxBodyBytes, conn.BodyReadTimeout, exec)))))
 	}
 	mux.HandleFunc(HealthPath, func(w http.ResponseWriter, r *http.Request) {
@@ -296,6 +314,12 @@ func New(cfg Config) (http.Handler, error) {
 			assets = "/playground/"
 		}
 		mux.Handle(assets, pg)
+	}
+	// Last: the receiver starts workers, which nothing would stop if New failed after.
+	if cfg.Webhooks != nil {
+		if err := mountWebhooks(cfg.Webhooks, mux, reader, cfg.Logger); err != nil {
+			return nil, err
+		}
 	}
 	return withBodyDeadline(conn.BodyReadTimeout, withRequestLog(cfg.Logger, mux)), nil
 }

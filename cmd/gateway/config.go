@@ -77,6 +77,12 @@ type config struct {
 	refreshAhead   float64
 	refreshShare   float64
 	refreshHotKeys int
+
+	// HighLevel's webhooks and freshness (issue 12).
+	webhooks webhookConfig
+	// explicit are the flags set on the command line or in the
+	// environment, for defaults that follow other settings.
+	explicit map[string]bool
 }
 
 // connConfig is connection hygiene and bounded credentials (issue 10).
@@ -208,6 +214,9 @@ func newFlagSet(cfg *config) *flag.FlagSet {
 	fs.Float64Var(&cfg.refreshShare, "refresh-share", loaders.DefaultRefreshShare, "share of a location's -rate-max window refreshes may use: one goes only while more than (1 - share) of the window is free")
 	fs.IntVar(&cfg.refreshHotKeys, "refresh-hot-keys", loaders.DefaultRefreshHotKeys, "most answers the gateway remembers how to refresh ahead")
 
+	// HighLevel's webhooks and freshness (issue 12; webhooks.go).
+	registerWebhookFlags(fs, &cfg.webhooks)
+
 	// The embedded sandbox's knobs, under a sandbox- prefix.
 	sfs := flag.NewFlagSet("sandbox", flag.ContinueOnError)
 	cfg.sandbox.RegisterFlags(sfs)
@@ -258,6 +267,8 @@ func parseConfig(args []string, lookup func(string) (string, bool), usageOut *os
 	if err := applyEnv(fs, lookup); err != nil {
 		return nil, err
 	}
+	cfg.explicit = map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { cfg.explicit[f.Name] = true })
 	return cfg, cfg.validate()
 }
 
@@ -311,6 +322,9 @@ func (c *config) validate() error {
 		}
 	}
 	if err := c.validateIsolation(); err != nil {
+		return err
+	}
+	if err := c.webhooks.validate(); err != nil {
 		return err
 	}
 	il := c.inputLimits
