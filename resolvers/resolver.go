@@ -19,6 +19,7 @@ type Resolver struct {
 	reader          *loaders.Reader
 	logger          *slog.Logger
 	defaultLocation string
+	subs            *subscriptions // nil: no subscriptions (EnableSubscriptions)
 }
 
 // Config configures a Resolver.

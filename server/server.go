@@ -30,6 +30,7 @@ import (
 
 	"github.com/ghl-graphql/gateway/auth"
 	"github.com/ghl-graphql/gateway/cache"
+	"github.com/ghl-graphql/gateway/events"
 	"github.com/ghl-graphql/gateway/graph"
 	"github.com/ghl-graphql/gateway/loaders"
 	"github.com/ghl-graphql/gateway/playground"
@@ -127,6 +128,17 @@ type Config struct {
 	// CredentialCacheBytes bounds the cache of parsed bearer credentials;
 	// 0 means DefaultCredentialCacheBytes.
 	CredentialCacheBytes int
+
+	// Subscriptions (issue 12; subscriptions.go).
+
+	// Bus carries changes to subscribers, and the gateway's own mutations
+	// publish theirs on it; nil makes an in-process events.Local.
+	Bus events.Bus
+	// NoSubscriptions switches subscriptions off, and with them the
+	// publishing of mutations.
+	NoSubscriptions bool
+	// Subscriptions bound subscriptions; zero fields take the defaults.
+	Subscriptions SubscriptionLimits
 }
 
 // DefaultCacheMaxBytes is the shared cache's default size.
@@ -182,6 +194,10 @@ func New(cfg Config) (http.Handler, error) {
 	if cfg.AuditLog != nil {
 		gql.AroundFields(auditMutations(cfg.AuditLog))
 	}
+	subscriptions, err := enableSubscriptions(&cfg, root, gql)
+	if err != nil {
+		return nil, err
+	}
 	// Outermost first: CORS, credential, body limit, response cache (a hit
 	// needs nothing after it), persisted-operations check, request shape,
 	// deadline, loaders, executor.
@@ -224,13 +240,18 @@ func New(cfg Config) (http.Handler, error) {
 			mc.Clients = &clients
 			m = &mc
 		}
-		mux.Handle(GraphQLPath, withCORS(cfg.CORSOrigins, conn.limit(withPrincipal(m,
-			withBodyLimit(cfg.MaxBodyBytes, conn.BodyReadTimeout, exec)))))
+		subs := subscriptions.handler(subscriptionAuth{credential: func(h http.Handler) http.Handler { return withPrincipal(m, h) },
+			trusted: true, root: root}, reader, limits, cfg)
+		mux.Handle(GraphQLPath, withCORS(cfg.CORSOrigins, withSubscriptions(subs, conn.limit(withPrincipal(m,
+			withBodyLimit(cfg.MaxBodyBytes, conn.BodyReadTimeout, exec))))))
 	} else {
 		lim := credentialLimits{maxTokenBytes: conn.MaxTokenBytes, maxLocationIDBytes: conn.MaxLocationIDBytes,
 			parsed: newByteLRU[[32]byte, auth.Credential](conn.CredentialCacheBytes)}
-		mux.Handle(GraphQLPath, withCORS(cfg.CORSOrigins, conn.limit(withCredential(auth.NewLearned(0), lim,
-			withBodyLimit(cfg.MaxBodyBytes, conn.BodyReadTimeout, exec)))))
+		learned := auth.NewLearned(0) // shared with subscriptions: they learn from, and obey, the same answers
+		subs := subscriptions.handler(subscriptionAuth{credential: func(h http.Handler) http.Handler { return withCredential(learned, lim, h) },
+			root: root}, reader, limits, cfg)
+		mux.Handle(GraphQLPath, withCORS(cfg.CORSOrigins, withSubscriptions(subs, conn.limit(withCredential(learned, lim,
+			withBodyLimit(cfg.MaxBodyBytes, conn.BodyReadTimeout, exec))))))
 	}
 	mux.HandleFunc(HealthPath, func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
