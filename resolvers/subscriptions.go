@@ -290,7 +290,9 @@ type topic struct {
 	arg       string // the argument naming contactID, for errors
 }
 
-func contactTopic(id string) topic { return topic{object: events.ObjectContact, contactID: id, arg: "id"} }
+func contactTopic(id string) topic {
+	return topic{object: events.ObjectContact, contactID: id, arg: "id"}
+}
 
 func childTopic(o events.Object, contactID string) topic {
 	return topic{object: o, contactID: contactID, arg: "contactId"}
