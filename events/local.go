@@ -155,6 +155,14 @@ func (b *Local) Close() {
 	}
 }
 
+// Closed reports whether Close was called: a subscriber whose channel was
+// closed can tell a shutdown from being dropped.
+func (b *Local) Closed() bool {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	return b.closed
+}
+
 // Stats are a Local's counters since it was made.
 type Stats struct {
 	// Subscribers is how many subscriptions are open now.

@@ -137,6 +137,9 @@ func TestLocalEndsSubscriptions(t *testing.T) {
 	if _, ok := <-open; ok {
 		t.Error("Close did not close the channel")
 	}
+	if !b.Closed() {
+		t.Error("Closed is false after Close")
+	}
 	if err := b.Publish(context.Background(), change("loc", "c")); !errors.Is(err, ErrClosed) {
 		t.Errorf("publish after Close: %v", err)
 	}

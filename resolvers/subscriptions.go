@@ -359,6 +359,10 @@ func subscribe[T any](ctx context.Context, r *Resolver, t topic, convert func(ev
 				return
 			case c, ok := <-changes:
 				if !ok {
+					if cl, ok := r.subs.cfg.Bus.(interface{ Closed() bool }); ok && cl.Closed() {
+						finish(&authError{code: CodeUpstreamUnavailable, msg: "the gateway is shutting down: subscribe again in a moment"})
+						return
+					}
 					if ctx.Err() == nil {
 						finish(&authError{code: CodeSubscriberTooSlow, msg: "the subscription fell more than " +
 							strconv.Itoa(r.subs.cfg.Queue) + " events behind and was ended: subscribe again, and catch up with contactsChangedSince"})
