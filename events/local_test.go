@@ -3,6 +3,7 @@ package events
 import (
 	"context"
 	"errors"
+	"runtime"
 	"sync"
 	"testing"
 
@@ -177,4 +178,47 @@ func TestLocalConcurrent(t *testing.T) {
 	if n := b.Stats().Subscribers; n != 0 {
 		t.Errorf("%d subscribers left", n)
 	}
+}
+
+// BenchmarkLocalPublish1000 is the bus's share of a fan-out: one publish
+// to 1,000 subscribers of one location, each drained by its own goroutine.
+// Its memory per subscription is reported as B/subscription.
+func BenchmarkLocalPublish1000(b *testing.B) {
+	const n = 1000
+	bus := NewLocal()
+	defer bus.Close()
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	var wg sync.WaitGroup
+	var got sync.WaitGroup
+	stops := make([]func(), 0, n)
+	for i := 0; i < n; i++ {
+		ch, stop := bus.Subscribe(context.Background(), "loc", nil, 64)
+		stops = append(stops, stop)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range ch {
+				got.Done()
+			}
+		}()
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	c := change("loc", "c")
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		got.Add(n)
+		if err := bus.Publish(context.Background(), c); err != nil {
+			b.Fatal(err)
+		}
+		got.Wait()
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(int64(after.HeapAlloc)-int64(before.HeapAlloc))/n, "heap-B/subscription")
+	for _, stop := range stops {
+		stop()
+	}
+	wg.Wait()
 }

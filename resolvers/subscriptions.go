@@ -392,6 +392,9 @@ func subscribe[T any](ctx context.Context, r *Resolver, t topic, convert func(ev
 // subscriptionEnd carries why a subscription ended from its goroutine to
 // the response that reports it.
 type subscriptionEnd struct {
+	// needsLoaders: the operation selects objects (selectsObjects).
+	needsLoaders bool
+
 	mu  sync.Mutex
 	err error
 }
@@ -429,7 +432,36 @@ func SubscriptionOperations(ctx context.Context, next graphql.OperationHandler) 
 			Extensions: map[string]any{"code": CodeBadUserInput},
 		}}})
 	}
-	return next(context.WithValue(ctx, subscriptionEndKey{}, &subscriptionEnd{}))
+	end := &subscriptionEnd{needsLoaders: selectsObjects(op)}
+	return next(context.WithValue(ctx, subscriptionEndKey{}, end))
+}
+
+// eventScalars are the fields of the event types that need no upstream
+// read.
+var eventScalars = map[string]bool{"kind": true, "type": true, "locationId": true, "contactId": true, "taskId": true,
+	"noteId": true, "appointmentId": true, "at": true, "webhookId": true, "__typename": true}
+
+// selectsObjects reports whether a subscription selects an event's object
+// (contact, task, ...), whose reads want fresh loaders per event; an event
+// of IDs only is marshalled without them, which matters at 1,000
+// subscribers. Fragments count as selecting objects.
+func selectsObjects(op *graphql.OperationContext) bool {
+	if op.Operation == nil {
+		return true
+	}
+	for _, sel := range op.Operation.SelectionSet {
+		root, ok := sel.(*ast.Field)
+		if !ok {
+			return true
+		}
+		for _, s := range root.SelectionSet {
+			f, ok := s.(*ast.Field)
+			if !ok || !eventScalars[f.Name] {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // SubscriptionResponses returns the response middleware of the
@@ -439,14 +471,15 @@ func SubscriptionOperations(ctx context.Context, next graphql.OperationHandler) 
 // response that ends a subscription carries its reason.
 func SubscriptionResponses(reader *loaders.Reader) graphql.ResponseMiddleware {
 	return func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
-		if reader != nil {
+		end := subscriptionEndFrom(ctx)
+		if reader != nil && (end == nil || end.needsLoaders) {
 			ctx = loaders.WithLoaders(ctx, loaders.New(reader))
 		}
 		resp := next(ctx)
 		if resp == nil {
 			return nil
 		}
-		if end := subscriptionEndFrom(ctx); end != nil && isNullField(resp.Data) {
+		if end != nil && isNullField(resp.Data) {
 			// Only the nil event that ends a subscription resolves to null;
 			// the error set just before it belongs to that response.
 			if err := end.take(); err != nil {
