@@ -84,6 +84,8 @@ type SubscriptionLimits struct {
 	// PingInterval is how often graphql-transport-ws clients are pinged
 	// (DefaultSubscriptionPingInterval); negative: never.
 	PingInterval time.Duration
+	// Now is the clock of confirmations; nil means time.Now.
+	Now func() time.Time
 }
 
 func (l SubscriptionLimits) withDefaults() SubscriptionLimits {
@@ -393,7 +395,7 @@ func enableSubscriptions(cfg *Config, root *resolvers.Resolver, gql *handler.Ser
 	}
 	l := cfg.Subscriptions
 	err := root.EnableSubscriptions(resolvers.SubscriptionConfig{Bus: cfg.Bus, MaxPerConnection: l.PerConnection,
-		MaxPerCredential: l.PerCredential, Queue: l.Queue, ConfirmTTL: l.ConfirmTTL})
+		MaxPerCredential: l.PerCredential, Queue: l.Queue, ConfirmTTL: l.ConfirmTTL, Now: l.Now})
 	if err != nil {
 		return subscriptionSetup{}, err
 	}

@@ -17,6 +17,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/ghl-graphql/gateway/events"
+	"github.com/ghl-graphql/gateway/internal/fakeclock"
 	"github.com/ghl-graphql/gateway/server"
 )
 
@@ -572,5 +573,43 @@ func TestSubscriptionOnlySubscriptionsOverTheSocket(t *testing.T) {
 	m := ws.mustRead()
 	if r := m.next(t); r.code(t) != "BAD_USER_INPUT" {
 		t.Errorf("a query over the socket: %s", m.Payload)
+	}
+}
+
+func TestSubscriptionRevokedTokenStopsAfterTheConfirmTTL(t *testing.T) {
+	clk := fakeclock.New(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
+	e := newSubsEnv(t, server.SubscriptionLimits{ConfirmTTL: time.Minute, Now: clk.Now})
+	pit := e.sb.Token(e.locA, "contacts.readonly")
+	ws := dialWS(t, e.e2e, nil)
+	ws.init(map[string]any{"Authorization": "Bearer " + pit, "X-Location-Id": e.locA})
+	ws.subscribe("1", `subscription { contactsChanged { contactId } }`, nil)
+	e.waitSubscribers(t, 1)
+	id := e.contactsOf(t, e.locA)[0].ID
+	change := events.Change{Type: "ContactUpdate", Object: events.ObjectContact, Kind: events.KindUpdated, LocationID: e.locA, ContactID: id}
+
+	// Within the TTL: delivered with no upstream call.
+	before := e.sb.Calls("search-contacts-advanced")
+	e.publish(t, change)
+	if r := ws.mustRead().next(t); r.get("contactsChanged.contactId") != id {
+		t.Fatalf("event: %s", r.Body)
+	}
+	if n := e.sb.Calls("search-contacts-advanced") - before; n != 0 {
+		t.Errorf("%d confirming calls within the TTL", n)
+	}
+
+	// Revoked, and the confirmation expired: the next event confirms it
+	// again, which fails, and the subscription ends.
+	e.sb.RevokeToken(pit)
+	clk.Advance(time.Minute)
+	e.publish(t, change)
+	m := ws.mustRead()
+	if r := m.next(t); r.code(t) != "UNAUTHENTICATED" || r.get("contactsChanged") != nil {
+		t.Errorf("after revocation: %s", m.Payload)
+	}
+	if m := ws.mustRead(); m.Type != "complete" {
+		t.Errorf("got %q, want complete", m.Type)
+	}
+	if n := e.sb.Calls("search-contacts-advanced") - before; n != 1 {
+		t.Errorf("%d confirming calls, want 1", n)
 	}
 }
