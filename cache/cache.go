@@ -1,7 +1,10 @@
 // Package cache holds the gateway's shared cache of upstream answers: an LRU
 // bounded in bytes, with a time-to-live per entry, tags for invalidation, and
 // a write epoch so that an answer fetched before a write is never stored
-// after it.
+// after it. An entry may be kept for a while past its time-to-live, so that
+// it can be served, marked stale, when no fresh answer can be had (the rate
+// budget is spent); an entry evicted by Invalidate is gone at once, so
+// nothing a write changed is ever served stale.
 //
 // Cache is an interface so that a later store (Redis, shared by replicas)
 // can take the place of the in-memory LRU.
@@ -27,6 +30,13 @@ type Cache interface {
 	// invalidation happened since epoch (from Epoch, read before the value
 	// was fetched): the value may be stale already.
 	Set(key string, v any, size int, ttl time.Duration, tags []string, epoch uint64) bool
+	// SetStale is Set for an answer that may be served stale: the entry is
+	// kept for keep past ttl (as long as the bytes allow), where GetStale,
+	// but not Get, finds it.
+	SetStale(key string, v any, size int, ttl, keep time.Duration, tags []string, epoch uint64) bool
+	// GetStale returns the entry stored under key, fresh or kept past its
+	// time-to-live, with when it was stored and when it expired (or expires).
+	GetStale(key string) (v any, stored, expires time.Time, ok bool)
 	// Invalidate removes every entry carrying one of tags and advances the epoch.
 	Invalidate(tags ...string)
 	// Epoch returns the current write epoch.
@@ -50,8 +60,21 @@ const entryOverhead = 256
 type entry struct {
 	value   any
 	size    int64
+	stored  time.Time
 	expires time.Time
-	tags    []string
+	// dropAt is the last instant the entry is kept: expires, or later for
+	// an entry kept to be served stale.
+	dropAt time.Time
+	tags   []string
+}
+
+// gone reports whether e is no longer kept at now: past its expiry if it
+// was not kept for stale answers, past dropAt if it was.
+func (e *entry) gone(now time.Time) bool {
+	if e.dropAt.Equal(e.expires) {
+		return !now.Before(e.expires)
+	}
+	return now.After(e.dropAt)
 }
 
 // LRU is the in-memory Cache: least recently used entries go first when the
@@ -71,7 +94,16 @@ type LRU struct {
 // NewLRU returns an LRU that holds at most maxBytes (entry sizes plus a
 // fixed overhead each).
 func NewLRU(maxBytes int64) *LRU {
-	c := &LRU{maxBytes: maxBytes, byTag: map[string]map[string]struct{}{}, now: time.Now}
+	return NewLRUWithClock(maxBytes, nil)
+}
+
+// NewLRUWithClock is NewLRU reading the time from now (nil: time.Now), for
+// tests with a fake clock.
+func NewLRUWithClock(maxBytes int64, now func() time.Time) *LRU {
+	if now == nil {
+		now = time.Now
+	}
+	c := &LRU{maxBytes: maxBytes, byTag: map[string]map[string]struct{}{}, now: now}
 	// The byte budget, not the count, bounds the cache.
 	c.lru, _ = simplelru.NewLRU[string, *entry](math.MaxInt32, c.onEvict)
 	return c
@@ -95,9 +127,14 @@ func (c *LRU) onEvict(key string, e *entry) {
 func (c *LRU) Get(key string) (any, time.Time, bool) {
 	c.mu.Lock()
 	e, ok := c.lru.Get(key)
-	if ok && !c.now().Before(e.expires) {
-		c.lru.Remove(key)
-		ok = false
+	if ok {
+		if now := c.now(); !now.Before(e.expires) {
+			// Past its time-to-live: a miss, kept for GetStale until dropAt.
+			if e.gone(now) {
+				c.lru.Remove(key)
+			}
+			ok = false
+		}
 	}
 	c.mu.Unlock()
 	if !ok {
@@ -108,12 +145,37 @@ func (c *LRU) Get(key string) (any, time.Time, bool) {
 	return e.value, e.expires, true
 }
 
+// GetStale implements Cache.
+func (c *LRU) GetStale(key string) (any, time.Time, time.Time, bool) {
+	c.mu.Lock()
+	e, ok := c.lru.Get(key)
+	if ok && e.gone(c.now()) {
+		c.lru.Remove(key)
+		ok = false
+	}
+	c.mu.Unlock()
+	if !ok {
+		return nil, time.Time{}, time.Time{}, false
+	}
+	return e.value, e.stored, e.expires, true
+}
+
 // Set implements Cache.
 func (c *LRU) Set(key string, v any, size int, ttl time.Duration, tags []string, epoch uint64) bool {
+	return c.SetStale(key, v, size, ttl, 0, tags, epoch)
+}
+
+// SetStale implements Cache.
+func (c *LRU) SetStale(key string, v any, size int, ttl, keep time.Duration, tags []string, epoch uint64) bool {
 	if ttl <= 0 {
 		return false
 	}
-	e := &entry{value: v, size: int64(size) + entryOverhead, expires: c.now().Add(ttl), tags: tags}
+	now := c.now()
+	e := &entry{value: v, size: int64(size) + entryOverhead, stored: now, expires: now.Add(ttl), tags: tags}
+	e.dropAt = e.expires
+	if keep > 0 {
+		e.dropAt = e.expires.Add(keep)
+	}
 	if e.size > c.maxBytes {
 		return false
 	}

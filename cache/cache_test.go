@@ -128,3 +128,69 @@ func TestConcurrentUse(t *testing.T) {
 		t.Errorf("byte accounting off: %+v", s)
 	}
 }
+
+// TestKeptPastTTL: an entry stored with SetStale is a miss for Get once its
+// time-to-live has passed, is found by GetStale until the keep bound, and
+// then is gone; an entry stored with Set is never kept.
+func TestKeptPastTTL(t *testing.T) {
+	c, clk := newTestLRU(1 << 20)
+	start := clk.t
+	if !c.SetStale("k", "v", 10, time.Minute, 5*time.Minute, []string{"t"}, c.Epoch()) {
+		t.Fatal("SetStale refused")
+	}
+	c.Set("plain", "p", 10, time.Minute, nil, c.Epoch())
+	steps := []struct {
+		at              time.Duration
+		fresh, kept     bool
+		plainKept       bool
+		wantEntries     int
+		wantStaleExpiry time.Time
+	}{
+		{at: 0, fresh: true, kept: true, plainKept: true, wantEntries: 2},
+		{at: time.Minute - time.Nanosecond, fresh: true, kept: true, plainKept: true, wantEntries: 2},
+		{at: time.Minute + time.Nanosecond, fresh: false, kept: true, plainKept: false, wantEntries: 1},
+		{at: 6 * time.Minute, fresh: false, kept: true, wantEntries: 1},
+		{at: 6*time.Minute + time.Nanosecond, fresh: false, kept: false, wantEntries: 0},
+	}
+	for _, s := range steps {
+		clk.t = start.Add(s.at)
+		if _, _, ok := c.Get("k"); ok != s.fresh {
+			t.Errorf("at %v: Get ok = %v, want %v", s.at, ok, s.fresh)
+		}
+		v, stored, expires, ok := c.GetStale("k")
+		if ok != s.kept {
+			t.Errorf("at %v: GetStale ok = %v, want %v", s.at, ok, s.kept)
+		}
+		if ok && (v != "v" || !stored.Equal(start) || !expires.Equal(start.Add(time.Minute))) {
+			t.Errorf("at %v: GetStale = %v, %v, %v", s.at, v, stored, expires)
+		}
+		if _, _, _, ok := c.GetStale("plain"); ok != s.plainKept {
+			t.Errorf("at %v: plain entry kept = %v, want %v", s.at, ok, s.plainKept)
+		}
+		if n := c.Stats().Entries; n != s.wantEntries {
+			t.Errorf("at %v: %d entries, want %d", s.at, n, s.wantEntries)
+		}
+	}
+}
+
+// TestInvalidatedEntryIsNotKept: a write's invalidation removes an entry
+// kept for staleness too, so GetStale never finds what a write changed.
+func TestInvalidatedEntryIsNotKept(t *testing.T) {
+	c, clk := newTestLRU(1 << 20)
+	c.SetStale("k", "v", 10, time.Minute, time.Hour, []string{"c:1"}, c.Epoch())
+	c.SetStale("other", "o", 10, time.Minute, time.Hour, []string{"c:2"}, c.Epoch())
+	clk.t = clk.t.Add(2 * time.Minute) // both stale now
+	c.Invalidate("c:1")
+	if _, _, _, ok := c.GetStale("k"); ok {
+		t.Error("an invalidated entry is still kept for stale answers")
+	}
+	if _, _, _, ok := c.GetStale("other"); !ok {
+		t.Error("an entry without the tag was dropped")
+	}
+	// A fetch that began before the invalidation stores nothing, stale or not.
+	epoch := c.Epoch()
+	c.Invalidate("c:3")
+	if c.SetStale("late", "l", 10, time.Minute, time.Hour, nil, epoch) {
+		t.Error("SetStale stored an answer fetched before a write")
+	}
+}

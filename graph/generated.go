@@ -79,24 +79,25 @@ type ComplexityRoot struct {
 	}
 
 	Attribution struct {
-		Campaign   func(childComplexity int) int
-		CampaignID func(childComplexity int) int
-		Dclid      func(childComplexity int) int
-		FbEventID  func(childComplexity int) int
-		Fbc        func(childComplexity int) int
-		Fbclid     func(childComplexity int) int
-		Fbp        func(childComplexity int) int
-		Gclid      func(childComplexity int) int
-		IP         func(childComplexity int) int
-		Medium     func(childComplexity int) int
-		MediumID   func(childComplexity int) int
-		Msclkid    func(childComplexity int) int
-		Referrer   func(childComplexity int) int
-		URL        func(childComplexity int) int
-		UserAgent  func(childComplexity int) int
-		UtmContent func(childComplexity int) int
-		UtmMedium  func(childComplexity int) int
-		UtmSource  func(childComplexity int) int
+		Campaign      func(childComplexity int) int
+		CampaignID    func(childComplexity int) int
+		Dclid         func(childComplexity int) int
+		FbEventID     func(childComplexity int) int
+		Fbc           func(childComplexity int) int
+		Fbclid        func(childComplexity int) int
+		Fbp           func(childComplexity int) int
+		Gclid         func(childComplexity int) int
+		IP            func(childComplexity int) int
+		Medium        func(childComplexity int) int
+		MediumID      func(childComplexity int) int
+		Msclkid       func(childComplexity int) int
+		Referrer      func(childComplexity int) int
+		SessionSource func(childComplexity int) int
+		URL           func(childComplexity int) int
+		UserAgent     func(childComplexity int) int
+		UtmContent    func(childComplexity int) int
+		UtmMedium     func(childComplexity int) int
+		UtmSource     func(childComplexity int) int
 	}
 
 	BulkSetContactsBusinessPayload struct {
@@ -134,7 +135,12 @@ type ComplexityRoot struct {
 		Address1              func(childComplexity int) int
 		Appointments          func(childComplexity int) int
 		AssignedTo            func(childComplexity int) int
+		Attachments           func(childComplexity int) int
 		AttributionSource     func(childComplexity int) int
+		Attributions          func(childComplexity int) int
+		BirthDay              func(childComplexity int) int
+		BirthMonth            func(childComplexity int) int
+		BounceEmail           func(childComplexity int) int
 		Business              func(childComplexity int) int
 		BusinessID            func(childComplexity int) int
 		City                  func(childComplexity int) int
@@ -144,11 +150,15 @@ type ComplexityRoot struct {
 		DateAdded             func(childComplexity int) int
 		DateOfBirth           func(childComplexity int) int
 		DateUpdated           func(childComplexity int) int
+		Deleted               func(childComplexity int) int
 		Dnd                   func(childComplexity int) int
 		DndSettings           func(childComplexity int) int
 		Email                 func(childComplexity int) int
+		EmailLowerCase        func(childComplexity int) int
 		FirstName             func(childComplexity int) int
+		FirstNameLowerCase    func(childComplexity int) int
 		Followers             func(childComplexity int) int
+		FullNameLowerCase     func(childComplexity int) int
 		Gender                func(childComplexity int) int
 		ID                    func(childComplexity int) int
 		InboundDndSettings    func(childComplexity int) int
@@ -156,19 +166,26 @@ type ComplexityRoot struct {
 		LastActivity          func(childComplexity int) int
 		LastAttributionSource func(childComplexity int) int
 		LastName              func(childComplexity int) int
+		LastNameLowerCase     func(childComplexity int) int
+		LastSessionActivityAt func(childComplexity int) int
 		LocationID            func(childComplexity int) int
 		Name                  func(childComplexity int) int
 		Note                  func(childComplexity int, id string) int
 		Notes                 func(childComplexity int) int
+		Offers                func(childComplexity int) int
 		Phone                 func(childComplexity int) int
 		PostalCode            func(childComplexity int) int
+		Products              func(childComplexity int) int
 		Source                func(childComplexity int) int
+		Ssn                   func(childComplexity int) int
 		State                 func(childComplexity int) int
 		Tags                  func(childComplexity int) int
 		Task                  func(childComplexity int, id string) int
 		Tasks                 func(childComplexity int, completed *bool) int
 		Timezone              func(childComplexity int) int
 		Type                  func(childComplexity int) int
+		UnsubscribeEmail      func(childComplexity int) int
+		VisitorID             func(childComplexity int) int
 		Website               func(childComplexity int) int
 	}
 
@@ -352,6 +369,7 @@ type ComplexityRoot struct {
 	UpsertContactPayload struct {
 		Contact func(childComplexity int) int
 		Created func(childComplexity int) int
+		TraceID func(childComplexity int) int
 	}
 
 	WorkflowPayload struct {
@@ -694,6 +712,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Attribution.Referrer(childComplexity), true
+	case "Attribution.sessionSource":
+		if e.ComplexityRoot.Attribution.SessionSource == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Attribution.SessionSource(childComplexity), true
 	case "Attribution.url":
 		if e.ComplexityRoot.Attribution.URL == nil {
 			break
@@ -849,12 +873,42 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Contact.AssignedTo(childComplexity), true
+	case "Contact.attachments":
+		if e.ComplexityRoot.Contact.Attachments == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Contact.Attachments(childComplexity), true
 	case "Contact.attributionSource":
 		if e.ComplexityRoot.Contact.AttributionSource == nil {
 			break
 		}
 
 		return e.ComplexityRoot.Contact.AttributionSource(childComplexity), true
+	case "Contact.attributions":
+		if e.ComplexityRoot.Contact.Attributions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Contact.Attributions(childComplexity), true
+	case "Contact.birthDay":
+		if e.ComplexityRoot.Contact.BirthDay == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Contact.BirthDay(childComplexity), true
+	case "Contact.birthMonth":
+		if e.ComplexityRoot.Contact.BirthMonth == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Contact.BirthMonth(childComplexity), true
+	case "Contact.bounceEmail":
+		if e.ComplexityRoot.Contact.BounceEmail == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Contact.BounceEmail(childComplexity), true
 	case "Contact.business":
 		if e.ComplexityRoot.Contact.Business == nil {
 			break
@@ -909,6 +963,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Contact.DateUpdated(childComplexity), true
+	case "Contact.deleted":
+		if e.ComplexityRoot.Contact.Deleted == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Contact.Deleted(childComplexity), true
 	case "Contact.dnd":
 		if e.ComplexityRoot.Contact.Dnd == nil {
 			break
@@ -927,18 +987,36 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Contact.Email(childComplexity), true
+	case "Contact.emailLowerCase":
+		if e.ComplexityRoot.Contact.EmailLowerCase == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Contact.EmailLowerCase(childComplexity), true
 	case "Contact.firstName":
 		if e.ComplexityRoot.Contact.FirstName == nil {
 			break
 		}
 
 		return e.ComplexityRoot.Contact.FirstName(childComplexity), true
+	case "Contact.firstNameLowerCase":
+		if e.ComplexityRoot.Contact.FirstNameLowerCase == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Contact.FirstNameLowerCase(childComplexity), true
 	case "Contact.followers":
 		if e.ComplexityRoot.Contact.Followers == nil {
 			break
 		}
 
 		return e.ComplexityRoot.Contact.Followers(childComplexity), true
+	case "Contact.fullNameLowerCase":
+		if e.ComplexityRoot.Contact.FullNameLowerCase == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Contact.FullNameLowerCase(childComplexity), true
 	case "Contact.gender":
 		if e.ComplexityRoot.Contact.Gender == nil {
 			break
@@ -981,6 +1059,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Contact.LastName(childComplexity), true
+	case "Contact.lastNameLowerCase":
+		if e.ComplexityRoot.Contact.LastNameLowerCase == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Contact.LastNameLowerCase(childComplexity), true
+	case "Contact.lastSessionActivityAt":
+		if e.ComplexityRoot.Contact.LastSessionActivityAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Contact.LastSessionActivityAt(childComplexity), true
 	case "Contact.locationId":
 		if e.ComplexityRoot.Contact.LocationID == nil {
 			break
@@ -1010,6 +1100,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Contact.Notes(childComplexity), true
+	case "Contact.offers":
+		if e.ComplexityRoot.Contact.Offers == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Contact.Offers(childComplexity), true
 	case "Contact.phone":
 		if e.ComplexityRoot.Contact.Phone == nil {
 			break
@@ -1022,12 +1118,24 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Contact.PostalCode(childComplexity), true
+	case "Contact.products":
+		if e.ComplexityRoot.Contact.Products == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Contact.Products(childComplexity), true
 	case "Contact.source":
 		if e.ComplexityRoot.Contact.Source == nil {
 			break
 		}
 
 		return e.ComplexityRoot.Contact.Source(childComplexity), true
+	case "Contact.ssn":
+		if e.ComplexityRoot.Contact.Ssn == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Contact.Ssn(childComplexity), true
 	case "Contact.state":
 		if e.ComplexityRoot.Contact.State == nil {
 			break
@@ -1074,6 +1182,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Contact.Type(childComplexity), true
+	case "Contact.unsubscribeEmail":
+		if e.ComplexityRoot.Contact.UnsubscribeEmail == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Contact.UnsubscribeEmail(childComplexity), true
+	case "Contact.visitorId":
+		if e.ComplexityRoot.Contact.VisitorID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Contact.VisitorID(childComplexity), true
 	case "Contact.website":
 		if e.ComplexityRoot.Contact.Website == nil {
 			break
@@ -1952,6 +2072,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.UpsertContactPayload.Created(childComplexity), true
+	case "UpsertContactPayload.traceId":
+		if e.ComplexityRoot.UpsertContactPayload.TraceID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UpsertContactPayload.TraceID(childComplexity), true
 
 	case "WorkflowPayload.contactId":
 		if e.ComplexityRoot.WorkflowPayload.ContactID == nil {
@@ -2134,7 +2260,7 @@ type Query {
     sort: [ContactSort!]
     "Page size, 1 to 500."
     first: Int = 20
-    "Return the contacts after this cursor (an ` + "`" + `endCursor` + "`" + ` or edge ` + "`" + `cursor` + "`" + `)."
+    "Return the contacts after this cursor (an ` + "`" + `endCursor` + "`" + ` or edge ` + "`" + `cursor` + "`" + ` of a search with the same query, filters and sort; another is refused with BAD_USER_INPUT)."
     after: String
     "The location to search; defaults to the credential's location."
     locationId: ID
@@ -2356,8 +2482,14 @@ type Mutation {
 }
 
 """
-A person or company in a location's CRM. Scalar fields come from one HighLevel call;
-` + "`" + `tasks` + "`" + `, ` + "`" + `notes` + "`" + ` and ` + "`" + `appointments` + "`" + ` each cost one more, made at the same time.
+A person or company in a location's CRM: every field of HighLevel's contact. Scalar
+fields come from one HighLevel call; ` + "`" + `tasks` + "`" + `, ` + "`" + `notes` + "`" + ` and ` + "`" + `appointments` + "`" + ` each cost one
+more, made at the same time. Searches and listings answer with fewer fields than a read
+by ID (HighLevel's list item has id, locationId, email, timezone, country, source,
+dateAdded, customFields, tags, businessId, attributions and followers); when a query
+selects a field the listing did not carry, the gateway reads the whole contact (one more
+call per contact, all of a page at once), so no field is null because a listing left it
+out.
 """
 type Contact {
   "The contact's ID."
@@ -2428,6 +2560,42 @@ type Contact {
   dateUpdated: DateTime
   "When the contact last did something (opened, replied, booked, ...)."
   lastActivity: DateTime
+  "When the contact's last web session (site, funnel, chat) was active."
+  lastSessionActivityAt: DateTime
+  "First name in lower case, as HighLevel keeps it for matching."
+  firstNameLowerCase: String
+  "Last name in lower case."
+  lastNameLowerCase: String
+  "Full name in lower case."
+  fullNameLowerCase: String
+  "Email address in lower case."
+  emailLowerCase: String
+  "Month of birth, 1 to 12, as HighLevel records it besides dateOfBirth."
+  birthMonth: Int
+  "Day of the month of birth, 1 to 31."
+  birthDay: Int
+  "Social security number as recorded in HighLevel. Sensitive: select it only where it is needed."
+  ssn: String
+  "The contact's attachments, as HighLevel gives them (a string)."
+  attachments: String
+  "The ID HighLevel gave the live-chat visitor who became this contact."
+  visitorId: String
+  "Whether email to the contact bounced."
+  bounceEmail: Boolean!
+  "Whether the contact unsubscribed from email."
+  unsubscribeEmail: Boolean!
+  "Whether HighLevel marks the contact deleted."
+  deleted: Boolean!
+  "IDs of the offers the contact has."
+  offers: [String!]!
+  "IDs of the products the contact has."
+  products: [String!]!
+  """
+  Every attribution recorded, first to last. Searches and listings carry the whole list;
+  a contact read by ID carries its first and its latest (attributionSource,
+  lastAttributionSource), which this list then holds.
+  """
+  attributions: [Attribution!]!
 
   "The contact's tasks. Null with an error if they could not be fetched; the rest of the contact is still returned."
   tasks(
@@ -2561,6 +2729,8 @@ type Attribution {
   medium: String
   "ID of the form, survey or calendar."
   mediumId: String
+  "Session source, e.g. Paid Search (HighLevel sends it; its OpenAPI file does not list it)."
+  sessionSource: String
 }
 
 "A to-do item on a contact."
@@ -2661,7 +2831,7 @@ type ContactEdge {
 
 "Relay page information."
 type PageInfo {
-  "Whether more contacts follow this page."
+  "Whether more contacts follow this page; when true, endCursor is set and pages on."
   hasNextPage: Boolean!
   "Whether contacts come before this page."
   hasPreviousPage: Boolean!
@@ -2940,6 +3110,8 @@ type UpsertContactPayload {
   contact: Contact!
   "True when the upsert created the contact, false when it updated one."
   created: Boolean!
+  "HighLevel's trace ID of the upsert, to quote to its support; null when it gives none."
+  traceId: String
 }
 
 "The outcome of a delete."
@@ -3286,6 +3458,8 @@ func (ec *executionContext) childFields_Attribution(ctx context.Context, field g
 		return ec.fieldContext_Attribution_medium(ctx, field)
 	case "mediumId":
 		return ec.fieldContext_Attribution_mediumId(ctx, field)
+	case "sessionSource":
+		return ec.fieldContext_Attribution_sessionSource(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Attribution", field.Name)
 }
@@ -3422,6 +3596,38 @@ func (ec *executionContext) childFields_Contact(ctx context.Context, field graph
 		return ec.fieldContext_Contact_dateUpdated(ctx, field)
 	case "lastActivity":
 		return ec.fieldContext_Contact_lastActivity(ctx, field)
+	case "lastSessionActivityAt":
+		return ec.fieldContext_Contact_lastSessionActivityAt(ctx, field)
+	case "firstNameLowerCase":
+		return ec.fieldContext_Contact_firstNameLowerCase(ctx, field)
+	case "lastNameLowerCase":
+		return ec.fieldContext_Contact_lastNameLowerCase(ctx, field)
+	case "fullNameLowerCase":
+		return ec.fieldContext_Contact_fullNameLowerCase(ctx, field)
+	case "emailLowerCase":
+		return ec.fieldContext_Contact_emailLowerCase(ctx, field)
+	case "birthMonth":
+		return ec.fieldContext_Contact_birthMonth(ctx, field)
+	case "birthDay":
+		return ec.fieldContext_Contact_birthDay(ctx, field)
+	case "ssn":
+		return ec.fieldContext_Contact_ssn(ctx, field)
+	case "attachments":
+		return ec.fieldContext_Contact_attachments(ctx, field)
+	case "visitorId":
+		return ec.fieldContext_Contact_visitorId(ctx, field)
+	case "bounceEmail":
+		return ec.fieldContext_Contact_bounceEmail(ctx, field)
+	case "unsubscribeEmail":
+		return ec.fieldContext_Contact_unsubscribeEmail(ctx, field)
+	case "deleted":
+		return ec.fieldContext_Contact_deleted(ctx, field)
+	case "offers":
+		return ec.fieldContext_Contact_offers(ctx, field)
+	case "products":
+		return ec.fieldContext_Contact_products(ctx, field)
+	case "attributions":
+		return ec.fieldContext_Contact_attributions(ctx, field)
 	case "tasks":
 		return ec.fieldContext_Contact_tasks(ctx, field)
 	case "task":
@@ -3708,6 +3914,8 @@ func (ec *executionContext) childFields_UpsertContactPayload(ctx context.Context
 		return ec.fieldContext_UpsertContactPayload_contact(ctx, field)
 	case "created":
 		return ec.fieldContext_UpsertContactPayload_created(ctx, field)
+	case "traceId":
+		return ec.fieldContext_UpsertContactPayload_traceId(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type UpsertContactPayload", field.Name)
 }
@@ -5834,6 +6042,29 @@ func (ec *executionContext) fieldContext_Attribution_mediumId(_ context.Context,
 	return graphql.NewScalarFieldContext("Attribution", field, false, false, "String")
 }
 
+func (ec *executionContext) _Attribution_sessionSource(ctx context.Context, field graphql.CollectedField, obj *model.Attribution) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Attribution_sessionSource(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SessionSource, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Attribution_sessionSource(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Attribution", field, false, false, "String")
+}
+
 func (ec *executionContext) _BulkSetContactsBusinessPayload_success(ctx context.Context, field graphql.CollectedField, obj *model.BulkSetContactsBusinessPayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -7066,6 +7297,383 @@ func (ec *executionContext) _Contact_lastActivity(ctx context.Context, field gra
 }
 func (ec *executionContext) fieldContext_Contact_lastActivity(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Contact", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _Contact_lastSessionActivityAt(ctx context.Context, field graphql.CollectedField, obj *model.Contact) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Contact_lastSessionActivityAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LastSessionActivityAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalODateTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Contact_lastSessionActivityAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Contact", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _Contact_firstNameLowerCase(ctx context.Context, field graphql.CollectedField, obj *model.Contact) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Contact_firstNameLowerCase(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FirstNameLowerCase, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Contact_firstNameLowerCase(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Contact", field, false, false, "String")
+}
+
+func (ec *executionContext) _Contact_lastNameLowerCase(ctx context.Context, field graphql.CollectedField, obj *model.Contact) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Contact_lastNameLowerCase(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LastNameLowerCase, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Contact_lastNameLowerCase(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Contact", field, false, false, "String")
+}
+
+func (ec *executionContext) _Contact_fullNameLowerCase(ctx context.Context, field graphql.CollectedField, obj *model.Contact) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Contact_fullNameLowerCase(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FullNameLowerCase, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Contact_fullNameLowerCase(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Contact", field, false, false, "String")
+}
+
+func (ec *executionContext) _Contact_emailLowerCase(ctx context.Context, field graphql.CollectedField, obj *model.Contact) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Contact_emailLowerCase(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.EmailLowerCase, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Contact_emailLowerCase(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Contact", field, false, false, "String")
+}
+
+func (ec *executionContext) _Contact_birthMonth(ctx context.Context, field graphql.CollectedField, obj *model.Contact) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Contact_birthMonth(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.BirthMonth, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Contact_birthMonth(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Contact", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Contact_birthDay(ctx context.Context, field graphql.CollectedField, obj *model.Contact) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Contact_birthDay(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.BirthDay, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Contact_birthDay(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Contact", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Contact_ssn(ctx context.Context, field graphql.CollectedField, obj *model.Contact) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Contact_ssn(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Ssn, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Contact_ssn(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Contact", field, false, false, "String")
+}
+
+func (ec *executionContext) _Contact_attachments(ctx context.Context, field graphql.CollectedField, obj *model.Contact) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Contact_attachments(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Attachments, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Contact_attachments(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Contact", field, false, false, "String")
+}
+
+func (ec *executionContext) _Contact_visitorId(ctx context.Context, field graphql.CollectedField, obj *model.Contact) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Contact_visitorId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.VisitorID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Contact_visitorId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Contact", field, false, false, "String")
+}
+
+func (ec *executionContext) _Contact_bounceEmail(ctx context.Context, field graphql.CollectedField, obj *model.Contact) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Contact_bounceEmail(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.BounceEmail, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Contact_bounceEmail(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Contact", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _Contact_unsubscribeEmail(ctx context.Context, field graphql.CollectedField, obj *model.Contact) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Contact_unsubscribeEmail(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UnsubscribeEmail, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Contact_unsubscribeEmail(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Contact", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _Contact_deleted(ctx context.Context, field graphql.CollectedField, obj *model.Contact) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Contact_deleted(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Deleted, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Contact_deleted(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Contact", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _Contact_offers(ctx context.Context, field graphql.CollectedField, obj *model.Contact) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Contact_offers(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Offers, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Contact_offers(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Contact", field, false, false, "String")
+}
+
+func (ec *executionContext) _Contact_products(ctx context.Context, field graphql.CollectedField, obj *model.Contact) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Contact_products(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Products, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Contact_products(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Contact", field, false, false, "String")
+}
+
+func (ec *executionContext) _Contact_attributions(ctx context.Context, field graphql.CollectedField, obj *model.Contact) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Contact_attributions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Attributions, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.Attribution) graphql.Marshaler {
+			return ec.marshalNAttribution2ᚕgithubᚗcomᚋghlᚑgraphqlᚋgatewayᚋgraphᚋmodelᚐAttributionᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Contact_attributions(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Contact",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Attribution(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _Contact_tasks(ctx context.Context, field graphql.CollectedField, obj *model.Contact) (ret graphql.Marshaler) {
@@ -10860,6 +11468,29 @@ func (ec *executionContext) fieldContext_UpsertContactPayload_created(_ context.
 	return graphql.NewScalarFieldContext("UpsertContactPayload", field, false, false, "Boolean")
 }
 
+func (ec *executionContext) _UpsertContactPayload_traceId(ctx context.Context, field graphql.CollectedField, obj *model.UpsertContactPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UpsertContactPayload_traceId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TraceID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_UpsertContactPayload_traceId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UpsertContactPayload", field, false, false, "String")
+}
+
 func (ec *executionContext) _WorkflowPayload_contactId(ctx context.Context, field graphql.CollectedField, obj *model.WorkflowPayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -13557,6 +14188,11 @@ func (ec *executionContext) _Attribution(ctx context.Context, sel ast.SelectionS
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
+		case "sessionSource":
+			out.Values[i] = ec._Attribution_sessionSource(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -13975,6 +14611,86 @@ func (ec *executionContext) _Contact(ctx context.Context, sel ast.SelectionSet, 
 		case "lastActivity":
 			out.Values[i] = ec._Contact_lastActivity(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "lastSessionActivityAt":
+			out.Values[i] = ec._Contact_lastSessionActivityAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "firstNameLowerCase":
+			out.Values[i] = ec._Contact_firstNameLowerCase(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "lastNameLowerCase":
+			out.Values[i] = ec._Contact_lastNameLowerCase(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "fullNameLowerCase":
+			out.Values[i] = ec._Contact_fullNameLowerCase(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "emailLowerCase":
+			out.Values[i] = ec._Contact_emailLowerCase(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "birthMonth":
+			out.Values[i] = ec._Contact_birthMonth(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "birthDay":
+			out.Values[i] = ec._Contact_birthDay(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "ssn":
+			out.Values[i] = ec._Contact_ssn(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "attachments":
+			out.Values[i] = ec._Contact_attachments(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "visitorId":
+			out.Values[i] = ec._Contact_visitorId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "bounceEmail":
+			out.Values[i] = ec._Contact_bounceEmail(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "unsubscribeEmail":
+			out.Values[i] = ec._Contact_unsubscribeEmail(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "deleted":
+			out.Values[i] = ec._Contact_deleted(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "offers":
+			out.Values[i] = ec._Contact_offers(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "products":
+			out.Values[i] = ec._Contact_products(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "attributions":
+			out.Values[i] = ec._Contact_attributions(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "tasks":
@@ -15280,6 +15996,11 @@ func (ec *executionContext) _UpsertContactPayload(ctx context.Context, sel ast.S
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "traceId":
+			out.Values[i] = ec._UpsertContactPayload_traceId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -15704,6 +16425,26 @@ func (ec *executionContext) ___Type(ctx context.Context, sel ast.SelectionSet, o
 
 func (ec *executionContext) marshalNAppointment2githubᚗcomᚋghlᚑgraphqlᚋgatewayᚋgraphᚋmodelᚐAppointment(ctx context.Context, sel ast.SelectionSet, v model.Appointment) graphql.Marshaler {
 	return ec._Appointment(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNAttribution2githubᚗcomᚋghlᚑgraphqlᚋgatewayᚋgraphᚋmodelᚐAttribution(ctx context.Context, sel ast.SelectionSet, v model.Attribution) graphql.Marshaler {
+	return ec._Attribution(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNAttribution2ᚕgithubᚗcomᚋghlᚑgraphqlᚋgatewayᚋgraphᚋmodelᚐAttributionᚄ(ctx context.Context, sel ast.SelectionSet, v []model.Attribution) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNAttribution2githubᚗcomᚋghlᚑgraphqlᚋgatewayᚋgraphᚋmodelᚐAttribution(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) unmarshalNBoolean2bool(ctx context.Context, v any) (bool, error) {

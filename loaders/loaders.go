@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/vikstrous/dataloadgen"
@@ -31,12 +32,19 @@ type ChildKey struct {
 // cache, synchronously, so a warm read never waits for a batch.
 type Loaders struct {
 	reader       *Reader
+	stale        staleSet
+	query        atomic.Bool // the request runs a query (MarkQuery)
 	contact      *dataloadgen.Loader[string, *upstream.Contact]
 	tasks        *dataloadgen.Loader[string, []upstream.Task]
 	notes        *dataloadgen.Loader[string, []upstream.Note]
 	appointments *dataloadgen.Loader[string, []upstream.Appointment]
 	task         *dataloadgen.Loader[ChildKey, *upstream.Task]
 	note         *dataloadgen.Loader[ChildKey, *upstream.Note]
+
+	// listed holds the partial contacts this request's listings returned
+	// (see upstream.Contact.Fields): never handed out as whole contacts.
+	listedMu sync.Mutex
+	listed   map[string]*upstream.Contact
 }
 
 // New returns fresh loaders over r, for one request.
@@ -62,12 +70,84 @@ func load[K comparable, V any](ctx context.Context, l *Loaders, loader *dataload
 	if v, ok := cached[V](ctx, l.reader, req); ok {
 		return v, nil
 	}
-	return loader.Load(ctx, key)
+	v, err := loader.Load(ctx, key)
+	if err == nil {
+		// The batch that read it ran on another field's context: mark this
+		// field if what it got was stale.
+		l.stale.markField(ctx, req.key)
+	}
+	return v, err
 }
 
-// Contact loads one contact.
+// Contact loads one whole contact.
 func (l *Loaders) Contact(ctx context.Context, id string) (*upstream.Contact, error) {
 	return load(ctx, l, l.contact, l.reader.contactRequest(ctx, "contact", id), id)
+}
+
+// ContactCarrying returns a contact that carries every field in need: the
+// whole contact when it is cached, else one a listing returned (in this
+// request or, through the shared cache, an earlier one) if that carries
+// need, else the whole contact, loaded. The warm path (whole contact
+// cached) costs what Contact costs.
+func (l *Loaders) ContactCarrying(ctx context.Context, id string, need upstream.ContactFields) (*upstream.Contact, error) {
+	req := l.reader.contactRequest(ctx, "contact", id)
+	if v, ok := cached[*upstream.Contact](ctx, l.reader, req); ok {
+		return v, nil
+	}
+	if c := l.listedContact(ctx, id); c != nil && c.Carries(need) {
+		return c, nil
+	}
+	c, err := l.contact.Load(ctx, id)
+	if err == nil {
+		l.stale.markField(ctx, req.key) // as load does: the batch ran on another context
+	}
+	return c, err
+}
+
+// listedContact is the partial contact a listing returned, nil if none.
+func (l *Loaders) listedContact(ctx context.Context, id string) *upstream.Contact {
+	l.listedMu.Lock()
+	c := l.listed[id]
+	l.listedMu.Unlock()
+	if c != nil {
+		return c
+	}
+	c, _ = cached[*upstream.Contact](ctx, l.reader, l.reader.contactRequest(ctx, listedKind, id))
+	return c
+}
+
+// Contacts loads whole contacts, in one batch: the ones the shared cache
+// lacks go out together, each coalesced with identical calls of other
+// requests. errs is nil when every load succeeded, else errs[i] is ids[i]'s.
+func (l *Loaders) Contacts(ctx context.Context, ids []string) (contacts []*upstream.Contact, errs []error) {
+	contacts = make([]*upstream.Contact, len(ids))
+	thunks := make([]func() (*upstream.Contact, error), len(ids))
+	keys := make([]string, len(ids))
+	for i, id := range ids {
+		req := l.reader.contactRequest(ctx, "contact", id)
+		if v, ok := cached[*upstream.Contact](ctx, l.reader, req); ok {
+			contacts[i] = v
+			continue
+		}
+		keys[i] = req.key
+		thunks[i] = l.contact.LoadThunk(ctx, id)
+	}
+	for i, thunk := range thunks {
+		if thunk == nil {
+			continue
+		}
+		c, err := thunk()
+		if err != nil {
+			if errs == nil {
+				errs = make([]error, len(ids))
+			}
+			errs[i] = err
+			continue
+		}
+		contacts[i] = c
+		l.stale.markField(ctx, keys[i])
+	}
+	return contacts, errs
 }
 
 // Tasks loads a contact's tasks.
@@ -129,14 +209,28 @@ func (l *Loaders) StartTask(ctx context.Context, k ChildKey) { l.task.LoadThunk(
 // StartNote begins loading one note, like Start.
 func (l *Loaders) StartNote(ctx context.Context, k ChildKey) { l.note.LoadThunk(ctx, k) }
 
-// PrimeContact hands the loader a contact a listing returned.
-func (l *Loaders) PrimeContact(c *upstream.Contact) { l.contact.Prime(c.ID, c) }
+// PrimeContact hands the loaders a contact a listing returned: a whole one
+// to the contact loader; a partial one aside, where only ContactCarrying
+// looks, so that Contact never returns a contact with fields missing.
+func (l *Loaders) PrimeContact(c *upstream.Contact) {
+	if !c.Partial() {
+		l.contact.Prime(c.ID, c)
+		return
+	}
+	l.listedMu.Lock()
+	defer l.listedMu.Unlock()
+	if l.listed == nil {
+		l.listed = map[string]*upstream.Contact{}
+	}
+	l.listed[c.ID] = c
+}
 
 // each turns a one-key fetch into a batch fetch that runs the keys
 // concurrently (the Reader bounds the concurrency per location) and reports
 // each key's own error.
 func each[K comparable, V any](fetch func(context.Context, K) (V, error)) func(context.Context, []K) (map[K]V, error) {
 	return func(ctx context.Context, keys []K) (map[K]V, error) {
+		ctx = context.WithValue(ctx, batchKey{}, true)
 		var (
 			mu   sync.Mutex
 			wg   sync.WaitGroup
@@ -171,6 +265,11 @@ func each[K comparable, V any](fetch func(context.Context, K) (V, error)) func(c
 // Forget drops what this request loaded about the contacts, so that a later
 // field of the same request (mutations run in order) reads them afresh.
 func (l *Loaders) Forget(contactIDs ...string) {
+	l.listedMu.Lock()
+	for _, id := range contactIDs {
+		delete(l.listed, id)
+	}
+	l.listedMu.Unlock()
 	for _, id := range contactIDs {
 		l.contact.Clear(id)
 		l.tasks.Clear(id)
@@ -198,10 +297,13 @@ func WithLoaders(ctx context.Context, l *Loaders) context.Context {
 
 // Middleware gives every request fresh loaders over r, and serves nothing
 // from the cache to a client that sends Cache-Control: no-cache or whose
-// token the upstream last rejected.
+// token the upstream last rejected. Cache-Control: max-stale bounds the
+// stale answers the request may get (see MaxStale).
 func Middleware(r *Reader, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		ctx := WithLoaders(req.Context(), New(r))
+		l := New(r)
+		l.stale.maxStale, l.stale.hasMax = MaxStale(req.Header)
+		ctx := WithLoaders(req.Context(), l)
 		if cred, ok := auth.FromContext(ctx); NoCacheRequested(req.Header) || (ok && cred.Rejected) {
 			ctx = WithoutCache(ctx)
 		}

@@ -11,8 +11,10 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ghl-graphql/gateway/auth"
@@ -53,6 +55,20 @@ type Config struct {
 	// MaxConcurrentPerLocation bounds concurrent upstream calls per location;
 	// 0 means DefaultMaxConcurrentPerLocation.
 	MaxConcurrentPerLocation int
+	// StaleFor is how long past its time-to-live an answer is kept, to be
+	// served (marked stale) when no fresh one can be had: the rate budget
+	// is spent or the circuit is open. 0 means DefaultStaleFor; negative
+	// keeps nothing past its time-to-live.
+	StaleFor time.Duration
+	// Changes, when not nil, says which answers past their time-to-live are
+	// known unchanged and so still fresh (webhooks, issue 12).
+	Changes ChangeFeed
+	// Refresh configures refresh-ahead on spare budget; the zero value
+	// switches it off.
+	Refresh RefreshConfig
+	// Now is the clock of expiries and staleness (default time.Now); the
+	// Cache should read the same one.
+	Now func() time.Time
 }
 
 // Reader reads from the upstream through the shared cache. Values it
@@ -63,6 +79,12 @@ type Reader struct {
 	ttls   TTLs
 	flight flights
 	limit  *locationLimiter
+
+	staleFor    time.Duration
+	changes     ChangeFeed
+	now         func() time.Time
+	staleServed atomic.Uint64
+	refresh     refresher
 }
 
 // NewReader returns a Reader.
@@ -82,9 +104,44 @@ func NewReader(cfg Config) (*Reader, error) {
 	if cfg.MaxConcurrentPerLocation <= 0 {
 		cfg.MaxConcurrentPerLocation = DefaultMaxConcurrentPerLocation
 	}
-	return &Reader{client: cfg.Client, cache: cfg.Cache, ttls: cfg.TTLs,
-		limit: &locationLimiter{n: cfg.MaxConcurrentPerLocation, sems: map[string]chan struct{}{}}}, nil
+	if cfg.StaleFor == 0 {
+		cfg.StaleFor = DefaultStaleFor
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if err := cfg.Refresh.normalize(); err != nil {
+		return nil, err
+	}
+	r := &Reader{client: cfg.Client, cache: cfg.Cache, ttls: cfg.TTLs,
+		limit:    &locationLimiter{n: cfg.MaxConcurrentPerLocation, sems: map[string]chan struct{}{}},
+		staleFor: max(cfg.StaleFor, 0), changes: cfg.Changes, now: cfg.Now}
+	r.refresh.init(cfg.Refresh)
+	return r, nil
 }
+
+// Stats are the Reader's counters, for metrics and tests.
+type Stats struct {
+	// StaleServed counts answers served stale.
+	StaleServed uint64
+	// RefreshStarted counts refreshes ahead of expiry that were sent;
+	// RefreshNoSpare those not sent because the budget had no spare
+	// slots; RefreshStored those whose answer was stored.
+	RefreshStarted, RefreshNoSpare, RefreshStored uint64
+}
+
+// Stats returns the Reader's counters.
+func (r *Reader) Stats() Stats {
+	return Stats{StaleServed: r.staleServed.Load(), RefreshStarted: r.refresh.started.Load(),
+		RefreshNoSpare: r.refresh.noSpare.Load(), RefreshStored: r.refresh.stored.Load()}
+}
+
+// keep is how long past its time-to-live an answer is kept, to be served
+// stale or, with a change feed, vouched for as fresh.
+func (r *Reader) keep() time.Duration { return r.staleFor }
+
+// Now returns the time by the Reader's clock.
+func (r *Reader) Now() time.Time { return r.now() }
 
 // Cache returns the shared cache, nil when there is none.
 func (r *Reader) Cache() cache.Cache { return r.cache }
@@ -147,7 +204,9 @@ func cacheKey(kind string, cred auth.Credential, parts ...string) string {
 }
 
 // read serves req from the cache, or fetches it once however many callers
-// ask at the same time, and stores the answer.
+// ask at the same time, and stores the answer. When no fresh answer can be
+// had, an answer kept past its time-to-live may be served, marked stale
+// (see serveStale).
 func read[T any](ctx context.Context, r *Reader, req request, fetch func(context.Context) (T, *upstream.Response, error)) (T, error) {
 	touched := TouchedFrom(ctx)
 	if _, ok := auth.FromContext(ctx); !ok || r.cache == nil {
@@ -163,12 +222,15 @@ func read[T any](ctx context.Context, r *Reader, req request, fetch func(context
 	}
 	if r.cache != nil && !skipCache(ctx) {
 		if v, expires, ok := r.cache.Get(req.key); ok {
-			if touched != nil {
-				touched.note(req.tags, expires)
-			}
+			r.touch(touched, req, expires)
+			r.ahead(ctx, req, expires)
+			return v.(T), nil
+		}
+		if v, ok := r.unchanged(ctx, req); ok {
 			return v.(T), nil
 		}
 	}
+	anyFetch := func(ctx context.Context) (any, *upstream.Response, error) { return fetch(ctx) }
 	got, err := r.flight.do(ctx, req.key, func(callCtx context.Context) (any, error) {
 		// A caller can miss the cache just before another's call stores its
 		// answer and reach the flights just after that call has left them:
@@ -178,36 +240,72 @@ func read[T any](ctx context.Context, r *Reader, req request, fetch func(context
 				return fetched{v, expires}, nil
 			}
 		}
-		var epoch uint64
-		if r.cache != nil {
-			epoch = r.cache.Epoch()
-		}
-		release, err := r.limit.acquire(callCtx, req.loc)
-		if err != nil {
-			return nil, err
-		}
-		defer release()
-		v, resp, err := fetch(callCtx)
-		if err != nil {
-			return nil, err
-		}
-		// Taken before the store, so that a response built from this
-		// answer expires no later than the cached entry.
-		expires := time.Now().Add(req.ttl)
-		if r.cache != nil {
-			r.cache.Set(req.key, v, 2*resp.BodyBytes, req.ttl, req.tags, epoch)
-		}
-		return fetched{v, expires}, nil
+		return r.fetchAndStore(callCtx, req, anyFetch)
 	})
 	if err != nil {
+		if v, ok := r.serveStale(ctx, req, err); ok {
+			return v.(T), nil
+		}
 		var zero T
 		return zero, err
 	}
 	f := got.(fetched)
-	if touched != nil {
-		touched.note(req.tags, f.expires)
-	}
+	r.touch(touched, req, f.expires)
 	return f.v.(T), nil
+}
+
+// fetchAndStore makes req's call within the location's bound and stores
+// the answer, kept past its time-to-live for stale answers, and remembers
+// how to refresh it. It runs inside req's flight.
+func (r *Reader) fetchAndStore(callCtx context.Context, req request, fetch func(context.Context) (any, *upstream.Response, error)) (fetched, error) {
+	var epoch uint64
+	if r.cache != nil {
+		epoch = r.cache.Epoch()
+	}
+	if err := r.affordable(callCtx); err != nil {
+		return fetched{}, err
+	}
+	release, err := r.limit.acquire(callCtx, req.loc)
+	if err != nil {
+		return fetched{}, err
+	}
+	defer release()
+	v, resp, err := fetch(callCtx)
+	if err != nil {
+		return fetched{}, err
+	}
+	// Taken before the store, so that a response built from this answer
+	// expires no later than the cached entry.
+	expires := r.now().Add(req.ttl)
+	if r.cache != nil && r.cache.SetStale(req.key, v, 2*resp.BodyBytes, req.ttl, r.keep(), req.tags, epoch) {
+		r.refresh.remember(callCtx, req, fetch)
+	}
+	return fetched{v, expires}, nil
+}
+
+// affordable refuses at once, with RATE_LIMITED, a call the rate budget
+// cannot let go before ctx's deadline, by the same reckoning the gateway
+// used to refuse whole queries up front (upstream.Client.RateCapacity):
+// queries now run however spent the budget is, so that what the caches
+// hold can answer them, and this keeps a call that cannot be afforded from
+// waiting into the request's timeout instead.
+func (r *Reader) affordable(ctx context.Context) error {
+	dl, ok := ctx.Deadline()
+	if !ok {
+		return nil
+	}
+	key := upstream.BudgetKeyFromContext(ctx)
+	if r.client.RateCapacity(key, time.Until(dl)) != 0 {
+		return nil // enough, or no budget at all (-1)
+	}
+	// The shortest wait, doubling from a second up to a day, after which
+	// one call could go.
+	wait := time.Second
+	for wait < 24*time.Hour && r.client.RateCapacity(key, wait) < 1 {
+		wait *= 2
+	}
+	return &upstream.Error{Err: fmt.Errorf("%w: the rate budget allows no call before the request's deadline", upstream.ErrRateLimited),
+		RetryAfter: wait, Retryable: true}
 }
 
 // fetched is a shared call's answer and when it stops being fresh.
@@ -230,9 +328,8 @@ func cached[T any](ctx context.Context, r *Reader, req request) (T, bool) {
 	if !ok {
 		return zero, false
 	}
-	if t := TouchedFrom(ctx); t != nil {
-		t.note(req.tags, expires)
-	}
+	r.touch(TouchedFrom(ctx), req, expires)
+	r.ahead(ctx, req, expires)
 	return v.(T), true
 }
 
@@ -319,7 +416,7 @@ func (r *Reader) Search(ctx context.Context, body *upstream.SearchContactsReques
 			epoch := r.epoch()
 			res, resp, err := r.client.Contacts.Search(ctx, body)
 			if err == nil {
-				r.storeContacts(cred, res.Contacts, resp, epoch)
+				r.storeContacts(ctx, cred, res.Contacts, resp, epoch)
 			}
 			return res, resp, err
 		})
@@ -362,15 +459,32 @@ func (r *Reader) epoch() uint64 {
 	return r.cache.Epoch()
 }
 
-// storeContacts caches contacts a listing returned as single contacts.
-func (r *Reader) storeContacts(cred auth.Credential, contacts []upstream.Contact, resp *upstream.Response, epoch uint64) {
+// listedKind is the cache kind of a contact as a listing returned it, which
+// may lack fields (upstream.Contact.Partial): kept apart from "contact",
+// which only ever holds whole contacts.
+const listedKind = "listed"
+
+// storeContacts caches contacts a listing returned as single contacts: a
+// partial one as listedKind, so that it never stands in for, nor replaces,
+// the whole contact.
+func (r *Reader) storeContacts(ctx context.Context, cred auth.Credential, contacts []upstream.Contact, resp *upstream.Response, epoch uint64) {
 	if r.cache == nil || len(contacts) == 0 || cred.ID == "" {
 		return
 	}
 	size := 2 * resp.BodyBytes / len(contacts)
 	for i := range contacts {
 		c := &contacts[i]
-		r.cache.Set(cacheKey("contact", cred, c.ID), c, size, r.ttls.Contact, []string{tagContact(c.ID)}, epoch)
+		kind := "contact"
+		if c.Partial() {
+			kind = listedKind
+		}
+		req := request{key: cacheKey(kind, cred, c.ID), loc: cred.LocationID,
+			tags: []string{tagContact(c.ID)}, ttl: r.ttls.Contact}
+		// Only whole contacts are refreshed ahead: a refresh reads the whole
+		// contact, which belongs under "contact", not the listed entry.
+		if r.cache.SetStale(req.key, c, size, req.ttl, r.keep(), req.tags, epoch) && kind == "contact" {
+			r.refresh.rememberContact(ctx, r, req, c.ID)
+		}
 	}
 }
 

@@ -8,6 +8,7 @@ package loaders
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"time"
 )
@@ -19,6 +20,11 @@ type Touched struct {
 	tags        map[string]struct{}
 	expires     time.Time
 	uncacheable bool
+	// refreshAt is when the first answer read enters its refresh-ahead
+	// window; keys are the answers' cache keys, to refresh them from a
+	// stored response's hits.
+	refreshAt time.Time
+	keys      []string
 }
 
 type touchedKey struct{}
@@ -35,16 +41,41 @@ func TouchedFrom(ctx context.Context) *Touched {
 	return t
 }
 
-// note records an answer read with tags that stays valid until expires.
-func (t *Touched) note(tags []string, expires time.Time) {
+// note records an answer read for req that stays valid until expires.
+func (t *Touched) note(req request, expires time.Time) {
+	t.noteAhead(req, expires, 0)
+}
+
+// noteAhead is note for a Reader that refreshes answers lead before they
+// expire.
+func (t *Touched) noteAhead(req request, expires time.Time, lead time.Duration) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	for _, tag := range tags {
+	for _, tag := range req.tags {
 		t.tags[tag] = struct{}{}
 	}
 	if t.expires.IsZero() || expires.Before(t.expires) {
 		t.expires = expires
 	}
+	if lead > 0 {
+		if at := expires.Add(-lead); t.refreshAt.IsZero() || at.Before(t.refreshAt) {
+			t.refreshAt = at
+		}
+		t.keys = append(t.keys, req.key)
+	}
+}
+
+// Refresh returns the cache keys of the answers read, and when the first of
+// them is due for a refresh ahead of its expiry; none when the Reader does
+// not refresh ahead.
+func (t *Touched) Refresh() (keys []string, at time.Time) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	// Fields that read the same answer noted it each; a stored response
+	// needs it once.
+	slices.Sort(t.keys)
+	t.keys = slices.Compact(t.keys)
+	return t.keys, t.refreshAt
 }
 
 // MarkUncacheable records that the response must not be stored: it is not

@@ -6,6 +6,8 @@
 package resolvers
 
 import (
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"strconv"
 	"strings"
@@ -18,8 +20,6 @@ import (
 const (
 	maxBusinessPage = 100
 	maxLegacyPage   = 100
-	maxFilterDepth  = 5
-	maxFilters      = 100
 )
 
 // pageArgs checks first/after and returns the page size and start cursor.
@@ -41,36 +41,126 @@ func pageArgs(first *int, after *string, maxFirst int) (int, upstream.SearchCurs
 	return n, c, nil
 }
 
-// connection builds a page of contacts that starts after `start`. cursorOf
-// gives the cursor of the i-th contact of the page.
-func connection(contacts []upstream.Contact, start upstream.SearchCursor, total int,
-	cursorOf func(i int, c *upstream.Contact) upstream.SearchCursor) *model.ContactConnection {
+// errCursorMismatch refuses a cursor made by another listing: following it
+// would silently page through other results (or skip some).
+var errCursorMismatch = &inputError{msg: "after: the cursor was made by another query, filters, sort or listing; " +
+	"page again from the start (without after)"}
+
+// pager pages one listing: what binds its cursors to it, where the page
+// starts, the cursor of each contact, and whether the next call would
+// accept a cursor.
+type pager struct {
+	binding  string
+	start    upstream.SearchCursor
+	cursorOf func(i int, c *upstream.Contact) upstream.SearchCursor
+	usable   func(upstream.SearchCursor) bool
+}
+
+// bindingOf is a short hash of a listing's normalised parameters (its kind,
+// location and what the upstream is asked: the query, and the converted
+// filters and sort, in which defaults are already explicit). It is not a
+// secret: it keeps a client from using one listing's cursor with another,
+// and ParseSearchCursor bounds what a forged cursor can do.
+func bindingOf(kind string, parts ...any) string {
+	h := sha256.New()
+	enc := json.NewEncoder(h)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(append([]any{kind}, parts...)) // plain data from decoded JSON: cannot fail
+	return base64.RawURLEncoding.EncodeToString(h.Sum(nil)[:9])
+}
+
+// newPager checks that start (the client's after, if any) was made by this
+// listing.
+func newPager(start upstream.SearchCursor, binding string) (pager, error) {
+	if !start.IsZero() && start.Binding != binding {
+		return pager{}, errCursorMismatch
+	}
+	return pager{binding: binding, start: start}, nil
+}
+
+// searchPager pages a search: by searchAfter when the contact has one,
+// else by offset (page numbers, which reach only the first 10,000).
+func searchPager(start upstream.SearchCursor, req *upstream.SearchContactsRequest) (pager, error) {
+	p, err := newPager(start, bindingOf("search", req.LocationID, req.Query, req.Filters, req.Sort))
+	if err != nil {
+		return p, err
+	}
+	p.cursorOf = func(i int, c *upstream.Contact) upstream.SearchCursor {
+		return upstream.SearchCursor{Offset: start.Offset + i + 1, SearchAfter: c.SearchAfter}
+	}
+	p.usable = func(c upstream.SearchCursor) bool {
+		var next upstream.SearchContactsRequest
+		_, err := next.StartAfter(c, 1)
+		return err == nil
+	}
+	return p, nil
+}
+
+// businessPager pages a business's contacts by offset (limit/skip).
+func businessPager(start upstream.SearchCursor, locationID, businessID, query string) (pager, error) {
+	if len(start.SearchAfter) > 0 {
+		return pager{}, badInput("after: not a cursor of this list")
+	}
+	p, err := newPager(start, bindingOf("business", locationID, businessID, query))
+	if err != nil {
+		return p, err
+	}
+	p.cursorOf = func(i int, _ *upstream.Contact) upstream.SearchCursor {
+		// Offsets only: a business cursor must not carry a searchAfter.
+		return upstream.SearchCursor{Offset: start.Offset + i + 1}
+	}
+	p.usable = func(c upstream.SearchCursor) bool { return len(c.SearchAfter) == 0 }
+	return p, nil
+}
+
+// legacyPager pages the legacy listing by the dateAdded and ID of the last
+// contact seen. Once the answer is in, its meta can replace cursorOf
+// (legacyCursorOf).
+func legacyPager(start upstream.SearchCursor, locationID, query string) (pager, error) {
+	p, err := newPager(start, bindingOf("legacy", locationID, query))
+	if err != nil {
+		return p, err
+	}
+	p.cursorOf = legacyCursorOf(start, nil)
+	p.usable = func(c upstream.SearchCursor) bool {
+		_, id, err := legacyCursor(c)
+		return err == nil && id != ""
+	}
+	return p, nil
+}
+
+// connection builds the page of contacts that starts at p.start, of a
+// listing of total contacts. hasNextPage is true only with an endCursor
+// the next call accepts: an empty page, or a last contact whose cursor
+// cannot place the next call, ends the listing, since a client would
+// otherwise ask for the same page forever.
+func (p pager) connection(contacts []upstream.Contact, total int) *model.ContactConnection {
 	conn := &model.ContactConnection{
 		Edges:      make([]model.ContactEdge, 0, len(contacts)),
 		Nodes:      make([]model.Contact, 0, len(contacts)),
 		TotalCount: total,
-		PageInfo:   &model.PageInfo{HasPreviousPage: start.Offset > 0},
+		PageInfo:   &model.PageInfo{HasPreviousPage: p.start.Offset > 0},
 	}
 	for i := range contacts {
 		node := contactFromAPI(&contacts[i])
-		cursor := cursorOf(i, &contacts[i]).Encode()
-		conn.Edges = append(conn.Edges, model.ContactEdge{Cursor: cursor, Node: node})
+		c := p.cursorOf(i, &contacts[i])
+		c.Binding = p.binding
+		conn.Edges = append(conn.Edges, model.ContactEdge{Cursor: c.Encode(), Node: node})
 		conn.Nodes = append(conn.Nodes, *node)
 	}
-	if n := len(conn.Edges); n > 0 {
-		conn.PageInfo.StartCursor = &conn.Edges[0].Cursor
-		conn.PageInfo.EndCursor = &conn.Edges[n-1].Cursor
+	n := len(conn.Edges)
+	if n == 0 {
+		return conn
 	}
-	conn.PageInfo.HasNextPage = start.Offset+len(contacts) < total
+	conn.PageInfo.StartCursor = &conn.Edges[0].Cursor
+	conn.PageInfo.EndCursor = &conn.Edges[n-1].Cursor
+	if p.start.Offset+len(contacts) < total {
+		// Read the cursor back as the next call will: Encode may have
+		// dropped an over-long searchAfter.
+		next, err := upstream.ParseSearchCursor(*conn.PageInfo.EndCursor)
+		conn.PageInfo.HasNextPage = err == nil && next.Binding == p.binding && p.usable(next)
+	}
 	return conn
-}
-
-// offsetCursor is the cursor of the i-th contact of a page that starts after
-// start, carrying the contact's searchAfter when the API gave one.
-func offsetCursor(start upstream.SearchCursor) func(int, *upstream.Contact) upstream.SearchCursor {
-	return func(i int, c *upstream.Contact) upstream.SearchCursor {
-		return upstream.SearchCursor{Offset: start.Offset + i + 1, SearchAfter: c.SearchAfter}
-	}
 }
 
 var filterOperators = map[model.FilterOperator]string{
@@ -84,21 +174,14 @@ var filterOperators = map[model.FilterOperator]string{
 }
 
 // filtersToAPI checks and converts search filters.
+// Their number and nesting are bounded by Limits (CheckArguments).
 func filtersToAPI(in []model.ContactFilter) ([]upstream.SearchFilter, error) {
-	count := 0
-	return convertFilters(in, "filters", 1, &count)
+	return convertFilters(in, "filters")
 }
 
-func convertFilters(in []model.ContactFilter, path string, depth int, count *int) ([]upstream.SearchFilter, error) {
-	if depth > maxFilterDepth {
-		return nil, badInput("%s: groups nest deeper than %d", path, maxFilterDepth)
-	}
+func convertFilters(in []model.ContactFilter, path string) ([]upstream.SearchFilter, error) {
 	out := make([]upstream.SearchFilter, 0, len(in))
 	for i, f := range in {
-		*count++
-		if *count > maxFilters {
-			return nil, badInput("filters: more than %d conditions", maxFilters)
-		}
 		p := path + "[" + strconv.Itoa(i) + "]"
 		group, op := f.Group.Value(), f.Operator.Value()
 		field := strings.TrimSpace(val(f.Field))
@@ -110,7 +193,7 @@ func convertFilters(in []model.ContactFilter, path string, depth int, count *int
 			if len(sub) == 0 {
 				return nil, badInput("%s: a group needs at least one filter", p)
 			}
-			conv, err := convertFilters(sub, p+".filters", depth+1, count)
+			conv, err := convertFilters(sub, p+".filters")
 			if err != nil {
 				return nil, err
 			}
@@ -160,6 +243,13 @@ func sortToAPI(in []model.ContactSort) ([]upstream.SearchSort, error) {
 	for i, s := range in {
 		if !sortFields[s.Field] {
 			return nil, badInput("sort[%d].field %q: sort by dateAdded, dateUpdated, firstName, lastName, email or companyName", i, s.Field)
+		}
+		for _, prev := range out {
+			if prev.Field == s.Field {
+				// A second key on the same field orders nothing, and makes
+				// equal sorts look different to the cursor binding.
+				return nil, badInput("sort[%d].field %q is already sorted on", i, s.Field)
+			}
 		}
 		dir := upstream.SortAsc
 		if d := s.Direction.Value(); d != nil && *d == model.SortDirectionDesc {

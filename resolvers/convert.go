@@ -87,21 +87,63 @@ func contactFromAPI(c *upstream.Contact) *model.Contact {
 		DateAdded:          parseTime(c.DateAdded),
 		DateUpdated:        parseTime(c.DateUpdated),
 		LastActivity:       parseTime(c.LastActivity),
+
+		LastSessionActivityAt: parseTime(c.LastSessionActivityAt),
+		FirstNameLowerCase:    strPtr(c.FirstNameLowerCase),
+		LastNameLowerCase:     strPtr(c.LastNameLowerCase),
+		FullNameLowerCase:     strPtr(c.FullNameLowerCase),
+		EmailLowerCase:        strPtr(c.EmailLowerCase),
+		BirthMonth:            intPtr(int(c.BirthMonth)),
+		BirthDay:              intPtr(int(c.BirthDay)),
+		Ssn:                   strPtr(string(c.SSN)),
+		Attachments:           strPtr(string(c.Attachments)),
+		VisitorID:             strPtr(c.VisitorID),
+		BounceEmail:           c.BounceEmail,
+		UnsubscribeEmail:      c.UnsubscribeEmail,
+		Deleted:               c.Deleted,
+		Offers:                orEmpty(c.Offers),
+		Products:              orEmpty(c.Products),
+
+		AttributionSource:     attributionFromAPI(c.AttributionSource),
+		LastAttributionSource: attributionFromAPI(c.LastAttributionSource),
 	}
 	for _, f := range c.CustomFields {
 		m.CustomFields = append(m.CustomFields, model.CustomFieldValue{ID: f.ID, Value: f.Value})
 	}
-	first, last := c.AttributionSource, c.LastAttributionSource
-	// Search answers carry a list instead of the first/last pair.
-	if first == nil && len(c.Attributions) > 0 {
-		first = &c.Attributions[0]
-	}
-	if last == nil && len(c.Attributions) > 1 {
-		last = &c.Attributions[len(c.Attributions)-1]
-	}
-	m.AttributionSource = attributionFromAPI(first)
-	m.LastAttributionSource = attributionFromAPI(last)
+	m.Attributions = attributionsFromAPI(c, m.AttributionSource, m.LastAttributionSource)
 	return m
+}
+
+// intPtr returns nil for 0, which the API's birthMonth and birthDay never
+// are when recorded.
+func intPtr(n int) *int {
+	if n == 0 {
+		return nil
+	}
+	return &n
+}
+
+// attributionsFromAPI is the contact's attributions, first to last: the
+// list a search or listing carries, else the first and latest a read by ID
+// carries (first and last, already converted; the latest once when it is
+// the first).
+func attributionsFromAPI(c *upstream.Contact, first, last *model.Attribution) []model.Attribution {
+	if len(c.Attributions) > 0 {
+		out := make([]model.Attribution, 0, len(c.Attributions))
+		for i := range c.Attributions {
+			out = append(out, *attributionFromAPI(&c.Attributions[i]))
+		}
+		return out
+	}
+	switch {
+	case first == nil && last == nil:
+		return []model.Attribution{}
+	case last == nil || first != nil && *c.LastAttributionSource == *c.AttributionSource:
+		return []model.Attribution{*first}
+	case first == nil:
+		return []model.Attribution{*last}
+	}
+	return []model.Attribution{*first, *last}
 }
 
 func dndStatusFromAPI(s string) model.DndStatus {
@@ -166,7 +208,7 @@ func attributionFromAPI(a *upstream.Attribution) *model.Attribution {
 		Referrer: strPtr(a.Referrer), Fbclid: strPtr(a.FBCLID), Gclid: strPtr(a.GCLID),
 		Msclkid: strPtr(a.MSCLKID), Dclid: strPtr(a.DCLID), Fbc: strPtr(a.FBC), Fbp: strPtr(a.FBP),
 		FbEventID: strPtr(a.FBEventID), UserAgent: strPtr(a.UserAgent), IP: strPtr(a.IP),
-		Medium: strPtr(a.Medium), MediumID: strPtr(a.MediumID),
+		Medium: strPtr(a.Medium), MediumID: strPtr(a.MediumID), SessionSource: strPtr(a.SessionSource),
 	}
 }
 

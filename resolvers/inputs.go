@@ -7,7 +7,6 @@ package resolvers
 import (
 	"net/mail"
 	"strings"
-	"unicode"
 
 	"github.com/99designs/gqlgen/graphql"
 
@@ -15,27 +14,16 @@ import (
 	"github.com/ghl-graphql/gateway/upstream"
 )
 
-// Input limits: generous for real use, small enough that one request cannot
-// make the gateway build an absurd upstream call.
-const (
-	maxIDLen   = 128
-	maxListLen = 500
-	maxTagLen  = 256
-	maxTextLen = 64 << 10
-)
+// The lengths and counts of every argument are bounded by Limits, checked
+// by CheckArguments before any resolver runs; the checks here are about
+// meaning (empty, ".", a group without filters, ...), so they hold whatever
+// the limits are set to.
 
-// checkID refuses an empty, over-long or control-character ID. Anything else
-// is passed on, escaped, as one path segment.
+// checkID refuses an empty, dot-segment or control-character ID. Anything
+// else is passed on, escaped, as one path segment.
 func checkID(field, id string) error {
-	switch {
-	case strings.TrimSpace(id) == "":
-		return badInput("%s must not be empty", field)
-	case len(id) > maxIDLen:
-		return badInput("%s is longer than %d characters", field, maxIDLen)
-	case id == "." || id == "..":
-		return badInput("%s %q is not a valid ID", field, id)
-	case strings.IndexFunc(id, unicode.IsControl) >= 0:
-		return badInput("%s must not contain control characters", field)
+	if bad := idProblem(id); bad != "" {
+		return badInput("%s %s", field, bad)
 	}
 	return nil
 }
@@ -44,9 +32,6 @@ func checkID(field, id string) error {
 func checkIDs(field string, ids []string) error {
 	if len(ids) == 0 {
 		return badInput("%s must not be empty", field)
-	}
-	if len(ids) > maxListLen {
-		return badInput("%s holds more than %d items", field, maxListLen)
 	}
 	for _, id := range ids {
 		if err := checkID(field+" item", id); err != nil {
@@ -61,15 +46,12 @@ func checkTags(field string, tags []string, allowEmpty bool) error {
 	if len(tags) == 0 && !allowEmpty {
 		return badInput("%s must hold at least one tag", field)
 	}
-	if len(tags) > maxListLen {
-		return badInput("%s holds more than %d tags", field, maxListLen)
-	}
 	for _, t := range tags {
 		if strings.TrimSpace(t) == "" {
 			return badInput("%s must not hold an empty tag", field)
 		}
-		if len(t) > maxTagLen {
-			return badInput("%s holds a tag longer than %d characters", field, maxTagLen)
+		if bad := tagProblem(t); bad != "" {
+			return badInput("%s: a tag %s", field, bad)
 		}
 	}
 	return nil
@@ -163,9 +145,6 @@ func inboundDNDToAPI(in *model.InboundDndSettingsInput) (*upstream.InboundDNDSet
 }
 
 func customFieldsToAPI(in []model.CustomFieldInput) ([]upstream.CustomFieldInput, error) {
-	if len(in) > maxListLen {
-		return nil, badInput("customFields holds more than %d items", maxListLen)
-	}
 	out := make([]upstream.CustomFieldInput, 0, len(in))
 	for i, f := range in {
 		id, key := val(f.ID), val(f.Key)
@@ -285,9 +264,6 @@ func createTaskRequest(in model.CreateTaskInput) (*upstream.CreateTaskRequest, e
 	if strings.TrimSpace(in.Title) == "" {
 		return nil, badInput("title must not be empty")
 	}
-	if len(val(in.Body)) > maxTextLen {
-		return nil, badInput("body is longer than %d bytes", maxTextLen)
-	}
 	completed := boolPtr(in.Completed)
 	return &upstream.CreateTaskRequest{
 		Title: in.Title, Body: val(in.Body), DueDate: formatTime(in.DueDate),
@@ -322,9 +298,6 @@ func updateTaskRequest(in model.UpdateTaskInput) (*upstream.UpdateTaskRequest, e
 func createNoteRequest(in model.CreateNoteInput) (*upstream.CreateNoteRequest, error) {
 	if strings.TrimSpace(in.Body) == "" {
 		return nil, badInput("body must not be empty")
-	}
-	if len(in.Body) > maxTextLen {
-		return nil, badInput("body is longer than %d bytes", maxTextLen)
 	}
 	return &upstream.CreateNoteRequest{
 		Body: in.Body, Title: val(in.Title), Color: val(in.Color), Pinned: boolPtr(in.Pinned), UserID: val(in.UserID),

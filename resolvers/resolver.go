@@ -9,6 +9,7 @@ import (
 	"log/slog"
 
 	"github.com/ghl-graphql/gateway/auth"
+	"github.com/ghl-graphql/gateway/errcode"
 	"github.com/ghl-graphql/gateway/loaders"
 	"github.com/ghl-graphql/gateway/upstream"
 )
@@ -20,15 +21,17 @@ type Resolver struct {
 	logger          *slog.Logger
 	defaultLocation string
 	subs            *subscriptions // nil: no subscriptions (EnableSubscriptions)
+	onWrite         func(context.Context, WriteResult)
+	limits          Limits
 }
 
 // Config configures a Resolver.
 type Config struct {
 	// Client calls the Contacts API.
 	Client *upstream.Client
-	// Reader serves reads through the shared cache, with coalescing; nil
-	// makes every read a direct upstream call. Requests get per-request
-	// loaders over it from loaders.Middleware.
+	// Reader serves reads through the shared cache, with coalescing
+	// (required). Requests get per-request loaders over it from
+	// loaders.Middleware.
 	Reader *loaders.Reader
 	// Logger receives internal errors; nil discards them.
 	Logger *slog.Logger
@@ -36,6 +39,12 @@ type Config struct {
 	// credential nor the X-Location-Id header names one (a gateway that
 	// serves a single sub-account sets it).
 	DefaultLocationID string
+	// OnWrite, when not nil, gets the outcome of every write (the audit log).
+	OnWrite func(context.Context, WriteResult)
+	// Limits bound the IDs, free text and lists of every field's arguments;
+	// zero fields take DefaultLimits'. They are enforced by CheckArguments,
+	// which the GraphQL handler must install.
+	Limits Limits
 }
 
 // New returns the root resolver.
@@ -43,10 +52,17 @@ func New(cfg Config) (*Resolver, error) {
 	if cfg.Client == nil {
 		return nil, errors.New("resolvers: nil upstream client")
 	}
+	if cfg.Reader == nil {
+		return nil, errors.New("resolvers: nil reader")
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Resolver{client: cfg.Client, reader: cfg.Reader, logger: cfg.Logger, defaultLocation: cfg.DefaultLocationID}, nil
+	if err := cfg.Limits.Validate(); err != nil {
+		return nil, err
+	}
+	return &Resolver{client: cfg.Client, reader: cfg.Reader, logger: cfg.Logger, defaultLocation: cfg.DefaultLocationID,
+		limits: cfg.Limits.withDefaults(), onWrite: cfg.OnWrite}, nil
 }
 
 // upstreamContext returns ctx carrying the request's credential for the
@@ -79,7 +95,7 @@ func writeContext(ctx context.Context) (context.Context, auth.Credential, error)
 		return ctx, cred, err
 	}
 	if allowed, known := cred.MayWrite(); known && !allowed {
-		return ctx, cred, &authError{code: CodeForbidden, msg: "forbidden: the credential lacks the contacts.write scope"}
+		return ctx, cred, &authError{code: errcode.CodeForbidden, msg: "forbidden: the credential lacks the contacts.write scope"}
 	}
 	return ctx, cred, nil
 }
@@ -88,15 +104,20 @@ func writeContext(ctx context.Context) (context.Context, auth.Credential, error)
 // credential's, else the configured default.
 func (r *Resolver) location(cred auth.Credential, arg *string) (string, error) {
 	if arg != nil && *arg != "" {
-		if err := checkID("locationId", *arg); err != nil {
+		if err := checkIDLimit("locationId", *arg, r.limits.IDBytes); err != nil {
 			return "", err
 		}
 		if cred.LocationID != "" && cred.LocationID != *arg {
-			return "", &authError{code: CodeForbidden, msg: "forbidden: the credential belongs to another location"}
+			return "", &authError{code: errcode.CodeForbidden, msg: "forbidden: the credential belongs to another location"}
 		}
 		return *arg, nil
 	}
 	if cred.LocationID != "" {
+		// It may come from the X-Location-Id header: held to the rules of
+		// a locationId argument before it goes into an upstream call.
+		if err := checkIDLimit("the credential's location (X-Location-Id)", cred.LocationID, r.limits.IDBytes); err != nil {
+			return "", err
+		}
 		return cred.LocationID, nil
 	}
 	if r.defaultLocation != "" {

@@ -119,219 +119,91 @@ func (r *contactTagsPayloadResolver) Contact(ctx context.Context, obj *model.Con
 
 // CreateContact is the resolver for the createContact field.
 func (r *mutationResolver) CreateContact(ctx context.Context, input model.CreateContactInput) (*model.ContactPayload, error) {
-	ctx, cred, err := writeContext(ctx)
-	if err != nil {
-		return nil, err
-	}
-	loc, err := r.location(cred, input.LocationID.Value())
-	if err != nil {
-		return nil, err
-	}
-	req, err := createContactRequest(input, loc)
-	if err != nil {
-		return nil, err
-	}
-	c, _, err := r.client.Contacts.Create(ctx, req)
-	if err != nil {
-		r.changed(ctx, loc)
-		return nil, err
-	}
-	r.changed(ctx, loc, c.ID)
-	return &model.ContactPayload{Contact: contactFromAPI(c)}, nil
+	var req *upstream.CreateContactRequest
+	return apply(ctx, r.Resolver, writeSpec{scoped: true, location: input.LocationID.Value(),
+		build: func(loc string) (err error) { req, err = createContactRequest(input, loc); return err }},
+		func(ctx context.Context, _ string) (*upstream.Contact, error) {
+			return answer(r.client.Contacts.Create(ctx, req))
+		},
+		createdContact, func(c *upstream.Contact) *model.ContactPayload {
+			// A create's answer lacks fields of a read: complete it, with
+			// the request's credential, now that the write is done.
+			ctx, _, _ := upstreamContext(ctx)
+			return &model.ContactPayload{Contact: contactFromAPI(r.completeAnswered(ctx, c))}
+		})
 }
 
 // UpdateContact is the resolver for the updateContact field.
 func (r *mutationResolver) UpdateContact(ctx context.Context, id string, input model.UpdateContactInput) (*model.ContactPayload, error) {
-	if err := checkID("id", id); err != nil {
-		return nil, err
-	}
-	req, err := updateContactRequest(input)
-	if err != nil {
-		return nil, err
-	}
-	var c *upstream.Contact
-	err = r.mutate(ctx, func(ctx context.Context) (err error) {
-		c, _, err = r.client.Contacts.Update(ctx, id, req)
-		return err
-	}, id)
-	if err != nil {
-		return nil, err
-	}
-	return &model.ContactPayload{Contact: contactFromAPI(c)}, nil
+	var req *upstream.UpdateContactRequest
+	return apply(ctx, r.Resolver, writeSpec{contacts: ids(id), limits: checkID("id", id),
+		build: func(string) (err error) { req, err = updateContactRequest(input); return err }},
+		func(ctx context.Context, _ string) (*upstream.Contact, error) {
+			return answer(r.client.Contacts.Update(ctx, id, req))
+		},
+		nil, contactPayload)
 }
 
 // DeleteContact is the resolver for the deleteContact field.
 func (r *mutationResolver) DeleteContact(ctx context.Context, id string) (*model.DeletePayload, error) {
-	if err := checkID("id", id); err != nil {
-		return nil, err
-	}
-	err := r.mutate(ctx, func(ctx context.Context) (err error) {
-		_, err = r.client.Contacts.Delete(ctx, id)
-		return err
-	}, id)
-	if err != nil {
-		return nil, err
-	}
-	return &model.DeletePayload{DeletedID: id, Success: true}, nil
+	return apply(ctx, r.Resolver, writeSpec{contacts: ids(id), limits: checkID("id", id)},
+		func(ctx context.Context, _ string) (*upstream.Response, error) {
+			return r.client.Contacts.Delete(ctx, id)
+		},
+		nil, deleted(id))
 }
 
 // UpsertContact is the resolver for the upsertContact field.
 func (r *mutationResolver) UpsertContact(ctx context.Context, input model.CreateContactInput, allowDuplicate *bool) (*model.UpsertContactPayload, error) {
-	ctx, cred, err := writeContext(ctx)
-	if err != nil {
-		return nil, err
-	}
-	loc, err := r.location(cred, input.LocationID.Value())
-	if err != nil {
-		return nil, err
-	}
-	if val(input.Email) == "" && val(input.Phone) == "" {
-		return nil, badInput("upsertContact matches on email or phone: give at least one")
-	}
-	req, err := createContactRequest(input, loc)
-	if err != nil {
-		return nil, err
-	}
-	res, _, err := r.client.Contacts.Upsert(ctx, &upstream.UpsertContactRequest{
-		CreateContactRequest: *req, CreateNewIfDuplicateAllowed: allowDuplicate,
-	})
-	if err != nil {
-		r.changed(ctx, loc)
-		return nil, err
-	}
-	r.changed(ctx, loc, res.Contact.ID)
-	return &model.UpsertContactPayload{Contact: contactFromAPI(res.Contact), Created: res.New}, nil
+	var req *upstream.UpsertContactRequest
+	return apply(ctx, r.Resolver, writeSpec{scoped: true, location: input.LocationID.Value(), limits: upsertMatch(input),
+		build: func(loc string) (err error) { req, err = upsertContactRequest(input, loc, allowDuplicate); return err }},
+		func(ctx context.Context, _ string) (*upstream.UpsertResult, error) {
+			return answer(r.client.Contacts.Upsert(ctx, req))
+		},
+		func(res *upstream.UpsertResult) []string { return ids(res.Contact.ID) }, upsertPayload)
 }
 
 // CreateTask is the resolver for the createTask field.
 func (r *mutationResolver) CreateTask(ctx context.Context, contactID string, input model.CreateTaskInput) (*model.TaskPayload, error) {
-	if err := checkID("contactId", contactID); err != nil {
-		return nil, err
-	}
-	req, err := createTaskRequest(input)
-	if err != nil {
-		return nil, err
-	}
-	var t *upstream.Task
-	err = r.mutate(ctx, func(ctx context.Context) (err error) {
-		t, _, err = r.client.Tasks.Create(ctx, contactID, req)
-		return err
-	}, contactID)
-	if err != nil {
-		return nil, err
-	}
-	task := taskFromAPI(t, contactID)
-	return &model.TaskPayload{Task: &task}, nil
+	build := func() (*upstream.CreateTaskRequest, error) { return createTaskRequest(input) }
+	return createChild(ctx, r.Resolver, contactID, build, r.client.Tasks.Create, taskID, taskPayload(contactID))
 }
 
 // UpdateTask is the resolver for the updateTask field.
 func (r *mutationResolver) UpdateTask(ctx context.Context, contactID string, id string, input model.UpdateTaskInput) (*model.TaskPayload, error) {
-	if err := checkTaskIDs(contactID, id); err != nil {
-		return nil, err
-	}
-	req, err := updateTaskRequest(input)
-	if err != nil {
-		return nil, err
-	}
-	var t *upstream.Task
-	err = r.mutate(ctx, func(ctx context.Context) (err error) {
-		t, _, err = r.client.Tasks.Update(ctx, contactID, id, req)
-		return err
-	}, contactID)
-	if err != nil {
-		return nil, err
-	}
-	task := taskFromAPI(t, contactID)
-	return &model.TaskPayload{Task: &task}, nil
+	build := func() (*upstream.UpdateTaskRequest, error) { return updateTaskRequest(input) }
+	return updateChild(ctx, r.Resolver, contactID, id, build, r.client.Tasks.Update, taskPayload(contactID))
 }
 
 // SetTaskCompleted is the resolver for the setTaskCompleted field.
 func (r *mutationResolver) SetTaskCompleted(ctx context.Context, contactID string, id string, completed bool) (*model.TaskPayload, error) {
-	if err := checkTaskIDs(contactID, id); err != nil {
-		return nil, err
-	}
-	var t *upstream.Task
-	err := r.mutate(ctx, func(ctx context.Context) (err error) {
-		t, _, err = r.client.Tasks.SetCompleted(ctx, contactID, id, completed)
-		return err
-	}, contactID)
-	if err != nil {
-		return nil, err
-	}
-	task := taskFromAPI(t, contactID)
-	return &model.TaskPayload{Task: &task}, nil
+	return apply(ctx, r.Resolver, writeSpec{contacts: ids(contactID), others: ids(id), limits: checkTaskIDs(contactID, id)},
+		func(ctx context.Context, _ string) (*upstream.Task, error) {
+			return answer(r.client.Tasks.SetCompleted(ctx, contactID, id, completed))
+		}, nil, taskPayload(contactID))
 }
 
 // DeleteTask is the resolver for the deleteTask field.
 func (r *mutationResolver) DeleteTask(ctx context.Context, contactID string, id string) (*model.DeletePayload, error) {
-	if err := checkTaskIDs(contactID, id); err != nil {
-		return nil, err
-	}
-	err := r.mutate(ctx, func(ctx context.Context) (err error) {
-		_, err = r.client.Tasks.Delete(ctx, contactID, id)
-		return err
-	}, contactID)
-	if err != nil {
-		return nil, err
-	}
-	return &model.DeletePayload{DeletedID: id, Success: true}, nil
+	return deleteChild(ctx, r.Resolver, contactID, id, r.client.Tasks.Delete)
 }
 
 // CreateNote is the resolver for the createNote field.
 func (r *mutationResolver) CreateNote(ctx context.Context, contactID string, input model.CreateNoteInput) (*model.NotePayload, error) {
-	if err := checkID("contactId", contactID); err != nil {
-		return nil, err
-	}
-	req, err := createNoteRequest(input)
-	if err != nil {
-		return nil, err
-	}
-	var n *upstream.Note
-	err = r.mutate(ctx, func(ctx context.Context) (err error) {
-		n, _, err = r.client.Notes.Create(ctx, contactID, req)
-		return err
-	}, contactID)
-	if err != nil {
-		return nil, err
-	}
-	note := noteFromAPI(n, contactID)
-	return &model.NotePayload{Note: &note}, nil
+	build := func() (*upstream.CreateNoteRequest, error) { return createNoteRequest(input) }
+	return createChild(ctx, r.Resolver, contactID, build, r.client.Notes.Create, noteID, notePayload(contactID))
 }
 
 // UpdateNote is the resolver for the updateNote field.
 func (r *mutationResolver) UpdateNote(ctx context.Context, contactID string, id string, input model.UpdateNoteInput) (*model.NotePayload, error) {
-	if err := checkNoteIDs(contactID, id); err != nil {
-		return nil, err
-	}
-	req, err := updateNoteRequest(input)
-	if err != nil {
-		return nil, err
-	}
-	var n *upstream.Note
-	err = r.mutate(ctx, func(ctx context.Context) (err error) {
-		n, _, err = r.client.Notes.Update(ctx, contactID, id, req)
-		return err
-	}, contactID)
-	if err != nil {
-		return nil, err
-	}
-	note := noteFromAPI(n, contactID)
-	return &model.NotePayload{Note: &note}, nil
+	build := func() (*upstream.UpdateNoteRequest, error) { return updateNoteRequest(input) }
+	return updateChild(ctx, r.Resolver, contactID, id, build, r.client.Notes.Update, notePayload(contactID))
 }
 
 // DeleteNote is the resolver for the deleteNote field.
 func (r *mutationResolver) DeleteNote(ctx context.Context, contactID string, id string) (*model.DeletePayload, error) {
-	if err := checkNoteIDs(contactID, id); err != nil {
-		return nil, err
-	}
-	err := r.mutate(ctx, func(ctx context.Context) (err error) {
-		_, err = r.client.Notes.Delete(ctx, contactID, id)
-		return err
-	}, contactID)
-	if err != nil {
-		return nil, err
-	}
-	return &model.DeletePayload{DeletedID: id, Success: true}, nil
+	return deleteChild(ctx, r.Resolver, contactID, id, r.client.Notes.Delete)
 }
 
 // AddContactTags is the resolver for the addContactTags field.
@@ -383,76 +255,26 @@ func (r *mutationResolver) RemoveContactFromWorkflow(ctx context.Context, contac
 
 // BulkUpdateContactTags is the resolver for the bulkUpdateContactTags field.
 func (r *mutationResolver) BulkUpdateContactTags(ctx context.Context, input model.BulkUpdateContactTagsInput) (*model.BulkUpdateContactTagsPayload, error) {
-	if err := checkIDs("contactIds", input.ContactIds); err != nil {
-		return nil, err
-	}
-	removeAll := boolPtr(input.RemoveAllTags)
-	all := removeAll != nil && *removeAll
-	if all && input.Action != model.TagActionRemove {
-		return nil, badInput("removeAllTags goes with action REMOVE")
-	}
-	if err := checkTags("tags", input.Tags.Value(), all); err != nil {
-		return nil, err
-	}
-	ctx, cred, err := writeContext(ctx)
-	if err != nil {
-		return nil, err
-	}
-	loc, err := r.location(cred, input.LocationID.Value())
-	if err != nil {
-		return nil, err
-	}
-	action := upstream.BulkTagsAdd
-	if input.Action == model.TagActionRemove {
-		action = upstream.BulkTagsRemove
-	}
-	res, _, err := r.client.Bulk.UpdateTags(ctx, action, &upstream.BulkTagsRequest{
-		Contacts: input.ContactIds, Tags: input.Tags.Value(), LocationID: loc, RemoveAllTags: all,
-	})
-	r.changed(ctx, loc, input.ContactIds...)
-	if err != nil {
-		return nil, err
-	}
-	out := &model.BulkUpdateContactTagsPayload{
-		Success: res.Succeeded && res.ErrorCount == 0, ErrorCount: res.ErrorCount,
-		Results: make([]model.BulkTagResult, 0, len(res.Responses)),
-	}
-	for _, x := range res.Responses {
-		out.Results = append(out.Results, model.BulkTagResult{
-			ContactID: strPtr(x.ContactID), Success: x.Type == "success", Message: strPtr(x.Message),
-			PreviousTags: orEmpty(x.OldTags), TagsAdded: orEmpty(x.TagsAdded), TagsRemoved: orEmpty(x.TagsRemoved),
-		})
-	}
-	return out, nil
+	all := boolPtr(input.RemoveAllTags) != nil && *boolPtr(input.RemoveAllTags)
+	body := &upstream.BulkTagsRequest{Contacts: input.ContactIds, Tags: input.Tags.Value(), RemoveAllTags: all}
+	return apply(ctx, r.Resolver, writeSpec{scoped: true, location: input.LocationID.Value(), contacts: input.ContactIds,
+		limits: firstError(checkIDs("contactIds", input.ContactIds), checkRemoveAll(input.Action, all), checkTags("tags", body.Tags, all))},
+		func(ctx context.Context, loc string) (*upstream.BulkTagsResult, error) {
+			body.LocationID = loc
+			return answer(r.client.Bulk.UpdateTags(ctx, bulkTagAction(input.Action), body))
+		}, nil, bulkTagsPayload)
 }
 
 // BulkSetContactsBusiness is the resolver for the bulkSetContactsBusiness field.
 func (r *mutationResolver) BulkSetContactsBusiness(ctx context.Context, input model.BulkSetContactsBusinessInput) (*model.BulkSetContactsBusinessPayload, error) {
-	if err := checkIDs("contactIds", input.ContactIds); err != nil {
-		return nil, err
-	}
 	business := input.BusinessID.Value()
-	if business != nil {
-		if err := checkID("businessId", *business); err != nil {
-			return nil, err
-		}
-	}
-	ctx, cred, err := writeContext(ctx)
-	if err != nil {
-		return nil, err
-	}
-	loc, err := r.location(cred, input.LocationID.Value())
-	if err != nil {
-		return nil, err
-	}
-	res, _, err := r.client.Bulk.UpdateBusiness(ctx, &upstream.BulkBusinessRequest{
-		LocationID: loc, IDs: input.ContactIds, BusinessID: business,
-	})
-	r.changed(ctx, loc, input.ContactIds...)
-	if err != nil {
-		return nil, err
-	}
-	return &model.BulkSetContactsBusinessPayload{Success: res.Success, ContactIds: orEmpty(res.IDs)}, nil
+	return apply(ctx, r.Resolver, writeSpec{scoped: true, location: input.LocationID.Value(), contacts: input.ContactIds,
+		others: ids(val(input.BusinessID)), limits: firstError(checkIDs("contactIds", input.ContactIds), checkOptionalID("businessId", business))},
+		func(ctx context.Context, loc string) (*upstream.BulkBusinessResult, error) {
+			return answer(r.client.Bulk.UpdateBusiness(ctx, &upstream.BulkBusinessRequest{LocationID: loc, IDs: input.ContactIds, BusinessID: business}))
+		}, nil, func(res *upstream.BulkBusinessResult) *model.BulkSetContactsBusinessPayload {
+			return &model.BulkSetContactsBusinessPayload{Success: res.Success, ContactIds: orEmpty(res.IDs)}
+		})
 }
 
 // Note is the resolver for the note field.
@@ -496,6 +318,10 @@ func (r *queryResolver) Contacts(ctx context.Context, query *string, filters []m
 	if query != nil {
 		req.Query = *query
 	}
+	p, err := searchPager(start, req)
+	if err != nil {
+		return nil, err
+	}
 	skip, err := req.StartAfter(start, n)
 	if err != nil {
 		return nil, badInput("after: %v", err)
@@ -508,8 +334,11 @@ func (r *queryResolver) Contacts(ctx context.Context, query *string, filters []m
 	if skip > len(contacts) {
 		skip = len(contacts)
 	}
-	contacts = contacts[skip:]
-	return connection(contacts, start, res.Total, offsetCursor(start)), nil
+	contacts, err = r.completePage(ctx, contacts[skip:])
+	if err != nil {
+		return nil, err
+	}
+	return p.connection(contacts, res.Total), nil
 }
 
 // ContactsByBusiness is the resolver for the contactsByBusiness field.
@@ -552,6 +381,9 @@ func (r *queryResolver) DuplicateContact(ctx context.Context, email *string, pho
 	if err != nil || c == nil {
 		return nil, err
 	}
+	if c, err = r.completeContact(ctx, c); err != nil {
+		return nil, err
+	}
 	return contactFromAPI(c), nil
 }
 
@@ -587,6 +419,10 @@ func (r *queryResolver) ContactsLegacyList(ctx context.Context, query *string, f
 	if query != nil {
 		opts.Query = *query
 	}
+	p, err := legacyPager(start, loc, opts.Query)
+	if err != nil {
+		return nil, err
+	}
 	list, err := r.listLegacy(ctx, opts)
 	if err != nil {
 		return nil, err
@@ -595,7 +431,12 @@ func (r *queryResolver) ContactsLegacyList(ctx context.Context, query *string, f
 	if list.Meta != nil && list.Meta.Total > total {
 		total = list.Meta.Total
 	}
-	return connection(list.Contacts, start, total, legacyCursorOf(start)), nil
+	p.cursorOf = legacyCursorOf(start, list.Meta)
+	contacts, err := r.completePage(ctx, list.Contacts)
+	if err != nil {
+		return nil, err
+	}
+	return p.connection(contacts, total), nil
 }
 
 // ContactsChangedSince is the resolver for the contactsChangedSince field.

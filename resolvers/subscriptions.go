@@ -21,20 +21,11 @@ import (
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/ghl-graphql/gateway/auth"
+	"github.com/ghl-graphql/gateway/errcode"
 	"github.com/ghl-graphql/gateway/events"
 	"github.com/ghl-graphql/gateway/graph/model"
 	"github.com/ghl-graphql/gateway/loaders"
 	"github.com/ghl-graphql/gateway/upstream"
-)
-
-// Codes of the subscription errors.
-const (
-	// CodeSubscriberTooSlow ends a subscription that fell further behind
-	// than its queue holds.
-	CodeSubscriberTooSlow = "SUBSCRIBER_TOO_SLOW"
-	// CodeTooManySubscriptions refuses a subscription past the cap of its
-	// connection or its credential.
-	CodeTooManySubscriptions = "TOO_MANY_SUBSCRIPTIONS"
 )
 
 // Defaults of the subscription limits.
@@ -151,7 +142,7 @@ func (r *Resolver) AuthorizeSubscriber(ctx context.Context, trusted bool) (conte
 	}
 	cred, ok := auth.FromContext(ctx)
 	if !ok {
-		return ctx, &authError{code: CodeUnauthenticated,
+		return ctx, &authError{code: errcode.CodeUnauthenticated,
 			msg: "subscriptions need a credential: send Authorization: Bearer <token> in the connection_init payload or the request's headers"}
 	}
 	loc := cred.LocationID
@@ -177,7 +168,7 @@ func (r *Resolver) AuthorizeSubscriber(ctx context.Context, trusted bool) (conte
 	return context.WithValue(ctx, subscriberKey{}, sub), nil
 }
 
-var errNoSubscriptions = &authError{code: CodeBadUserInput, msg: "this gateway serves no subscriptions"}
+var errNoSubscriptions = &authError{code: errcode.CodeBadUserInput, msg: "this gateway serves no subscriptions"}
 
 // confirm has the upstream accept cred for loc, unless it did within the
 // TTL (and has not rejected it since).
@@ -229,7 +220,7 @@ func (s *subscriptions) acquire(sub *subscriber, cred auth.Credential) (func(), 
 	sub.mu.Lock()
 	if sub.open >= s.cfg.MaxPerConnection {
 		sub.mu.Unlock()
-		return nil, &authError{code: CodeTooManySubscriptions,
+		return nil, &authError{code: errcode.CodeTooManySubscriptions,
 			msg: "too many subscriptions on this connection: the cap is " + strconv.Itoa(s.cfg.MaxPerConnection)}
 	}
 	sub.open++
@@ -241,7 +232,7 @@ func (s *subscriptions) acquire(sub *subscriber, cred auth.Credential) (func(), 
 		sub.mu.Lock()
 		sub.open--
 		sub.mu.Unlock()
-		return nil, &authError{code: CodeTooManySubscriptions,
+		return nil, &authError{code: errcode.CodeTooManySubscriptions,
 			msg: "too many subscriptions for this credential: the cap is " + strconv.Itoa(s.cfg.MaxPerCredential)}
 	}
 	s.perCred[key]++
@@ -327,11 +318,11 @@ func subscribe[T any](ctx context.Context, r *Resolver, t topic, convert func(ev
 	sub := subscriberFrom(ctx)
 	cred, ok := auth.FromContext(ctx)
 	if sub == nil || !ok {
-		return nil, &authError{code: CodeUnauthenticated,
+		return nil, &authError{code: errcode.CodeUnauthenticated,
 			msg: "subscriptions run over an authorized WebSocket (graphql-transport-ws on /graphql) or Server-Sent Events"}
 	}
 	if sub.location != cred.LocationID && cred.LocationID != "" {
-		return nil, &authError{code: CodeForbidden, msg: "forbidden: the credential belongs to another location"}
+		return nil, &authError{code: errcode.CodeForbidden, msg: "forbidden: the credential belongs to another location"}
 	}
 	release, err := r.subs.acquire(sub, cred)
 	if err != nil {
@@ -360,11 +351,11 @@ func subscribe[T any](ctx context.Context, r *Resolver, t topic, convert func(ev
 			case c, ok := <-changes:
 				if !ok {
 					if cl, ok := r.subs.cfg.Bus.(interface{ Closed() bool }); ok && cl.Closed() {
-						finish(&authError{code: CodeUpstreamUnavailable, msg: "the gateway is shutting down: subscribe again in a moment"})
+						finish(&authError{code: errcode.CodeUpstreamUnavailable, msg: "the gateway is shutting down: subscribe again in a moment"})
 						return
 					}
 					if ctx.Err() == nil {
-						finish(&authError{code: CodeSubscriberTooSlow, msg: "the subscription fell more than " +
+						finish(&authError{code: errcode.CodeSubscriberTooSlow, msg: "the subscription fell more than " +
 							strconv.Itoa(r.subs.cfg.Queue) + " events behind and was ended: subscribe again, and catch up with contactsChangedSince"})
 					}
 					return
@@ -429,7 +420,7 @@ func SubscriptionOperations(ctx context.Context, next graphql.OperationHandler) 
 	if op.Operation != nil && op.Operation.Operation != ast.Subscription {
 		return graphql.OneShot(&graphql.Response{Errors: gqlerror.List{{
 			Message:    "only subscriptions run here: send queries and mutations with POST /graphql",
-			Extensions: map[string]any{"code": CodeBadUserInput},
+			Extensions: map[string]any{"code": errcode.CodeBadUserInput},
 		}}})
 	}
 	end := &subscriptionEnd{needsLoaders: selectsObjects(op)}

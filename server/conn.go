@@ -15,12 +15,12 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/ghl-graphql/gateway/auth"
+	"github.com/ghl-graphql/gateway/errcode"
 )
 
 // Defaults of the connection limits.
@@ -42,14 +42,6 @@ const (
 	// requests last tens of milliseconds when warm, so a slot is soon free.
 	overloadRetryAfter = 1
 )
-
-// CodeOverloaded is the code of a request refused because the gateway is
-// serving as many requests as it may at once.
-const CodeOverloaded = "OVERLOADED"
-
-// CodeRequestTimeout is the code of a request whose body did not arrive in
-// time.
-const CodeRequestTimeout = "REQUEST_TIMEOUT"
 
 // DefaultConnLimitExempt are the addresses the per-client connection cap
 // does not apply to by default: loopback, where the peer is a reverse proxy
@@ -130,10 +122,9 @@ func isReadTimeout(err error) bool {
 
 // writeBodyTimeout answers a request whose body did not arrive in time, and
 // closes its connection: what is left of the body is not worth waiting for.
-func writeBodyTimeout(w http.ResponseWriter, d time.Duration) {
+func writeBodyTimeout(w http.ResponseWriter, r *http.Request, d time.Duration) {
 	w.Header().Set("Connection", "close")
-	writeGraphQLError(w, http.StatusRequestTimeout,
-		"the request body did not arrive within "+d.String(), CodeRequestTimeout)
+	writeError(w, r, errcode.New(errcode.CodeRequestTimeout, "the request body did not arrive within %s", d))
 }
 
 // requestLimiter caps the requests a handler serves at once.
@@ -156,9 +147,9 @@ func (l *requestLimiter) wrap(next http.Handler) http.Handler {
 		case l.slots <- struct{}{}:
 		default:
 			l.refused.Add(1)
-			w.Header().Set("Retry-After", strconv.Itoa(overloadRetryAfter))
-			writeGraphQLError(w, http.StatusServiceUnavailable,
-				"the gateway is serving as many requests as it may at once; retry shortly", CodeOverloaded)
+			writeError(w, r, errcode.New(errcode.CodeOverloaded,
+				"the gateway is serving as many requests as it may at once; retry after %d s", overloadRetryAfter).
+				With("retryAfter", overloadRetryAfter))
 			return
 		}
 		defer func() { <-l.slots }()

@@ -21,6 +21,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/ghl-graphql/gateway/errcode"
 )
 
 // guard bounds every blocking read of these tests; an outcome is always
@@ -94,8 +96,8 @@ func TestBodyReadDeadline(t *testing.T) {
 		// One byte of a 100-byte body, then nothing: the slow client.
 		io.WriteString(c, head(GraphQLPath, 100)+"{")
 		resp, out := readAnswer(t, br)
-		if resp.StatusCode != http.StatusRequestTimeout || len(out.Errors) != 1 || out.Errors[0].Extensions["code"] != CodeRequestTimeout {
-			t.Fatalf("status %d, errors %+v; want 408 %s", resp.StatusCode, out.Errors, CodeRequestTimeout)
+		if resp.StatusCode != http.StatusRequestTimeout || len(out.Errors) != 1 || out.Errors[0].Extensions["code"] != errcode.CodeRequestTimeout {
+			t.Fatalf("status %d, errors %+v; want 408 %s", resp.StatusCode, out.Errors, errcode.CodeRequestTimeout)
 		}
 		wantClosed(t, c, br)
 	})
@@ -168,7 +170,7 @@ func TestRequestLimiter(t *testing.T) {
 
 			rec, out := do(t, h, post(`{}`, ""))
 			if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") == "" ||
-				len(out.Errors) != 1 || out.Errors[0].Extensions["code"] != CodeOverloaded {
+				len(out.Errors) != 1 || out.Errors[0].Extensions["code"] != errcode.CodeOverloaded {
 				t.Fatalf("past the cap: status %d, Retry-After %q, errors %+v", rec.Code, rec.Header().Get("Retry-After"), out.Errors)
 			}
 			if got := l.refused.Load(); got != 1 {
@@ -212,7 +214,7 @@ func TestConcurrentRequestCapEndToEnd(t *testing.T) {
 
 	rec, out := do(t, h, post(`{"query":"{ __typename }"}`, "Bearer t"))
 	if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") != "1" ||
-		len(out.Errors) != 1 || out.Errors[0].Extensions["code"] != CodeOverloaded {
+		len(out.Errors) != 1 || out.Errors[0].Extensions["code"] != errcode.CodeOverloaded {
 		t.Fatalf("status %d, Retry-After %q, errors %+v", rec.Code, rec.Header().Get("Retry-After"), out.Errors)
 	}
 	if rec, _ := do(t, h, httptest.NewRequest(http.MethodGet, HealthPath, nil)); rec.Code != http.StatusOK {
@@ -364,7 +366,7 @@ func TestHostileSlowBodies(t *testing.T) {
 	timedOut := 0
 	for i, c := range conns {
 		resp, out := readAnswer(t, c.br)
-		if resp.StatusCode == http.StatusRequestTimeout && len(out.Errors) == 1 && out.Errors[0].Extensions["code"] == CodeRequestTimeout {
+		if resp.StatusCode == http.StatusRequestTimeout && len(out.Errors) == 1 && out.Errors[0].Extensions["code"] == errcode.CodeRequestTimeout {
 			timedOut++
 		} else {
 			t.Errorf("connection %d: status %d, errors %+v", i, resp.StatusCode, out.Errors)

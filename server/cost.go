@@ -7,15 +7,17 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
-	"github.com/ghl-graphql/gateway/resolvers"
+	"github.com/ghl-graphql/gateway/errcode"
 )
 
 // QueryLimits bounds one request.
@@ -24,18 +26,30 @@ type QueryLimits struct {
 	MaxCost int
 	// MaxDepth is the deepest nesting of fields (introspection excluded).
 	MaxDepth int
-	// MaxAliases is the most aliased fields, which could otherwise repeat
-	// one expensive field many times.
+	// MaxAliases is the most aliased fields (__typename included, each
+	// fragment's counted once per spread), which could otherwise repeat one
+	// field many times.
 	MaxAliases int
+	// MaxTokens is the most tokens in a document (comments included),
+	// checked before it is parsed.
+	MaxTokens int
+	// MaxSelections is the most selections (fields, fragment spreads,
+	// inline fragments) written in a document, checked before it is
+	// validated: validation compares pairs of fields, so its cost grows with
+	// the square of this number.
+	MaxSelections int
+	// MaxRepeatedFields is the most fields, in a whole document, that
+	// select a response name their selection set already selects (inline
+	// fragments count as part of the set they are in): validation compares
+	// every pair of fields sharing a response name, and the fields under
+	// them, so repeats are what make it quadratic.
+	MaxRepeatedFields int
 }
 
 // DefaultQueryLimits allow a page of 100 contacts with two nested lists
-// each, and refuse what no screen needs.
-var DefaultQueryLimits = QueryLimits{MaxCost: 500, MaxDepth: 12, MaxAliases: 50}
-
-// CodeQueryTooComplex is the code of a request refused for its cost,
-// depth or aliases.
-const CodeQueryTooComplex = "QUERY_TOO_COMPLEX"
+// each, and GraphiQL's introspection query, and refuse what no screen
+// needs.
+var DefaultQueryLimits = QueryLimits{MaxCost: 500, MaxDepth: 12, MaxAliases: 50, MaxTokens: 5000, MaxSelections: 500, MaxRepeatedFields: 100}
 
 // QueryCost is what a request may cost, as reported in extensions.cost.
 type QueryCost struct {
@@ -79,11 +93,11 @@ func saturatingMul(a, b int) int {
 // fieldCosts are the fields that reach the upstream; every other field
 // costs what its selections cost.
 var fieldCosts = map[string]costFunc{
-	"Query.contact":                   call,
+	"Query.contact":                   readContact,
 	"Query.contacts":                  page(20, 500),
 	"Query.contactsByBusiness":        page(20, 100),
 	"Query.contactsLegacyList":        page(20, 100),
-	"Query.duplicateContact":          call,
+	"Query.duplicateContact":          duplicateLookup,
 	"Query.task":                      call,
 	"Query.note":                      call,
 	"Contact.tasks":                   call,
@@ -92,57 +106,129 @@ var fieldCosts = map[string]costFunc{
 	"Contact.note":                    call,
 	"Contact.appointments":            call,
 	"Business.contacts":               page(20, 100),
-	"ContactTagsPayload.contact":      call,
-	"ContactFollowersPayload.contact": call,
+	"ContactTagsPayload.contact":      readContact,
+	"ContactFollowersPayload.contact": readContact,
+	// Contacts and the fields listings lack: see cost_complete.go.
+	"ContactConnection.nodes":      listedContact,
+	"ContactEdge.node":             listedContact,
+	"ContactPayload.contact":       answeredContact,
+	"Mutation.createContact":       createContact,
+	"UpsertContactPayload.contact": answeredContact,
+	// Subscriptions (issue 12): each event's objects are read as a query
+	// reads them; the cost is per event.
+	"Query.contactsChangedSince":         page(20, 100),
+	"ContactChangeEvent.contact":         readContact,
+	"TaskChangeEvent.contact":            readContact,
+	"NoteChangeEvent.contact":            readContact,
+	"AppointmentChangeEvent.contact":     readContact,
+	"TaskChangeEvent.task":               call,
+	"NoteChangeEvent.note":               call,
+	"AppointmentChangeEvent.appointment": call,
 }
 
-// measure walks an operation and returns its cost, depth and aliases.
-func measure(op *ast.OperationDefinition, vars map[string]any) (cost, depth, aliases int) {
-	var walk func(set ast.SelectionSet, level int, seen map[string]bool) int
-	walk = func(set ast.SelectionSet, level int, seen map[string]bool) int {
-		total := 0
+// measured is what measure found in an operation.
+type measured struct {
+	cost, depth, aliases int
+	// visits is how many selections the walk visited: each selection of the
+	// operation and of each fragment once, however often it is spread.
+	visits int
+}
+
+// fragmentMeasure is a fragment's contribution to a selection set it is
+// spread into, independent of where: its fields' parent types are its own
+// type condition's, and the variables are the operation's.
+type fragmentMeasure struct {
+	cost, depth, aliases int // depth relative to the set it is spread into
+	done, busy           bool
+}
+
+// errVisitBudget is returned when a walk visits more selections than the
+// document holds, which memoisation makes impossible; it is the backstop
+// that keeps any mistake here from costing more than the document's size.
+var errVisitBudget = errors.New("query analysis exceeded its visit budget")
+
+// measure walks an operation once, each fragment once however often it is
+// spread, and returns its cost (upstream calls), depth (introspection
+// excluded) and aliases (introspection included). A fragment's cost and
+// aliases count once per spread, saturating; its depth adds to the level
+// of each spread. budget bounds the selections visited (0: no bound), and
+// the walk stops with errVisitBudget when it is spent.
+func measure(op *ast.OperationDefinition, vars map[string]any, budget int) (measured, error) {
+	var (
+		m     measured
+		frags = map[*ast.FragmentDefinition]*fragmentMeasure{}
+		over  bool
+	)
+	// walk returns a set's cost, its depth counted from the set's own
+	// fields (1) and its aliases.
+	var walk func(set ast.SelectionSet) (cost, depth, aliases int)
+	walk = func(set ast.SelectionSet) (cost, depth, aliases int) {
 		for _, sel := range set {
+			if over {
+				return
+			}
+			m.visits++
+			if budget > 0 && m.visits > budget {
+				over = true
+				return
+			}
 			switch s := sel.(type) {
 			case *ast.Field:
-				if len(s.Name) > 1 && s.Name[:2] == "__" {
+				if s.Alias != "" && s.Alias != s.Name {
+					aliases = saturatingAdd(aliases, 1)
+				}
+				childCost, childDepth, childAliases := walk(s.SelectionSet)
+				aliases = saturatingAdd(aliases, childAliases)
+				if strings.HasPrefix(s.Name, "__") {
 					continue // introspection costs no upstream call and has its own depth
 				}
-				if s.Alias != "" && s.Alias != s.Name {
-					aliases++
-				}
-				depth = max(depth, level)
-				child := walk(s.SelectionSet, level+1, seen)
+				depth = max(depth, 1+childDepth)
 				parent := ""
 				if s.ObjectDefinition != nil {
 					parent = s.ObjectDefinition.Name
 				}
-				c := child
+				c := childCost
 				if f, ok := fieldCosts[parent+"."+s.Name]; ok {
-					c = f(s.ArgumentMap(vars), child)
+					c = f(s.ArgumentMap(vars), childCost)
 				} else if parent == "Mutation" {
-					c = 1 + child
+					c = saturatingAdd(1, childCost)
 				}
-				total = saturatingAdd(total, c)
+				cost = saturatingAdd(cost, c)
 			case *ast.InlineFragment:
-				total = saturatingAdd(total, walk(s.SelectionSet, level, seen))
+				c, d, a := walk(s.SelectionSet)
+				cost, depth, aliases = saturatingAdd(cost, c), max(depth, d), saturatingAdd(aliases, a)
 			case *ast.FragmentSpread:
-				// A fragment that spreads itself is refused by validation; the
-				// guard keeps a malformed document from looping here anyway.
-				if s.Definition == nil || seen[s.Name] {
+				if s.Definition == nil {
 					continue
 				}
-				seen[s.Name] = true
-				total = saturatingAdd(total, walk(s.Definition.SelectionSet, level, seen))
-				delete(seen, s.Name)
+				f := frags[s.Definition]
+				if f == nil {
+					f = &fragmentMeasure{}
+					frags[s.Definition] = f
+				}
+				if f.busy {
+					// A fragment that spreads itself is refused by validation;
+					// this keeps a malformed document from looping here anyway.
+					continue
+				}
+				if !f.done {
+					f.busy = true
+					f.cost, f.depth, f.aliases = walk(s.Definition.SelectionSet)
+					f.busy, f.done = false, true
+				}
+				cost, depth, aliases = saturatingAdd(cost, f.cost), max(depth, f.depth), saturatingAdd(aliases, f.aliases)
 			}
 		}
-		return total
+		return
 	}
 	if op == nil {
-		return 0, 0, 0
+		return m, nil
 	}
-	cost = walk(op.SelectionSet, 1, map[string]bool{})
-	return cost, depth, aliases
+	m.cost, m.depth, m.aliases = walk(op.SelectionSet)
+	if over {
+		return m, errVisitBudget
+	}
+	return m, nil
 }
 
 func saturatingAdd(a, b int) int {
@@ -162,12 +248,18 @@ type budgetFunc func(ctx context.Context, cost int) (capacity int, retryAfter ti
 type queryLimiter struct {
 	limits QueryLimits
 	budget budgetFunc
+	// cache is gqlgen's cache of parsed documents: one found there passed
+	// the pre-scan already.
+	cache graphql.Cache[*ast.QueryDocument]
+	// observe, when not nil, gets each request's analysis work.
+	observe func(QueryWork)
 }
 
 var (
-	_ graphql.HandlerExtension        = queryLimiter{}
-	_ graphql.OperationContextMutator = queryLimiter{}
-	_ graphql.ResponseInterceptor     = queryLimiter{}
+	_ graphql.HandlerExtension          = queryLimiter{}
+	_ graphql.OperationParameterMutator = queryLimiter{}
+	_ graphql.OperationContextMutator   = queryLimiter{}
+	_ graphql.ResponseInterceptor       = queryLimiter{}
 )
 
 const costStatsKey = "gateway.cost"
@@ -178,30 +270,34 @@ func (queryLimiter) Validate(graphql.ExecutableSchema) error { return nil }
 // MutateOperationContext measures the operation after validation and
 // before execution, and refuses it when it is too costly.
 func (q queryLimiter) MutateOperationContext(ctx context.Context, oc *graphql.OperationContext) *gqlerror.Error {
-	cost, depth, aliases := measure(oc.Operation, oc.Variables)
+	// Every selection is visited at most once, so the walk never needs more
+	// visits than the document has bytes.
+	m, err := measure(oc.Operation, oc.Variables, len(oc.RawQuery)+1)
+	workOf(oc).Visits = m.visits
+	cost, depth, aliases := m.cost, m.depth, m.aliases
 	qc := QueryCost{Requested: cost, Limit: q.limits.MaxCost}
 	oc.Stats.SetExtension(costStatsKey, qc)
-	refuse := func(code, msg string, ext map[string]any) *gqlerror.Error {
-		e := &gqlerror.Error{Message: msg, Extensions: map[string]any{"code": code, "cost": qc}}
-		for k, v := range ext {
-			e.Extensions[k] = v
-		}
-		return e
+	// Refusals go through the error presenter like every other error, with
+	// the cost among their extensions.
+	refuse := func(e *errcode.Error) *gqlerror.Error {
+		return &gqlerror.Error{Message: e.Message, Err: e.With("cost", qc)}
+	}
+	tooComplex := func(format string, args ...any) *gqlerror.Error {
+		return refuse(errcode.New(errcode.CodeQueryTooComplex, format, args...))
 	}
 	switch {
+	case err != nil:
+		return tooComplex("%s", err.Error())
 	case q.limits.MaxDepth > 0 && depth > q.limits.MaxDepth:
-		return refuse(CodeQueryTooComplex, fmt.Sprintf("query depth %d exceeds the limit of %d", depth, q.limits.MaxDepth), nil)
+		return tooComplex("query depth %d exceeds the limit of %d", depth, q.limits.MaxDepth)
 	case q.limits.MaxAliases > 0 && aliases > q.limits.MaxAliases:
-		return refuse(CodeQueryTooComplex, fmt.Sprintf("query has %d aliased fields; the limit is %d", aliases, q.limits.MaxAliases), nil)
+		return tooComplex("query has %d aliased fields; the limit is %d", aliases, q.limits.MaxAliases)
 	case q.limits.MaxCost > 0 && cost > q.limits.MaxCost:
-		return refuse(CodeQueryTooComplex, fmt.Sprintf("query cost %d (upstream calls it can cause) exceeds the limit of %d", cost, q.limits.MaxCost), nil)
+		return tooComplex("query cost %d (upstream calls it can cause) exceeds the limit of %d", cost, q.limits.MaxCost)
 	}
 	if q.budget != nil && cost > 0 {
 		if capacity, retryAfter, ok := q.budget(ctx, cost); ok && cost > capacity {
-			secs := max(1, int(math.Ceil(retryAfter.Seconds())))
-			return refuse(resolvers.CodeRateLimited,
-				fmt.Sprintf("query cost %d exceeds the %d upstream calls the location's rate budget allows before the request's deadline; retry after %d s", cost, capacity, secs),
-				map[string]any{"retryAfter": secs})
+			return refuse(errcode.RateLimited(fmt.Sprintf("query cost %d exceeds the %d upstream calls the location's rate budget allows before the request's deadline", cost, capacity), retryAfter))
 		}
 	}
 	return nil
@@ -210,10 +306,19 @@ func (q queryLimiter) MutateOperationContext(ctx context.Context, oc *graphql.Op
 // InterceptResponse puts the cost in every response's extensions.
 func (q queryLimiter) InterceptResponse(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
 	resp := next(ctx)
-	if resp == nil || !graphql.HasOperationContext(ctx) {
+	if !graphql.HasOperationContext(ctx) {
 		return resp
 	}
-	if qc, ok := graphql.GetOperationContext(ctx).Stats.GetExtension(costStatsKey).(QueryCost); ok {
+	oc := graphql.GetOperationContext(ctx)
+	if q.observe != nil {
+		if w, ok := oc.Stats.GetExtension(workStatsKey).(*QueryWork); ok {
+			q.observe(*w)
+		}
+	}
+	if resp == nil {
+		return resp
+	}
+	if qc, ok := oc.Stats.GetExtension(costStatsKey).(QueryCost); ok {
 		if resp.Extensions == nil {
 			resp.Extensions = map[string]any{}
 		}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/vektah/gqlparser/v2"
 
+	"github.com/ghl-graphql/gateway/errcode"
 	"github.com/ghl-graphql/gateway/graph"
 )
 
@@ -48,7 +49,11 @@ func TestMeasure(t *testing.T) {
 			if errs != nil {
 				t.Fatalf("query does not validate: %v", errs)
 			}
-			cost, depth, aliases := measure(doc.Operations[0], tc.vars)
+			m, err := measure(doc.Operations[0], tc.vars, len(tc.query))
+			if err != nil {
+				t.Fatal(err)
+			}
+			cost, depth, aliases := m.cost, m.depth, m.aliases
 			if cost != tc.cost || depth != tc.depth || aliases != tc.alia {
 				t.Errorf("measure = cost %d, depth %d, aliases %d; want %d, %d, %d", cost, depth, aliases, tc.cost, tc.depth, tc.alia)
 			}
@@ -69,9 +74,9 @@ func TestQueryLimitsEndToEnd(t *testing.T) {
 		wantMsg  string
 	}{
 		"within limits":  {query: `{ contact(id: "` + id + `") { id tasks { id } } }`},
-		"too costly":     {query: `{ contacts(first: 30) { nodes { tasks { id } notes { id } } } }`, wantCode: CodeQueryTooComplex, wantMsg: "query cost 61"},
-		"too deep":       {query: `{ contact(id: "` + id + `") { business { contacts { edges { node { business { id } } } } } } }`, wantCode: CodeQueryTooComplex, wantMsg: "depth 7"},
-		"too many alias": {query: `{ a: contact(id: "x") { id } b: contact(id: "x") { id } c: contact(id: "x") { id } d: contact(id: "x") { id } }`, wantCode: CodeQueryTooComplex, wantMsg: "4 aliased fields"},
+		"too costly":     {query: `{ contacts(first: 30) { nodes { tasks { id } notes { id } } } }`, wantCode: errcode.CodeQueryTooComplex, wantMsg: "query cost 61"},
+		"too deep":       {query: `{ contact(id: "` + id + `") { business { contacts { edges { node { business { id } } } } } } }`, wantCode: errcode.CodeQueryTooComplex, wantMsg: "depth 7"},
+		"too many alias": {query: `{ a: contact(id: "x") { id } b: contact(id: "x") { id } c: contact(id: "x") { id } d: contact(id: "x") { id } }`, wantCode: errcode.CodeQueryTooComplex, wantMsg: "4 aliased fields"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

@@ -14,7 +14,7 @@ import (
 	"testing"
 
 	"github.com/ghl-graphql/gateway/auth"
-	"github.com/ghl-graphql/gateway/resolvers"
+	"github.com/ghl-graphql/gateway/errcode"
 )
 
 // credentialProbe is withCredential in front of a handler that records
@@ -56,7 +56,7 @@ func TestLongTokensRefusedAndNotStored(t *testing.T) {
 			for i := range tc.n {
 				r := post(`{}`, "Bearer "+tc.tokens(i))
 				rec, out := do(t, p.h, r)
-				if rec.Code != tc.wantStatus || len(out.Errors) != 1 || out.Errors[0].Extensions["code"] != resolvers.CodeUnauthenticated {
+				if rec.Code != tc.wantStatus || len(out.Errors) != 1 || out.Errors[0].Extensions["code"] != errcode.CodeUnauthenticated {
 					t.Fatalf("token %d: status %d, errors %+v", i, rec.Code, out.Errors)
 				}
 			}
@@ -163,8 +163,8 @@ func TestLocationHeaderChecked(t *testing.T) {
 				t.Fatalf("status %d, want %d (%+v)", rec.Code, tc.wantStatus, out.Errors)
 			}
 			if tc.wantStatus != http.StatusNoContent {
-				if len(out.Errors) != 1 || out.Errors[0].Extensions["code"] != resolvers.CodeBadUserInput {
-					t.Errorf("errors %+v, want one %s", out.Errors, resolvers.CodeBadUserInput)
+				if len(out.Errors) != 1 || out.Errors[0].Extensions["code"] != errcode.CodeBadUserInput {
+					t.Errorf("errors %+v, want one %s", out.Errors, errcode.CodeBadUserInput)
 				}
 				if p.reached != 0 || p.lim.parsed.Len() != 0 {
 					t.Errorf("a refused header reached the handler (%d) or the cache (%d)", p.reached, p.lim.parsed.Len())
@@ -189,8 +189,8 @@ func TestLongTokenEndToEnd(t *testing.T) {
 		wantCode   string
 	}{
 		"at the configured limit": {token: "pit-" + strings.Repeat("a", 508), wantStatus: http.StatusOK},
-		"over it":                 {token: "pit-" + strings.Repeat("a", 509), wantStatus: http.StatusUnauthorized, wantCode: resolvers.CodeUnauthenticated},
-		"900 KB":                  {token: strings.Repeat("a", 900<<10), wantStatus: http.StatusUnauthorized, wantCode: resolvers.CodeUnauthenticated},
+		"over it":                 {token: "pit-" + strings.Repeat("a", 509), wantStatus: http.StatusUnauthorized, wantCode: errcode.CodeUnauthenticated},
+		"900 KB":                  {token: strings.Repeat("a", 900<<10), wantStatus: http.StatusUnauthorized, wantCode: errcode.CodeUnauthenticated},
 	} {
 		t.Run(name, func(t *testing.T) {
 			before := calls.Load()

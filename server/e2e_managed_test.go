@@ -41,8 +41,8 @@ func newManagedE2E(t *testing.T) (*e2e, managedClients) {
 }
 
 // newManagedE2EAt is newManagedE2E with the OAuth manager's clock (nil:
-// time.Now).
-func newManagedE2EAt(t *testing.T, now func() time.Time) (*e2e, managedClients) {
+// time.Now) and more options (not withServerFor, which it sets).
+func newManagedE2EAt(t *testing.T, now func() time.Time, opts ...e2eOption) (*e2e, managedClients) {
 	t.Helper()
 	keys, err := clientauth.OpenKeyStore(filepath.Join(t.TempDir(), "keys.json"))
 	if err != nil {
@@ -56,7 +56,7 @@ func newManagedE2EAt(t *testing.T, now func() time.Time) (*e2e, managedClients) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := newE2E(t, withServerFor(func(cfg *server.Config, sb *sandbox.Server, upstreamURL string) {
+	e := newE2E(t, append(opts, withServerFor(func(cfg *server.Config, sb *sandbox.Server, upstreamURL string) {
 		sb.RegisterOAuthClient("app", "app-secret")
 		mgr, err := oauth.NewManager(oauth.Config{
 			ClientID: "app", ClientSecret: "app-secret", RedirectURL: "http://gateway.test/oauth/callback",
@@ -67,7 +67,7 @@ func newManagedE2EAt(t *testing.T, now func() time.Time) (*e2e, managedClients) 
 			t.Fatal(err)
 		}
 		cfg.Managed = &server.Managed{OAuth: mgr, Clients: &clientauth.Authenticator{Keys: keys, JWT: verifier}}
-	}))
+	}))...)
 
 	// The admin's install through the gateway's routes.
 	if res, err := e.sb.Install(e.gw.URL+"/oauth/install", e.gw.URL+"/oauth/callback", e.locA); err != nil || res.Status != http.StatusOK {

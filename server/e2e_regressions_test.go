@@ -20,7 +20,7 @@ import (
 // ("internal server error", logged as an internal error) instead of a client
 // error. gqlgen's graphql.UnmarshalTime returns a plain error, which gqlgen
 // wraps in a *gqlerror.Error with Err set and no code; classify finds no
-// known cause in it and falls through to CodeInternal.
+// known cause in it and falls through to errcode.CodeInternal.
 func TestRegressionInvalidDateTimeIsInternalError(t *testing.T) {
 	t.Parallel()
 	e := newE2E(t)
@@ -91,7 +91,7 @@ func TestRegressionEmptyDateTimeAccepted(t *testing.T) {
 }
 
 // Was: requests that are not GraphQL requests get an error without
-// extensions.code from gqlgen's transports, though server.CodeBadRequest is
+// extensions.code from gqlgen's transports, though errcode.CodeBadRequest is
 // documented as "the code of a request that is not a GraphQL request at
 // all". withBodyLimit only checks that the body is valid JSON: a JSON body of
 // the wrong shape, a wrong Content-Type or method, and GET variables that

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ghl-graphql/gateway/errcode"
 	"github.com/ghl-graphql/gateway/upstream"
 	"github.com/ghl-graphql/gateway/upstream/sandbox"
 )
@@ -105,7 +106,7 @@ func TestPersistedOperationsOnly(t *testing.T) {
 		"nothing":      {"variables": vars},
 	} {
 		out := send(body)
-		if len(out.Errors) != 1 || out.Errors[0].Extensions["code"] != CodePersistedOnly {
+		if len(out.Errors) != 1 || out.Errors[0].Extensions["code"] != errcode.CodePersistedOnly {
 			t.Errorf("%s: %+v", name, out.Errors)
 		}
 	}

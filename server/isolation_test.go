@@ -103,7 +103,7 @@ func TestResilienceFailureIsolation(t *testing.T) {
 			f := &isoTokens{failing: map[string]bool{}, slow: tt.slow, calls: map[string]int{}}
 			e := newRSEnv(t, rsConfig{locations: 3, wrap: f.wrap, clientOpts: []upstream.Option{
 				upstream.WithRetryPolicy(rsRetries),
-				upstream.WithTimeout(100 * time.Millisecond),
+				upstream.WithTimeout(500 * time.Millisecond), // a healthy call must never reach it, even on a loaded CI machine
 				upstream.WithCircuitBreaker(upstream.BreakerConfig{MinCalls: 3, CoolDown: time.Minute, Now: clock.Now}),
 			}})
 			locs := e.sb.Locations()

@@ -252,19 +252,6 @@ func TestListCalls(t *testing.T) {
 	}
 }
 
-func TestNaiveBaselineMakesOneCallPerField(t *testing.T) {
-	e := newCacheEnv(t, func(c *Config) { c.Naive = true })
-	id := e.contacts[1]
-	e.mustQuery(t, snapshotQuery(id))
-	e.mustQuery(t, snapshotQuery(id))
-	if got := e.sb.TotalCalls(); got != 8 {
-		t.Errorf("naive: %d calls for two snapshots, want 8", got)
-	}
-	if got := e.flight.maxInFlight(); got != 1 {
-		t.Errorf("naive: %d calls in flight together, want 1 (sequential)", got)
-	}
-}
-
 // jsonField digs a value out of a result: path of object keys.
 func jsonField(t *testing.T, raw json.RawMessage, path ...string) any {
 	t.Helper()

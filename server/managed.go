@@ -12,8 +12,8 @@ import (
 
 	"github.com/ghl-graphql/gateway/auth"
 	"github.com/ghl-graphql/gateway/clientauth"
+	"github.com/ghl-graphql/gateway/errcode"
 	"github.com/ghl-graphql/gateway/oauth"
-	"github.com/ghl-graphql/gateway/resolvers"
 )
 
 // Managed configures managed mode.
@@ -41,8 +41,8 @@ func withPrincipal(m *Managed, next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		case err != nil:
-			writeGraphQLError(w, http.StatusUnauthorized,
-				"invalid credential: send Authorization: Bearer <gateway API key or JWT>", resolvers.CodeUnauthenticated)
+			writeError(w, r, errcode.New(errcode.CodeUnauthenticated,
+				"invalid credential: send Authorization: Bearer <gateway API key or JWT>"))
 			return
 		}
 		ctx := clientauth.WithPrincipal(r.Context(), p)

@@ -18,11 +18,9 @@ import (
 	"net/http"
 	"os"
 	"strings"
-)
 
-// CodePersistedOnly is the code of a request refused because its operation
-// is not on the allow-list.
-const CodePersistedOnly = "PERSISTED_QUERY_NOT_ALLOWED"
+	"github.com/ghl-graphql/gateway/errcode"
+)
 
 // PersistedOperations is an allow-list of operations, by the hex SHA-256
 // of their text.
@@ -80,10 +78,9 @@ type persistedRef struct {
 // names an operation by hash alone gets its text filled in, so gqlgen runs
 // it as if it had been sent.
 func withPersistedOnly(ops PersistedOperations, next http.Handler) http.Handler {
-	refuse := func(w http.ResponseWriter) {
-		writeGraphQLError(w, http.StatusBadRequest,
-			"this gateway runs only persisted operations: send extensions.persistedQuery.sha256Hash of an operation on its allow-list",
-			CodePersistedOnly)
+	refuse := func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, r, errcode.New(errcode.CodePersistedOnly,
+			"this gateway runs only persisted operations: send extensions.persistedQuery.sha256Hash of an operation on its allow-list"))
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.Method {
@@ -101,7 +98,7 @@ func withPersistedOnly(ops PersistedOperations, next http.Handler) http.Handler 
 			}
 			q, ok := lookupPersisted(ops, ref)
 			if !ok {
-				refuse(w)
+				refuse(w, r)
 				return
 			}
 			if ref.Query == nil || *ref.Query == "" {
@@ -120,7 +117,7 @@ func withPersistedOnly(ops PersistedOperations, next http.Handler) http.Handler 
 			}
 			q, ok := lookupPersisted(ops, ref)
 			if !ok {
-				refuse(w)
+				refuse(w, r)
 				return
 			}
 			vals.Set("query", q)

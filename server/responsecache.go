@@ -13,13 +13,14 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/ghl-graphql/gateway/auth"
-	"github.com/ghl-graphql/gateway/cache"
 	"github.com/ghl-graphql/gateway/loaders"
 )
 
@@ -30,11 +31,23 @@ const maxCachedResponse = 1 << 20
 type cachedResponse struct {
 	contentType string
 	body        []byte
+	// keys are the cache keys of the upstream answers it was built from,
+	// and refreshAt when the first of them is due for refresh-ahead: hits
+	// after it start their refreshes, since a hit reads no answer itself.
+	keys      []string
+	refreshAt time.Time
+	// step and next pace the hits that look for due answers: at most about
+	// eight looks per refresh window, not one per hit.
+	step time.Duration
+	next atomic.Int64 // unix nanoseconds
 }
 
 // withResponseCache answers repeated identical queries of one credential
-// from c.
-func withResponseCache(c cache.Cache, next http.Handler) http.Handler {
+// from reader's cache. A response with stale parts, like one with errors,
+// is never stored (see noErrorsCached and loaders' serveStale), and stored
+// responses are never served stale: they are stored without a stale keep.
+func withResponseCache(reader *loaders.Reader, next http.Handler) http.Handler {
+	c := reader.Cache()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		cred, ok := auth.FromContext(r.Context())
 		// A token the upstream rejected gets nothing cached, and leaves
@@ -61,6 +74,12 @@ func withResponseCache(c cache.Cache, next http.Handler) http.Handler {
 		if !loaders.NoCacheRequested(r.Header) {
 			if v, _, ok := c.Get(key); ok {
 				resp := v.(*cachedResponse)
+				if resp.keys != nil {
+					if now := reader.Now(); !now.Before(resp.refreshAt) && now.UnixNano() >= resp.next.Load() {
+						resp.next.Store(now.Add(resp.step).UnixNano())
+						reader.RefreshAhead(r.Context(), resp.keys)
+					}
+				}
 				w.Header().Set("Content-Type", resp.contentType)
 				_, _ = w.Write(resp.body)
 				return
@@ -78,9 +97,11 @@ func withResponseCache(c cache.Cache, next http.Handler) http.Handler {
 		if !ok {
 			return
 		}
-		ttl := time.Until(expires)
+		ttl := expires.Sub(reader.Now())
 		resp := &cachedResponse{contentType: rec.Header().Get("Content-Type"), body: rec.buf.Bytes()}
-		c.Set(key, resp, len(resp.body), ttl, tags, epoch)
+		resp.keys, resp.refreshAt = touched.Refresh()
+		resp.step = max(expires.Sub(resp.refreshAt)/8, time.Millisecond)
+		c.Set(key, resp, len(resp.body)+len(resp.keys)*64, ttl, tags, epoch)
 	})
 }
 
@@ -131,4 +152,54 @@ func noErrorsCached(ctx context.Context, next graphql.ResponseHandler) *graphql.
 		t.MarkUncacheable()
 	}
 	return resp
+}
+
+// staleMarks adds extensions.stale to a response with parts served stale:
+// [{path, ageSeconds}], the GraphQL path of each field whose data is older
+// than its time-to-live and the age of that data.
+func staleMarks(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
+	resp := next(ctx)
+	if resp == nil {
+		return nil
+	}
+	if marks := loaders.StaleMarks(ctx); marks != nil {
+		if resp.Extensions == nil {
+			resp.Extensions = map[string]any{}
+		}
+		resp.Extensions["stale"] = marks
+	}
+	return resp
+}
+
+// cacheFirst is the extension that lets a query run when the rate budget
+// cannot afford its whole cost: the gateway may answer it from what it
+// holds (fresh, or marked stale), and each field that needs a call the
+// budget refuses fails alone with RATE_LIMITED. Refusing the whole query
+// before it runs would turn a warm snapshot into an error the moment the
+// budget is spent. Mutations are still refused up front. It must be used
+// before the queryLimiter, whose budget cacheFirstBudget wraps.
+type cacheFirst struct{}
+
+var _ graphql.OperationContextMutator = cacheFirst{}
+
+func (cacheFirst) ExtensionName() string                   { return "CacheFirst" }
+func (cacheFirst) Validate(graphql.ExecutableSchema) error { return nil }
+
+// MutateOperationContext marks a query's request for cacheFirstBudget.
+func (cacheFirst) MutateOperationContext(ctx context.Context, oc *graphql.OperationContext) *gqlerror.Error {
+	if oc.Operation != nil && oc.Operation.Operation == ast.Query {
+		loaders.MarkQuery(ctx)
+	}
+	return nil
+}
+
+// cacheFirstBudget reports no budget for a query that cacheFirst marked,
+// so that it is not refused before it runs.
+func cacheFirstBudget(b budgetFunc) budgetFunc {
+	return func(ctx context.Context, cost int) (int, time.Duration, bool) {
+		if loaders.IsQuery(ctx) {
+			return 0, 0, false
+		}
+		return b(ctx, cost)
+	}
 }

@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -27,9 +28,11 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/formatter"
+	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/ghl-graphql/gateway/auth"
 	"github.com/ghl-graphql/gateway/cache"
+	"github.com/ghl-graphql/gateway/errcode"
 	"github.com/ghl-graphql/gateway/events"
 	"github.com/ghl-graphql/gateway/graph"
 	"github.com/ghl-graphql/gateway/loaders"
@@ -88,6 +91,9 @@ type Config struct {
 	// Limits bound each request's cost, depth and aliases; zero fields take
 	// DefaultQueryLimits'.
 	Limits QueryLimits
+	// InputLimits bound the IDs, free text and lists of every field's
+	// arguments; zero fields take resolvers.DefaultLimits'.
+	InputLimits resolvers.Limits
 	// CORSOrigins are the origins whose pages may call the endpoint
 	// ("https://app.example.com", or "*"); none sends no CORS headers.
 	CORSOrigins []string
@@ -95,7 +101,7 @@ type Config struct {
 	// runs (persisted-operations-only mode).
 	PersistedOperations PersistedOperations
 	// AuditLog, when not nil, gets one line per mutation: who, location,
-	// operation, target IDs, outcome, duration.
+	// operation, target IDs (the created ones included), outcome, duration.
 	AuditLog *slog.Logger
 	// Managed, when not nil, puts the gateway in managed mode (see Managed);
 	// otherwise clients' bearer tokens are passed through.
@@ -103,10 +109,19 @@ type Config struct {
 	// NoResponseCache switches off the whole-response cache (the shared
 	// cache of upstream answers stays).
 	NoResponseCache bool
-	// Naive switches off the loaders and the cache and resolves fields one
-	// at a time, one upstream call per field: the baseline the benchmark
-	// measures the gateway against. Not for production.
-	Naive bool
+	// CacheStale is how long past its time-to-live an upstream answer is
+	// kept, to be served marked stale (extensions.stale) when the rate
+	// budget is spent or the circuit is open; 0 means
+	// loaders.DefaultStaleFor, negative serves nothing stale.
+	CacheStale time.Duration
+	// Refresh configures refresh-ahead of hot answers on spare budget; the
+	// zero value switches it off.
+	Refresh loaders.RefreshConfig
+	// Changes, when not nil, vouches for cached answers no change event has
+	// touched (webhooks): they stay fresh past their time-to-live.
+	Changes loaders.ChangeFeed
+	// Now is the clock of the caches (default time.Now), for tests.
+	Now func() time.Time
 
 	// Connection hygiene and bounded credentials (issue 10; conn.go,
 	// credentials.go).
@@ -139,6 +154,9 @@ type Config struct {
 	NoSubscriptions bool
 	// Subscriptions bound subscriptions; zero fields take the defaults.
 	Subscriptions SubscriptionLimits
+	// observeQueryWork, when not nil, gets each request's query analysis
+	// work (tests prove it linear in the request's size).
+	observeQueryWork func(QueryWork)
 }
 
 // DefaultCacheMaxBytes is the shared cache's default size.
@@ -162,20 +180,22 @@ func New(cfg Config) (http.Handler, error) {
 	if cfg.CacheMaxBytes == 0 {
 		cfg.CacheMaxBytes = DefaultCacheMaxBytes
 	}
-	var reader *loaders.Reader
-	if !cfg.Naive {
-		var shared cache.Cache
-		if cfg.CacheMaxBytes > 0 {
-			shared = cache.NewLRU(cfg.CacheMaxBytes)
-		}
-		var err error
-		reader, err = loaders.NewReader(loaders.Config{Client: cfg.Client, Cache: shared, TTLs: cfg.CacheTTLs,
-			MaxConcurrentPerLocation: cfg.MaxConcurrentPerLocation})
-		if err != nil {
-			return nil, err
-		}
+	var shared cache.Cache
+	if cfg.CacheMaxBytes > 0 {
+		shared = cache.NewLRUWithClock(cfg.CacheMaxBytes, cfg.Now)
 	}
-	root, err := resolvers.New(resolvers.Config{Client: cfg.Client, Reader: reader, Logger: cfg.Logger, DefaultLocationID: cfg.DefaultLocationID})
+	reader, err := loaders.NewReader(loaders.Config{Client: cfg.Client, Cache: shared, TTLs: cfg.CacheTTLs,
+		MaxConcurrentPerLocation: cfg.MaxConcurrentPerLocation,
+		StaleFor:                 cfg.CacheStale, Changes: cfg.Changes, Refresh: cfg.Refresh, Now: cfg.Now})
+	if err != nil {
+		return nil, err
+	}
+	var onWrite func(context.Context, resolvers.WriteResult)
+	if cfg.AuditLog != nil {
+		onWrite = auditWrites(cfg.AuditLog)
+	}
+	root, err := resolvers.New(resolvers.Config{Client: cfg.Client, Reader: reader, Logger: cfg.Logger, DefaultLocationID: cfg.DefaultLocationID,
+		Limits: cfg.InputLimits, OnWrite: onWrite})
 	if err != nil {
 		return nil, err
 	}
@@ -189,11 +209,29 @@ func New(cfg Config) (http.Handler, error) {
 	if limits.MaxAliases == 0 {
 		limits.MaxAliases = DefaultQueryLimits.MaxAliases
 	}
-	gql := NewGraphQLHandler(root, cfg.Logger, cfg.Introspection)
-	gql.Use(queryLimiter{limits: limits, budget: budgetOf(cfg.Client)})
-	if cfg.AuditLog != nil {
-		gql.AroundFields(auditMutations(cfg.AuditLog))
+	if limits.MaxTokens == 0 {
+		limits.MaxTokens = DefaultQueryLimits.MaxTokens
 	}
+	if limits.MaxSelections == 0 {
+		limits.MaxSelections = DefaultQueryLimits.MaxSelections
+	}
+	if limits.MaxRepeatedFields == 0 {
+		limits.MaxRepeatedFields = DefaultQueryLimits.MaxRepeatedFields
+	}
+	gql := NewGraphQLHandler(root, cfg.Logger, cfg.Introspection)
+	// Argument caps, before any resolver and so before any upstream call.
+	gql.AroundFields(root.CheckArguments)
+	budget := budgetOf(cfg.Client)
+	if reader.Cache() != nil {
+		gql.Use(cacheFirst{}) // before the limiter: queries may be answered from the cache
+		budget = cacheFirstBudget(budget)
+	}
+	// The limiter pre-scans the documents the query cache does not hold, so
+	// it shares the cache; the parser's own token limit backs the pre-scan.
+	parsed := lru.New[*ast.QueryDocument](queryCacheSize)
+	gql.SetQueryCache(parsed)
+	gql.SetParserTokenLimit(limits.MaxTokens)
+	gql.Use(queryLimiter{limits: limits, budget: budget, cache: parsed, observe: cfg.observeQueryWork})
 	subscriptions, err := enableSubscriptions(&cfg, root, gql)
 	if err != nil {
 		return nil, err
@@ -201,21 +239,16 @@ func New(cfg Config) (http.Handler, error) {
 	// Outermost first: CORS, credential, body limit, response cache (a hit
 	// needs nothing after it), persisted-operations check, request shape,
 	// deadline, loaders, executor.
-	var exec http.Handler = gql
-	if cfg.Naive {
-		gql.AroundOperations(oneFieldAtATime)
-		gql.AroundFields(lockField)
-	} else {
-		exec = loaders.Middleware(reader, gql)
-	}
+	gql.AroundResponses(staleMarks)
+	exec := loaders.Middleware(reader, gql)
 	exec = withWellFormedRequest(withTimeout(cfg.RequestTimeout, exec))
 	if cfg.PersistedOperations != nil {
 		exec = withPersistedOnly(cfg.PersistedOperations, exec)
 	}
-	if !cfg.Naive && reader.Cache() != nil && !cfg.NoResponseCache {
+	if reader.Cache() != nil && !cfg.NoResponseCache {
 		gql.AroundOperations(onlyQueriesCached)
 		gql.AroundResponses(noErrorsCached)
-		exec = withResponseCache(reader.Cache(), exec)
+		exec = withResponseCache(reader, exec)
 	}
 
 	mux := http.NewServeMux()
@@ -275,8 +308,10 @@ func New(cfg Config) (http.Handler, error) {
 // NewGraphQLHandler returns the GraphQL executor behind /graphql, set up
 // explicitly rather than with gqlgen's NewDefaultServer: POST and GET (GET
 // runs queries only), a bounded cache of parsed queries, our error presenter
-// and panic handler, and introspection only when enabled.
-func NewGraphQLHandler(root *resolvers.Resolver, logger *slog.Logger, introspection bool) *handler.Server {
+// and panic handler, and introspection only when enabled. root is the
+// gateway's resolvers.Resolver; the benchmark's naive baseline passes its
+// own.
+func NewGraphQLHandler(root graph.ResolverRoot, logger *slog.Logger, introspection bool) *handler.Server {
 	srv := handler.New(graph.NewExecutableSchema(graph.Config{Resolvers: root}))
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(transport.GET{})
@@ -288,24 +323,6 @@ func NewGraphQLHandler(root *resolvers.Resolver, logger *slog.Logger, introspect
 	srv.SetErrorPresenter(resolvers.ErrorPresenter(logger))
 	srv.SetRecoverFunc(resolvers.PanicHandler(logger))
 	return srv
-}
-
-type fieldLockKey struct{}
-
-// oneFieldAtATime gives each operation a lock that lockField takes around
-// every resolver, so that the naive baseline makes its calls in sequence.
-func oneFieldAtATime(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
-	return next(context.WithValue(ctx, fieldLockKey{}, &sync.Mutex{}))
-}
-
-func lockField(ctx context.Context, next graphql.Resolver) (any, error) {
-	if fc := graphql.GetFieldContext(ctx); fc != nil && fc.IsResolver {
-		if mu, ok := ctx.Value(fieldLockKey{}).(*sync.Mutex); ok {
-			mu.Lock()
-			defer mu.Unlock()
-		}
-	}
-	return next(ctx)
 }
 
 // withCredential puts the request's bearer token, as a credential, into the
@@ -320,16 +337,15 @@ func withCredential(learned *auth.Learned, lim credentialLimits, next http.Handl
 		tok, err := auth.BearerTokenLimit(r, lim.maxTokenBytes)
 		switch {
 		case errors.Is(err, auth.ErrTokenTooLong):
-			writeGraphQLError(w, http.StatusUnauthorized,
-				fmt.Sprintf("the bearer token is longer than %d bytes", lim.maxTokenBytes), resolvers.CodeUnauthenticated)
+			writeError(w, r, errcode.New(errcode.CodeUnauthenticated, "the bearer token is longer than %d bytes", lim.maxTokenBytes))
 			return
 		case err != nil:
-			writeGraphQLError(w, http.StatusUnauthorized, err.Error(), resolvers.CodeUnauthenticated)
+			writeError(w, r, errcode.New(errcode.CodeUnauthenticated, "%s", err.Error()))
 			return
 		}
 		loc, err := checkLocationHeader(r, lim.maxLocationIDBytes)
 		if err != nil {
-			writeGraphQLError(w, http.StatusBadRequest, err.Error(), resolvers.CodeBadUserInput)
+			writeError(w, r, errcode.New(errcode.CodeBadUserInput, "%s", err.Error()))
 			return
 		}
 		if tok != "" {
@@ -341,7 +357,7 @@ func withCredential(learned *auth.Learned, lim credentialLimits, next http.Handl
 			}
 			cred, err := learned.Apply(cred)
 			if err != nil {
-				writeGraphQLError(w, http.StatusForbidden, err.Error(), resolvers.CodeForbidden)
+				writeError(w, r, errcode.New(errcode.CodeForbidden, "%s", err.Error()))
 				return
 			}
 			ctx := upstream.ContextWithCallObserver(auth.WithCredential(r.Context(), cred), observe)
@@ -405,9 +421,10 @@ func canonicalJSONType(r *http.Request) {
 // 408 and its connection closed.
 func withBodyLimit(max int64, readTimeout time.Duration, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tooLarge := &errcode.Error{Code: errcode.CodeBadUserInput, Status: http.StatusRequestEntityTooLarge,
+			Message: fmt.Sprintf("request body exceeds %d bytes", max)}
 		if r.ContentLength > max {
-			writeGraphQLError(w, http.StatusRequestEntityTooLarge,
-				fmt.Sprintf("request body exceeds %d bytes", max), resolvers.CodeBadUserInput)
+			writeError(w, r, tooLarge)
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, max)
@@ -417,14 +434,13 @@ func withBodyLimit(max int64, readTimeout time.Duration, next http.Handler) http
 			var tooBig *http.MaxBytesError
 			switch {
 			case errors.As(err, &tooBig):
-				writeGraphQLError(w, http.StatusRequestEntityTooLarge,
-					fmt.Sprintf("request body exceeds %d bytes", max), resolvers.CodeBadUserInput)
+				writeError(w, r, tooLarge)
 				return
 			case err != nil && isReadTimeout(err):
-				writeBodyTimeout(w, readTimeout)
+				writeBodyTimeout(w, r, readTimeout)
 				return
 			case err != nil:
-				writeGraphQLError(w, http.StatusBadRequest, "could not read the request body", CodeBadRequest)
+				writeError(w, r, errcode.New(errcode.CodeBadRequest, "could not read the request body"))
 				return
 			}
 			r.Body = io.NopCloser(bytes.NewReader(body))
@@ -454,13 +470,14 @@ func withWellFormedRequest(next http.Handler) http.Handler {
 		case http.MethodPost:
 			body, ok := requestBody(r)
 			if !ok {
-				writeGraphQLError(w, http.StatusUnsupportedMediaType, "POST bodies must be application/json", CodeBadRequest)
+				writeError(w, r, &errcode.Error{Code: errcode.CodeBadRequest, Status: http.StatusUnsupportedMediaType,
+					Message: "POST bodies must be application/json"})
 				return
 			}
 			var req graphQLRequest
 			trimmed := bytes.TrimLeft(body, " \t\r\n")
 			if len(trimmed) == 0 || trimmed[0] != '{' || json.Unmarshal(body, &req) != nil {
-				writeGraphQLError(w, http.StatusBadRequest, shape, CodeBadRequest)
+				writeError(w, r, errcode.New(errcode.CodeBadRequest, shape))
 				return
 			}
 		case http.MethodGet:
@@ -469,7 +486,7 @@ func withWellFormedRequest(next http.Handler) http.Handler {
 				if v := q.Get(name); v != "" {
 					var m map[string]any
 					if json.Unmarshal([]byte(v), &m) != nil {
-						writeGraphQLError(w, http.StatusBadRequest, name+" must be a JSON object", CodeBadRequest)
+						writeError(w, r, errcode.New(errcode.CodeBadRequest, "%s must be a JSON object", name))
 						return
 					}
 				}
@@ -477,16 +494,13 @@ func withWellFormedRequest(next http.Handler) http.Handler {
 		case http.MethodOptions:
 		default:
 			w.Header().Set("Allow", "GET, POST, OPTIONS")
-			writeGraphQLError(w, http.StatusMethodNotAllowed, r.Method+" is not allowed: use POST, or GET for queries", CodeBadRequest)
+			writeError(w, r, &errcode.Error{Code: errcode.CodeBadRequest, Status: http.StatusMethodNotAllowed,
+				Message: r.Method + " is not allowed: use POST, or GET for queries"})
 			return
 		}
 		next.ServeHTTP(w, r)
 	})
 }
-
-// CodeBadRequest is the code of a request that is not a GraphQL request at
-// all (e.g. a body that is not JSON).
-const CodeBadRequest = "BAD_REQUEST"
 
 // withTimeout bounds the whole request; upstream calls inherit the deadline,
 // and a client that disconnects cancels them through the same context.
@@ -614,7 +628,8 @@ func withRequestLog(logger *slog.Logger, next http.Handler) http.Handler {
 		}
 		w.Header().Set("X-Request-Id", id)
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
-		next.ServeHTTP(rec, r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id)))
+		ctx := context.WithValue(context.WithValue(r.Context(), requestIDKey{}, id), loggerKey{}, logger)
+		next.ServeHTTP(rec, r.WithContext(ctx))
 		logger.InfoContext(r.Context(), "request", "id", id, "method", r.Method, "path", r.URL.Path,
 			"status", rec.status, "duration", time.Since(start))
 	})
@@ -641,12 +656,34 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-// writeGraphQLError answers with a GraphQL response holding one error, for
-// failures before execution starts.
-func writeGraphQLError(w http.ResponseWriter, status int, msg, code string) {
-	writeJSON(w, status, map[string]any{
-		"errors": []map[string]any{{"message": msg, "extensions": map[string]any{"code": code}}},
-	})
+// writeError answers a request refused before execution: err presented by
+// the one presenter (resolvers.Present), so it has the shape of every other
+// error, in the response shape gqlgen gives its own refusals, with the HTTP
+// status its code declares (or the more precise one a *errcode.Error
+// names), and Retry-After when it says when to retry.
+func writeError(w http.ResponseWriter, r *http.Request, err error) {
+	ctx := r.Context()
+	presented := resolvers.Present(ctx, loggerFrom(ctx), err)
+	code, _ := presented.Extensions["code"].(string)
+	status := errcode.Status(code)
+	var own *errcode.Error
+	if errors.As(err, &own) {
+		status = own.HTTPStatus()
+	}
+	if secs, ok := presented.Extensions["retryAfter"].(int); ok {
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+	}
+	writeJSON(w, status, &graphql.Response{Errors: gqlerror.List{presented}})
+}
+
+type loggerKey struct{}
+
+// loggerFrom returns the gateway's logger that withRequestLog put in ctx.
+func loggerFrom(ctx context.Context) *slog.Logger {
+	if l, ok := ctx.Value(loggerKey{}).(*slog.Logger); ok {
+		return l
+	}
+	return slog.New(slog.DiscardHandler)
 }
 
 // SchemaSDL returns the gateway's GraphQL schema as SDL, descriptions included.

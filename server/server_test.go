@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/ghl-graphql/gateway/errcode"
 	"github.com/ghl-graphql/gateway/playground"
 	"github.com/ghl-graphql/gateway/upstream"
 )
@@ -104,7 +105,7 @@ func TestGraphQLTransports(t *testing.T) {
 			wantStatus: 406,
 		},
 		"malformed JSON body": {
-			req: post(`{"query": `, "Bearer t"), wantStatus: 400, wantCode: CodeBadRequest,
+			req: post(`{"query": `, "Bearer t"), wantStatus: 400, wantCode: errcode.CodeBadRequest,
 		},
 		"chunked body over the limit": {
 			req: func() *http.Request {

@@ -32,6 +32,7 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/vektah/gqlparser/v2/ast"
 
+	"github.com/ghl-graphql/gateway/errcode"
 	"github.com/ghl-graphql/gateway/events"
 	"github.com/ghl-graphql/gateway/graph"
 	"github.com/ghl-graphql/gateway/loaders"
@@ -116,7 +117,6 @@ type subscriptionAuth struct {
 
 // refusal is why a subscribing request was refused.
 type refusal struct {
-	status    int
 	code, msg string
 }
 
@@ -144,11 +144,7 @@ func (a subscriptionAuth) authorize(ctx context.Context, r *http.Request, init t
 	got, err := a.root.AuthorizeSubscriber(got, a.trusted)
 	if err != nil {
 		code, msg := resolvers.Classify(err)
-		status := http.StatusForbidden
-		if code == resolvers.CodeUnauthenticated {
-			status = http.StatusUnauthorized
-		}
-		return ctx, &refusal{status: status, code: code, msg: msg}
+		return ctx, &refusal{code: code, msg: msg}
 	}
 	return got, nil
 }
@@ -176,10 +172,7 @@ func (w *refusalRecorder) refusal() *refusal {
 			Extensions map[string]any `json:"extensions"`
 		} `json:"errors"`
 	}
-	out := &refusal{status: w.status, code: resolvers.CodeUnauthenticated, msg: "the credential was refused"}
-	if out.status == 0 {
-		out.status = http.StatusUnauthorized
-	}
+	out := &refusal{code: errcode.CodeUnauthenticated, msg: "the credential was refused"}
 	if json.Unmarshal(w.body.Bytes(), &resp) == nil && len(resp.Errors) > 0 {
 		out.msg = resp.Errors[0].Message
 		if c, ok := resp.Errors[0].Extensions["code"].(string); ok {
@@ -223,11 +216,16 @@ func newSubscriptionHandler(a subscriptionAuth, reader *loaders.Reader, limits Q
 	ws.PayloadReadLimit = &readLimit
 	srv.AddTransport(ws)
 	srv.AddTransport(transport.SSE{})
-	srv.SetQueryCache(lru.New[*ast.QueryDocument](queryCacheSize))
+	parsed := lru.New[*ast.QueryDocument](queryCacheSize)
+	srv.SetQueryCache(parsed)
+	srv.SetParserTokenLimit(limits.MaxTokens)
 	if introspection {
 		srv.Use(extension.Introspection{})
 	}
-	srv.Use(queryLimiter{limits: limits})
+	// The query limits apply to each event's selection; there is no rate
+	// budget check, since a subscription has no deadline to spend it by.
+	srv.Use(queryLimiter{limits: limits, cache: parsed})
+	srv.AroundFields(a.root.CheckArguments)
 	srv.SetErrorPresenter(resolvers.ErrorPresenter(logger))
 	srv.SetRecoverFunc(resolvers.PanicHandler(logger))
 	srv.AroundOperations(resolvers.SubscriptionOperations)
@@ -250,10 +248,10 @@ func newSubscriptionHandler(a subscriptionAuth, reader *loaders.Reader, limits Q
 		if err != nil {
 			var ref *refusal
 			if errors.As(err, &ref) {
-				writeGraphQLError(w, ref.status, ref.msg, ref.code)
+				writeError(w, r, errcode.New(ref.code, "%s", ref.msg))
 				return
 			}
-			writeGraphQLError(w, http.StatusForbidden, err.Error(), resolvers.CodeForbidden)
+			writeError(w, r, err)
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, maxSubscriptionMessage)

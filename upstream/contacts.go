@@ -72,6 +72,10 @@ type Contact struct {
 	// SearchAfter is the cursor of this contact in a search answer: pass it as
 	// SearchContactsRequest.SearchAfter to get the contacts after it.
 	SearchAfter []json.RawMessage `json:"searchAfter,omitempty"`
+	// Fields is what the answer carried, for a contact from a search, a
+	// listing or the duplicate look-up (answers with fewer fields than a
+	// get); zero for a contact read whole. See Carries.
+	Fields ContactFields `json:"-"`
 }
 
 // DNDSettings holds the do-not-disturb setting of each channel.
@@ -348,12 +352,12 @@ func (s *ContactsService) Create(ctx context.Context, body *CreateContactRequest
 	if body == nil || body.LocationID == "" {
 		return nil, nil, invalidInput(OpCreateContact, "locationId is required")
 	}
-	var out contactEnvelope
+	var out createdEnvelope
 	resp, err := s.client.call(ctx, OpCreateContact, nil, nil, body, &out)
 	if err != nil {
 		return nil, resp, err
 	}
-	return out.Contact, resp, nil
+	return (*Contact)(out.Contact), resp, nil
 }
 
 // Update changes the fields set in body and returns the updated contact.

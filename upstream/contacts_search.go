@@ -175,17 +175,35 @@ func (s *ContactsService) FindDuplicate(ctx context.Context, locationID, email, 
 		return nil, resp, &Error{Op: OpGetDuplicateContact.ID, Method: OpGetDuplicateContact.Method, Path: OpGetDuplicateContact.Path,
 			StatusCode: resp.StatusCode, Rate: resp.Rate, RequestSent: true, Err: fmt.Errorf("%w: %w", ErrMalformedResponse, err)}
 	}
+	// The spec gives this answer no schema: it promises no field, so only
+	// the keys it spells out are known.
+	c.Fields = fieldsOfObject(out.Contact) | fieldsTracked
 	return &c, resp, nil
 }
 
 // SearchCursor is a position in a list of search results: Offset results
 // come before it, and SearchAfter, when known, is the searchAfter of the
-// result just before it. Clients see it only as the opaque string of
-// Encode; the gateway's GraphQL cursors are these strings.
+// result just before it. Binding, when set, names the listing the cursor
+// belongs to (a short hash of its query, filters and sort, made by the
+// caller), so that a cursor used with another listing can be told apart.
+// Clients see it only as the opaque string of Encode; the gateway's GraphQL
+// cursors are these strings.
 type SearchCursor struct {
 	Offset      int
 	SearchAfter []json.RawMessage
+	Binding     string
 }
+
+// IsZero reports whether c is the start of a listing, bound to none.
+func (c SearchCursor) IsZero() bool {
+	return c.Offset == 0 && len(c.SearchAfter) == 0 && c.Binding == ""
+}
+
+// MaxCursorLen is the longest encoded cursor ParseSearchCursor accepts.
+const MaxCursorLen = maxCursorLen
+
+// MaxCursorBindingLen is the longest Binding a cursor may carry.
+const MaxCursorBindingLen = 32
 
 // Bounds on a cursor that arrives from a client, so that a forged one
 // cannot make the gateway send an absurd request.
@@ -199,17 +217,33 @@ const (
 type cursorWire struct {
 	Offset      int               `json:"o"`
 	SearchAfter []json.RawMessage `json:"a,omitempty"`
+	Binding     string            `json:"b,omitempty"`
 }
 
 // Encode returns the cursor as an opaque URL-safe string. A searchAfter too
-// long to fit a cursor is dropped, leaving the offset: the next page is then
-// found by page number, which is slower but right.
+// long to fit a cursor is dropped, leaving the offset and the binding: the
+// next page is then found by page number, which is slower but right.
 func (c SearchCursor) Encode() string {
-	s := encodeCursor(cursorWire{Offset: c.Offset, SearchAfter: c.SearchAfter})
+	s := encodeCursor(cursorWire{Offset: c.Offset, SearchAfter: c.SearchAfter, Binding: c.Binding})
 	if len(s) > maxCursorLen && len(c.SearchAfter) > 0 {
-		s = encodeCursor(cursorWire{Offset: c.Offset})
+		s = encodeCursor(cursorWire{Offset: c.Offset, Binding: c.Binding})
 	}
 	return s
+}
+
+// validBinding reports whether b is a binding a cursor may carry: 1 to
+// MaxCursorBindingLen characters of the URL-safe base64 alphabet.
+func validBinding(b string) bool {
+	if b == "" || len(b) > MaxCursorBindingLen {
+		return false
+	}
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 func encodeCursor(w cursorWire) string {
@@ -226,8 +260,9 @@ func encodeCursor(w cursorWire) string {
 var ErrInvalidCursor = errors.New("invalid cursor")
 
 // ParseSearchCursor decodes a cursor made by Encode. It accepts only what
-// Encode makes: one JSON object with the keys "o" (a non-negative integer)
-// and optionally "a" (a short list of scalars), each once, in that case.
+// Encode makes: one JSON object with the keys "o" (a non-negative integer),
+// optionally "a" (a short list of scalars) and optionally "b" (a binding of
+// URL-safe base64 characters), each once, in that case.
 func ParseSearchCursor(s string) (SearchCursor, error) {
 	bad := func(why string) (SearchCursor, error) {
 		return SearchCursor{}, fmt.Errorf("%w: %s", ErrInvalidCursor, why)
@@ -249,9 +284,10 @@ func ParseSearchCursor(s string) (SearchCursor, error) {
 		return bad("not a cursor")
 	}
 	var (
-		c          SearchCursor
-		seenOffset bool
-		seenAfter  bool
+		c           SearchCursor
+		seenOffset  bool
+		seenAfter   bool
+		seenBinding bool
 	)
 	for dec.More() {
 		tok, err := dec.Token()
@@ -273,6 +309,11 @@ func ParseSearchCursor(s string) (SearchCursor, error) {
 				return bad("bad searchAfter")
 			}
 			seenAfter = true
+		case "b":
+			if seenBinding || json.Unmarshal(v, &c.Binding) != nil || !validBinding(c.Binding) {
+				return bad("bad binding")
+			}
+			seenBinding = true
 		default:
 			return bad("unknown key")
 		}
@@ -313,7 +354,9 @@ func ParseSearchCursor(s string) (SearchCursor, error) {
 // holds up to limit results. It prefers searchAfter, which reaches past
 // MaxSearchPagedResults; without one it falls back to page numbers, and
 // returns how many leading results of the page the caller must skip when the
-// offset is not a multiple of limit.
+// offset is not a multiple of limit. A page by number that would reach past
+// MaxSearchPagedResults is made smaller so that it ends there: a cursor short
+// of the end is always usable, whatever the page size.
 func (req *SearchContactsRequest) StartAfter(c SearchCursor, limit int) (skip int, err error) {
 	if limit < 1 || limit > MaxSearchPageLimit {
 		return 0, fmt.Errorf("%w: page size %d is outside 1..%d", ErrInvalidInput, limit, MaxSearchPageLimit)
@@ -326,8 +369,13 @@ func (req *SearchContactsRequest) StartAfter(c SearchCursor, limit int) (skip in
 		req.SearchAfter, req.Page = c.SearchAfter, 0
 		return 0, nil
 	}
-	if c.Offset > MaxSearchPagedResults-limit {
+	if c.Offset >= MaxSearchPagedResults {
 		return 0, fmt.Errorf("%w: paging by page number reaches only the first %d results", ErrInvalidInput, MaxSearchPagedResults)
+	}
+	if c.Offset > MaxSearchPagedResults-limit {
+		// (offset/limit+1)*limit <= offset+limit = MaxSearchPagedResults.
+		limit = MaxSearchPagedResults - c.Offset
+		req.PageLimit = limit
 	}
 	req.SearchAfter = nil
 	req.Page = c.Offset/limit + 1

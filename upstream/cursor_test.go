@@ -42,6 +42,8 @@ func TestSearchCursorRoundTrip(t *testing.T) {
 		{Offset: 123456, SearchAfter: raws(`"rubika deo"`, `"seD4PfOuKoVMLkEZqohJ"`)},
 		{Offset: 1, SearchAfter: raws(`true`, `-1.5`, `0`, `""`)},
 		{Offset: 7, SearchAfter: raws(`"ü / ? # & = + %2e"`)},
+		{Offset: 20, Binding: "AbC-_09xYz12"},
+		{Offset: 40, SearchAfter: raws(`1603963890255`, `"ocQHyuzHvysMo5N5VsXc"`), Binding: strings.Repeat("b", MaxCursorBindingLen)},
 	}
 	for _, c := range tests {
 		enc := c.Encode()
@@ -110,6 +112,15 @@ func TestParseSearchCursorRefuses(t *testing.T) {
 		{name: "second value", in: b64(`{"o":1}{"o":2}`)},
 		{name: "trailing garbage", in: b64(`{"o":1}x`)},
 		{name: "over-long string", in: strings.Repeat("A", maxCursorLen+1)},
+		{name: "empty binding", in: b64(`{"o":1,"b":""}`)},
+		{name: "binding too long", in: b64(`{"o":1,"b":"` + strings.Repeat("b", MaxCursorBindingLen+1) + `"}`)},
+		{name: "binding outside base64url", in: b64(`{"o":1,"b":"ab/c"}`)},
+		{name: "binding with a space", in: b64(`{"o":1,"b":"ab c"}`)},
+		{name: "binding with a control", in: b64(`{"o":1,"b":"ab\u0000"}`)},
+		{name: "binding not a string", in: b64(`{"o":1,"b":12}`)},
+		{name: "binding null", in: b64(`{"o":1,"b":null}`)},
+		{name: "repeated binding", in: b64(`{"o":1,"b":"x","b":"y"}`)},
+		{name: "binding in another case", in: b64(`{"o":1,"B":"x"}`)},
 		// Regression (upstream-cursor-strict, fixed): ParseSearchCursor says it accepts only
 		// what Encode makes, but json.Decoder.More() is false before a closing
 		// bracket, JSON null decodes to the zero cursor, and encoding/json
@@ -223,7 +234,12 @@ func TestStartAfter(t *testing.T) {
 		{name: "limit 1", cursor: SearchCursor{Offset: 9999}, limit: 1, want: SearchContactsRequest{PageLimit: 1, Page: 10000}},
 		{name: "last reachable page", cursor: SearchCursor{Offset: 9980}, limit: 20, want: SearchContactsRequest{PageLimit: 20, Page: 500}},
 		{name: "limit 500 at the end", cursor: SearchCursor{Offset: 9500}, limit: 500, want: SearchContactsRequest{PageLimit: 500, Page: 20}},
-		{name: "beyond 10,000 without searchAfter", cursor: SearchCursor{Offset: 9981}, limit: 20, wantErr: true},
+		{
+			// The page is made smaller so that it ends at 10,000.
+			name: "near 10,000 without searchAfter", cursor: SearchCursor{Offset: 9981}, limit: 20,
+			want: SearchContactsRequest{PageLimit: 19, Page: 526}, wantSkip: 6,
+		},
+		{name: "one short of 10,000", cursor: SearchCursor{Offset: 9999}, limit: 500, want: SearchContactsRequest{PageLimit: 1, Page: 10000}},
 		{name: "at 10,000 without searchAfter", cursor: SearchCursor{Offset: 10_000}, limit: 1, wantErr: true},
 		{name: "far beyond", cursor: SearchCursor{Offset: maxCursorOffset}, limit: 20, wantErr: true},
 		{name: "limit 0", cursor: SearchCursor{}, limit: 0, wantErr: true},
@@ -313,5 +329,21 @@ func TestEncodeDropsOverlongSearchAfter(t *testing.T) {
 	}
 	if c.Offset != 7 || c.SearchAfter != nil {
 		t.Errorf("cursor = %+v, want offset 7 without searchAfter", c)
+	}
+}
+
+// A binding survives Encode's dropping of an over-long searchAfter: a
+// cursor that falls back to its offset still belongs to its listing.
+func TestEncodeKeepsBinding(t *testing.T) {
+	long := strings.Repeat("x", maxCursorLen)
+	c, err := ParseSearchCursor(SearchCursor{Offset: 7, SearchAfter: raws(`"` + long + `"`), Binding: "bind"}.Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Binding != "bind" || c.SearchAfter != nil || c.Offset != 7 {
+		t.Errorf("cursor = %+v, want offset 7 and binding \"bind\" without searchAfter", c)
+	}
+	if (SearchCursor{}).IsZero() != true || (SearchCursor{Binding: "b"}).IsZero() || (SearchCursor{Offset: 1}).IsZero() {
+		t.Error("IsZero")
 	}
 }

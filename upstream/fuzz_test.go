@@ -3,7 +3,8 @@
 // e.g. `go test -run='^$' -fuzz=FuzzParseSearchCursor -fuzztime=20s ./upstream/`.
 //
 //   - FuzzParseSearchCursor: never panics; an accepted cursor is within the
-//     bounds and re-encodes to a cursor that parses to the same value.
+//     bounds (its binding too) and re-encodes to a cursor that parses to the
+//     same value.
 //   - FuzzDecodeResponse: arbitrary bytes as the answer of get-contact and of
 //     a search, under any status, through a stub transport: never panics,
 //     never (nil, nil); a 2xx gives a value or ErrMalformedResponse, any other
@@ -34,6 +35,8 @@ func FuzzParseSearchCursor(f *testing.F) {
 		{Offset: 10_000, SearchAfter: raws(`1603963890255`, `"ocQHyuzHvysMo5N5VsXc"`)},
 		{Offset: 3, SearchAfter: raws(`true`, `-0.5e-3`, `"\u00fc"`, `""`)},
 		{Offset: maxCursorOffset, SearchAfter: raws(`"a<b>&c"`)},
+		{Offset: 20, Binding: "AbC-_09xYz12"},
+		{Offset: 40, SearchAfter: raws(`1603963890255`, `"ocQHyuzHvysMo5N5VsXc"`), Binding: strings.Repeat("z", MaxCursorBindingLen)},
 	} {
 		f.Add(c.Encode())
 	}
@@ -41,6 +44,8 @@ func FuzzParseSearchCursor(f *testing.F) {
 		"", "A", "e30", "bnVsbA", "eyJvIjoxfX0",
 		b64(`{"o":-1}`), b64(`{"o":1,"x":2}`), b64(`{"o":0,"a":[{"x":1}]}`), b64(`{"o":0,"a":[1,2,3,4,5]}`),
 		b64(`{"o":0,"a":[ 1 , "x" ]}`), b64(`{"o":1}{"o":2}`), strings.Repeat("A", maxCursorLen+1),
+		b64(`{"o":1,"b":""}`), b64(`{"o":1,"b":"a/b"}`), b64(`{"o":1,"b":"x","b":"y"}`), b64(`{"o":1,"b":"\u0041"}`),
+		b64(`{"o":1,"a":[1],"b":"` + strings.Repeat("b", MaxCursorBindingLen+1) + `"}`),
 	} {
 		f.Add(s)
 	}
@@ -57,6 +62,9 @@ func FuzzParseSearchCursor(f *testing.F) {
 		}
 		if len(c.SearchAfter) > maxCursorSearchAfter {
 			t.Fatalf("ParseSearchCursor(%q) accepted %d searchAfter values", s, len(c.SearchAfter))
+		}
+		if c.Binding != "" && !validBinding(c.Binding) {
+			t.Fatalf("ParseSearchCursor(%q) accepted binding %q", s, c.Binding)
 		}
 		for _, v := range c.SearchAfter {
 			var x any

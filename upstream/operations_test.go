@@ -17,6 +17,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 )
 
 // IDs used by the operation cases; shaped like HighLevel's.
@@ -585,7 +586,7 @@ func TestOperations(t *testing.T) {
 				t.Errorf("resp.Header lacks the answer's headers: %v", resp.Header)
 			}
 			if tc.want != nil {
-				if diff := cmp.Diff(tc.want, got); diff != "" {
+				if diff := cmp.Diff(tc.want, got, ignoreTrackedFields); diff != "" {
 					t.Errorf("decoded result (-want +got):\n%s", diff)
 				}
 			}
@@ -660,7 +661,7 @@ func TestConcurrentCalls(t *testing.T) {
 					t.Errorf("%s: status %d, want %d", id, resp.StatusCode, tc.status)
 				}
 				if tc.want != nil {
-					if diff := cmp.Diff(tc.want, got); diff != "" {
+					if diff := cmp.Diff(tc.want, got, ignoreTrackedFields); diff != "" {
 						t.Errorf("%s: decoded result (-want +got):\n%s", id, diff)
 					}
 				}
@@ -672,3 +673,7 @@ func TestConcurrentCalls(t *testing.T) {
 		t.Errorf("server saw %d requests, want %d", got, want)
 	}
 }
+
+// ignoreTrackedFields leaves Contact.Fields (what a listing's answer
+// carried) to contact_fields_test.go: this table checks decoded values.
+var ignoreTrackedFields = cmpopts.IgnoreFields(Contact{}, "Fields")

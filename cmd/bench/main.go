@@ -1,8 +1,9 @@
 // Command bench measures the gateway against the sandbox on loopback and
 // prints a table. Every figure is measured in the same run as its baseline:
-// latencies against the upstream round trip, throughput against the same
-// gateway with loaders and cache off and against a bare net/http handler
-// that returns the same bytes.
+// latencies against the upstream round trip, throughput against a naive
+// baseline (naive.go: the same schema and GraphQL handler, one upstream call
+// per field, in sequence, no loaders and no cache) and against a bare
+// net/http handler that returns the same bytes.
 //
 //	go run ./cmd/bench            # the full run (about a minute)
 //	go run ./cmd/bench -short     # a few seconds, as CI runs it
@@ -559,8 +560,11 @@ func runChild(kind, upURL, bodyPath string) error {
 		if err != nil {
 			return err
 		}
-		h, err = server.New(server.Config{Client: client, Naive: kind == "naive",
-			Logger: slog.New(slog.DiscardHandler)})
+		if kind == "naive" {
+			h, err = newNaiveHandler(client) // naive.go
+		} else {
+			h, err = server.New(server.Config{Client: client, Logger: slog.New(slog.DiscardHandler)})
+		}
 		if err != nil {
 			return err
 		}

@@ -36,6 +36,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/ghl-graphql/gateway/errcode"
 	"github.com/ghl-graphql/gateway/upstream/sandbox"
 )
 
@@ -253,7 +254,7 @@ func classify(status int, body []byte) outcome {
 		return outPartial
 	}
 	for _, e := range a.Errors {
-		if e.Extensions.Code == "RATE_LIMITED" {
+		if e.Extensions.Code == errcode.CodeRateLimited {
 			return outRateLimited
 		}
 	}

@@ -46,6 +46,7 @@ type config struct {
 	responseCache   bool
 	upstreamPerLoc  int
 	limits          server.QueryLimits
+	inputLimits     resolvers.Limits
 	authMode        string
 	oauthClientID   string
 	oauthSecret     string
@@ -70,6 +71,12 @@ type config struct {
 	sandbox         sandbox.Config
 	conn            connConfig
 	subs            subsConfig
+
+	// Stale answers and refresh-ahead (issue 16).
+	cacheStale     time.Duration
+	refreshAhead   float64
+	refreshShare   float64
+	refreshHotKeys int
 }
 
 // connConfig is connection hygiene and bounded credentials (issue 10).
@@ -166,6 +173,31 @@ func newFlagSet(cfg *config) *flag.FlagSet {
 	fs.IntVar(&cfg.limits.MaxCost, "max-query-cost", server.DefaultQueryLimits.MaxCost, "most upstream calls one GraphQL request may cause; costlier queries are refused before they run")
 	fs.IntVar(&cfg.limits.MaxDepth, "max-query-depth", server.DefaultQueryLimits.MaxDepth, "deepest field nesting of a request")
 	fs.IntVar(&cfg.limits.MaxAliases, "max-query-aliases", server.DefaultQueryLimits.MaxAliases, "most aliased fields in a request")
+
+	// Caps on arguments (issue 10): lengths in bytes, counts in items.
+	il, d := &cfg.inputLimits, resolvers.DefaultLimits
+	fs.IntVar(&il.IDBytes, "max-id-bytes", d.IDBytes, "longest ID argument (contact, task, note, location, business, campaign, workflow, user)")
+	fs.IntVar(&il.QueryBytes, "max-query-bytes", d.QueryBytes, "longest free-text query of a search or listing")
+	fs.IntVar(&il.ShortTextBytes, "max-short-text-bytes", d.ShortTextBytes, "longest one-line text: names, address parts, website, source, titles, custom field keys, filter fields and values")
+	fs.IntVar(&il.TextBytes, "max-text-bytes", d.TextBytes, "longest task or note body, on creates and updates")
+	fs.IntVar(&il.EmailBytes, "max-email-bytes", d.EmailBytes, "longest email address")
+	fs.IntVar(&il.PhoneBytes, "max-phone-bytes", d.PhoneBytes, "longest phone number, punctuation included")
+	fs.IntVar(&il.TagBytes, "max-tag-bytes", d.TagBytes, "longest tag")
+	fs.IntVar(&il.CustomFieldValueBytes, "max-custom-field-bytes", d.CustomFieldValueBytes, "largest custom field value, as JSON")
+	fs.IntVar(&il.Tags, "max-tags", d.Tags, "most tags in one argument")
+	fs.IntVar(&il.BulkIDs, "max-bulk-ids", d.BulkIDs, "most contact IDs in one bulk operation")
+	fs.IntVar(&il.Followers, "max-followers", d.Followers, "most followers added or removed at once")
+	fs.IntVar(&il.CustomFields, "max-custom-fields", d.CustomFields, "most custom field values in one write")
+	fs.IntVar(&il.Filters, "max-filters", d.Filters, "most search conditions and groups, over all nesting levels")
+	fs.IntVar(&il.FilterDepth, "max-filter-depth", d.FilterDepth, "deepest nesting of search filter groups")
+	fs.IntVar(&il.FilterValues, "max-filter-values", d.FilterValues, "most values in one search filter's value list")
+	fs.IntVar(&il.SortFields, "max-sort-fields", d.SortFields, "most sort entries of one search")
+
+	// Query analysis (issue 10): documents over these are refused before
+	// they are parsed or validated.
+	fs.IntVar(&cfg.limits.MaxTokens, "max-query-tokens", server.DefaultQueryLimits.MaxTokens, "most tokens in a GraphQL document (comments included); larger ones are refused before parsing")
+	fs.IntVar(&cfg.limits.MaxSelections, "max-query-selections", server.DefaultQueryLimits.MaxSelections, "most selections (fields, fragment spreads, inline fragments) written in a document; validation cost grows with its square")
+	fs.IntVar(&cfg.limits.MaxRepeatedFields, "max-query-repeated-fields", server.DefaultQueryLimits.MaxRepeatedFields, "most fields in a document that select a response name their selection set already selects (validation compares every such pair)")
 	fs.StringVar(&cfg.authMode, "auth-mode", "passthrough", "passthrough: forward clients' HighLevel tokens; managed: hold the locations' tokens and authenticate clients with gateway API keys or JWTs")
 	fs.StringVar(&cfg.oauthClientID, "oauth-client-id", "", "managed: the HighLevel app's client ID")
 	fs.StringVar(&cfg.oauthSecret, "oauth-client-secret", "", "managed: the HighLevel app's client secret (prefer the environment variable)")
@@ -209,6 +241,11 @@ func newFlagSet(cfg *config) *flag.FlagSet {
 	fs.DurationVar(&cfg.subs.writeTimeout, "subscription-write-timeout", server.DefaultSubscriptionWriteTimeout, "how long writing one message to a subscriber may take; past it the connection is closed")
 	fs.DurationVar(&cfg.subs.initTimeout, "subscription-init-timeout", server.DefaultSubscriptionInitTimeout, "how long a WebSocket may take to send connection_init")
 	fs.DurationVar(&cfg.subs.pingInterval, "subscription-ping-interval", server.DefaultSubscriptionPingInterval, "how often WebSocket clients are pinged (two missed pongs close the connection); negative: never")
+	// Stale answers and refresh-ahead (issue 16).
+	fs.DurationVar(&cfg.cacheStale, "cache-stale", loaders.DefaultStaleFor, "how long past its TTL an upstream answer is kept, to be served marked stale (extensions.stale) when the rate budget is spent or the circuit is open; 0 switches stale answers off")
+	fs.Float64Var(&cfg.refreshAhead, "refresh-ahead", loaders.DefaultRefreshAhead, "share of an answer's TTL, before it expires, in which a read refreshes it in the background on spare budget; 0 switches refresh-ahead off")
+	fs.Float64Var(&cfg.refreshShare, "refresh-share", loaders.DefaultRefreshShare, "share of a location's -rate-max window refreshes may use: one goes only while more than (1 - share) of the window is free")
+	fs.IntVar(&cfg.refreshHotKeys, "refresh-hot-keys", loaders.DefaultRefreshHotKeys, "most answers the gateway remembers how to refresh ahead")
 
 	// The embedded sandbox's knobs, under a sandbox- prefix.
 	sfs := flag.NewFlagSet("sandbox", flag.ContinueOnError)
@@ -304,6 +341,7 @@ func (c *config) validate() error {
 	for name, v := range map[string]int{
 		"rate-max": c.budget.Max, "rate-daily": c.budget.Daily, "retry-attempts": c.retry.MaxAttempts,
 		"max-query-cost": c.limits.MaxCost, "max-query-depth": c.limits.MaxDepth, "max-query-aliases": c.limits.MaxAliases,
+		"max-query-tokens": c.limits.MaxTokens, "max-query-selections": c.limits.MaxSelections, "max-query-repeated-fields": c.limits.MaxRepeatedFields,
 	} {
 		if v < 1 {
 			return fmt.Errorf("%s %d: must be at least 1", setting(name), v)
@@ -311,6 +349,19 @@ func (c *config) validate() error {
 	}
 	if err := c.validateIsolation(); err != nil {
 		return err
+	}
+	il := c.inputLimits
+	for name, v := range map[string]int{
+		"max-id-bytes": il.IDBytes, "max-query-bytes": il.QueryBytes, "max-short-text-bytes": il.ShortTextBytes,
+		"max-text-bytes": il.TextBytes, "max-email-bytes": il.EmailBytes, "max-phone-bytes": il.PhoneBytes,
+		"max-tag-bytes": il.TagBytes, "max-custom-field-bytes": il.CustomFieldValueBytes, "max-tags": il.Tags,
+		"max-bulk-ids": il.BulkIDs, "max-followers": il.Followers, "max-custom-fields": il.CustomFields,
+		"max-filters": il.Filters, "max-filter-depth": il.FilterDepth, "max-filter-values": il.FilterValues,
+		"max-sort-fields": il.SortFields,
+	} {
+		if v < 1 {
+			return fmt.Errorf("%s %d: must be at least 1", setting(name), v)
+		}
 	}
 	if c.maxBodyBytes < 1024 {
 		return fmt.Errorf("%s %d: must be at least 1024", setting("max-body-bytes"), c.maxBodyBytes)
@@ -353,7 +404,35 @@ func (c *config) validate() error {
 	if c.logFormat != "text" && c.logFormat != "json" {
 		return fmt.Errorf("%s %q: must be text or json", setting("log-format"), c.logFormat)
 	}
+	return c.validateStale()
+}
+
+// validateStale checks the settings of stale answers and refresh-ahead.
+func (c *config) validateStale() error {
+	if c.cacheStale < 0 {
+		return fmt.Errorf("%s %v: must not be negative (0 switches stale answers off)", setting("cache-stale"), c.cacheStale)
+	}
+	if !(c.refreshAhead >= 0 && c.refreshAhead < 1) {
+		return fmt.Errorf("%s %v: must be at least 0 (off) and below 1", setting("refresh-ahead"), c.refreshAhead)
+	}
+	if !(c.refreshShare > 0 && c.refreshShare <= 1) {
+		return fmt.Errorf("%s %v: must be above 0 and at most 1", setting("refresh-share"), c.refreshShare)
+	}
+	if c.refreshHotKeys < 1 {
+		return fmt.Errorf("%s %d: must be at least 1", setting("refresh-hot-keys"), c.refreshHotKeys)
+	}
 	return nil
+}
+
+// staleSettings returns the server's settings of stale answers and
+// refresh-ahead: -cache-stale 0 is off, which server.Config says with a
+// negative value; refreshes share the budget's window of -rate-max.
+func (c *config) staleSettings() (time.Duration, loaders.RefreshConfig) {
+	stale := c.cacheStale
+	if stale == 0 {
+		stale = -1
+	}
+	return stale, loaders.RefreshConfig{Ahead: c.refreshAhead, Share: c.refreshShare, WindowMax: c.budget.Max, HotKeys: c.refreshHotKeys}
 }
 
 func parseLevel(s string) (slog.Level, error) {

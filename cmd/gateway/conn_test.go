@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/ghl-graphql/gateway/auth"
+	"github.com/ghl-graphql/gateway/errcode"
 	"github.com/ghl-graphql/gateway/server"
 )
 
@@ -171,8 +172,8 @@ func TestBinaryConnectionHygiene(t *testing.T) {
 		c, br = dialGateway(t, addr)
 		io.WriteString(c, "POST /graphql HTTP/1.1\r\nHost: gw\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{")
 		got, closed := closedByServer(c, br)
-		if !closed || !strings.HasPrefix(got, "HTTP/1.1 408") || !strings.Contains(got, server.CodeRequestTimeout) {
-			t.Errorf("slow body: closed %v after %q; want 408 %s and closed", closed, got, server.CodeRequestTimeout)
+		if !closed || !strings.HasPrefix(got, "HTTP/1.1 408") || !strings.Contains(got, errcode.CodeRequestTimeout) {
+			t.Errorf("slow body: closed %v after %q; want 408 %s and closed", closed, got, errcode.CodeRequestTimeout)
 		}
 
 		// Headers over -max-header-bytes (32 KiB): answered 431, not read on.

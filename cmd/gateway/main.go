@@ -124,8 +124,10 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger, stdout io.Writ
 		NoResponseCache:          !cfg.responseCache,
 		MaxConcurrentPerLocation: cfg.upstreamPerLoc,
 		Limits:                   cfg.limits,
+		InputLimits:              cfg.inputLimits,
 		Ready:                    server.UpstreamReady(client, &http.Client{Transport: httpClient.Transport, Timeout: 3 * time.Second}),
 	}
+	scfg.CacheStale, scfg.Refresh = cfg.staleSettings()
 	if cfg.playground {
 		pg := &playground.Options{Endpoint: server.GraphQLPath, UseCDN: cfg.playgroundCDN}
 		if cfg.subs.enabled {

@@ -106,6 +106,8 @@ type Attribution struct {
 	Medium *string `json:"medium,omitempty"`
 	// ID of the form, survey or calendar.
 	MediumID *string `json:"mediumId,omitempty"`
+	// Session source, e.g. Paid Search (HighLevel sends it; its OpenAPI file does not list it).
+	SessionSource *string `json:"sessionSource,omitempty"`
 }
 
 // A business change for many contacts.
@@ -184,8 +186,14 @@ type CampaignPayload struct {
 	Success bool `json:"success"`
 }
 
-// A person or company in a location's CRM. Scalar fields come from one HighLevel call;
-// `tasks`, `notes` and `appointments` each cost one more, made at the same time.
+// A person or company in a location's CRM: every field of HighLevel's contact. Scalar
+// fields come from one HighLevel call; `tasks`, `notes` and `appointments` each cost one
+// more, made at the same time. Searches and listings answer with fewer fields than a read
+// by ID (HighLevel's list item has id, locationId, email, timezone, country, source,
+// dateAdded, customFields, tags, businessId, attributions and followers); when a query
+// selects a field the listing did not carry, the gateway reads the whole contact (one more
+// call per contact, all of a page at once), so no field is null because a listing left it
+// out.
 type Contact struct {
 	// The contact's ID.
 	ID string `json:"id"`
@@ -253,6 +261,40 @@ type Contact struct {
 	DateUpdated *time.Time `json:"dateUpdated,omitempty"`
 	// When the contact last did something (opened, replied, booked, ...).
 	LastActivity *time.Time `json:"lastActivity,omitempty"`
+	// When the contact's last web session (site, funnel, chat) was active.
+	LastSessionActivityAt *time.Time `json:"lastSessionActivityAt,omitempty"`
+	// First name in lower case, as HighLevel keeps it for matching.
+	FirstNameLowerCase *string `json:"firstNameLowerCase,omitempty"`
+	// Last name in lower case.
+	LastNameLowerCase *string `json:"lastNameLowerCase,omitempty"`
+	// Full name in lower case.
+	FullNameLowerCase *string `json:"fullNameLowerCase,omitempty"`
+	// Email address in lower case.
+	EmailLowerCase *string `json:"emailLowerCase,omitempty"`
+	// Month of birth, 1 to 12, as HighLevel records it besides dateOfBirth.
+	BirthMonth *int `json:"birthMonth,omitempty"`
+	// Day of the month of birth, 1 to 31.
+	BirthDay *int `json:"birthDay,omitempty"`
+	// Social security number as recorded in HighLevel. Sensitive: select it only where it is needed.
+	Ssn *string `json:"ssn,omitempty"`
+	// The contact's attachments, as HighLevel gives them (a string).
+	Attachments *string `json:"attachments,omitempty"`
+	// The ID HighLevel gave the live-chat visitor who became this contact.
+	VisitorID *string `json:"visitorId,omitempty"`
+	// Whether email to the contact bounced.
+	BounceEmail bool `json:"bounceEmail"`
+	// Whether the contact unsubscribed from email.
+	UnsubscribeEmail bool `json:"unsubscribeEmail"`
+	// Whether HighLevel marks the contact deleted.
+	Deleted bool `json:"deleted"`
+	// IDs of the offers the contact has.
+	Offers []string `json:"offers"`
+	// IDs of the products the contact has.
+	Products []string `json:"products"`
+	// Every attribution recorded, first to last. Searches and listings carry the whole list;
+	// a contact read by ID carries its first and its latest (attributionSource,
+	// lastAttributionSource), which this list then holds.
+	Attributions []Attribution `json:"attributions"`
 }
 
 // A change to a contact.
@@ -554,7 +596,7 @@ type NotePayload struct {
 
 // Relay page information.
 type PageInfo struct {
-	// Whether more contacts follow this page.
+	// Whether more contacts follow this page; when true, endCursor is set and pages on.
 	HasNextPage bool `json:"hasNextPage"`
 	// Whether contacts come before this page.
 	HasPreviousPage bool `json:"hasPreviousPage"`
@@ -690,6 +732,8 @@ type UpsertContactPayload struct {
 	Contact *Contact `json:"contact"`
 	// True when the upsert created the contact, false when it updated one.
 	Created bool `json:"created"`
+	// HighLevel's trace ID of the upsert, to quote to its support; null when it gives none.
+	TraceID *string `json:"traceId,omitempty"`
 }
 
 // The outcome of a workflow change.
