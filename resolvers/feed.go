@@ -127,20 +127,32 @@ func (r *Resolver) contactsChangedSince(ctx context.Context, since time.Time, fi
 	if err != nil {
 		return nil, err
 	}
+	// Search items may lack fields a selection needs: completed as any
+	// listing's. A completed contact is a full read, without the search's
+	// searchAfter: the cursor takes it from the search's item.
+	searchAfter := make(map[string][]json.RawMessage, len(res.Contacts))
+	for i := range res.Contacts {
+		searchAfter[res.Contacts[i].ID] = res.Contacts[i].SearchAfter
+	}
+	contacts, err := r.completePage(ctx, res.Contacts)
+	if err != nil {
+		return nil, err
+	}
 	conn := &model.ContactConnection{
-		Edges:      make([]model.ContactEdge, 0, len(res.Contacts)),
-		Nodes:      make([]model.Contact, 0, len(res.Contacts)),
+		Edges:      make([]model.ContactEdge, 0, len(contacts)),
+		Nodes:      make([]model.Contact, 0, len(contacts)),
 		TotalCount: res.Total,
 		PageInfo:   &model.PageInfo{HasPreviousPage: cur.Offset > 0},
 	}
-	for i := range res.Contacts {
-		c := &res.Contacts[i]
-		if len(c.SearchAfter) == 0 {
+	for i := range contacts {
+		c := &contacts[i]
+		sa := searchAfter[c.ID]
+		if len(sa) == 0 {
 			// Without it no cursor could resume after this contact.
 			return nil, &upstream.Error{Op: "search-contacts-advanced", Err: upstream.ErrMalformedResponse}
 		}
 		node := contactFromAPI(c)
-		cursor := feedCursor{Since: from.UnixMilli(), Offset: cur.Offset + i + 1, After: c.SearchAfter}.encode()
+		cursor := feedCursor{Since: from.UnixMilli(), Offset: cur.Offset + i + 1, After: sa}.encode()
 		conn.Edges = append(conn.Edges, model.ContactEdge{Cursor: cursor, Node: node})
 		conn.Nodes = append(conn.Nodes, *node)
 	}

@@ -17,7 +17,7 @@ import (
 
 const feedQuery = `query($since: DateTime!, $first: Int, $after: String) {
   contactsChangedSince(since: $since, first: $first, after: $after) {
-    edges { cursor node { id dateUpdated } }
+    edges { cursor node { id firstName dateUpdated } }
     pageInfo { hasNextPage endCursor }
     totalCount
   }
@@ -26,7 +26,7 @@ const feedQuery = `query($since: DateTime!, $first: Int, $after: String) {
 func TestContactsChangedSincePagesThroughTies(t *testing.T) {
 	start := sandbox.BaseDate().Add(1000 * time.Hour)
 	clk := fakeclock.New(start)
-	sb, err := sandbox.New(sandbox.Config{Seed: 3, ContactsPerLocation: 20, Now: clk.Now})
+	sb, err := sandbox.New(sandbox.Config{Seed: 3, ContactsPerLocation: 20, Now: clk.Now, StrictListItems: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,6 +79,11 @@ func TestContactsChangedSincePagesThroughTies(t *testing.T) {
 			r := page(since, after)
 			for _, edge := range list(r.get("contactsChangedSince.edges")) {
 				ids = append(ids, str(dig(edge, "node.id")))
+				// Search items lack names (strict listing): the feed's
+				// contacts are completed like any listing's.
+				if name := str(dig(edge, "node.firstName")); name != "Feed" && name != "Again" {
+					t.Errorf("firstName %q", name)
+				}
 			}
 			if n := num(r.get("contactsChangedSince.totalCount")); n != total {
 				t.Errorf("totalCount %d, want %d", n, total)

@@ -398,6 +398,9 @@ func enableSubscriptions(cfg *Config, root *resolvers.Resolver, gql *handler.Ser
 		return subscriptionSetup{}, err
 	}
 	gql.AroundFields(root.PublishMutations(cfg.Bus, nil))
+	if cfg.Webhooks != nil && cfg.Webhooks.Bus == nil {
+		cfg.Webhooks.Bus = cfg.Bus // webhooks' changes reach the subscribers too
+	}
 	return subscriptionSetup{on: true}, nil
 }
 

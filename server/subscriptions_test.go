@@ -19,6 +19,8 @@ import (
 	"github.com/ghl-graphql/gateway/events"
 	"github.com/ghl-graphql/gateway/internal/fakeclock"
 	"github.com/ghl-graphql/gateway/server"
+	"github.com/ghl-graphql/gateway/upstream"
+	"github.com/ghl-graphql/gateway/upstream/sandbox"
 )
 
 // wsMsg is one graphql-transport-ws message.
@@ -611,5 +613,40 @@ func TestSubscriptionRevokedTokenStopsAfterTheConfirmTTL(t *testing.T) {
 	}
 	if n := e.sb.Calls("search-contacts-advanced") - before; n != 1 {
 		t.Errorf("%d confirming calls, want 1", n)
+	}
+}
+
+// TestSubscriptionReceivesAWebhook: a change made in the upstream directly
+// (not through the gateway) reaches a subscriber through HighLevel's signed
+// webhook: verified, evicted, published on the gateway's bus, and resolved
+// to the new data.
+func TestSubscriptionReceivesAWebhook(t *testing.T) {
+	// No bus of the test's: the gateway makes one for its subscriptions and
+	// gives it to the webhook receiver.
+	h := newHookedWith(t, sandbox.WebhookConfig{}, func(w *server.Webhooks) { w.Bus = nil })
+	bus, ok := h.wh.Bus.(*events.Local)
+	if !ok {
+		t.Fatalf("the webhooks publish on %T, not the subscriptions' bus", h.wh.Bus)
+	}
+	e := &subsEnv{e2e: h.e2e, bus: bus}
+	id := e.contactsOf(t, e.locA)[3].ID
+	// Warm the cache, so that a stale answer would show.
+	e.gql(e.token, `query($id: ID!) { contact(id: $id) { firstName } }`, map[string]any{"id": id}).ok(t)
+
+	ws := dialWS(t, e.e2e, nil)
+	ws.init(bearer(e.token))
+	ws.subscribe("1", contactSub, map[string]any{"id": id})
+	e.waitSubscribers(t, 1)
+	if _, _, err := e.client.Contacts.Update(e.ctx(e.token), id, &upstream.UpdateContactRequest{FirstName: upstream.Set("Webhooked")}); err != nil {
+		t.Fatal(err)
+	}
+	m, err := ws.read()
+	if err != nil {
+		t.Fatalf("no event: %v; webhooks %+v, sandbox %+v, bus %+v", err, h.wh.Stats(), h.sb.WebhookStats(), bus.Stats())
+	}
+	r := m.next(t)
+	if r.get("contactChanged.type") != "ContactUpdate" || r.get("contactChanged.webhookId") == nil ||
+		r.get("contactChanged.contact.firstName") != "Webhooked" {
+		t.Errorf("webhook event: %s", r.Body)
 	}
 }
