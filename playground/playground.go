@@ -34,6 +34,9 @@ type Options struct {
 	DefaultHeaders map[string]string // headers pre-filled in the headers pane, e.g. {"Authorization": "Bearer sbx-..."}; nil = none
 	AssetsPath     string            // URL path prefix where embedded assets are served, default "/playground/"
 	UseCDN         bool              // load the pinned assets from a public CDN instead of the embedded copy
+	// SubscriptionEndpoint is the URL path of the GraphQL endpoint's WebSocket
+	// (graphql-transport-ws), usually Endpoint; "" leaves subscriptions off.
+	SubscriptionEndpoint string
 	// Tabs, when not empty, are the tabs the page opens with for a user who
 	// has none saved, in order (each with DefaultHeaders); DefaultQuery is
 	// then unused. Subscriptions and other examples add a Tab each.
@@ -73,7 +76,9 @@ type pageConfig struct {
 	DefaultHeaders string            `json:"defaultHeaders,omitempty"`
 	Workers        map[string]string `json:"workers"`
 	CDNWorkers     bool              `json:"cdnWorkers,omitempty"`
-	Tabs           []pageTab         `json:"tabs,omitempty"`
+	// SubscriptionEndpoint is where subscriptions go (over a WebSocket).
+	SubscriptionEndpoint string    `json:"subscriptionEndpoint,omitempty"`
+	Tabs                 []pageTab `json:"tabs,omitempty"`
 }
 
 // pageTab is a Tab as bootstrap.js reads it.
@@ -144,6 +149,12 @@ func Handler(opts Options) (http.Handler, error) {
 	h := &handler{assetsPath: opts.AssetsPath, bundle: b, useCDN: opts.UseCDN}
 
 	cfg := pageConfig{Endpoint: opts.Endpoint, DefaultQuery: opts.DefaultQuery}
+	if opts.SubscriptionEndpoint != "" {
+		if _, err := checkEndpoint(opts.SubscriptionEndpoint); err != nil {
+			return nil, fmt.Errorf("playground: SubscriptionEndpoint: %w", err)
+		}
+		cfg.SubscriptionEndpoint = opts.SubscriptionEndpoint
+	}
 	for i, t := range opts.Tabs {
 		if strings.TrimSpace(t.Query) == "" {
 			return nil, fmt.Errorf("playground: Tabs[%d] has no query", i)

@@ -206,14 +206,16 @@ func runSchema(args []string, stdout, stderr io.Writer) error {
 }
 
 // exampleTabs are GraphiQL's tabs on the sandbox: the snapshot of the
-// example contact, a mutation that creates a task on it, and a search
-// that pages, each with variables that work as they are.
-func exampleTabs(contactID string) []playground.Tab {
+// example contact, a mutation that creates a task on it, a search that
+// pages, and with subscriptions on, a subscription to the contact's tasks
+// (which the mutation tab makes fire), each with variables that work as
+// they are.
+func exampleTabs(contactID string, subscriptions bool) []playground.Tab {
 	vars := func(v map[string]any) string {
 		b, _ := json.MarshalIndent(v, "", "  ")
 		return string(b)
 	}
-	return []playground.Tab{
+	tabs := []playground.Tab{
 		{Query: "# The full snapshot of a contact in one request: press the play button.\n# The Docs pane (top left) documents every field.\n" + snapshotExample + "\n",
 			Variables: vars(map[string]any{"id": contactID})},
 		{Query: `# A mutation: create a task on the contact. Its answer is the task as stored.
@@ -235,4 +237,15 @@ query Search($query: String, $first: Int, $after: String) {
 }
 `, Variables: vars(map[string]any{"query": "", "first": 5, "after": nil})},
 	}
+	if subscriptions {
+		tabs = append(tabs, playground.Tab{Query: `# A subscription: run it, then run the CreateTask tab; the new task arrives here.
+subscription TaskChanged($contactId: ID!) {
+  taskChanged(contactId: $contactId) {
+    kind type at
+    task { id title dueDate completed }
+  }
+}
+`, Variables: vars(map[string]any{"contactId": contactID})})
+	}
+	return tabs
 }

@@ -7,6 +7,10 @@ import (
 	"net/http/httptest"
 	"testing"
 
+	"github.com/vektah/gqlparser/v2"
+	"github.com/vektah/gqlparser/v2/ast"
+
+	"github.com/ghl-graphql/gateway/graph"
 	"github.com/ghl-graphql/gateway/server"
 	"github.com/ghl-graphql/gateway/upstream"
 	"github.com/ghl-graphql/gateway/upstream/sandbox"
@@ -49,10 +53,25 @@ func TestExampleTabsRun(t *testing.T) {
 		return out["data"].(map[string]any)
 	}
 	id := sb.ExampleContact(sb.Locations()[0])
-	tabs := exampleTabs(id)
-	if len(tabs) != 3 {
-		t.Fatalf("%d tabs, want the snapshot, a mutation and a search", len(tabs))
+	if n := len(exampleTabs(id, false)); n != 3 {
+		t.Fatalf("%d tabs without subscriptions, want the snapshot, a mutation and a search", n)
 	}
+	tabs := exampleTabs(id, true)
+	if len(tabs) != 4 {
+		t.Fatalf("%d tabs, want a subscription too", len(tabs))
+	}
+	// The subscription tab is a valid subscription of the schema (it runs
+	// over a WebSocket, which the subscriptions' own tests cover).
+	schema := graph.NewExecutableSchema(graph.Config{}).Schema()
+	doc, errs := gqlparser.LoadQuery(schema, tabs[3].Query)
+	if errs != nil || len(doc.Operations) != 1 || doc.Operations[0].Operation != ast.Subscription {
+		t.Fatalf("subscription tab: %v", errs)
+	}
+	var subVars map[string]any
+	if err := json.Unmarshal([]byte(tabs[3].Variables), &subVars); err != nil || subVars["contactId"] != id {
+		t.Fatalf("subscription tab variables %s: %v", tabs[3].Variables, err)
+	}
+	tabs = tabs[:3]
 	for i, tab := range tabs {
 		var vars map[string]any
 		if err := json.Unmarshal([]byte(tab.Variables), &vars); err != nil {
