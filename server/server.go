@@ -143,6 +143,23 @@ type Config struct {
 	// 0 means DefaultCredentialCacheBytes.
 	CredentialCacheBytes int
 
+	// Frontend protocol (issue 14; apq.go, batch.go, cors.go).
+
+	// APQCacheBytes bounds the memory for automatic persisted queries; 0
+	// means DefaultAPQCacheBytes, a negative value switches APQ off. APQ,
+	// when not nil, is used instead (a store shared between replicas).
+	APQCacheBytes int
+	APQ           APQStore
+	// MaxBatch caps the operations of one batched request; 0 means
+	// DefaultMaxBatch, a negative value refuses batches.
+	MaxBatch int
+	// CORSAllowHeaders are the request headers pages of allowed origins may
+	// send; nil means DefaultCORSAllowHeaders.
+	CORSAllowHeaders []string
+	// CORSMaxAge is how long browsers may cache a preflight's answer; 0
+	// means DefaultCORSMaxAge, a negative value sends no Max-Age.
+	CORSMaxAge time.Duration
+
 	// observeQueryWork, when not nil, gets each request's query analysis
 	// work (tests prove it linear in the request's size).
 	observeQueryWork func(QueryWork)
@@ -163,6 +180,9 @@ func New(cfg Config) (http.Handler, error) {
 		cfg.RequestTimeout = DefaultRequestTimeout
 	}
 	if err := CheckOrigins(cfg.CORSOrigins); err != nil {
+		return nil, err
+	}
+	if err := CheckCORSHeaders(cfg.CORSAllowHeaders); err != nil {
 		return nil, err
 	}
 	conn := cfg.connDefaults()
@@ -235,6 +255,7 @@ func New(cfg Config) (http.Handler, error) {
 		gql.AroundResponses(noErrorsCached)
 		exec = withResponseCache(reader, exec)
 	}
+	exec = withBatches(cfg.maxBatch(), cfg.RequestTimeout, withAPQ(cfg.apqStore(), cfg.PersistedOperations, exec))
 
 	mux := http.NewServeMux()
 	if cfg.Managed != nil {
@@ -258,12 +279,12 @@ func New(cfg Config) (http.Handler, error) {
 			mc.Clients = &clients
 			m = &mc
 		}
-		mux.Handle(GraphQLPath, withCORS(cfg.CORSOrigins, conn.limit(withPrincipal(m,
+		mux.Handle(GraphQLPath, withCORS(cfg.cors(), conn.limit(withPrincipal(m,
 			withBodyLimit(cfg.MaxBodyBytes, conn.BodyReadTimeout, exec)))))
 	} else {
 		lim := credentialLimits{maxTokenBytes: conn.MaxTokenBytes, maxLocationIDBytes: conn.MaxLocationIDBytes,
 			parsed: newByteLRU[[32]byte, auth.Credential](conn.CredentialCacheBytes)}
-		mux.Handle(GraphQLPath, withCORS(cfg.CORSOrigins, conn.limit(withCredential(auth.NewLearned(0), lim,
+		mux.Handle(GraphQLPath, withCORS(cfg.cors(), conn.limit(withCredential(auth.NewLearned(0), lim,
 			withBodyLimit(cfg.MaxBodyBytes, conn.BodyReadTimeout, exec)))))
 	}
 	mux.HandleFunc(HealthPath, func(w http.ResponseWriter, r *http.Request) {
@@ -294,8 +315,7 @@ func New(cfg Config) (http.Handler, error) {
 func NewGraphQLHandler(root graph.ResolverRoot, logger *slog.Logger, introspection bool) *handler.Server {
 	srv := handler.New(graph.NewExecutableSchema(graph.Config{Resolvers: root}))
 	srv.AddTransport(transport.Options{})
-	srv.AddTransport(transport.GET{})
-	srv.AddTransport(transport.POST{})
+	srv.AddTransport(httpTransport{}) // POST and GET, spec-exact (transport.go)
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](queryCacheSize))
 	if introspection {
 		srv.Use(extension.Introspection{})
@@ -460,8 +480,16 @@ func withWellFormedRequest(next http.Handler) http.Handler {
 				writeError(w, r, errcode.New(errcode.CodeBadRequest, shape))
 				return
 			}
+			if req.Query == nil || *req.Query == "" {
+				writeError(w, r, errcode.New(errcode.CodeBadRequest, "the request has no query"))
+				return
+			}
 		case http.MethodGet:
 			q := r.URL.Query()
+			if q.Get("query") == "" {
+				writeError(w, r, errcode.New(errcode.CodeBadRequest, "the request has no query parameter"))
+				return
+			}
 			for _, name := range []string{"variables", "extensions"} {
 				if v := q.Get(name); v != "" {
 					var m map[string]any
@@ -653,7 +681,9 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if secs, ok := presented.Extensions["retryAfter"].(int); ok {
 		w.Header().Set("Retry-After", strconv.Itoa(secs))
 	}
-	writeJSON(w, status, &graphql.Response{Errors: gqlerror.List{presented}})
+	// A refused request has no data entry (GraphQL spec §7.1.2).
+	w.Header().Set("Cache-Control", "no-store")
+	writeResponse(w, responseMediaType(r), status, &graphql.Response{Errors: gqlerror.List{presented}}, false)
 }
 
 type loggerKey struct{}
