@@ -74,7 +74,7 @@ func withBatches(max int, timeout time.Duration, next http.Handler) http.Handler
 			return
 		}
 		var ops []json.RawMessage
-		if err := json.Unmarshal(body, &ops); err != nil {
+		if err := json.Unmarshal(body, &ops); err != nil || !allObjects(ops) {
 			writeError(w, r, errcode.New(errcode.CodeBadRequest, "a batched request must be a JSON array of request objects"))
 			return
 		}
@@ -114,6 +114,16 @@ func withBatches(max int, timeout time.Duration, next http.Handler) http.Handler
 		w.WriteHeader(http.StatusOK)
 		_, _ = w.Write(out.Bytes())
 	})
+}
+
+// allObjects reports whether every item of a batch is a JSON object.
+func allObjects(ops []json.RawMessage) bool {
+	for _, op := range ops {
+		if t := bytes.TrimLeft(op, " \t\r\n"); len(t) == 0 || t[0] != '{' {
+			return false
+		}
+	}
+	return true
 }
 
 // bufferedResponse keeps one operation's answer in memory.
