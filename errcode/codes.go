@@ -22,16 +22,16 @@ import (
 // The codes clients find in extensions.code, declared with code().
 var (
 	// Refusals of the HTTP layer, before any GraphQL.
-	CodeBadRequest     = code("BAD_REQUEST", http.StatusBadRequest, "not a GraphQL request at all: wrong method or media type, a body that is not a request object, variables that are not an object")
-	CodePersistedOnly  = code("PERSISTED_QUERY_NOT_ALLOWED", http.StatusBadRequest, "persisted-operations-only mode: the operation is not on the allow-list")
+	CodeBadRequest    = code("BAD_REQUEST", http.StatusBadRequest, "not a GraphQL request at all: wrong method or media type, a body that is not a request object, variables that are not an object")
+	CodePersistedOnly = code("PERSISTED_QUERY_NOT_ALLOWED", http.StatusBadRequest, "persisted-operations-only mode: the operation is not on the allow-list")
 	// Automatic persisted queries (server/apq.go): the two first are the
 	// messages and codes Apollo's and urql's links retry on, with the full
 	// query; like every request error they are 200 under application/json.
 	CodePersistedQueryNotFound     = code("PERSISTED_QUERY_NOT_FOUND", http.StatusBadRequest, "automatic persisted query: the gateway does not know the hash (message PersistedQueryNotFound); send the query with it")
 	CodePersistedQueryNotSupported = code("PERSISTED_QUERY_NOT_SUPPORTED", http.StatusBadRequest, "automatic persisted queries are switched off (-apq-cache-bytes negative; message PersistedQueryNotSupported)")
 	CodePersistedQueryMismatch     = code("PERSISTED_QUERY_HASH_MISMATCH", http.StatusBadRequest, "extensions.persistedQuery.sha256Hash is not the SHA-256 of the query sent with it")
-	CodeRequestTimeout = code("REQUEST_TIMEOUT", http.StatusRequestTimeout, "the request body did not arrive within -body-read-timeout; the connection is closed")
-	CodeOverloaded     = code("OVERLOADED", http.StatusServiceUnavailable, "the gateway is serving -max-concurrent-requests requests already; retry after extensions.retryAfter seconds")
+	CodeRequestTimeout             = code("REQUEST_TIMEOUT", http.StatusRequestTimeout, "the request body did not arrive within -body-read-timeout; the connection is closed")
+	CodeOverloaded                 = code("OVERLOADED", http.StatusServiceUnavailable, "the gateway is serving -max-concurrent-requests requests already; retry after extensions.retryAfter seconds")
 
 	// gqlgen's refusals of a document.
 	CodeParseFailed      = code("GRAPHQL_PARSE_FAILED", http.StatusBadRequest, "the query is not valid GraphQL syntax (gqlgen's)")

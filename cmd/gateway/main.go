@@ -41,7 +41,7 @@ query Snapshot($first: Int = 1) {
       email
       phone
       tags
-      customFields { id value }
+      customFields { fieldId value }
       tasks { id title dueDate completed }
       notes { id body dateAdded }
       appointments { id title startTime status }
