@@ -41,6 +41,7 @@ func BenchmarkAPQ(b *testing.B) {
 	vars := map[string]any{"id": sb.ContactIDs(sb.Locations()[0])[0]}
 	pq := map[string]any{"persistedQuery": map[string]any{"version": 1, "sha256Hash": hashQuery(apqBenchQuery)}}
 	full, _ := json.Marshal(map[string]any{"query": apqBenchQuery, "variables": vars, "extensions": pq})
+	plain, _ := json.Marshal(map[string]any{"query": apqBenchQuery, "variables": vars})
 	hashOnly, _ := json.Marshal(map[string]any{"variables": vars, "extensions": pq})
 	for _, cache := range []struct {
 		name string
@@ -64,7 +65,7 @@ func BenchmarkAPQ(b *testing.B) {
 		for _, kind := range []struct {
 			name string
 			body []byte
-		}{{"full-text", full}, {"hash-hit", hashOnly}} {
+		}{{"plain-text", plain}, {"text-and-hash", full}, {"hash-hit", hashOnly}} {
 			b.Run(cache.name+"/"+kind.name, func(b *testing.B) {
 				if rec := send(kind.body); bytes.Contains(rec.Body.Bytes(), []byte(`"errors"`)) {
 					b.Fatalf("%s", rec.Body)
