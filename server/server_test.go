@@ -22,7 +22,7 @@ import (
 )
 
 // stubUpstream answers every call with a contact and counts calls.
-func stubUpstream(t *testing.T) (*httptest.Server, *atomic.Int64) {
+func stubUpstream(t testing.TB) (*httptest.Server, *atomic.Int64) {
 	t.Helper()
 	var calls atomic.Int64
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -34,7 +34,7 @@ func stubUpstream(t *testing.T) (*httptest.Server, *atomic.Int64) {
 	return srv, &calls
 }
 
-func newTestHandler(t *testing.T, upstreamURL string, mut func(*Config)) http.Handler {
+func newTestHandler(t testing.TB, upstreamURL string, mut func(*Config)) http.Handler {
 	t.Helper()
 	client, err := upstream.NewClient(upstream.WithBaseURL(upstreamURL))
 	if err != nil {
