@@ -1,6 +1,6 @@
 // Tests with real clients in Node (server/testdata/node, installed by
 // .ci/run with npm ci): graphql-http's GraphQL-over-HTTP audit and Apollo
-// Client's PersistedQueryLink, each against a gateway in front of the
+// Client's PersistedQueryLink and BatchHttpLink, each against a gateway in front of the
 // sandbox. They skip, saying why, where Node or the packages are missing.
 
 package server_test
@@ -63,5 +63,15 @@ func TestAPQWithApolloPersistedQueryLink(t *testing.T) {
 	out := runNode(t, "apq.mjs", e.gw.URL+server.GraphQLPath, e.token)
 	if !strings.Contains(out, "apq: every check passes") || strings.Contains(out, "FAIL") {
 		t.Fatalf("apq checks did not pass:\n%s", out)
+	}
+}
+
+// TestBatchWithApolloBatchHttpLink: Apollo Client's BatchHttpLink sends one
+// request for three queries and gets each one's answer, in order.
+func TestBatchWithApolloBatchHttpLink(t *testing.T) {
+	e := newE2E(t)
+	out := runNode(t, "batch.mjs", e.gw.URL+server.GraphQLPath, e.token)
+	if !strings.Contains(out, "batch: every check passes") || strings.Contains(out, "FAIL") {
+		t.Fatalf("batch checks did not pass:\n%s", out)
 	}
 }
