@@ -146,10 +146,11 @@ type Config struct {
 	// Frontend protocol (issue 14; apq.go, batch.go, cors.go).
 
 	// APQCacheBytes bounds the memory for automatic persisted queries; 0
-	// means DefaultAPQCacheBytes, a negative value switches APQ off. APQ,
-	// when not nil, is used instead (a store shared between replicas).
+	// means DefaultAPQCacheBytes, a negative value switches APQ off.
 	APQCacheBytes int
-	APQ           APQStore
+	// APQ, when not nil, is the store of automatic persisted queries
+	// instead of the in-memory one (a store shared between replicas).
+	APQ APQStore
 	// MaxBatch caps the operations of one batched request; 0 means
 	// DefaultMaxBatch, a negative value refuses batches.
 	MaxBatch int
