@@ -184,7 +184,7 @@ func TestAPQWithAllowList(t *testing.T) {
 		name, body, code string
 	}{
 		{"listed hash, never registered: runs", apqBody("", sha(listed)), ""},
-		{"listed text: runs", `{"query":` + string(must(json.Marshal(listed))) + `}`, ""},
+		{"listed text: runs", `{"query":` + string(mustJSON(json.Marshal(listed))) + `}`, ""},
 		{"unlisted hash: not found (the link then sends the text)", apqBody("", sha(unlisted)), "PERSISTED_QUERY_NOT_FOUND"},
 		{"unlisted text with its hash: not allowed", apqBody(unlisted, sha(unlisted)), "PERSISTED_QUERY_NOT_ALLOWED"},
 		{"and it was not kept", apqBody("", sha(unlisted)), "PERSISTED_QUERY_NOT_FOUND"},
@@ -206,7 +206,7 @@ func TestAPQWithAllowList(t *testing.T) {
 	}
 }
 
-func must[T any](v T, err error) T {
+func mustJSON[T any](v T, err error) T {
 	if err != nil {
 		panic(err)
 	}
@@ -240,7 +240,7 @@ func (e *e2e) sendBatch(t *testing.T, body string) (int, []response, string) {
 }
 
 func TestBatch(t *testing.T) {
-	op := func(q string) string { return `{"query":` + string(must(json.Marshal(q))) + `}` }
+	op := func(q string) string { return `{"query":` + string(mustJSON(json.Marshal(q))) + `}` }
 	batch := func(ops ...string) string { return "[" + strings.Join(ops, ",") + "]" }
 	first := func(n int) string {
 		return op(`{ contacts(first: ` + string(rune('0'+n)) + `) { edges { node { id } } } }`)
