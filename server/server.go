@@ -295,11 +295,13 @@ func NewGraphQLHandler(root graph.ResolverRoot, logger *slog.Logger, introspecti
 	srv := handler.New(graph.NewExecutableSchema(graph.Config{Resolvers: root}))
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(transport.GET{})
+	srv.AddTransport(newMultipartDefer()) // before POST: it takes the POSTs that accept multipart/mixed
 	srv.AddTransport(transport.POST{})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](queryCacheSize))
 	if introspection {
 		srv.Use(extension.Introspection{})
 	}
+	srv.Use(deferInline{}) // @defer answered whole where parts cannot be sent
 	srv.SetErrorPresenter(resolvers.ErrorPresenter(logger))
 	srv.SetRecoverFunc(resolvers.PanicHandler(logger))
 	return srv

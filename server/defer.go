@@ -1,0 +1,182 @@
+// This file holds incremental delivery (@defer). A client that accepts
+// multipart/mixed on a JSON POST gets the answer in parts, as Apollo Client
+// and graphql-http read them: the first part with what was not deferred,
+// then one part per batch of deferred fragments, each with its own errors.
+// Every other request (plain JSON POST, GET, a WebSocket subscription) is
+// answered whole, as if the query had no @defer: without it those
+// transports would send the first part alone, with hasNext: true, and drop
+// the rest.
+
+package server
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+)
+
+// MultipartBoundary is the boundary of incremental (multipart/mixed)
+// answers. "-" is what the incremental-delivery RFC's examples and
+// Apollo's tests use.
+const MultipartBoundary = "-"
+
+// deferBatchWindow is how long the multipart transport waits to send
+// deferred parts that are ready together in one part: a millisecond keeps
+// parts few without holding a ready part back noticeably.
+const deferBatchWindow = time.Millisecond
+
+// streamedKey marks a request the multipart transport answers.
+type streamedKey struct{}
+
+// multipartDefer is gqlgen's multipart/mixed transport, marking the
+// requests it takes so that deferInline leaves their @defer alone, and
+// giving gqlgen a writer it can flush through our middleware's wrappers.
+type multipartDefer struct {
+	transport.MultipartMixed
+}
+
+var _ graphql.Transport = multipartDefer{}
+
+// newMultipartDefer returns the transport for incremental delivery.
+func newMultipartDefer() multipartDefer {
+	return multipartDefer{transport.MultipartMixed{Boundary: MultipartBoundary, DeliveryTimeout: deferBatchWindow}}
+}
+
+// Do answers r in parts.
+func (t multipartDefer) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
+	r = r.WithContext(context.WithValue(r.Context(), streamedKey{}, true))
+	t.MultipartMixed.Do(flushWriter{w}, r, exec)
+}
+
+// flushWriter gives any writer that unwraps to a flusher a Flush method:
+// gqlgen's transport asserts http.Flusher on the writer it is handed, and
+// the response cache's and the request log's wrappers only unwrap.
+type flushWriter struct {
+	http.ResponseWriter
+}
+
+// Flush sends what is buffered to the client.
+func (f flushWriter) Flush() { _ = http.NewResponseController(f.ResponseWriter).Flush() }
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (f flushWriter) Unwrap() http.ResponseWriter { return f.ResponseWriter }
+
+// deferInline is the extension that answers @defer whole on transports
+// that cannot deliver parts: it runs the operation on a copy of the
+// document without @defer. The parsed document is shared through the query
+// cache, so it is copied, never changed; documents without @defer are left
+// as they are at the cost of one walk.
+type deferInline struct{}
+
+var _ interface {
+	graphql.HandlerExtension
+	graphql.OperationContextMutator
+} = deferInline{}
+
+func (deferInline) ExtensionName() string                   { return "DeferInline" }
+func (deferInline) Validate(graphql.ExecutableSchema) error { return nil }
+
+// MutateOperationContext strips @defer from a request not streamed.
+func (deferInline) MutateOperationContext(ctx context.Context, oc *graphql.OperationContext) *gqlerror.Error {
+	if streamed, _ := ctx.Value(streamedKey{}).(bool); streamed || oc.Doc == nil || oc.Operation == nil {
+		return nil
+	}
+	if !docDefers(oc.Doc) {
+		return nil
+	}
+	doc := &ast.QueryDocument{Position: oc.Doc.Position, Comment: oc.Doc.Comment}
+	for _, f := range oc.Doc.Fragments {
+		c := *f
+		c.SelectionSet = withoutDefer(f.SelectionSet)
+		doc.Fragments = append(doc.Fragments, &c)
+	}
+	for _, op := range oc.Doc.Operations {
+		c := *op
+		c.SelectionSet = withoutDefer(op.SelectionSet)
+		doc.Operations = append(doc.Operations, &c)
+		if op == oc.Operation {
+			oc.Operation = &c
+		}
+	}
+	oc.Doc = doc
+	return nil
+}
+
+// docDefers reports whether any selection of doc carries @defer.
+func docDefers(doc *ast.QueryDocument) bool {
+	for _, op := range doc.Operations {
+		if setDefers(op.SelectionSet) {
+			return true
+		}
+	}
+	for _, f := range doc.Fragments {
+		if setDefers(f.SelectionSet) {
+			return true
+		}
+	}
+	return false
+}
+
+func setDefers(set ast.SelectionSet) bool {
+	for _, sel := range set {
+		switch sel := sel.(type) {
+		case *ast.Field:
+			if setDefers(sel.SelectionSet) {
+				return true
+			}
+		case *ast.InlineFragment:
+			if sel.Directives.ForName("defer") != nil || setDefers(sel.SelectionSet) {
+				return true
+			}
+		case *ast.FragmentSpread:
+			if sel.Directives.ForName("defer") != nil {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// withoutDefer returns a copy of set without @defer, sharing every
+// subtree that has none.
+func withoutDefer(set ast.SelectionSet) ast.SelectionSet {
+	if !setDefers(set) {
+		return set
+	}
+	out := make(ast.SelectionSet, len(set))
+	for i, sel := range set {
+		switch sel := sel.(type) {
+		case *ast.Field:
+			c := *sel
+			c.SelectionSet = withoutDefer(sel.SelectionSet)
+			out[i] = &c
+		case *ast.InlineFragment:
+			c := *sel
+			c.Directives = dropDirective(sel.Directives, "defer")
+			c.SelectionSet = withoutDefer(sel.SelectionSet)
+			out[i] = &c
+		case *ast.FragmentSpread:
+			c := *sel
+			c.Directives = dropDirective(sel.Directives, "defer")
+			out[i] = &c
+		default:
+			out[i] = sel
+		}
+	}
+	return out
+}
+
+func dropDirective(list ast.DirectiveList, name string) ast.DirectiveList {
+	out := make(ast.DirectiveList, 0, len(list))
+	for _, d := range list {
+		if d.Name != name {
+			out = append(out, d)
+		}
+	}
+	return out
+}
