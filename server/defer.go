@@ -10,7 +10,9 @@
 package server
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"net/http"
 	"time"
 
@@ -65,6 +67,152 @@ func (f flushWriter) Flush() { _ = http.NewResponseController(f.ResponseWriter).
 
 // Unwrap lets http.ResponseController reach the underlying writer.
 func (f flushWriter) Unwrap() http.ResponseWriter { return f.ResponseWriter }
+
+// deferPlaceholders is the extension that takes out of a streamed first
+// part the fields that only deferred fragments select. gqlgen writes them
+// as null placeholders, and a client that normalizes (Apollo Client's
+// cache) then takes the first part for the whole answer: tasks: null,
+// complete, and the increment that follows is never asked for. The
+// incremental-delivery RFC has the first part without them.
+type deferPlaceholders struct{ schema *ast.Schema }
+
+var _ interface {
+	graphql.HandlerExtension
+	graphql.ResponseInterceptor
+} = deferPlaceholders{}
+
+func (deferPlaceholders) ExtensionName() string                   { return "DeferPlaceholders" }
+func (deferPlaceholders) Validate(graphql.ExecutableSchema) error { return nil }
+
+// InterceptResponse rewrites the first part of a streamed answer.
+func (d deferPlaceholders) InterceptResponse(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
+	resp := next(ctx)
+	if streamed, _ := ctx.Value(streamedKey{}).(bool); !streamed || resp == nil || resp.Path != nil || len(resp.Data) == 0 {
+		return resp
+	}
+	oc := graphql.GetOperationContext(ctx)
+	if oc.Operation == nil || !docDefers(oc.Doc) {
+		return resp
+	}
+	root := d.schema.Query
+	if oc.Operation.Operation == ast.Mutation {
+		root = d.schema.Mutation
+	}
+	if root == nil {
+		return resp
+	}
+	if out, err := d.strip(oc, resp.Data, oc.Operation.SelectionSet, root); err == nil {
+		resp.Data = out
+	}
+	return resp
+}
+
+// strip returns raw, the answer to set on an object of type def (or a list
+// of them), without the fields only deferred fragments select. The order
+// of the other fields, and their bytes, are kept.
+func (d deferPlaceholders) strip(oc *graphql.OperationContext, raw json.RawMessage, set ast.SelectionSet, def *ast.Definition) (json.RawMessage, error) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || raw[0] == 'n' || def == nil {
+		return raw, nil
+	}
+	if raw[0] == '[' {
+		var items []json.RawMessage
+		if err := json.Unmarshal(raw, &items); err != nil {
+			return nil, err
+		}
+		var buf bytes.Buffer
+		buf.WriteByte('[')
+		for i, it := range items {
+			out, err := d.strip(oc, it, set, def)
+			if err != nil {
+				return nil, err
+			}
+			if i > 0 {
+				buf.WriteByte(',')
+			}
+			buf.Write(out)
+		}
+		buf.WriteByte(']')
+		return buf.Bytes(), nil
+	}
+	if raw[0] != '{' {
+		return raw, nil
+	}
+	keys, vals, err := objectFields(raw)
+	if err != nil {
+		return nil, err
+	}
+	if def.IsAbstractType() {
+		// The concrete type is known only from __typename.
+		def = nil
+		for i, k := range keys {
+			var name string
+			if k == "__typename" && json.Unmarshal(vals[i], &name) == nil {
+				def = d.schema.Types[name]
+			}
+		}
+		if def == nil {
+			return raw, nil
+		}
+	}
+	satisfies := []string{def.Name}
+	for _, t := range d.schema.GetImplements(def) {
+		satisfies = append(satisfies, t.Name)
+	}
+	fields := map[string]graphql.CollectedField{}
+	for _, f := range graphql.CollectFields(oc, set, satisfies) {
+		fields[f.Alias] = f
+	}
+	var buf bytes.Buffer
+	buf.WriteByte('{')
+	n := 0
+	for i, k := range keys {
+		v := vals[i]
+		if f, ok := fields[k]; ok {
+			if f.IsDeferred() {
+				continue
+			}
+			if len(f.Selections) > 0 && f.Definition != nil {
+				if v, err = d.strip(oc, v, f.Selections, d.schema.Types[f.Definition.Type.Name()]); err != nil {
+					return nil, err
+				}
+			}
+		}
+		if n > 0 {
+			buf.WriteByte(',')
+		}
+		n++
+		kb, _ := json.Marshal(k)
+		buf.Write(kb)
+		buf.WriteByte(':')
+		buf.Write(v)
+	}
+	buf.WriteByte('}')
+	return buf.Bytes(), nil
+}
+
+// objectFields splits a JSON object into its keys and raw values, in order.
+func objectFields(raw json.RawMessage) ([]string, []json.RawMessage, error) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if _, err := dec.Token(); err != nil { // {
+		return nil, nil, err
+	}
+	var keys []string
+	var vals []json.RawMessage
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return nil, nil, err
+		}
+		k, _ := t.(string)
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return nil, nil, err
+		}
+		keys, vals = append(keys, k), append(vals, v)
+	}
+	return keys, vals, nil
+}
 
 // deferInline is the extension that answers @defer whole on transports
 // that cannot deliver parts: it runs the operation on a copy of the
