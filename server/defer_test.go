@@ -7,6 +7,7 @@ import (
 	"mime/multipart"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -330,4 +331,79 @@ func TestDeferCostLimit(t *testing.T) {
 		t.Fatalf("status %d, answer %s: want a cost refusal", resp.StatusCode, raw)
 	}
 	e.wantNoCalls(t, before)
+}
+
+// TestDeferSharedDocumentUnchanged: the parsed document is shared through
+// the query cache, so answering it whole (a copy without @defer) must not
+// change it for a later streamed request, nor the reverse.
+func TestDeferSharedDocumentUnchanged(t *testing.T) {
+	e := newE2E(t, withServer(func(c *server.Config) { c.NoResponseCache = true }))
+	id := e.sb.ContactIDs(e.locA)[0]
+	streamed := func() (increments int) {
+		_, next := multipartStream(t, e, deferBody(t, id))
+		for {
+			p, _, ok := next()
+			if !ok {
+				return increments
+			}
+			increments += len(p.Incremental)
+		}
+	}
+	whole := func() {
+		r := e.send(request{token: e.token, query: deferQuery, vars: map[string]any{"id": id}})
+		if r.Status != http.StatusOK || len(r.Errors) > 0 || !strings.Contains(r.Body, `"tasks":[`) || strings.Contains(r.Body, "hasNext") {
+			t.Fatalf("whole answer: %d %s", r.Status, r.Body)
+		}
+	}
+	for i := 0; i < 2; i++ {
+		whole()
+		if n := streamed(); n == 0 {
+			t.Fatalf("round %d: the streamed answer has no increment after a whole one", i)
+		}
+	}
+}
+
+// TestDeferInLists: a fragment deferred inside a list gives one increment
+// per item, at the item's path, and the first part's items carry none of
+// the deferred fields; a field selected both deferred and not stays.
+func TestDeferInLists(t *testing.T) {
+	e := newE2E(t, withFullListings())
+	q := `{ contacts(first: 3) { nodes { id email ... @defer { email tasks { id } } } } }`
+	b, _ := json.Marshal(map[string]any{"query": q})
+	_, next := multipartStream(t, e, string(b))
+	first, raw, ok := next()
+	if !ok {
+		t.Fatal("no first part")
+	}
+	nodes, _ := first.Data["contacts"].(map[string]any)["nodes"].([]any)
+	if len(nodes) != 3 {
+		t.Fatalf("first part: %s", raw)
+	}
+	for _, n := range nodes {
+		m := n.(map[string]any)
+		if _, has := m["tasks"]; has {
+			t.Fatalf("first part item carries deferred tasks: %s", raw)
+		}
+		if _, has := m["email"]; !has {
+			t.Fatalf("first part item lost email, selected outside the fragment too: %s", raw)
+		}
+	}
+	paths := map[string]bool{}
+	for {
+		p, raw, ok := next()
+		if !ok {
+			break
+		}
+		for _, inc := range p.Incremental {
+			if _, ok := inc.Data["tasks"].([]any); !ok {
+				t.Fatalf("increment without tasks: %s", raw)
+			}
+			paths[strings.Join(normalizePath(inc.Path), ".")] = true
+		}
+	}
+	for i := range 3 {
+		if p := "contacts.nodes." + strconv.Itoa(i); !paths[p] {
+			t.Errorf("no increment at %s (got %v)", p, paths)
+		}
+	}
 }
