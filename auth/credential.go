@@ -14,6 +14,8 @@ import (
 	"strings"
 
 	"golang.org/x/oauth2"
+
+	"github.com/ghl-graphql/gateway/upstream"
 )
 
 // HighLevel scopes that govern the Contacts API.
@@ -39,6 +41,12 @@ type Credential struct {
 	// Rejected reports that the upstream refused this token the last time
 	// it was sent: nothing cached is served to it until it is accepted again.
 	Rejected bool
+	// Unconfirmed reports that the upstream has not accepted this token
+	// within the confirmation interval (Learned.SetConfirmInterval): one
+	// upstream call must succeed with it before cached answers are served
+	// to it, so that long cache lifetimes (webhooks on) do not let a
+	// revoked token keep reading.
+	Unconfirmed bool
 
 	source oauth2.TokenSource
 	// opaque: the token says nothing about itself (a Private Integration
@@ -48,6 +56,27 @@ type Credential struct {
 	// writeRefused: the upstream recently refused this opaque token a write
 	// for want of contacts.write.
 	writeRefused bool
+	// confirmed: the upstream has shown that the credential belongs to
+	// LocationID (managed installs by construction; a bearer token once an
+	// answer confirmed it, see Learned). Until then LocationID is only a
+	// claim, good for defaults but not for spending the location's budget.
+	confirmed bool
+}
+
+// Confirmed reports whether the upstream has confirmed that the credential
+// belongs to LocationID.
+func (c Credential) Confirmed() bool { return c.confirmed && c.LocationID != "" }
+
+// BudgetKey is the rate budget, and the bound on concurrent upstream calls,
+// that the credential's calls count against: HighLevel limits each
+// location, so its location once the upstream has confirmed it; until then
+// a small budget of the credential's own, so that no claim (a header, an
+// unverified JWT, an argument) can spend another location's.
+func (c Credential) BudgetKey() string {
+	if c.Confirmed() {
+		return c.LocationID
+	}
+	return upstream.CredentialBudgetKey(c.ID)
 }
 
 // NewBearer returns the credential of a bearer token. locationID, when not
@@ -78,7 +107,8 @@ func NewManaged(locationID string, ts oauth2.TokenSource, canWrite bool, subject
 	if canWrite {
 		scopes = append(scopes, ScopeContactsWrite)
 	}
-	return Credential{LocationID: locationID, Scopes: scopes, ID: "install:" + locationID, Subject: subject, source: ts}
+	// The gateway's own install of the location: confirmed by construction.
+	return Credential{LocationID: locationID, Scopes: scopes, ID: "install:" + locationID, Subject: subject, source: ts, confirmed: true}
 }
 
 // TokenSource returns the credential's upstream token source.

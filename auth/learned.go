@@ -3,6 +3,8 @@ package auth
 import (
 	"context"
 	"errors"
+	"fmt"
+	"math"
 	"sync"
 	"time"
 
@@ -24,49 +26,109 @@ const refusedWriteTTL = 5 * time.Minute
 // belong to.
 var ErrOtherLocation = errors.New("forbidden: the X-Location-Id header names another location than the token's")
 
+// DefaultRejectedBackoff is how long a token the upstream rejected (401,
+// bad credential) is refused at once, without a call, by default.
+const DefaultRejectedBackoff = time.Minute
+
 // Learned remembers what the upstream's answers revealed about pass-through
 // tokens: for a token that says nothing about itself (a Private Integration
 // Token), the location its answers belong to and whether it was refused
-// contacts.write; for any token, whether the upstream rejected it the last
-// time. Observe is the upstream.CallObserver that learns; Apply puts what
-// was learned into a request's credential. It is bounded: a forgotten token
-// is learned again from its next answer. Safe for concurrent use.
+// contacts.write; for any token, whether the upstream accepted it for its
+// location (which confirms the location, see Credential.BudgetKey) or
+// rejected it the last time. Observe is the upstream.CallObserver that
+// learns; Apply puts what was learned into a request's credential; Gate
+// refuses a token rejected moments ago. It is bounded: a forgotten token is
+// learned again from its next answer. Safe for concurrent use.
 type Learned struct {
 	// mu serialises read-modify-write of facts (the cache locks each
 	// operation, not the sequence).
-	mu    sync.Mutex
-	facts *lru.Cache[string, tokenFacts]
-	now   func() time.Time
+	mu        sync.Mutex
+	facts     *lru.Cache[string, tokenFacts]
+	now       func() time.Time
+	backoff   time.Duration
+	onConfirm func(credentialID, location string)
+	// confirmEvery, when positive, is how long an accepted token counts as
+	// recently accepted (see SetConfirmInterval).
+	confirmEvery time.Duration
 }
 
 // tokenFacts is what is known about one token.
 type tokenFacts struct {
-	location          string
+	location string
+	// confirmed: the upstream accepted the token for location (a 2xx whose
+	// data named it, or a 2xx to a HighLevel JWT whose claims name it).
+	confirmed         bool
 	rejected          bool
+	rejectedUntil     time.Time
 	writeRefusedUntil time.Time
+	// acceptedAt is when the upstream last accepted the token (only kept
+	// with a confirmation interval).
+	acceptedAt time.Time
+}
+
+// LearnedConfig configures a Learned. Zero fields take the defaults.
+type LearnedConfig struct {
+	// Size is how many tokens are remembered (default DefaultLearnedSize).
+	Size int
+	// RejectedBackoff is how long a token the upstream rejected is refused
+	// at once by Gate (default DefaultRejectedBackoff).
+	RejectedBackoff time.Duration
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+	// OnConfirm, when set, is told (outside any lock) when an answer first
+	// confirms a token's location, so that the calls it made meanwhile can
+	// be counted against the location's rate budget.
+	OnConfirm func(credentialID, location string)
 }
 
 // NewLearned returns a Learned that remembers at most size tokens; size
 // <= 0 means DefaultLearnedSize.
 func NewLearned(size int) *Learned {
-	if size <= 0 {
-		size = DefaultLearnedSize
-	}
-	facts, _ := lru.New[string, tokenFacts](size)
-	return &Learned{facts: facts, now: time.Now}
+	return NewLearnedConfig(LearnedConfig{Size: size})
 }
 
-// Apply returns c with what was learned about its token: Rejected, and for
-// an opaque token its location and a refused write permission. It returns
-// ErrOtherLocation when c claims (through X-Location-Id) another location
-// than the one its token was seen to belong to.
+// NewLearnedConfig returns a Learned configured by cfg.
+func NewLearnedConfig(cfg LearnedConfig) *Learned {
+	if cfg.Size <= 0 {
+		cfg.Size = DefaultLearnedSize
+	}
+	if cfg.RejectedBackoff <= 0 {
+		cfg.RejectedBackoff = DefaultRejectedBackoff
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	facts, _ := lru.New[string, tokenFacts](cfg.Size)
+	return &Learned{facts: facts, now: cfg.Now, backoff: cfg.RejectedBackoff, onConfirm: cfg.OnConfirm}
+}
+
+// SetConfirmInterval makes Apply mark a credential Unconfirmed when the
+// upstream has not accepted its token for d (or never, as far as l
+// remembers); d <= 0 switches it off. Call it before l is used. The gateway
+// sets it when webhooks make cache lifetimes long.
+func (l *Learned) SetConfirmInterval(d time.Duration) { l.confirmEvery = d }
+
+// SetClock replaces l's clock, for tests.
+func (l *Learned) SetClock(now func() time.Time) { l.now = now }
+
+// Apply returns c with what was learned about its token: Rejected, whether
+// its location is confirmed, Unconfirmed (not accepted recently, with a
+// confirmation interval), and for an opaque token its location and a
+// refused write permission. It returns ErrOtherLocation when c claims
+// (through X-Location-Id) another location than the one its token was seen
+// to belong to.
 func (l *Learned) Apply(c Credential) (Credential, error) {
 	f, ok := l.facts.Get(c.ID)
+	if l.confirmEvery > 0 && (!ok || f.acceptedAt.IsZero() || l.now().Sub(f.acceptedAt) >= l.confirmEvery) {
+		// A forgotten token counts as never confirmed: fail closed.
+		c.Unconfirmed = true
+	}
 	if !ok {
 		return c, nil
 	}
 	c.Rejected = f.rejected
 	if !c.opaque {
+		c.confirmed = f.confirmed && f.location == c.LocationID
 		return c, nil
 	}
 	if f.location != "" {
@@ -74,6 +136,7 @@ func (l *Learned) Apply(c Credential) (Credential, error) {
 			return c, ErrOtherLocation
 		}
 		c.LocationID = f.location
+		c.confirmed = f.confirmed
 	}
 	if l.now().Before(f.writeRefusedUntil) {
 		c.writeRefused = true
@@ -81,11 +144,38 @@ func (l *Learned) Apply(c Credential) (Credential, error) {
 	return c, nil
 }
 
+// Gate is the upstream.CallGate of pass-through mode: a call with a token
+// the upstream rejected less than RejectedBackoff ago is refused at once
+// (UNAUTHENTICATED), without reaching the upstream or any budget. After
+// that, the next call asks the upstream again.
+func (l *Learned) Gate(ctx context.Context) *upstream.Error {
+	c, ok := FromContext(ctx)
+	if !ok || c.ID == "" {
+		return nil
+	}
+	f, ok := l.facts.Peek(c.ID)
+	if !ok || !f.rejected {
+		return nil
+	}
+	left := f.rejectedUntil.Sub(l.now())
+	if left <= 0 {
+		return nil
+	}
+	secs := int(math.Ceil(left.Seconds()))
+	return &upstream.Error{
+		Err:        fmt.Errorf("%w: the token was rejected by HighLevel moments ago", upstream.ErrUnauthorized),
+		Messages:   []string{fmt.Sprintf("HighLevel rejected this token; the gateway refuses it without asking again for %d s", secs)},
+		RetryAfter: left,
+	}
+}
+
 // Observe learns from how a call made with the context's credential ended.
-// A success clears a rejection, and teaches an opaque token's location (the
-// first one its answers name) and that it may write; a 401 for a bad
-// credential marks the token rejected; a write refused for a missing scope
-// marks an opaque token as unable to write, for a while.
+// A success clears a rejection, confirms the token's location (a JWT's
+// claims, now that the upstream accepted its signature; an opaque token's
+// first location its answers name) and that it may write; a 401 for a bad
+// credential marks the token rejected for RejectedBackoff and unconfirmed;
+// a write refused for a missing scope marks an opaque token as unable to
+// write, for a while.
 func (l *Learned) Observe(ctx context.Context, call upstream.Call) {
 	c, ok := FromContext(ctx)
 	if !ok || c.ID == "" {
@@ -93,21 +183,39 @@ func (l *Learned) Observe(ctx context.Context, call upstream.Call) {
 	}
 	switch e := call.Err; {
 	case e == nil:
-		var loc string
-		if c.opaque && call.Response != nil {
-			loc = call.Response.LocationID
+		loc := c.LocationID // a JWT's claims
+		if c.opaque {
+			loc = ""
+			if call.Response != nil {
+				loc = call.Response.LocationID
+			}
 		}
-		l.update(c.ID, func(f *tokenFacts) {
-			f.rejected = false
+		now := l.now()
+		f, changed := l.update(c.ID, func(f *tokenFacts) {
+			// Renewed a quarter of the interval at most once, so that most
+			// successes change nothing and take no lock.
+			if l.confirmEvery > 0 && now.Sub(f.acceptedAt) >= l.confirmEvery/4 {
+				f.acceptedAt = now
+			}
+			f.rejected, f.rejectedUntil = false, time.Time{}
 			if f.location == "" {
 				f.location = loc
+			}
+			if f.location != "" && (c.opaque || f.location == loc) {
+				f.confirmed = true
 			}
 			if call.Op.Write {
 				f.writeRefusedUntil = time.Time{}
 			}
 		})
+		if changed && f.confirmed && l.onConfirm != nil {
+			l.onConfirm(c.ID, f.location)
+		}
 	case e.StatusCode == 401 && errors.Is(e, upstream.ErrUnauthorized):
-		l.update(c.ID, func(f *tokenFacts) { f.rejected = true })
+		until := l.now().Add(l.backoff)
+		l.update(c.ID, func(f *tokenFacts) {
+			f.rejected, f.rejectedUntil, f.confirmed, f.acceptedAt = true, until, false, time.Time{}
+		})
 	case c.opaque && call.Op.Write && e.MissingScope():
 		until := l.now().Add(refusedWriteTTL)
 		l.update(c.ID, func(f *tokenFacts) { f.writeRefusedUntil = until })
@@ -115,20 +223,24 @@ func (l *Learned) Observe(ctx context.Context, call upstream.Call) {
 }
 
 // update applies change (which must only write to its argument) to id's
-// facts, storing them only when they changed. The common case, a success
-// that teaches nothing new, is settled without taking l.mu, since Observe
-// runs on every upstream call.
-func (l *Learned) update(id string, change func(*tokenFacts)) {
+// facts, storing them only when they changed; it returns the facts and
+// whether the change confirmed the token's location. The common case, a success that teaches nothing new, is settled without
+// taking l.mu, since Observe runs on every upstream call.
+func (l *Learned) update(id string, change func(*tokenFacts)) (tokenFacts, bool) {
 	if f, _ := l.facts.Peek(id); !changes(f, change) {
-		return
+		return f, false
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	// Again under the lock: another call may have stored facts meanwhile.
-	if f, _ := l.facts.Peek(id); changes(f, change) {
-		change(&f)
-		l.facts.Add(id, f)
+	f, _ := l.facts.Peek(id)
+	if !changes(f, change) {
+		return f, false
 	}
+	was := f.confirmed
+	change(&f)
+	l.facts.Add(id, f)
+	return f, f.confirmed && !was
 }
 
 // changes reports whether change would alter f.

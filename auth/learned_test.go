@@ -6,6 +6,7 @@ package auth
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -108,5 +109,144 @@ func TestLearnedIsBounded(t *testing.T) {
 	}
 	if got, _ := l.Apply(NewBearer("pit-3", "")); got.LocationID != "loc-pit-3" {
 		t.Errorf("the newest token was forgotten: %q", got.LocationID)
+	}
+}
+
+// Budget trust (issue 10): a credential's location is confirmed only by an
+// answer the upstream gave it, and only then is its budget key the
+// location's; a rejected token is gated for the backoff.
+func TestLearnedConfirmsLocations(t *testing.T) {
+	jwtA := jwt(t, map[string]any{"authClass": "Location", "authClassId": "locA"})
+	tests := map[string]struct {
+		token, header string
+		calls         []upstream.Call
+		wantConfirmed bool
+		wantConfirm   []string // OnConfirm's locations
+	}{
+		"a header is a claim":                  {token: "pit-1", header: "locA"},
+		"a JWT's claims are a claim":           {token: jwtA},
+		"a rejected JWT stays a claim":         {token: jwtA, calls: []upstream.Call{badToken}},
+		"a JWT the upstream accepted":          {token: jwtA, calls: []upstream.Call{readOK("")}, wantConfirmed: true, wantConfirm: []string{"locA"}},
+		"an answer naming no location":         {token: "pit-1", header: "locA", calls: []upstream.Call{readOK("")}},
+		"an error answer":                      {token: "pit-1", header: "locA", calls: []upstream.Call{otherLoc}},
+		"an answer naming the location":        {token: "pit-1", calls: []upstream.Call{readOK("locA"), readOK("locA")}, wantConfirmed: true, wantConfirm: []string{"locA"}},
+		"rejected after confirmation":          {token: "pit-1", calls: []upstream.Call{readOK("locA"), badToken}, wantConfirm: []string{"locA"}},
+		"accepted again after a rejection":     {token: "pit-1", calls: []upstream.Call{readOK("locA"), badToken, readOK("")}, wantConfirmed: true, wantConfirm: []string{"locA", "locA"}},
+		"a scope refusal keeps a confirmation": {token: "pit-1", calls: []upstream.Call{readOK("locA"), scopeRefused}, wantConfirmed: true, wantConfirm: []string{"locA"}},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			var confirmed []string
+			l := NewLearnedConfig(LearnedConfig{OnConfirm: func(id, loc string) {
+				if id != TokenID(tc.token) {
+					t.Errorf("OnConfirm of %q", id)
+				}
+				confirmed = append(confirmed, loc)
+			}})
+			cred := NewBearer(tc.token, tc.header)
+			ctx := WithCredential(context.Background(), cred)
+			for _, c := range tc.calls {
+				l.Observe(ctx, c)
+			}
+			got, _ := l.Apply(cred)
+			if got.Confirmed() != tc.wantConfirmed {
+				t.Errorf("Confirmed = %v, want %v", got.Confirmed(), tc.wantConfirmed)
+			}
+			wantKey := upstream.CredentialBudgetKey(cred.ID)
+			if tc.wantConfirmed {
+				wantKey = "locA"
+			}
+			if got.BudgetKey() != wantKey {
+				t.Errorf("BudgetKey = %q, want %q", got.BudgetKey(), wantKey)
+			}
+			if fmt.Sprint(confirmed) != fmt.Sprint(tc.wantConfirm) {
+				t.Errorf("OnConfirm told %v, want %v", confirmed, tc.wantConfirm)
+			}
+		})
+	}
+}
+
+func TestLearnedGate(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	l := NewLearnedConfig(LearnedConfig{RejectedBackoff: 30 * time.Second, Now: func() time.Time { return now }})
+	ctx := WithCredential(context.Background(), NewBearer("pit-1", ""))
+	if e := l.Gate(ctx); e != nil {
+		t.Fatalf("an unknown token was gated: %v", e)
+	}
+	l.Observe(ctx, scopeRefused)
+	if e := l.Gate(ctx); e != nil {
+		t.Fatalf("a scope refusal gated the token: %v", e)
+	}
+	l.Observe(ctx, badToken)
+	e := l.Gate(ctx)
+	if e == nil || !errors.Is(e, upstream.ErrUnauthorized) || e.RetryAfter != 30*time.Second || e.RequestSent {
+		t.Fatalf("Gate after a 401 = %v, want ErrUnauthorized for 30s", e)
+	}
+	now = now.Add(29 * time.Second)
+	if e := l.Gate(ctx); e == nil || e.RetryAfter != time.Second {
+		t.Fatalf("Gate 29 s later = %v, want 1s left", e)
+	}
+	now = now.Add(time.Second)
+	if e := l.Gate(ctx); e != nil {
+		t.Fatalf("Gate past the backoff = %v, want the upstream asked again", e)
+	}
+	// Another 401 starts a new backoff; a success ends it.
+	l.Observe(ctx, badToken)
+	if l.Gate(ctx) == nil {
+		t.Fatal("a second 401 did not gate the token")
+	}
+	l.Observe(ctx, readOK(""))
+	if e := l.Gate(ctx); e != nil {
+		t.Fatalf("Gate after a success = %v", e)
+	}
+	if l.Gate(context.Background()) != nil {
+		t.Fatal("a context without a credential was gated")
+	}
+}
+
+// TestLearnedConfirmation: with a confirmation interval, a token is
+// Unconfirmed until the upstream accepts it, and again once the interval
+// has passed without an accepted call; a rejection unconfirms at once.
+func TestLearnedConfirmation(t *testing.T) {
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	l := NewLearned(0)
+	l.SetConfirmInterval(time.Minute)
+	l.SetClock(func() time.Time { return now })
+	c := NewBearer("pit-confirm", "loc1")
+	ctx := WithCredential(context.Background(), c)
+	applied := func() Credential {
+		got, err := l.Apply(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	if !applied().Unconfirmed {
+		t.Error("never-seen token is confirmed")
+	}
+	l.Observe(ctx, readOK("loc1"))
+	if applied().Unconfirmed {
+		t.Error("unconfirmed right after an accepted call")
+	}
+	now = now.Add(59 * time.Second)
+	if applied().Unconfirmed {
+		t.Error("unconfirmed within the interval")
+	}
+	now = now.Add(time.Second)
+	if !applied().Unconfirmed {
+		t.Error("confirmed past the interval with no accepted call")
+	}
+	l.Observe(ctx, readOK("loc1"))
+	if applied().Unconfirmed {
+		t.Error("unconfirmed after a new accepted call")
+	}
+	l.Observe(ctx, badToken)
+	if got := applied(); !got.Unconfirmed || !got.Rejected {
+		t.Errorf("after a 401: %+v, want rejected and unconfirmed", got)
+	}
+	// Off: never unconfirmed.
+	off := NewLearned(0)
+	if got, _ := off.Apply(c); got.Unconfirmed {
+		t.Error("unconfirmed without a confirmation interval")
 	}
 }

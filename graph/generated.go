@@ -2581,7 +2581,7 @@ input CustomFieldInput {
   id: ID
   "The custom field's key, e.g. contact.favourite_colour."
   key: String
-  "The value: a string, number, list of strings or object, by the field's type."
+  "The value: a string, number, list of strings or object, by the field's type. In an update, null clears the field (sent as an empty string, which HighLevel takes as removing it)."
   value: JSON
 }
 
@@ -2623,31 +2623,50 @@ input CreateContactInput {
 }
 
 """
-Changes to a contact. A field left out keeps its value; a field set to null is cleared.
-HighLevel's update does not change companyName or gender.
+Changes to a contact. A field left out keeps its value. Each field says what null does: most
+clear the field; the ones HighLevel cannot clear refuse null with BAD_USER_INPUT before any
+call. HighLevel's update does not change companyName or gender.
 """
 input UpdateContactInput {
+  "First name; null clears it."
   firstName: String
+  "Last name; null clears it."
   lastName: String
+  "Full name; null clears it."
   name: String
-  "Email address; must be valid."
+  "Email address; must be valid; null clears it."
   email: String
+  "Phone number; null clears it."
   phone: String
+  "Street address; null clears it."
   address1: String
+  "City; null clears it."
   city: String
+  "State or region; null clears it."
   state: String
+  "Postal code; null clears it (sent as an empty string, which HighLevel accepts)."
   postalCode: String
+  "ISO 3166 alpha-2 code; null clears it (sent as an empty string, which HighLevel accepts)."
   country: String
+  "Website; null clears it."
   website: String
+  "IANA time zone; null clears it."
   timezone: String
+  "Date of birth, e.g. 1990-09-25; null clears it."
   dateOfBirth: String
+  "Where the contact came from; null clears it."
   source: String
+  "ID of the assigned user; null unassigns."
   assignedTo: ID
+  "Do-not-disturb on every channel. Not clearable: null is refused with BAD_USER_INPUT before any call; set false instead."
   dnd: Boolean
+  "Do-not-disturb per channel, merged channel by channel. Not clearable: null is refused with BAD_USER_INPUT before any call; set a channel's status to INACTIVE instead."
   dndSettings: DndSettingsInput
+  "Do-not-disturb for inbound messages. Not clearable: null is refused with BAD_USER_INPUT before any call; set its status to INACTIVE instead."
   inboundDndSettings: InboundDndSettingsInput
-  "Replaces all tags. To add or remove some, use addContactTags or removeContactTags."
+  "Replaces all tags; null or an empty list removes them all. To add or remove some, use addContactTags or removeContactTags."
   tags: [String!]
+  "Custom-field values, merged field by field; a value of null clears that field. The list itself is not clearable: null is refused with BAD_USER_INPUT before any call."
   customFields: [CustomFieldInput!]
 }
 
@@ -2665,12 +2684,17 @@ input CreateTaskInput {
   assignedTo: ID
 }
 
-"Changes to a task; fields left out keep their value."
+"Changes to a task; fields left out keep their value. Each field says what null does."
 input UpdateTaskInput {
+  "Title. Not clearable: null is refused with BAD_USER_INPUT before any call."
   title: String
+  "Details; null clears them (sent as an empty string, which HighLevel accepts)."
   body: String
+  "When the task is due. Not clearable: null is refused with BAD_USER_INPUT before any call."
   dueDate: DateTime
+  "Whether it is done. Not clearable: null is refused with BAD_USER_INPUT before any call; use setTaskCompleted or false."
   completed: Boolean
+  "ID of the assigned user; null unassigns (sent as an empty string, which HighLevel accepts)."
   assignedTo: ID
 }
 
@@ -2687,12 +2711,17 @@ input CreateNoteInput {
   userId: ID
 }
 
-"Changes to a note; fields left out keep their value."
+"Changes to a note; fields left out keep their value. Each field says what null does."
 input UpdateNoteInput {
+  "Text. Not clearable: null is refused with BAD_USER_INPUT before any call."
   body: String
+  "Title; null clears it (sent as an empty string, which HighLevel accepts)."
   title: String
+  "Colour, e.g. #FFAA00; null clears it (sent as an empty string)."
   color: String
+  "Whether the note is pinned. Not clearable: null is refused with BAD_USER_INPUT before any call; set false."
   pinned: Boolean
+  "ID of the note's user; null clears it (sent as an empty string)."
   userId: ID
 }
 

@@ -304,8 +304,11 @@ func Middleware(r *Reader, next http.Handler) http.Handler {
 		l := New(r)
 		l.stale.maxStale, l.stale.hasMax = MaxStale(req.Header)
 		ctx := WithLoaders(req.Context(), l)
-		if cred, ok := auth.FromContext(ctx); NoCacheRequested(req.Header) || (ok && cred.Rejected) {
+		cred, ok := auth.FromContext(ctx)
+		if NoCacheRequested(req.Header) || (ok && cred.Rejected) {
 			ctx = WithoutCache(ctx)
+		} else if ok && cred.Unconfirmed {
+			ctx = withConfirmation(ctx)
 		}
 		next.ServeHTTP(w, req.WithContext(ctx))
 	})

@@ -31,6 +31,11 @@ type TTLs struct {
 	// Lists is for a contact's tasks, notes and appointments, and single
 	// tasks and notes.
 	Lists time.Duration
+	// Tasks, when set, is for a contact's tasks and single tasks instead of
+	// Lists: HighLevel sends no webhook when a task is edited (only
+	// TaskCreate, TaskComplete, TaskDelete), so with webhooks on tasks keep
+	// a short lifetime while the rest can be long.
+	Tasks time.Duration
 	// Search is for search, business and legacy listings and duplicate look-ups.
 	Search time.Duration
 }
@@ -38,6 +43,12 @@ type TTLs struct {
 // DefaultTTLs are short: without webhooks, changes made outside the gateway
 // are only seen when an entry expires.
 var DefaultTTLs = TTLs{Contact: 30 * time.Second, Lists: 30 * time.Second, Search: 10 * time.Second}
+
+// WebhookTTLs are the defaults when HighLevel's webhooks keep the cache
+// fresh: every change they report evicts what it makes stale, so expiry
+// only bounds what a lost webhook (or a change HighLevel reports none for)
+// can leave stale. Tasks stay short: a task edit sends no webhook.
+var WebhookTTLs = TTLs{Contact: 10 * time.Minute, Lists: 10 * time.Minute, Tasks: DefaultTTLs.Lists, Search: 5 * time.Minute}
 
 // DefaultMaxConcurrentPerLocation bounds the upstream calls in flight for
 // one location, so one large query cannot flood HighLevel.
@@ -98,6 +109,9 @@ func NewReader(cfg Config) (*Reader, error) {
 	if cfg.TTLs.Lists <= 0 {
 		cfg.TTLs.Lists = DefaultTTLs.Lists
 	}
+	if cfg.TTLs.Tasks <= 0 {
+		cfg.TTLs.Tasks = cfg.TTLs.Lists
+	}
 	if cfg.TTLs.Search <= 0 {
 		cfg.TTLs.Search = DefaultTTLs.Search
 	}
@@ -114,7 +128,7 @@ func NewReader(cfg Config) (*Reader, error) {
 		return nil, err
 	}
 	r := &Reader{client: cfg.Client, cache: cfg.Cache, ttls: cfg.TTLs,
-		limit:    &locationLimiter{n: cfg.MaxConcurrentPerLocation, sems: map[string]chan struct{}{}},
+		limit:    &locationLimiter{n: cfg.MaxConcurrentPerLocation, sems: map[string]*keySem{}},
 		staleFor: max(cfg.StaleFor, 0), changes: cfg.Changes, now: cfg.Now}
 	r.refresh.init(cfg.Refresh)
 	return r, nil
@@ -161,7 +175,10 @@ func skipCache(ctx context.Context) bool {
 
 // Cache tags: every answer about a contact carries tagContact; every search
 // or listing of a location carries tagSearch of the location and
-// tagAllSearches (for writes whose location is unknown).
+// tagAllSearches (for writes whose location is unknown). Finer tags let a
+// webhook evict exactly what it makes stale (evict.go): the contact object
+// alone, one list of a contact, one task or note, or one kind of list of a
+// whole location.
 const tagAllSearches = "s:*"
 
 func tagContact(id string) string    { return "c:" + id }
@@ -172,27 +189,15 @@ func searchTags(loc string) []string { return []string{tagSearch(loc), tagAllSea
 // this location makes stale: the contacts, their tasks, notes and
 // appointments, and the location's searches and listings. With an unknown
 // location ("") every location's searches go. Mutations call it before they
-// return; a webhook handler can call it too.
+// return; webhooks evict through Evict, which it calls.
 func (r *Reader) Invalidate(locationID string, contactIDs ...string) {
-	if r.cache == nil {
-		return
-	}
-	tags := make([]string, 0, len(contactIDs)+1)
-	for _, id := range contactIDs {
-		tags = append(tags, tagContact(id))
-	}
-	if locationID == "" {
-		tags = append(tags, tagAllSearches)
-	} else {
-		tags = append(tags, tagSearch(locationID))
-	}
-	r.cache.Invalidate(tags...)
+	r.Evict(Stale{LocationID: locationID, Contacts: contactIDs, Searches: true})
 }
 
 // request describes one cacheable upstream read.
 type request struct {
 	key  string   // cache and coalescing key, credential included
-	loc  string   // location, for the concurrency bound
+	loc  string   // location the call names (a claim: limits key on the budget key)
 	tags []string // invalidation tags
 	ttl  time.Duration
 }
@@ -222,11 +227,17 @@ func read[T any](ctx context.Context, r *Reader, req request, fetch func(context
 	}
 	if r.cache != nil && !skipCache(ctx) {
 		if v, expires, ok := r.cache.Get(req.key); ok {
+			if cv, done, err := confirmHit(ctx, r, req, fetch); done {
+				return cv, err
+			}
 			r.touch(touched, req, expires)
 			r.ahead(ctx, req, expires)
 			return v.(T), nil
 		}
 		if v, ok := r.unchanged(ctx, req); ok {
+			if cv, done, err := confirmHit(ctx, r, req, fetch); done {
+				return cv, err
+			}
 			return v.(T), nil
 		}
 	}
@@ -249,6 +260,7 @@ func read[T any](ctx context.Context, r *Reader, req request, fetch func(context
 		var zero T
 		return zero, err
 	}
+	confirmationFrom(ctx).succeed()
 	f := got.(fetched)
 	r.touch(touched, req, f.expires)
 	return f.v.(T), nil
@@ -265,7 +277,7 @@ func (r *Reader) fetchAndStore(callCtx context.Context, req request, fetch func(
 	if err := r.affordable(callCtx); err != nil {
 		return fetched{}, err
 	}
-	release, err := r.limit.acquire(callCtx, req.loc)
+	release, err := r.limit.acquire(callCtx, upstream.BudgetKeyFromContext(callCtx))
 	if err != nil {
 		return fetched{}, err
 	}
@@ -321,7 +333,7 @@ func cached[T any](ctx context.Context, r *Reader, req request) (T, bool) {
 	if r.cache == nil || skipCache(ctx) {
 		return zero, false
 	}
-	if _, ok := auth.FromContext(ctx); !ok {
+	if _, ok := auth.FromContext(ctx); !ok || confirmationFrom(ctx).pending() {
 		return zero, false
 	}
 	v, expires, ok := r.cache.Get(req.key)
@@ -344,11 +356,14 @@ func credential(ctx context.Context) auth.Credential {
 func (r *Reader) contactRequest(ctx context.Context, kind, contactID string, childID ...string) request {
 	cred := credential(ctx)
 	ttl := r.ttls.Lists
-	if kind == "contact" {
+	switch kind {
+	case "contact":
 		ttl = r.ttls.Contact
+	case "tasks", "task":
+		ttl = r.ttls.Tasks
 	}
 	return request{key: cacheKey(kind, cred, append([]string{contactID}, childID...)...), loc: cred.LocationID,
-		tags: []string{tagContact(contactID)}, ttl: ttl}
+		tags: contactTags(kind, cred.LocationID, contactID, childID...), ttl: ttl}
 }
 
 // Contact returns one contact.
@@ -479,7 +494,7 @@ func (r *Reader) storeContacts(ctx context.Context, cred auth.Credential, contac
 			kind = listedKind
 		}
 		req := request{key: cacheKey(kind, cred, c.ID), loc: cred.LocationID,
-			tags: []string{tagContact(c.ID)}, ttl: r.ttls.Contact}
+			tags: contactTags("contact", cred.LocationID, c.ID), ttl: r.ttls.Contact}
 		// Only whole contacts are refreshed ahead: a refresh reads the whole
 		// contact, which belongs under "contact", not the listed entry.
 		if r.cache.SetStale(req.key, c, size, req.ttl, r.keep(), req.tags, epoch) && kind == "contact" {
@@ -488,26 +503,52 @@ func (r *Reader) storeContacts(ctx context.Context, cred auth.Credential, contac
 	}
 }
 
-// locationLimiter bounds concurrent upstream calls per location.
+// locationLimiter bounds concurrent upstream calls per budget key: a
+// location the upstream confirmed, or an unconfirmed credential's own key
+// (upstream.CredentialBudgetKey), so that a client's claim cannot take a
+// location's slots. A key's semaphore lives while someone holds or waits for
+// it, so idle keys take no memory.
 type locationLimiter struct {
 	mu   sync.Mutex
 	n    int
-	sems map[string]chan struct{}
+	sems map[string]*keySem
 }
 
-// acquire waits for a slot of loc's budget, or for ctx to end.
-func (l *locationLimiter) acquire(ctx context.Context, loc string) (func(), error) {
+// keySem is one key's semaphore and how many hold or wait for it.
+type keySem struct {
+	slots chan struct{}
+	users int
+}
+
+// acquire waits for a slot of key, or for ctx to end.
+func (l *locationLimiter) acquire(ctx context.Context, key string) (func(), error) {
 	l.mu.Lock()
-	sem := l.sems[loc]
-	if sem == nil {
-		sem = make(chan struct{}, l.n)
-		l.sems[loc] = sem
+	s := l.sems[key]
+	if s == nil {
+		s = &keySem{slots: make(chan struct{}, l.n)}
+		l.sems[key] = s
 	}
+	s.users++
 	l.mu.Unlock()
+	leave := func() {
+		l.mu.Lock()
+		if s.users--; s.users == 0 {
+			delete(l.sems, key)
+		}
+		l.mu.Unlock()
+	}
 	select {
-	case sem <- struct{}{}:
-		return func() { <-sem }, nil
+	case s.slots <- struct{}{}:
+		return func() { <-s.slots; leave() }, nil
 	case <-ctx.Done():
+		leave()
 		return nil, ctx.Err()
 	}
+}
+
+// keys reports how many keys have a semaphore (for tests of pruning).
+func (l *locationLimiter) keys() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.sems)
 }

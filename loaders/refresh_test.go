@@ -76,7 +76,10 @@ func TestRefreshNeverTakesAWaitersSlot(t *testing.T) {
 	// reservation takes one from.
 	const year = 365 * 24 * time.Hour
 	dayLeft := e.budget.Capacity("", year)
-	waitCtx, cancel := context.WithTimeout(credCtx(e.tok), time.Minute)
+	// The request may wait up to a minute for its slot (the budget's own
+	// MaxWait here is a millisecond, for the other requests).
+	waitCtx, cancel := context.WithTimeout(
+		upstream.ContextWithBudgetRequest(credCtx(e.tok), upstream.BudgetRequest{MaxWait: time.Minute}), time.Minute)
 	defer cancel()
 	waiterDone := make(chan error, 1)
 	go func() {
@@ -84,6 +87,11 @@ func TestRefreshNeverTakesAWaitersSlot(t *testing.T) {
 		waiterDone <- err
 	}()
 	for e.budget.Capacity("", year) == dayLeft {
+		select {
+		case err := <-waiterDone:
+			t.Fatalf("the waiter did not wait: %v", err)
+		default:
+		}
 		runtime.Gosched() // until the waiter holds its place in line
 	}
 

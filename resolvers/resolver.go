@@ -76,14 +76,13 @@ func upstreamContext(ctx context.Context) (context.Context, auth.Credential, err
 	return upstream.ContextWithBudgetKey(ctx, BudgetKey(cred)), cred, nil
 }
 
-// BudgetKey is the rate budget a credential's calls count against:
-// HighLevel limits each location, so the location when known; otherwise
-// the credential itself, which is bound to one location anyway.
+// BudgetKey is the rate budget (and the per-location bound on concurrent
+// calls) a credential's calls count against: its location once the upstream
+// has confirmed the credential belongs to it, else a small budget of the
+// credential's own (see auth.Credential.BudgetKey). What a client claims (a
+// header, an unverified JWT, the locationId argument) chooses defaults only.
 func BudgetKey(cred auth.Credential) string {
-	if cred.LocationID != "" {
-		return cred.LocationID
-	}
-	return "credential:" + cred.ID
+	return cred.BudgetKey()
 }
 
 // writeContext is upstreamContext for mutations: a credential known to lack

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/ghl-graphql/gateway/auth"
+	"github.com/ghl-graphql/gateway/internal/fakeclock"
+	"github.com/ghl-graphql/gateway/server"
 	"github.com/ghl-graphql/gateway/upstream"
 	"github.com/ghl-graphql/gateway/upstream/sandbox"
 )
@@ -43,8 +45,13 @@ func TestE2EOpaqueTokenLearnsItsLocation(t *testing.T) {
 			t.Errorf("search returned a contact of %s", l)
 		}
 	}
-	// its calls count against the location's rate budget,
-	if budget.Remaining(e.locA) >= locLeft || budget.Remaining(unlearned) != credLeft {
+	// its calls count against the location's rate budget (the first one
+	// too: the confirmation moved it there, and the credential's own key
+	// now names the location's),
+	if locLeft != 999 || credLeft != locLeft {
+		t.Errorf("after the first answer: location %d left, credential %d; want 999 and the same", locLeft, credLeft)
+	}
+	if budget.Remaining(e.locA) >= locLeft || budget.Remaining(unlearned) != budget.Remaining(e.locA) {
 		t.Errorf("budget left: location %d → %d, credential %d → %d; the learned token's calls must count against its location",
 			locLeft, budget.Remaining(e.locA), credLeft, budget.Remaining(unlearned))
 	}
@@ -60,7 +67,9 @@ func TestE2EOpaqueTokenLearnsItsLocation(t *testing.T) {
 
 func TestE2ERejectedTokenGetsNothingFromCache(t *testing.T) {
 	t.Parallel()
-	e := newE2E(t)
+	clk := fakeclock.New(time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC))
+	const backoff = 30 * time.Second
+	e := newE2E(t, withServer(func(c *server.Config) { c.Now, c.RejectedTokenBackoff = clk.Now, backoff }))
 	pit := e.sb.Token(e.locA, sandbox.ScopeContactsRead)
 	ids := e.sb.ContactIDs(e.locA)
 	snapshot := `query($id: ID!) { contact(id: $id) { id email tasks { id } notes { id } } }`
@@ -81,18 +90,29 @@ func TestE2ERejectedTokenGetsNothingFromCache(t *testing.T) {
 	e.wantOnly(t, before, "get-contact")
 
 	// From then on nothing cached is served to it: the snapshot it read a
-	// moment ago goes upstream, which refuses it. A variant of the query
-	// (another response-cache key, the same cached answers) too.
+	// moment ago is refused at once, without a call, for the backoff. A
+	// variant of the query (another response-cache key, the same cached
+	// answers) too.
 	for _, q := range []string{snapshot, `query($id: ID!) { contact(id: $id) { email id } }`} {
 		before = e.counters()
 		r := e.gqlLoc(pit, e.locA, q, vars)
 		if r.get("contact") != nil || len(r.Errors) == 0 || r.Errors[0].Extensions["code"] != "UNAUTHENTICATED" {
 			t.Fatalf("a rejected token was answered: %s", r.Body)
 		}
-		if e.moved(before)["get-contact"] != 1 {
-			t.Errorf("a rejected token's read did not go upstream: %v", e.moved(before))
-		}
+		e.wantNoCalls(t, before)
 	}
+	// Past the backoff, the upstream is asked again, and refuses again.
+	clk.Advance(backoff)
+	before = e.counters()
+	e.gqlLoc(pit, e.locA, `query($id: ID!) { contact(id: $id) { email id } }`, vars).
+		wantError(t, http.StatusOK, "UNAUTHENTICATED", "contact")
+	if e.moved(before)["get-contact"] != 1 {
+		t.Errorf("a rejected token's read past the backoff did not go upstream: %v", e.moved(before))
+	}
+	before = e.counters()
+	e.gqlLoc(pit, e.locA, snapshot, vars).wantError(t, http.StatusOK, "UNAUTHENTICATED", "contact")
+	e.wantNoCalls(t, before)
+	clk.Advance(backoff)
 
 	// Issued again, the token is accepted, and cached again.
 	if e.sb.Token(e.locA, sandbox.ScopeContactsRead) != pit {

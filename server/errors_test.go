@@ -67,10 +67,18 @@ func TestEveryErrorHasOneShape(t *testing.T) {
 		// cost is known yet.
 		"too deep (pre-scan)": {req: req("POST", "application/json", `{"query":"{ contact(id: \"c1\") { business { contacts { nodes { id } } } } }"}`, "Bearer t"),
 			wantStatus: 200, wantCode: errcode.CodeQueryTooComplex, executed: true},
-		"over the budget (cost check)": {req: req("POST", "application/json", `{"query":"mutation { addContactTags(contactId: \"c1\", tags: [\"x\"]) { contact { id tasks { id } } } }"}`, "Bearer t"),
+		// Cost 2 with one of the window's 2 calls spent (below): the window
+		// could pay it, not before the wait allowed, so it is refused.
+		"over the budget (cost check)": {req: req("POST", "application/json", `{"query":"mutation { addContactTags(contactId: \"c1\", tags: [\"x\"]) { contact { id } } }"}`, "Bearer t"),
 			wantStatus: 200, wantCode: errcode.CodeRateLimited, wantExt: []string{"cost", "retryAfter"}, executed: true},
 		"failing field (execution)": {req: req("POST", "application/json", `{"query":"{ contact(id: \"\") { id } }"}`, "Bearer t"),
 			wantStatus: 200, wantCode: errcode.CodeBadUserInput, executed: true},
+	}
+	// Spend one call of the credential's window of 2 (an hour long).
+	spend := httptest.NewRecorder()
+	h.ServeHTTP(spend, req("POST", "application/json", `{"query":"{ contact(id: \"c1\") { id } }"}`, "Bearer t"))
+	if calls.Load() != 1 {
+		t.Fatalf("%d calls to spend one slot: %s", calls.Load(), spend.Body)
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

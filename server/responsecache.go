@@ -71,7 +71,10 @@ func withResponseCache(reader *loaders.Reader, next http.Handler) http.Handler {
 		key := "response\x1f" + cred.ID + "\x1f" + cred.LocationID + "\x1f" + r.Method + "\x1f" +
 			r.Header.Get("Content-Type") + "\x1f" + r.Header.Get("Accept") + "\x1f" + hex.EncodeToString(sum[:])
 
-		if !loaders.NoCacheRequested(r.Header) {
+		// An unconfirmed credential (webhooks on, not accepted by the
+		// upstream lately) is confirmed by the loaders before anything
+		// cached is served to it.
+		if !loaders.NoCacheRequested(r.Header) && !cred.Unconfirmed {
 			if v, _, ok := c.Get(key); ok {
 				resp := v.(*cachedResponse)
 				if resp.keys != nil {

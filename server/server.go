@@ -119,7 +119,8 @@ type Config struct {
 	// Changes, when not nil, vouches for cached answers no change event has
 	// touched (webhooks): they stay fresh past their time-to-live.
 	Changes loaders.ChangeFeed
-	// Now is the clock of the caches (default time.Now), for tests.
+	// Now is the clock of the caches and of what is learned about tokens
+	// (default time.Now), for tests.
 	Now func() time.Time
 
 	// Connection hygiene and bounded credentials (issue 10; conn.go,
@@ -146,6 +147,20 @@ type Config struct {
 	// observeQueryWork, when not nil, gets each request's query analysis
 	// work (tests prove it linear in the request's size).
 	observeQueryWork func(QueryWork)
+
+	// Budget trust and waits (issues 10, 16; see budgetwait.go).
+	//
+	// BudgetMaxWait bounds the total time one request waits for rate-budget
+	// slots, all its calls together; 0 means upstream.DefaultBudgetMaxWait.
+	// Past it a call is refused at once with RATE_LIMITED.
+	BudgetMaxWait time.Duration
+	// RejectedTokenBackoff is how long a pass-through token the upstream
+	// rejected (401) is refused at once, without a call; 0 means
+	// auth.DefaultRejectedBackoff.
+	RejectedTokenBackoff time.Duration
+	// Webhooks, when not nil, mounts POST /webhooks/highlevel and makes
+	// cache lifetimes long (webhooks.go, issue 12).
+	Webhooks *Webhooks
 }
 
 // DefaultCacheMaxBytes is the shared cache's default size.
@@ -168,6 +183,16 @@ func New(cfg Config) (http.Handler, error) {
 	conn := cfg.connDefaults()
 	if cfg.CacheMaxBytes == 0 {
 		cfg.CacheMaxBytes = DefaultCacheMaxBytes
+	}
+	if cfg.Webhooks != nil {
+		cfg.CacheTTLs = webhookTTLs(cfg.CacheTTLs)
+		if cfg.Changes == nil {
+			now := time.Now
+			if cfg.Now != nil {
+				now = cfg.Now
+			}
+			cfg.Changes = webhookFeed{since: now()}
+		}
 	}
 	var shared cache.Cache
 	if cfg.CacheMaxBytes > 0 {
@@ -210,7 +235,10 @@ func New(cfg Config) (http.Handler, error) {
 	gql := NewGraphQLHandler(root, cfg.Logger, cfg.Introspection)
 	// Argument caps, before any resolver and so before any upstream call.
 	gql.AroundFields(root.CheckArguments)
-	budget := budgetOf(cfg.Client)
+	if cfg.BudgetMaxWait <= 0 {
+		cfg.BudgetMaxWait = upstream.DefaultBudgetMaxWait
+	}
+	budget := budgetOf(cfg.Client, cfg.BudgetMaxWait)
 	if reader.Cache() != nil {
 		gql.Use(cacheFirst{}) // before the limiter: queries may be answered from the cache
 		budget = cacheFirstBudget(budget)
@@ -226,7 +254,7 @@ func New(cfg Config) (http.Handler, error) {
 	// deadline, loaders, executor.
 	gql.AroundResponses(staleMarks)
 	exec := loaders.Middleware(reader, gql)
-	exec = withWellFormedRequest(withTimeout(cfg.RequestTimeout, exec))
+	exec = withWellFormedRequest(withTimeout(cfg.RequestTimeout, withBudgetWait(cfg.BudgetMaxWait, exec)))
 	if cfg.PersistedOperations != nil {
 		exec = withPersistedOnly(cfg.PersistedOperations, exec)
 	}
@@ -263,7 +291,12 @@ func New(cfg Config) (http.Handler, error) {
 	} else {
 		lim := credentialLimits{maxTokenBytes: conn.MaxTokenBytes, maxLocationIDBytes: conn.MaxLocationIDBytes,
 			parsed: newByteLRU[[32]byte, auth.Credential](conn.CredentialCacheBytes)}
-		mux.Handle(GraphQLPath, withCORS(cfg.CORSOrigins, conn.limit(withCredential(auth.NewLearned(0), lim,
+		learned := newLearned(cfg)
+		learned.SetConfirmInterval(cfg.Webhooks.confirmEvery())
+		if cfg.Webhooks != nil && cfg.Webhooks.Now != nil {
+			learned.SetClock(cfg.Webhooks.Now)
+		}
+		mux.Handle(GraphQLPath, withCORS(cfg.CORSOrigins, conn.limit(withCredential(learned, lim,
 			withBodyLimit(cfg.MaxBodyBytes, conn.BodyReadTimeout, exec)))))
 	}
 	mux.HandleFunc(HealthPath, func(w http.ResponseWriter, r *http.Request) {
@@ -281,6 +314,12 @@ func New(cfg Config) (http.Handler, error) {
 			assets = "/playground/"
 		}
 		mux.Handle(assets, pg)
+	}
+	// Last: the receiver starts workers, which nothing would stop if New failed after.
+	if cfg.Webhooks != nil {
+		if err := mountWebhooks(cfg.Webhooks, mux, reader, cfg.Logger); err != nil {
+			return nil, err
+		}
 	}
 	return withBodyDeadline(conn.BodyReadTimeout, withRequestLog(cfg.Logger, mux)), nil
 }
@@ -317,6 +356,7 @@ func NewGraphQLHandler(root graph.ResolverRoot, logger *slog.Logger, introspecti
 // X-Location-Id (400) before anything is stored.
 func withCredential(learned *auth.Learned, lim credentialLimits, next http.Handler) http.Handler {
 	observe := upstream.CallObserver(learned.Observe) // bound once, not per request
+	gate := upstream.CallGate(learned.Gate)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		tok, err := auth.BearerTokenLimit(r, lim.maxTokenBytes)
 		switch {
@@ -345,6 +385,7 @@ func withCredential(learned *auth.Learned, lim credentialLimits, next http.Handl
 				return
 			}
 			ctx := upstream.ContextWithCallObserver(auth.WithCredential(r.Context(), cred), observe)
+			ctx = upstream.ContextWithCallGate(ctx, gate)
 			r = r.WithContext(ctx)
 		}
 		next.ServeHTTP(w, r)
@@ -527,35 +568,57 @@ func readyHandler(check func(context.Context) error) http.Handler {
 	})
 }
 
-// budgetOf reports what the request's location can still spend with the
-// upstream before the request's deadline (the budget waits for slots as its
-// window slides), and how long until it could afford cost; ok is false when
-// the client keeps no budget.
-func budgetOf(client *upstream.Client) budgetFunc {
+// budgetOf reports what the request's budget key can still spend with the
+// upstream within the wait the request is allowed (its wait allowance, at
+// most maxWait, or its deadline when sooner): the budget waits for slots as
+// its window slides, but never longer than that. It also says how long
+// until the budget could afford cost. A query that no window could afford
+// within the wait (cost above what a fresh window allows) is not judged
+// here (ok false): only cached answers can serve it, and its calls are
+// refused one by one when they cannot go.
+func budgetOf(client *upstream.Client, maxWait time.Duration) budgetFunc {
 	return func(ctx context.Context, cost int) (int, time.Duration, bool) {
 		cred, ok := auth.FromContext(ctx)
 		if !ok {
 			return 0, 0, false
 		}
 		key := resolvers.BudgetKey(cred)
-		var left time.Duration
-		if dl, ok := ctx.Deadline(); ok {
-			left = time.Until(dl)
+		now := time.Now()
+		wait := maxWait
+		if left, ok := upstream.BudgetWaitLeft(ctx, now); ok {
+			wait = left
 		}
-		capacity := client.RateCapacity(key, left)
+		if dl, ok := ctx.Deadline(); ok {
+			wait = min(wait, dl.Sub(now))
+		}
+		wait = max(wait, 0)
+		capacity := client.RateCapacity(key, wait)
 		if capacity < 0 {
 			return 0, 0, false
 		}
 		if capacity >= cost {
 			return capacity, 0, true
 		}
-		// The shortest wait, doubling from a second up to a day, after which
-		// the budget could afford the query.
-		wait := time.Second
-		for wait < 24*time.Hour && client.RateCapacity(key, wait) < cost {
-			wait *= 2
+		maxN, interval, _ := client.RateLimit(key)
+		fresh := maxN
+		if interval > 0 {
+			fresh += maxN * int(wait/interval)
 		}
-		return capacity, wait, true
+		if cost > fresh {
+			return capacity, 0, false
+		}
+		// The shortest wait after which the window would have freed enough
+		// for cost within the wait allowed: by seconds up to two windows,
+		// then doubling, up to a day.
+		after := time.Second
+		for after < 24*time.Hour && min(client.RateCapacity(key, after+wait), fresh) < cost {
+			if after < 2*interval {
+				after += time.Second
+			} else {
+				after *= 2
+			}
+		}
+		return capacity, after, true
 	}
 }
 

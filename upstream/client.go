@@ -366,6 +366,7 @@ func expandPath(op Operation, params []string) (string, error) {
 // refresh fails, its error is returned (wrapped with ErrUnauthorized); a
 // second 401 is returned as it is.
 //
+// A call the context's CallGate (ContextWithCallGate) refuses fails at once.
 // How the call ended, after its last attempt, is reported to the context's
 // CallObserver (ContextWithCallObserver), if any.
 func (c *Client) Do(ctx context.Context, req *Request, v any) (*Response, error) {
@@ -375,6 +376,9 @@ func (c *Client) Do(ctx context.Context, req *Request, v any) (*Response, error)
 		e.write, e.writeKnown = op.Write, true
 		observe(ctx, op, nil, e)
 		return nil, e
+	}
+	if e := gateCall(ctx); e != nil {
+		return fail(e)
 	}
 
 	ts, ok := TokenSourceFromContext(ctx)

@@ -70,3 +70,23 @@ func firstLocation(cs []Contact) string {
 func (e *Error) MissingScope() bool {
 	return e.StatusCode == 401 && e.Err == ErrForbidden
 }
+
+// CallGate is asked before each call Do makes; an error refuses the call at
+// once, before any attempt or budget slot (nothing is sent). The gateway
+// uses it to refuse, for a while, a token the upstream has just rejected.
+type CallGate func(ctx context.Context) *Error
+
+type callGateKey struct{}
+
+// ContextWithCallGate returns a context whose calls must pass g.
+func ContextWithCallGate(ctx context.Context, g CallGate) context.Context {
+	return context.WithValue(ctx, callGateKey{}, g)
+}
+
+// gateCall asks the context's gate, if any.
+func gateCall(ctx context.Context) *Error {
+	if g, ok := ctx.Value(callGateKey{}).(CallGate); ok && g != nil {
+		return g(ctx)
+	}
+	return nil
+}

@@ -251,10 +251,15 @@ func TestMixLoopsAgainstTheGateway(t *testing.T) {
 			t.Errorf("%s loop: %d other errors (first: %s), %d timeouts", name, tl.counts[outOtherError], tl.firstErr, tl.counts[outTimeout])
 		}
 	}
-	// Refused whole or in part: partial answers must not make this test
-	// depend on how a refused snapshot is presented.
-	if refused := closed.counts[outRateLimited] + closed.counts[outPartial]; closed.counts[outFull] == 0 || refused == 0 {
-		t.Errorf("closed loop with -rate-max 5: %d full, %d RATE_LIMITED or partial; want both", closed.counts[outFull], refused)
+	// Refused whole or in part, and data served: which answers end up full
+	// and which partial depends on how the budget's fair shares split five
+	// slots between four cold queries as they happen to arrive (on a loaded
+	// machine, often every one partial), so partial answers count on both
+	// sides.
+	refused := closed.counts[outRateLimited] + closed.counts[outPartial]
+	withData := closed.counts[outFull] + closed.counts[outStale] + closed.counts[outPartial]
+	if withData == 0 || refused == 0 {
+		t.Errorf("closed loop with -rate-max 5: %d with data, %d RATE_LIMITED or partial; want both", withData, refused)
 	}
 	if calls, n429 := up.count.calls.Load(), up.count.status429.Load(); calls == 0 || n429 != 0 {
 		t.Errorf("sandbox counted %d calls and %d 429s", calls, n429)

@@ -66,6 +66,7 @@ type config struct {
 	persistedOps    string
 	auditLog        string
 	budget          upstream.BudgetConfig
+	rejectedBackoff time.Duration
 	retry           upstream.RetryPolicy
 	breaker         upstream.BreakerConfig
 	sandbox         sandbox.Config
@@ -76,6 +77,12 @@ type config struct {
 	refreshAhead   float64
 	refreshShare   float64
 	refreshHotKeys int
+
+	// HighLevel's webhooks and freshness (issue 12).
+	webhooks webhookConfig
+	// explicit are the flags set on the command line or in the
+	// environment, for defaults that follow other settings.
+	explicit map[string]bool
 }
 
 // connConfig is connection hygiene and bounded credentials (issue 10).
@@ -181,6 +188,10 @@ func newFlagSet(cfg *config) *flag.FlagSet {
 	fs.StringVar(&cfg.corsOrigins, "cors-origins", "", "comma-separated origins whose pages may call the endpoint (e.g. https://app.example.com, or *); empty: no cross-origin access")
 	fs.StringVar(&cfg.persistedOps, "persisted-operations", "", "JSON file of the only operations to run (a list of queries, or sha256 → query); empty: any operation")
 	fs.StringVar(&cfg.auditLog, "audit-log", "", "where to write one JSON line per mutation: a file path (appended), - for stderr; empty: no audit log")
+	// Budget trust and waits (issues 10, 16).
+	fs.DurationVar(&cfg.budget.MaxWait, "budget-max-wait", upstream.DefaultBudgetMaxWait, "longest one request waits for rate-budget slots in total; past it a call is refused at once with RATE_LIMITED and the time to the next slot")
+	fs.IntVar(&cfg.budget.UnconfirmedMax, "budget-unconfirmed-max", upstream.DefaultBudgetUnconfirmedMax, "upstream calls per -rate-interval of a token whose location HighLevel has not confirmed yet (one at a time until its first answer); they move to the location's budget once confirmed")
+	fs.DurationVar(&cfg.rejectedBackoff, "rejected-token-backoff", auth.DefaultRejectedBackoff, "how long a token HighLevel rejected (401) is refused at once, without a call")
 	fs.StringVar(&cfg.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.StringVar(&cfg.logFormat, "log-format", "text", "log format: text or json")
 
@@ -202,6 +213,9 @@ func newFlagSet(cfg *config) *flag.FlagSet {
 	fs.Float64Var(&cfg.refreshAhead, "refresh-ahead", loaders.DefaultRefreshAhead, "share of an answer's TTL, before it expires, in which a read refreshes it in the background on spare budget; 0 switches refresh-ahead off")
 	fs.Float64Var(&cfg.refreshShare, "refresh-share", loaders.DefaultRefreshShare, "share of a location's -rate-max window refreshes may use: one goes only while more than (1 - share) of the window is free")
 	fs.IntVar(&cfg.refreshHotKeys, "refresh-hot-keys", loaders.DefaultRefreshHotKeys, "most answers the gateway remembers how to refresh ahead")
+
+	// HighLevel's webhooks and freshness (issue 12; webhooks.go).
+	registerWebhookFlags(fs, &cfg.webhooks)
 
 	// The embedded sandbox's knobs, under a sandbox- prefix.
 	sfs := flag.NewFlagSet("sandbox", flag.ContinueOnError)
@@ -253,6 +267,8 @@ func parseConfig(args []string, lookup func(string) (string, bool), usageOut *os
 	if err := applyEnv(fs, lookup); err != nil {
 		return nil, err
 	}
+	cfg.explicit = map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { cfg.explicit[f.Name] = true })
 	return cfg, cfg.validate()
 }
 
@@ -286,6 +302,7 @@ func (c *config) validate() error {
 	for name, d := range map[string]time.Duration{
 		"cache-contact-ttl": c.cacheTTLs.Contact, "cache-list-ttl": c.cacheTTLs.Lists, "cache-search-ttl": c.cacheTTLs.Search,
 		"rate-interval": c.budget.Interval, "breaker-cooldown": c.breaker.CoolDown,
+		"budget-max-wait": c.budget.MaxWait, "rejected-token-backoff": c.rejectedBackoff,
 	} {
 		if d <= 0 {
 			return fmt.Errorf("%s %v: must be positive", setting(name), d)
@@ -296,7 +313,8 @@ func (c *config) validate() error {
 	}
 	for name, v := range map[string]int{
 		"rate-max": c.budget.Max, "rate-daily": c.budget.Daily, "retry-attempts": c.retry.MaxAttempts,
-		"max-query-cost": c.limits.MaxCost, "max-query-depth": c.limits.MaxDepth, "max-query-aliases": c.limits.MaxAliases,
+		"budget-unconfirmed-max": c.budget.UnconfirmedMax,
+		"max-query-cost":         c.limits.MaxCost, "max-query-depth": c.limits.MaxDepth, "max-query-aliases": c.limits.MaxAliases,
 		"max-query-tokens": c.limits.MaxTokens, "max-query-selections": c.limits.MaxSelections, "max-query-repeated-fields": c.limits.MaxRepeatedFields,
 	} {
 		if v < 1 {
@@ -304,6 +322,9 @@ func (c *config) validate() error {
 		}
 	}
 	if err := c.validateIsolation(); err != nil {
+		return err
+	}
+	if err := c.webhooks.validate(); err != nil {
 		return err
 	}
 	il := c.inputLimits

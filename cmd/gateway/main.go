@@ -124,6 +124,8 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger, stdout io.Writ
 		MaxConcurrentPerLocation: cfg.upstreamPerLoc,
 		Limits:                   cfg.limits,
 		InputLimits:              cfg.inputLimits,
+		BudgetMaxWait:            cfg.budget.MaxWait,
+		RejectedTokenBackoff:     cfg.rejectedBackoff,
 		Ready:                    server.UpstreamReady(client, &http.Client{Transport: httpClient.Transport, Timeout: 3 * time.Second}),
 	}
 	scfg.CacheStale, scfg.Refresh = cfg.staleSettings()
@@ -171,6 +173,12 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger, stdout io.Writ
 	if scfg.CacheMaxBytes == 0 {
 		scfg.CacheMaxBytes = -1 // 0 on the command line means off
 	}
+	wh, sbHooks, err := cfg.webhooks.build(sb != nil)
+	if err != nil {
+		return err
+	}
+	scfg.Webhooks = wh
+	scfg.CacheTTLs = cfg.effectiveTTLs(wh != nil)
 	handler, err := server.New(scfg)
 	if err != nil {
 		return err
@@ -194,8 +202,29 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger, stdout io.Writ
 	} else {
 		fmt.Fprintf(stdout, "Upstream:         %s\n", baseURL)
 	}
+	var stopHooks func()
+	if wh != nil {
+		fmt.Fprintf(stdout, "Webhooks:         %s%s\n", url, server.WebhookPath)
+		if sbHooks != nil {
+			if stopHooks, err = sbHooks.start(sb, url, logger); err != nil {
+				return err
+			}
+		}
+	}
 
-	return serveUntil(ctx, srv, ln, cfg.shutdownTimeout, logger)
+	err = serveUntil(ctx, srv, ln, cfg.shutdownTimeout, logger)
+	// The sandbox stops sending, then what was accepted is applied.
+	if stopHooks != nil {
+		stopHooks()
+	}
+	if wh != nil {
+		dctx, cancel := context.WithTimeout(context.Background(), cfg.shutdownTimeout)
+		defer cancel()
+		if derr := wh.Drain(dctx); derr != nil && err == nil {
+			err = fmt.Errorf("draining accepted webhooks: %w", derr)
+		}
+	}
+	return err
 }
 
 // newHTTPServer returns the gateway's http.Server: every phase of a
@@ -260,6 +289,7 @@ func runSandbox(ctx context.Context, args []string, stdout, stderr *os.File) err
 	fs := flag.NewFlagSet("gateway sandbox", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	addr := fs.String("addr", "127.0.0.1:4010", "address to listen on")
+	hookURL := fs.String("webhook-url", "", "deliver signed webhooks (like HighLevel's) of every change to this URL, e.g. http://127.0.0.1:8080"+server.WebhookPath+"; the public key is printed at start")
 	cfg.RegisterFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -267,6 +297,13 @@ func runSandbox(ctx context.Context, args []string, stdout, stderr *os.File) err
 	sb, err := sandbox.New(cfg)
 	if err != nil {
 		return err
+	}
+	if *hookURL != "" {
+		stop, err := startStandaloneWebhooks(sb, *hookURL, stdout)
+		if err != nil {
+			return err
+		}
+		defer stop()
 	}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {

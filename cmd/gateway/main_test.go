@@ -30,6 +30,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ghl-graphql/gateway/auth"
 	"github.com/ghl-graphql/gateway/loaders"
 	"github.com/ghl-graphql/gateway/server"
 	"github.com/ghl-graphql/gateway/upstream"
@@ -112,6 +113,26 @@ func TestParseConfigDefaults(t *testing.T) {
 	}
 }
 
+// The budget trust and wait settings (issues 10, 16), kept apart from the
+// table above so that it merges cleanly.
+func TestParseConfigBudgetTrustDefaults(t *testing.T) {
+	c, err := parseConfig(nil, env(nil), devNull(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.budget.MaxWait != upstream.DefaultBudgetMaxWait || c.budget.UnconfirmedMax != upstream.DefaultBudgetUnconfirmedMax ||
+		c.rejectedBackoff != auth.DefaultRejectedBackoff {
+		t.Errorf("defaults: max wait %v, unconfirmed max %d, rejected backoff %v", c.budget.MaxWait, c.budget.UnconfirmedMax, c.rejectedBackoff)
+	}
+	c, err = parseConfig([]string{"-budget-max-wait", "500ms"}, env(map[string]string{"GATEWAY_REJECTED_TOKEN_BACKOFF": "5m"}), devNull(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.budget.MaxWait != 500*time.Millisecond || c.rejectedBackoff != 5*time.Minute {
+		t.Errorf("set: max wait %v, rejected backoff %v", c.budget.MaxWait, c.rejectedBackoff)
+	}
+}
+
 func TestParseConfig(t *testing.T) {
 	tests := map[string]struct {
 		args    []string
@@ -173,6 +194,9 @@ func TestParseConfig(t *testing.T) {
 		"breaker max locations 0":  {args: []string{"-breaker-max-locations", "0"}, wantErr: "-breaker-max-locations"},
 		"breaker host min 0":       {args: []string{"-breaker-host-min-locations", "0"}, wantErr: "-breaker-host-min-locations"},
 		"retry min attempt 0":      {args: []string{"-retry-min-attempt", "0s"}, wantErr: "-retry-min-attempt"},
+		"zero budget wait":         {args: []string{"-budget-max-wait", "0s"}, wantErr: "-budget-max-wait"},
+		"zero unconfirmed budget":  {env: map[string]string{"GATEWAY_BUDGET_UNCONFIRMED_MAX": "0"}, wantErr: "-budget-unconfirmed-max"},
+		"negative token backoff":   {args: []string{"-rejected-token-backoff", "-1s"}, wantErr: "-rejected-token-backoff"},
 		"bad log format":           {args: []string{"-log-format", "xml"}, wantErr: "-log-format"},
 		"help":                     {args: []string{"-h"}, wantErr: flag.ErrHelp.Error()},
 	}

@@ -417,7 +417,7 @@ type CustomFieldInput struct {
 	ID graphql.Omittable[*string] `json:"id,omitempty"`
 	// The custom field's key, e.g. contact.favourite_colour.
 	Key graphql.Omittable[*string] `json:"key,omitempty"`
-	// The value: a string, number, list of strings or object, by the field's type.
+	// The value: a string, number, list of strings or object, by the field's type. In an update, null clears the field (sent as an empty string, which HighLevel takes as removing it).
 	Value graphql.Omittable[any] `json:"value,omitempty"`
 }
 
@@ -599,49 +599,78 @@ type TaskPayload struct {
 	Task *Task `json:"task"`
 }
 
-// Changes to a contact. A field left out keeps its value; a field set to null is cleared.
-// HighLevel's update does not change companyName or gender.
+// Changes to a contact. A field left out keeps its value. Each field says what null does: most
+// clear the field; the ones HighLevel cannot clear refuse null with BAD_USER_INPUT before any
+// call. HighLevel's update does not change companyName or gender.
 type UpdateContactInput struct {
+	// First name; null clears it.
 	FirstName graphql.Omittable[*string] `json:"firstName,omitempty"`
-	LastName  graphql.Omittable[*string] `json:"lastName,omitempty"`
-	Name      graphql.Omittable[*string] `json:"name,omitempty"`
-	// Email address; must be valid.
-	Email              graphql.Omittable[*string]                  `json:"email,omitempty"`
-	Phone              graphql.Omittable[*string]                  `json:"phone,omitempty"`
-	Address1           graphql.Omittable[*string]                  `json:"address1,omitempty"`
-	City               graphql.Omittable[*string]                  `json:"city,omitempty"`
-	State              graphql.Omittable[*string]                  `json:"state,omitempty"`
-	PostalCode         graphql.Omittable[*string]                  `json:"postalCode,omitempty"`
-	Country            graphql.Omittable[*string]                  `json:"country,omitempty"`
-	Website            graphql.Omittable[*string]                  `json:"website,omitempty"`
-	Timezone           graphql.Omittable[*string]                  `json:"timezone,omitempty"`
-	DateOfBirth        graphql.Omittable[*string]                  `json:"dateOfBirth,omitempty"`
-	Source             graphql.Omittable[*string]                  `json:"source,omitempty"`
-	AssignedTo         graphql.Omittable[*string]                  `json:"assignedTo,omitempty"`
-	Dnd                graphql.Omittable[*bool]                    `json:"dnd,omitempty"`
-	DndSettings        graphql.Omittable[*DndSettingsInput]        `json:"dndSettings,omitempty"`
+	// Last name; null clears it.
+	LastName graphql.Omittable[*string] `json:"lastName,omitempty"`
+	// Full name; null clears it.
+	Name graphql.Omittable[*string] `json:"name,omitempty"`
+	// Email address; must be valid; null clears it.
+	Email graphql.Omittable[*string] `json:"email,omitempty"`
+	// Phone number; null clears it.
+	Phone graphql.Omittable[*string] `json:"phone,omitempty"`
+	// Street address; null clears it.
+	Address1 graphql.Omittable[*string] `json:"address1,omitempty"`
+	// City; null clears it.
+	City graphql.Omittable[*string] `json:"city,omitempty"`
+	// State or region; null clears it.
+	State graphql.Omittable[*string] `json:"state,omitempty"`
+	// Postal code; null clears it (sent as an empty string, which HighLevel accepts).
+	PostalCode graphql.Omittable[*string] `json:"postalCode,omitempty"`
+	// ISO 3166 alpha-2 code; null clears it (sent as an empty string, which HighLevel accepts).
+	Country graphql.Omittable[*string] `json:"country,omitempty"`
+	// Website; null clears it.
+	Website graphql.Omittable[*string] `json:"website,omitempty"`
+	// IANA time zone; null clears it.
+	Timezone graphql.Omittable[*string] `json:"timezone,omitempty"`
+	// Date of birth, e.g. 1990-09-25; null clears it.
+	DateOfBirth graphql.Omittable[*string] `json:"dateOfBirth,omitempty"`
+	// Where the contact came from; null clears it.
+	Source graphql.Omittable[*string] `json:"source,omitempty"`
+	// ID of the assigned user; null unassigns.
+	AssignedTo graphql.Omittable[*string] `json:"assignedTo,omitempty"`
+	// Do-not-disturb on every channel. Not clearable: null is refused with BAD_USER_INPUT before any call; set false instead.
+	Dnd graphql.Omittable[*bool] `json:"dnd,omitempty"`
+	// Do-not-disturb per channel, merged channel by channel. Not clearable: null is refused with BAD_USER_INPUT before any call; set a channel's status to INACTIVE instead.
+	DndSettings graphql.Omittable[*DndSettingsInput] `json:"dndSettings,omitempty"`
+	// Do-not-disturb for inbound messages. Not clearable: null is refused with BAD_USER_INPUT before any call; set its status to INACTIVE instead.
 	InboundDndSettings graphql.Omittable[*InboundDndSettingsInput] `json:"inboundDndSettings,omitempty"`
-	// Replaces all tags. To add or remove some, use addContactTags or removeContactTags.
-	Tags         graphql.Omittable[[]string]           `json:"tags,omitempty"`
+	// Replaces all tags; null or an empty list removes them all. To add or remove some, use addContactTags or removeContactTags.
+	Tags graphql.Omittable[[]string] `json:"tags,omitempty"`
+	// Custom-field values, merged field by field; a value of null clears that field. The list itself is not clearable: null is refused with BAD_USER_INPUT before any call.
 	CustomFields graphql.Omittable[[]CustomFieldInput] `json:"customFields,omitempty"`
 }
 
-// Changes to a note; fields left out keep their value.
+// Changes to a note; fields left out keep their value. Each field says what null does.
 type UpdateNoteInput struct {
-	Body   graphql.Omittable[*string] `json:"body,omitempty"`
-	Title  graphql.Omittable[*string] `json:"title,omitempty"`
-	Color  graphql.Omittable[*string] `json:"color,omitempty"`
-	Pinned graphql.Omittable[*bool]   `json:"pinned,omitempty"`
+	// Text. Not clearable: null is refused with BAD_USER_INPUT before any call.
+	Body graphql.Omittable[*string] `json:"body,omitempty"`
+	// Title; null clears it (sent as an empty string, which HighLevel accepts).
+	Title graphql.Omittable[*string] `json:"title,omitempty"`
+	// Colour, e.g. #FFAA00; null clears it (sent as an empty string).
+	Color graphql.Omittable[*string] `json:"color,omitempty"`
+	// Whether the note is pinned. Not clearable: null is refused with BAD_USER_INPUT before any call; set false.
+	Pinned graphql.Omittable[*bool] `json:"pinned,omitempty"`
+	// ID of the note's user; null clears it (sent as an empty string).
 	UserID graphql.Omittable[*string] `json:"userId,omitempty"`
 }
 
-// Changes to a task; fields left out keep their value.
+// Changes to a task; fields left out keep their value. Each field says what null does.
 type UpdateTaskInput struct {
-	Title      graphql.Omittable[*string]    `json:"title,omitempty"`
-	Body       graphql.Omittable[*string]    `json:"body,omitempty"`
-	DueDate    graphql.Omittable[*time.Time] `json:"dueDate,omitempty"`
-	Completed  graphql.Omittable[*bool]      `json:"completed,omitempty"`
-	AssignedTo graphql.Omittable[*string]    `json:"assignedTo,omitempty"`
+	// Title. Not clearable: null is refused with BAD_USER_INPUT before any call.
+	Title graphql.Omittable[*string] `json:"title,omitempty"`
+	// Details; null clears them (sent as an empty string, which HighLevel accepts).
+	Body graphql.Omittable[*string] `json:"body,omitempty"`
+	// When the task is due. Not clearable: null is refused with BAD_USER_INPUT before any call.
+	DueDate graphql.Omittable[*time.Time] `json:"dueDate,omitempty"`
+	// Whether it is done. Not clearable: null is refused with BAD_USER_INPUT before any call; use setTaskCompleted or false.
+	Completed graphql.Omittable[*bool] `json:"completed,omitempty"`
+	// ID of the assigned user; null unassigns (sent as an empty string, which HighLevel accepts).
+	AssignedTo graphql.Omittable[*string] `json:"assignedTo,omitempty"`
 }
 
 // The outcome of an upsert.

@@ -147,6 +147,9 @@ type Server struct {
 
 	// oauth is the state of the OAuth token endpoint (oauth.go).
 	oauth *oauthServer
+
+	// hooks is the webhook delivery (webhooks.go); nil when off.
+	hooks atomic.Pointer[webhooks]
 }
 
 // New validates cfg, seeds the data and returns a Server.
@@ -503,9 +506,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	c := &call{s: s, r: r, op: op, params: params, loc: info.location, body: body}
+	before := s.beforeWrite(c)
 	resp := rt.handle(c)
 	if op.Write && resp.status >= 200 && resp.status < 300 {
 		s.applied[op.ID].Add(1)
+		s.afterWrite(c, before, resp)
 	}
 	switch f.kind {
 	case FaultDropAfterWrite:
