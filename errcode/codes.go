@@ -46,6 +46,10 @@ var (
 	CodeUpstreamUnavailable = code("UPSTREAM_UNAVAILABLE", http.StatusServiceUnavailable, "circuit open: the gateway stopped calling HighLevel for a cool-down after repeated failures; retry after extensions.retryAfter seconds")
 
 	// The request itself, and the gateway.
+	// Subscriptions (issue 12): a subscription ends, or is refused, with these.
+	CodeSubscriberTooSlow    = code("SUBSCRIBER_TOO_SLOW", http.StatusServiceUnavailable, "a subscription fell more than -subscription-queue events behind and was ended (a next with this error, then complete); subscribe again and catch up with contactsChangedSince")
+	CodeTooManySubscriptions = code("TOO_MANY_SUBSCRIPTIONS", http.StatusTooManyRequests, "a subscription past -subscriptions-per-connection or -subscriptions-per-credential")
+
 	CodeCancelled = code("REQUEST_CANCELLED", 499, "the client went away or cancelled the request (499: the client sees no answer)")
 	CodeInternal  = code("INTERNAL_SERVER_ERROR", http.StatusInternalServerError, "a fault of the gateway; details are logged, never shown")
 )

@@ -29,12 +29,17 @@ func NewExecutableSchema(cfg Config) graphql.ExecutableSchema {
 type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 
 type ResolverRoot interface {
+	AppointmentChangeEvent() AppointmentChangeEventResolver
 	Business() BusinessResolver
 	Contact() ContactResolver
+	ContactChangeEvent() ContactChangeEventResolver
 	ContactFollowersPayload() ContactFollowersPayloadResolver
 	ContactTagsPayload() ContactTagsPayloadResolver
 	Mutation() MutationResolver
+	NoteChangeEvent() NoteChangeEventResolver
 	Query() QueryResolver
+	Subscription() SubscriptionResolver
+	TaskChangeEvent() TaskChangeEventResolver
 }
 
 type DirectiveRoot struct {
@@ -59,6 +64,18 @@ type ComplexityRoot struct {
 		Status            func(childComplexity int) int
 		Title             func(childComplexity int) int
 		Users             func(childComplexity int) int
+	}
+
+	AppointmentChangeEvent struct {
+		Appointment   func(childComplexity int) int
+		AppointmentID func(childComplexity int) int
+		At            func(childComplexity int) int
+		Contact       func(childComplexity int) int
+		ContactID     func(childComplexity int) int
+		Kind          func(childComplexity int) int
+		LocationID    func(childComplexity int) int
+		Type          func(childComplexity int) int
+		WebhookID     func(childComplexity int) int
 	}
 
 	Attribution struct {
@@ -172,6 +189,16 @@ type ComplexityRoot struct {
 		Website               func(childComplexity int) int
 	}
 
+	ContactChangeEvent struct {
+		At         func(childComplexity int) int
+		Contact    func(childComplexity int) int
+		ContactID  func(childComplexity int) int
+		Kind       func(childComplexity int) int
+		LocationID func(childComplexity int) int
+		Type       func(childComplexity int) int
+		WebhookID  func(childComplexity int) int
+	}
+
 	ContactConnection struct {
 		Edges      func(childComplexity int) int
 		Nodes      func(childComplexity int) int
@@ -271,6 +298,18 @@ type ComplexityRoot struct {
 		UserID    func(childComplexity int) int
 	}
 
+	NoteChangeEvent struct {
+		At         func(childComplexity int) int
+		Contact    func(childComplexity int) int
+		ContactID  func(childComplexity int) int
+		Kind       func(childComplexity int) int
+		LocationID func(childComplexity int) int
+		Note       func(childComplexity int) int
+		NoteID     func(childComplexity int) int
+		Type       func(childComplexity int) int
+		WebhookID  func(childComplexity int) int
+	}
+
 	NotePayload struct {
 		Note func(childComplexity int) int
 	}
@@ -283,13 +322,22 @@ type ComplexityRoot struct {
 	}
 
 	Query struct {
-		Contact            func(childComplexity int, id string) int
-		Contacts           func(childComplexity int, query *string, filters []model.ContactFilter, sort []model.ContactSort, first *int, after *string, locationID *string) int
-		ContactsByBusiness func(childComplexity int, businessID string, query *string, first *int, after *string, locationID *string) int
-		ContactsLegacyList func(childComplexity int, query *string, first *int, after *string, locationID *string) int
-		DuplicateContact   func(childComplexity int, email *string, phone *string, locationID *string) int
-		Note               func(childComplexity int, contactID string, id string) int
-		Task               func(childComplexity int, contactID string, id string) int
+		Contact              func(childComplexity int, id string) int
+		Contacts             func(childComplexity int, query *string, filters []model.ContactFilter, sort []model.ContactSort, first *int, after *string, locationID *string) int
+		ContactsByBusiness   func(childComplexity int, businessID string, query *string, first *int, after *string, locationID *string) int
+		ContactsChangedSince func(childComplexity int, since time.Time, first *int, after *string, locationID *string) int
+		ContactsLegacyList   func(childComplexity int, query *string, first *int, after *string, locationID *string) int
+		DuplicateContact     func(childComplexity int, email *string, phone *string, locationID *string) int
+		Note                 func(childComplexity int, contactID string, id string) int
+		Task                 func(childComplexity int, contactID string, id string) int
+	}
+
+	Subscription struct {
+		AppointmentChanged func(childComplexity int, contactID string) int
+		ContactChanged     func(childComplexity int, id string) int
+		ContactsChanged    func(childComplexity int) int
+		NoteChanged        func(childComplexity int, contactID string) int
+		TaskChanged        func(childComplexity int, contactID string) int
 	}
 
 	Task struct {
@@ -300,6 +348,18 @@ type ComplexityRoot struct {
 		DueDate    func(childComplexity int) int
 		ID         func(childComplexity int) int
 		Title      func(childComplexity int) int
+	}
+
+	TaskChangeEvent struct {
+		At         func(childComplexity int) int
+		Contact    func(childComplexity int) int
+		ContactID  func(childComplexity int) int
+		Kind       func(childComplexity int) int
+		LocationID func(childComplexity int) int
+		Task       func(childComplexity int) int
+		TaskID     func(childComplexity int) int
+		Type       func(childComplexity int) int
+		WebhookID  func(childComplexity int) int
 	}
 
 	TaskPayload struct {
@@ -323,6 +383,10 @@ type ComplexityRoot struct {
 
 // region    ************************** generated!.gotpl **************************
 
+type AppointmentChangeEventResolver interface {
+	Appointment(ctx context.Context, obj *model.AppointmentChangeEvent) (*model.Appointment, error)
+	Contact(ctx context.Context, obj *model.AppointmentChangeEvent) (*model.Contact, error)
+}
 type BusinessResolver interface {
 	Contacts(ctx context.Context, obj *model.Business, query *string, first *int, after *string) (*model.ContactConnection, error)
 }
@@ -334,6 +398,9 @@ type ContactResolver interface {
 	Notes(ctx context.Context, obj *model.Contact) ([]model.Note, error)
 	Note(ctx context.Context, obj *model.Contact, id string) (*model.Note, error)
 	Appointments(ctx context.Context, obj *model.Contact) ([]model.Appointment, error)
+}
+type ContactChangeEventResolver interface {
+	Contact(ctx context.Context, obj *model.ContactChangeEvent) (*model.Contact, error)
 }
 type ContactFollowersPayloadResolver interface {
 	Contact(ctx context.Context, obj *model.ContactFollowersPayload) (*model.Contact, error)
@@ -365,6 +432,10 @@ type MutationResolver interface {
 	BulkUpdateContactTags(ctx context.Context, input model.BulkUpdateContactTagsInput) (*model.BulkUpdateContactTagsPayload, error)
 	BulkSetContactsBusiness(ctx context.Context, input model.BulkSetContactsBusinessInput) (*model.BulkSetContactsBusinessPayload, error)
 }
+type NoteChangeEventResolver interface {
+	Note(ctx context.Context, obj *model.NoteChangeEvent) (*model.Note, error)
+	Contact(ctx context.Context, obj *model.NoteChangeEvent) (*model.Contact, error)
+}
 type QueryResolver interface {
 	Contact(ctx context.Context, id string) (*model.Contact, error)
 	Contacts(ctx context.Context, query *string, filters []model.ContactFilter, sort []model.ContactSort, first *int, after *string, locationID *string) (*model.ContactConnection, error)
@@ -373,6 +444,18 @@ type QueryResolver interface {
 	Task(ctx context.Context, contactID string, id string) (*model.Task, error)
 	Note(ctx context.Context, contactID string, id string) (*model.Note, error)
 	ContactsLegacyList(ctx context.Context, query *string, first *int, after *string, locationID *string) (*model.ContactConnection, error)
+	ContactsChangedSince(ctx context.Context, since time.Time, first *int, after *string, locationID *string) (*model.ContactConnection, error)
+}
+type SubscriptionResolver interface {
+	ContactChanged(ctx context.Context, id string) (<-chan *model.ContactChangeEvent, error)
+	ContactsChanged(ctx context.Context) (<-chan *model.ContactChangeEvent, error)
+	TaskChanged(ctx context.Context, contactID string) (<-chan *model.TaskChangeEvent, error)
+	NoteChanged(ctx context.Context, contactID string) (<-chan *model.NoteChangeEvent, error)
+	AppointmentChanged(ctx context.Context, contactID string) (<-chan *model.AppointmentChangeEvent, error)
+}
+type TaskChangeEventResolver interface {
+	Task(ctx context.Context, obj *model.TaskChangeEvent) (*model.Task, error)
+	Contact(ctx context.Context, obj *model.TaskChangeEvent) (*model.Contact, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -495,6 +578,61 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Appointment.Users(childComplexity), true
+
+	case "AppointmentChangeEvent.appointment":
+		if e.ComplexityRoot.AppointmentChangeEvent.Appointment == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AppointmentChangeEvent.Appointment(childComplexity), true
+	case "AppointmentChangeEvent.appointmentId":
+		if e.ComplexityRoot.AppointmentChangeEvent.AppointmentID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AppointmentChangeEvent.AppointmentID(childComplexity), true
+	case "AppointmentChangeEvent.at":
+		if e.ComplexityRoot.AppointmentChangeEvent.At == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AppointmentChangeEvent.At(childComplexity), true
+	case "AppointmentChangeEvent.contact":
+		if e.ComplexityRoot.AppointmentChangeEvent.Contact == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AppointmentChangeEvent.Contact(childComplexity), true
+	case "AppointmentChangeEvent.contactId":
+		if e.ComplexityRoot.AppointmentChangeEvent.ContactID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AppointmentChangeEvent.ContactID(childComplexity), true
+	case "AppointmentChangeEvent.kind":
+		if e.ComplexityRoot.AppointmentChangeEvent.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AppointmentChangeEvent.Kind(childComplexity), true
+	case "AppointmentChangeEvent.locationId":
+		if e.ComplexityRoot.AppointmentChangeEvent.LocationID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AppointmentChangeEvent.LocationID(childComplexity), true
+	case "AppointmentChangeEvent.type":
+		if e.ComplexityRoot.AppointmentChangeEvent.Type == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AppointmentChangeEvent.Type(childComplexity), true
+	case "AppointmentChangeEvent.webhookId":
+		if e.ComplexityRoot.AppointmentChangeEvent.WebhookID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AppointmentChangeEvent.WebhookID(childComplexity), true
 
 	case "Attribution.campaign":
 		if e.ComplexityRoot.Attribution.Campaign == nil {
@@ -1063,6 +1201,49 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Contact.Website(childComplexity), true
 
+	case "ContactChangeEvent.at":
+		if e.ComplexityRoot.ContactChangeEvent.At == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ContactChangeEvent.At(childComplexity), true
+	case "ContactChangeEvent.contact":
+		if e.ComplexityRoot.ContactChangeEvent.Contact == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ContactChangeEvent.Contact(childComplexity), true
+	case "ContactChangeEvent.contactId":
+		if e.ComplexityRoot.ContactChangeEvent.ContactID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ContactChangeEvent.ContactID(childComplexity), true
+	case "ContactChangeEvent.kind":
+		if e.ComplexityRoot.ContactChangeEvent.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ContactChangeEvent.Kind(childComplexity), true
+	case "ContactChangeEvent.locationId":
+		if e.ComplexityRoot.ContactChangeEvent.LocationID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ContactChangeEvent.LocationID(childComplexity), true
+	case "ContactChangeEvent.type":
+		if e.ComplexityRoot.ContactChangeEvent.Type == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ContactChangeEvent.Type(childComplexity), true
+	case "ContactChangeEvent.webhookId":
+		if e.ComplexityRoot.ContactChangeEvent.WebhookID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ContactChangeEvent.WebhookID(childComplexity), true
+
 	case "ContactConnection.edges":
 		if e.ComplexityRoot.ContactConnection.Edges == nil {
 			break
@@ -1546,6 +1727,61 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Note.UserID(childComplexity), true
 
+	case "NoteChangeEvent.at":
+		if e.ComplexityRoot.NoteChangeEvent.At == nil {
+			break
+		}
+
+		return e.ComplexityRoot.NoteChangeEvent.At(childComplexity), true
+	case "NoteChangeEvent.contact":
+		if e.ComplexityRoot.NoteChangeEvent.Contact == nil {
+			break
+		}
+
+		return e.ComplexityRoot.NoteChangeEvent.Contact(childComplexity), true
+	case "NoteChangeEvent.contactId":
+		if e.ComplexityRoot.NoteChangeEvent.ContactID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.NoteChangeEvent.ContactID(childComplexity), true
+	case "NoteChangeEvent.kind":
+		if e.ComplexityRoot.NoteChangeEvent.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.NoteChangeEvent.Kind(childComplexity), true
+	case "NoteChangeEvent.locationId":
+		if e.ComplexityRoot.NoteChangeEvent.LocationID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.NoteChangeEvent.LocationID(childComplexity), true
+	case "NoteChangeEvent.note":
+		if e.ComplexityRoot.NoteChangeEvent.Note == nil {
+			break
+		}
+
+		return e.ComplexityRoot.NoteChangeEvent.Note(childComplexity), true
+	case "NoteChangeEvent.noteId":
+		if e.ComplexityRoot.NoteChangeEvent.NoteID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.NoteChangeEvent.NoteID(childComplexity), true
+	case "NoteChangeEvent.type":
+		if e.ComplexityRoot.NoteChangeEvent.Type == nil {
+			break
+		}
+
+		return e.ComplexityRoot.NoteChangeEvent.Type(childComplexity), true
+	case "NoteChangeEvent.webhookId":
+		if e.ComplexityRoot.NoteChangeEvent.WebhookID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.NoteChangeEvent.WebhookID(childComplexity), true
+
 	case "NotePayload.note":
 		if e.ComplexityRoot.NotePayload.Note == nil {
 			break
@@ -1611,6 +1847,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.ContactsByBusiness(childComplexity, args["businessId"].(string), args["query"].(*string), args["first"].(*int), args["after"].(*string), args["locationId"].(*string)), true
+	case "Query.contactsChangedSince":
+		if e.ComplexityRoot.Query.ContactsChangedSince == nil {
+			break
+		}
+
+		args, err := ec.field_Query_contactsChangedSince_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.ContactsChangedSince(childComplexity, args["since"].(time.Time), args["first"].(*int), args["after"].(*string), args["locationId"].(*string)), true
 	case "Query.contactsLegacyList":
 		if e.ComplexityRoot.Query.ContactsLegacyList == nil {
 			break
@@ -1657,6 +1904,57 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Query.Task(childComplexity, args["contactId"].(string), args["id"].(string)), true
 
+	case "Subscription.appointmentChanged":
+		if e.ComplexityRoot.Subscription.AppointmentChanged == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_appointmentChanged_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.AppointmentChanged(childComplexity, args["contactId"].(string)), true
+	case "Subscription.contactChanged":
+		if e.ComplexityRoot.Subscription.ContactChanged == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_contactChanged_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.ContactChanged(childComplexity, args["id"].(string)), true
+	case "Subscription.contactsChanged":
+		if e.ComplexityRoot.Subscription.ContactsChanged == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Subscription.ContactsChanged(childComplexity), true
+	case "Subscription.noteChanged":
+		if e.ComplexityRoot.Subscription.NoteChanged == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_noteChanged_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.NoteChanged(childComplexity, args["contactId"].(string)), true
+	case "Subscription.taskChanged":
+		if e.ComplexityRoot.Subscription.TaskChanged == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_taskChanged_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.TaskChanged(childComplexity, args["contactId"].(string)), true
+
 	case "Task.assignedTo":
 		if e.ComplexityRoot.Task.AssignedTo == nil {
 			break
@@ -1699,6 +1997,61 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Task.Title(childComplexity), true
+
+	case "TaskChangeEvent.at":
+		if e.ComplexityRoot.TaskChangeEvent.At == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TaskChangeEvent.At(childComplexity), true
+	case "TaskChangeEvent.contact":
+		if e.ComplexityRoot.TaskChangeEvent.Contact == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TaskChangeEvent.Contact(childComplexity), true
+	case "TaskChangeEvent.contactId":
+		if e.ComplexityRoot.TaskChangeEvent.ContactID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TaskChangeEvent.ContactID(childComplexity), true
+	case "TaskChangeEvent.kind":
+		if e.ComplexityRoot.TaskChangeEvent.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TaskChangeEvent.Kind(childComplexity), true
+	case "TaskChangeEvent.locationId":
+		if e.ComplexityRoot.TaskChangeEvent.LocationID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TaskChangeEvent.LocationID(childComplexity), true
+	case "TaskChangeEvent.task":
+		if e.ComplexityRoot.TaskChangeEvent.Task == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TaskChangeEvent.Task(childComplexity), true
+	case "TaskChangeEvent.taskId":
+		if e.ComplexityRoot.TaskChangeEvent.TaskID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TaskChangeEvent.TaskID(childComplexity), true
+	case "TaskChangeEvent.type":
+		if e.ComplexityRoot.TaskChangeEvent.Type == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TaskChangeEvent.Type(childComplexity), true
+	case "TaskChangeEvent.webhookId":
+		if e.ComplexityRoot.TaskChangeEvent.WebhookID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TaskChangeEvent.WebhookID(childComplexity), true
 
 	case "TaskPayload.task":
 		if e.ComplexityRoot.TaskPayload.Task == nil {
@@ -1814,6 +2167,23 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			ctx = graphql.WithLazyInputUnmarshalerIndex(ctx, inputUnmarshalers)
 			data := ec._Mutation(ctx, opCtx.Operation.SelectionSet)
 			var buf bytes.Buffer
+			data.MarshalGQL(&buf)
+
+			return &graphql.Response{
+				Data: buf.Bytes(),
+			}
+		}
+	case ast.Subscription:
+		next := ec._Subscription(ctx, opCtx.Operation.SelectionSet)
+
+		var buf bytes.Buffer
+		return func(ctx context.Context) *graphql.Response {
+			buf.Reset()
+			data := next(ctx)
+
+			if data == nil {
+				return nil
+			}
 			data.MarshalGQL(&buf)
 
 			return &graphql.Response{
@@ -2868,6 +3238,145 @@ type BulkSetContactsBusinessPayload {
   "The contacts changed."
   contactIds: [ID!]!
 }
+
+# Real time (issue 12): subscriptions and the change feed.
+
+extend type Query {
+  """
+  The location's contacts whose dateUpdated is at or after ` + "`" + `since` + "`" + `, oldest change first: a
+  feed for pollers without webhooks. Keep the last page's endCursor and pass it as ` + "`" + `after` + "`" + `
+  next time: the feed resumes right after the last contact seen, with no contact skipped or
+  repeated when several share a timestamp (ties are ordered by ID). A contact that changes
+  again while you page moves to the end and is seen again. ` + "`" + `first` + "`" + ` is 1 to 100 (default 20);
+  a cursor only resumes the feed of the same ` + "`" + `since` + "`" + `. totalCount counts every contact changed
+  since ` + "`" + `since` + "`" + `, over all pages.
+  """
+  contactsChangedSince(since: DateTime!, first: Int, after: String, locationId: ID): ContactConnection!
+}
+
+"""
+Changes pushed as they happen, over a WebSocket on /graphql (the graphql-transport-ws
+protocol) or Server-Sent Events (POST /graphql with Accept: text/event-stream). A change is
+learned from HighLevel's webhooks and from the gateway's own mutations (so the same change can
+arrive twice: once from each). Every event names what happened and the IDs, and resolves the
+object as it is now, through the same caches as a query; a deleted object is null and the event
+is still delivered. A subscriber only receives events of its credential's location. The field
+is null only with an error, when the subscription ends: SUBSCRIBER_TOO_SLOW when it fell more
+events behind than the gateway queues for it, UNAUTHENTICATED when its credential is no longer
+accepted; a ` + "`" + `complete` + "`" + ` follows.
+"""
+type Subscription {
+  "Changes to one contact (created, updated, deleted, tags or DND changed)."
+  contactChanged(id: ID!): ContactChangeEvent
+  "Changes to any contact of the credential's location."
+  contactsChanged: ContactChangeEvent
+  """
+  Changes to one contact's tasks. HighLevel's TaskCreate can lack the contact's ID: such a
+  task reaches no subscriber of this field, since the gateway never guesses the contact.
+  """
+  taskChanged(contactId: ID!): TaskChangeEvent
+  "Changes to one contact's notes."
+  noteChanged(contactId: ID!): NoteChangeEvent
+  "Changes to one contact's appointments."
+  appointmentChanged(contactId: ID!): AppointmentChangeEvent
+}
+
+"What happened to the object of a change."
+enum ChangeKind {
+  CREATED
+  UPDATED
+  DELETED
+  "A task was completed."
+  COMPLETED
+  "A contact's tags changed."
+  TAGS_CHANGED
+  "A contact's do-not-disturb settings changed."
+  DND_CHANGED
+}
+
+"A change to a contact."
+type ContactChangeEvent {
+  "What happened."
+  kind: ChangeKind!
+  "HighLevel's event type, e.g. ContactUpdate (the same names for the gateway's own mutations)."
+  type: String!
+  "The location of the contact."
+  locationId: ID!
+  "The contact's ID."
+  contactId: ID!
+  "When it happened, as HighLevel reports it (or when the gateway learned it)."
+  at: DateTime!
+  "HighLevel's ID of the webhook delivery; null for changes made through the gateway."
+  webhookId: ID
+  "The contact as it is now; null when it was deleted."
+  contact: Contact
+}
+
+"A change to a task."
+type TaskChangeEvent {
+  "What happened."
+  kind: ChangeKind!
+  "HighLevel's event type, e.g. TaskComplete."
+  type: String!
+  "The location of the task."
+  locationId: ID!
+  "The contact the task belongs to."
+  contactId: ID!
+  "The task's ID; null when the change did not say."
+  taskId: ID
+  "When it happened."
+  at: DateTime!
+  "HighLevel's ID of the webhook delivery; null for changes made through the gateway."
+  webhookId: ID
+  "The task as it is now; null when it was deleted."
+  task: Task
+  "The contact the task belongs to, as it is now."
+  contact: Contact
+}
+
+"A change to a note."
+type NoteChangeEvent {
+  "What happened."
+  kind: ChangeKind!
+  "HighLevel's event type, e.g. NoteCreate."
+  type: String!
+  "The location of the note."
+  locationId: ID!
+  "The contact the note belongs to."
+  contactId: ID!
+  "The note's ID; null when the change did not say."
+  noteId: ID
+  "When it happened."
+  at: DateTime!
+  "HighLevel's ID of the webhook delivery; null for changes made through the gateway."
+  webhookId: ID
+  "The note as it is now; null when it was deleted."
+  note: Note
+  "The contact the note belongs to, as it is now."
+  contact: Contact
+}
+
+"A change to an appointment."
+type AppointmentChangeEvent {
+  "What happened."
+  kind: ChangeKind!
+  "HighLevel's event type, e.g. AppointmentUpdate."
+  type: String!
+  "The location of the appointment."
+  locationId: ID!
+  "The contact the appointment is with."
+  contactId: ID!
+  "The appointment's ID; null when the change did not say."
+  appointmentId: ID
+  "When it happened."
+  at: DateTime!
+  "HighLevel's ID of the webhook delivery; null for changes made through the gateway."
+  webhookId: ID
+  "The appointment as it is now; null when it was deleted or is no longer listed."
+  appointment: Appointment
+  "The contact the appointment is with, as it is now."
+  contact: Contact
+}
 `, BuiltIn: false},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
@@ -2914,6 +3423,30 @@ func (ec *executionContext) childFields_Appointment(ctx context.Context, field g
 		return ec.fieldContext_Appointment_dateUpdated(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Appointment", field.Name)
+}
+
+func (ec *executionContext) childFields_AppointmentChangeEvent(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "kind":
+		return ec.fieldContext_AppointmentChangeEvent_kind(ctx, field)
+	case "type":
+		return ec.fieldContext_AppointmentChangeEvent_type(ctx, field)
+	case "locationId":
+		return ec.fieldContext_AppointmentChangeEvent_locationId(ctx, field)
+	case "contactId":
+		return ec.fieldContext_AppointmentChangeEvent_contactId(ctx, field)
+	case "appointmentId":
+		return ec.fieldContext_AppointmentChangeEvent_appointmentId(ctx, field)
+	case "at":
+		return ec.fieldContext_AppointmentChangeEvent_at(ctx, field)
+	case "webhookId":
+		return ec.fieldContext_AppointmentChangeEvent_webhookId(ctx, field)
+	case "appointment":
+		return ec.fieldContext_AppointmentChangeEvent_appointment(ctx, field)
+	case "contact":
+		return ec.fieldContext_AppointmentChangeEvent_contact(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AppointmentChangeEvent", field.Name)
 }
 
 func (ec *executionContext) childFields_Attribution(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -3138,6 +3671,26 @@ func (ec *executionContext) childFields_Contact(ctx context.Context, field graph
 	return nil, fmt.Errorf("no field named %q was found under type Contact", field.Name)
 }
 
+func (ec *executionContext) childFields_ContactChangeEvent(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "kind":
+		return ec.fieldContext_ContactChangeEvent_kind(ctx, field)
+	case "type":
+		return ec.fieldContext_ContactChangeEvent_type(ctx, field)
+	case "locationId":
+		return ec.fieldContext_ContactChangeEvent_locationId(ctx, field)
+	case "contactId":
+		return ec.fieldContext_ContactChangeEvent_contactId(ctx, field)
+	case "at":
+		return ec.fieldContext_ContactChangeEvent_at(ctx, field)
+	case "webhookId":
+		return ec.fieldContext_ContactChangeEvent_webhookId(ctx, field)
+	case "contact":
+		return ec.fieldContext_ContactChangeEvent_contact(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ContactChangeEvent", field.Name)
+}
+
 func (ec *executionContext) childFields_ContactConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "edges":
@@ -3286,6 +3839,30 @@ func (ec *executionContext) childFields_Note(ctx context.Context, field graphql.
 	return nil, fmt.Errorf("no field named %q was found under type Note", field.Name)
 }
 
+func (ec *executionContext) childFields_NoteChangeEvent(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "kind":
+		return ec.fieldContext_NoteChangeEvent_kind(ctx, field)
+	case "type":
+		return ec.fieldContext_NoteChangeEvent_type(ctx, field)
+	case "locationId":
+		return ec.fieldContext_NoteChangeEvent_locationId(ctx, field)
+	case "contactId":
+		return ec.fieldContext_NoteChangeEvent_contactId(ctx, field)
+	case "noteId":
+		return ec.fieldContext_NoteChangeEvent_noteId(ctx, field)
+	case "at":
+		return ec.fieldContext_NoteChangeEvent_at(ctx, field)
+	case "webhookId":
+		return ec.fieldContext_NoteChangeEvent_webhookId(ctx, field)
+	case "note":
+		return ec.fieldContext_NoteChangeEvent_note(ctx, field)
+	case "contact":
+		return ec.fieldContext_NoteChangeEvent_contact(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type NoteChangeEvent", field.Name)
+}
+
 func (ec *executionContext) childFields_NotePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "note":
@@ -3326,6 +3903,30 @@ func (ec *executionContext) childFields_Task(ctx context.Context, field graphql.
 		return ec.fieldContext_Task_completed(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Task", field.Name)
+}
+
+func (ec *executionContext) childFields_TaskChangeEvent(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "kind":
+		return ec.fieldContext_TaskChangeEvent_kind(ctx, field)
+	case "type":
+		return ec.fieldContext_TaskChangeEvent_type(ctx, field)
+	case "locationId":
+		return ec.fieldContext_TaskChangeEvent_locationId(ctx, field)
+	case "contactId":
+		return ec.fieldContext_TaskChangeEvent_contactId(ctx, field)
+	case "taskId":
+		return ec.fieldContext_TaskChangeEvent_taskId(ctx, field)
+	case "at":
+		return ec.fieldContext_TaskChangeEvent_at(ctx, field)
+	case "webhookId":
+		return ec.fieldContext_TaskChangeEvent_webhookId(ctx, field)
+	case "task":
+		return ec.fieldContext_TaskChangeEvent_task(ctx, field)
+	case "contact":
+		return ec.fieldContext_TaskChangeEvent_contact(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type TaskChangeEvent", field.Name)
 }
 
 func (ec *executionContext) childFields_TaskPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -4106,6 +4707,44 @@ func (ec *executionContext) field_Query_contactsByBusiness_args(ctx context.Cont
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_contactsChangedSince_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "since",
+		func(ctx context.Context, v any) (time.Time, error) {
+			return ec.unmarshalNDateTime2timeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["since"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "locationId",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOID2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["locationId"] = arg3
+	return args, nil
+}
+
 func (ec *executionContext) field_Query_contactsLegacyList_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -4269,6 +4908,62 @@ func (ec *executionContext) field_Query_task_args(ctx context.Context, rawArgs m
 		return nil, err
 	}
 	args["id"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Subscription_appointmentChanged_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "contactId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["contactId"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Subscription_contactChanged_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Subscription_noteChanged_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "contactId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["contactId"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Subscription_taskChanged_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "contactId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["contactId"] = arg0
 	return args, nil
 }
 
@@ -4735,6 +5430,231 @@ func (ec *executionContext) _Appointment_dateUpdated(ctx context.Context, field 
 }
 func (ec *executionContext) fieldContext_Appointment_dateUpdated(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Appointment", field, false, false, "String")
+}
+
+func (ec *executionContext) _AppointmentChangeEvent_kind(ctx context.Context, field graphql.CollectedField, obj *model.AppointmentChangeEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AppointmentChangeEvent_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.ChangeKind) graphql.Marshaler {
+			return ec.marshalNChangeKind2githubᚗcomᚋghlᚑgraphqlᚋgatewayᚋgraphᚋmodelᚐChangeKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AppointmentChangeEvent_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AppointmentChangeEvent", field, false, false, "ChangeKind")
+}
+
+func (ec *executionContext) _AppointmentChangeEvent_type(ctx context.Context, field graphql.CollectedField, obj *model.AppointmentChangeEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AppointmentChangeEvent_type(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Type, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AppointmentChangeEvent_type(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AppointmentChangeEvent", field, false, false, "String")
+}
+
+func (ec *executionContext) _AppointmentChangeEvent_locationId(ctx context.Context, field graphql.CollectedField, obj *model.AppointmentChangeEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AppointmentChangeEvent_locationId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LocationID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AppointmentChangeEvent_locationId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AppointmentChangeEvent", field, false, false, "ID")
+}
+
+func (ec *executionContext) _AppointmentChangeEvent_contactId(ctx context.Context, field graphql.CollectedField, obj *model.AppointmentChangeEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AppointmentChangeEvent_contactId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ContactID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AppointmentChangeEvent_contactId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AppointmentChangeEvent", field, false, false, "ID")
+}
+
+func (ec *executionContext) _AppointmentChangeEvent_appointmentId(ctx context.Context, field graphql.CollectedField, obj *model.AppointmentChangeEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AppointmentChangeEvent_appointmentId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AppointmentID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOID2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AppointmentChangeEvent_appointmentId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AppointmentChangeEvent", field, false, false, "ID")
+}
+
+func (ec *executionContext) _AppointmentChangeEvent_at(ctx context.Context, field graphql.CollectedField, obj *model.AppointmentChangeEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AppointmentChangeEvent_at(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.At, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AppointmentChangeEvent_at(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AppointmentChangeEvent", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _AppointmentChangeEvent_webhookId(ctx context.Context, field graphql.CollectedField, obj *model.AppointmentChangeEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AppointmentChangeEvent_webhookId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.WebhookID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOID2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AppointmentChangeEvent_webhookId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AppointmentChangeEvent", field, false, false, "ID")
+}
+
+func (ec *executionContext) _AppointmentChangeEvent_appointment(ctx context.Context, field graphql.CollectedField, obj *model.AppointmentChangeEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AppointmentChangeEvent_appointment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.AppointmentChangeEvent().Appointment(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Appointment) graphql.Marshaler {
+			return ec.marshalOAppointment2ᚖgithubᚗcomᚋghlᚑgraphqlᚋgatewayᚋgraphᚋmodelᚐAppointment(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AppointmentChangeEvent_appointment(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AppointmentChangeEvent",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Appointment(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AppointmentChangeEvent_contact(ctx context.Context, field graphql.CollectedField, obj *model.AppointmentChangeEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AppointmentChangeEvent_contact(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.AppointmentChangeEvent().Contact(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Contact) graphql.Marshaler {
+			return ec.marshalOContact2ᚖgithubᚗcomᚋghlᚑgraphqlᚋgatewayᚋgraphᚋmodelᚐContact(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AppointmentChangeEvent_contact(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AppointmentChangeEvent",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Contact(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _Attribution_url(ctx context.Context, field graphql.CollectedField, obj *model.Attribution) (ret graphql.Marshaler) {
@@ -6981,6 +7901,176 @@ func (ec *executionContext) fieldContext_Contact_appointments(_ context.Context,
 	return fc, nil
 }
 
+func (ec *executionContext) _ContactChangeEvent_kind(ctx context.Context, field graphql.CollectedField, obj *model.ContactChangeEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ContactChangeEvent_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.ChangeKind) graphql.Marshaler {
+			return ec.marshalNChangeKind2githubᚗcomᚋghlᚑgraphqlᚋgatewayᚋgraphᚋmodelᚐChangeKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ContactChangeEvent_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ContactChangeEvent", field, false, false, "ChangeKind")
+}
+
+func (ec *executionContext) _ContactChangeEvent_type(ctx context.Context, field graphql.CollectedField, obj *model.ContactChangeEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ContactChangeEvent_type(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Type, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ContactChangeEvent_type(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ContactChangeEvent", field, false, false, "String")
+}
+
+func (ec *executionContext) _ContactChangeEvent_locationId(ctx context.Context, field graphql.CollectedField, obj *model.ContactChangeEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ContactChangeEvent_locationId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LocationID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ContactChangeEvent_locationId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ContactChangeEvent", field, false, false, "ID")
+}
+
+func (ec *executionContext) _ContactChangeEvent_contactId(ctx context.Context, field graphql.CollectedField, obj *model.ContactChangeEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ContactChangeEvent_contactId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ContactID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ContactChangeEvent_contactId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ContactChangeEvent", field, false, false, "ID")
+}
+
+func (ec *executionContext) _ContactChangeEvent_at(ctx context.Context, field graphql.CollectedField, obj *model.ContactChangeEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ContactChangeEvent_at(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.At, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ContactChangeEvent_at(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ContactChangeEvent", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _ContactChangeEvent_webhookId(ctx context.Context, field graphql.CollectedField, obj *model.ContactChangeEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ContactChangeEvent_webhookId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.WebhookID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOID2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ContactChangeEvent_webhookId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ContactChangeEvent", field, false, false, "ID")
+}
+
+func (ec *executionContext) _ContactChangeEvent_contact(ctx context.Context, field graphql.CollectedField, obj *model.ContactChangeEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ContactChangeEvent_contact(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ContactChangeEvent().Contact(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Contact) graphql.Marshaler {
+			return ec.marshalOContact2ᚖgithubᚗcomᚋghlᚑgraphqlᚋgatewayᚋgraphᚋmodelᚐContact(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ContactChangeEvent_contact(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ContactChangeEvent",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Contact(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _ContactConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.ContactConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -8949,6 +10039,231 @@ func (ec *executionContext) fieldContext_Note_dateAdded(_ context.Context, field
 	return graphql.NewScalarFieldContext("Note", field, false, false, "DateTime")
 }
 
+func (ec *executionContext) _NoteChangeEvent_kind(ctx context.Context, field graphql.CollectedField, obj *model.NoteChangeEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_NoteChangeEvent_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.ChangeKind) graphql.Marshaler {
+			return ec.marshalNChangeKind2githubᚗcomᚋghlᚑgraphqlᚋgatewayᚋgraphᚋmodelᚐChangeKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_NoteChangeEvent_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("NoteChangeEvent", field, false, false, "ChangeKind")
+}
+
+func (ec *executionContext) _NoteChangeEvent_type(ctx context.Context, field graphql.CollectedField, obj *model.NoteChangeEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_NoteChangeEvent_type(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Type, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_NoteChangeEvent_type(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("NoteChangeEvent", field, false, false, "String")
+}
+
+func (ec *executionContext) _NoteChangeEvent_locationId(ctx context.Context, field graphql.CollectedField, obj *model.NoteChangeEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_NoteChangeEvent_locationId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LocationID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_NoteChangeEvent_locationId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("NoteChangeEvent", field, false, false, "ID")
+}
+
+func (ec *executionContext) _NoteChangeEvent_contactId(ctx context.Context, field graphql.CollectedField, obj *model.NoteChangeEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_NoteChangeEvent_contactId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ContactID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_NoteChangeEvent_contactId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("NoteChangeEvent", field, false, false, "ID")
+}
+
+func (ec *executionContext) _NoteChangeEvent_noteId(ctx context.Context, field graphql.CollectedField, obj *model.NoteChangeEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_NoteChangeEvent_noteId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.NoteID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOID2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_NoteChangeEvent_noteId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("NoteChangeEvent", field, false, false, "ID")
+}
+
+func (ec *executionContext) _NoteChangeEvent_at(ctx context.Context, field graphql.CollectedField, obj *model.NoteChangeEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_NoteChangeEvent_at(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.At, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_NoteChangeEvent_at(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("NoteChangeEvent", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _NoteChangeEvent_webhookId(ctx context.Context, field graphql.CollectedField, obj *model.NoteChangeEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_NoteChangeEvent_webhookId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.WebhookID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOID2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_NoteChangeEvent_webhookId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("NoteChangeEvent", field, false, false, "ID")
+}
+
+func (ec *executionContext) _NoteChangeEvent_note(ctx context.Context, field graphql.CollectedField, obj *model.NoteChangeEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_NoteChangeEvent_note(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.NoteChangeEvent().Note(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Note) graphql.Marshaler {
+			return ec.marshalONote2ᚖgithubᚗcomᚋghlᚑgraphqlᚋgatewayᚋgraphᚋmodelᚐNote(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_NoteChangeEvent_note(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "NoteChangeEvent",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Note(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _NoteChangeEvent_contact(ctx context.Context, field graphql.CollectedField, obj *model.NoteChangeEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_NoteChangeEvent_contact(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.NoteChangeEvent().Contact(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Contact) graphql.Marshaler {
+			return ec.marshalOContact2ᚖgithubᚗcomᚋghlᚑgraphqlᚋgatewayᚋgraphᚋmodelᚐContact(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_NoteChangeEvent_contact(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "NoteChangeEvent",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Contact(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _NotePayload_note(ctx context.Context, field graphql.CollectedField, obj *model.NotePayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -9381,6 +10696,50 @@ func (ec *executionContext) fieldContext_Query_contactsLegacyList(ctx context.Co
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_contactsChangedSince(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_contactsChangedSince(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().ContactsChangedSince(ctx, fc.Args["since"].(time.Time), fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["locationId"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ContactConnection) graphql.Marshaler {
+			return ec.marshalNContactConnection2ᚖgithubᚗcomᚋghlᚑgraphqlᚋgatewayᚋgraphᚋmodelᚐContactConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_contactsChangedSince(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ContactConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_contactsChangedSince_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query___type(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -9453,6 +10812,214 @@ func (ec *executionContext) fieldContext_Query___schema(_ context.Context, field
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields___Schema(ctx, field)
 		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Subscription_contactChanged(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_contactChanged(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().ContactChanged(ctx, fc.Args["id"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ContactChangeEvent) graphql.Marshaler {
+			return ec.marshalOContactChangeEvent2ᚖgithubᚗcomᚋghlᚑgraphqlᚋgatewayᚋgraphᚋmodelᚐContactChangeEvent(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_contactChanged(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ContactChangeEvent(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_contactChanged_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Subscription_contactsChanged(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_contactsChanged(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Subscription().ContactsChanged(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ContactChangeEvent) graphql.Marshaler {
+			return ec.marshalOContactChangeEvent2ᚖgithubᚗcomᚋghlᚑgraphqlᚋgatewayᚋgraphᚋmodelᚐContactChangeEvent(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_contactsChanged(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ContactChangeEvent(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Subscription_taskChanged(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_taskChanged(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().TaskChanged(ctx, fc.Args["contactId"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.TaskChangeEvent) graphql.Marshaler {
+			return ec.marshalOTaskChangeEvent2ᚖgithubᚗcomᚋghlᚑgraphqlᚋgatewayᚋgraphᚋmodelᚐTaskChangeEvent(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_taskChanged(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TaskChangeEvent(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_taskChanged_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Subscription_noteChanged(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_noteChanged(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().NoteChanged(ctx, fc.Args["contactId"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.NoteChangeEvent) graphql.Marshaler {
+			return ec.marshalONoteChangeEvent2ᚖgithubᚗcomᚋghlᚑgraphqlᚋgatewayᚋgraphᚋmodelᚐNoteChangeEvent(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_noteChanged(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_NoteChangeEvent(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_noteChanged_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Subscription_appointmentChanged(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_appointmentChanged(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().AppointmentChanged(ctx, fc.Args["contactId"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.AppointmentChangeEvent) graphql.Marshaler {
+			return ec.marshalOAppointmentChangeEvent2ᚖgithubᚗcomᚋghlᚑgraphqlᚋgatewayᚋgraphᚋmodelᚐAppointmentChangeEvent(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_appointmentChanged(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AppointmentChangeEvent(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_appointmentChanged_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
 	}
 	return fc, nil
 }
@@ -9616,6 +11183,231 @@ func (ec *executionContext) _Task_completed(ctx context.Context, field graphql.C
 }
 func (ec *executionContext) fieldContext_Task_completed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Task", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _TaskChangeEvent_kind(ctx context.Context, field graphql.CollectedField, obj *model.TaskChangeEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TaskChangeEvent_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.ChangeKind) graphql.Marshaler {
+			return ec.marshalNChangeKind2githubᚗcomᚋghlᚑgraphqlᚋgatewayᚋgraphᚋmodelᚐChangeKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TaskChangeEvent_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TaskChangeEvent", field, false, false, "ChangeKind")
+}
+
+func (ec *executionContext) _TaskChangeEvent_type(ctx context.Context, field graphql.CollectedField, obj *model.TaskChangeEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TaskChangeEvent_type(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Type, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TaskChangeEvent_type(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TaskChangeEvent", field, false, false, "String")
+}
+
+func (ec *executionContext) _TaskChangeEvent_locationId(ctx context.Context, field graphql.CollectedField, obj *model.TaskChangeEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TaskChangeEvent_locationId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LocationID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TaskChangeEvent_locationId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TaskChangeEvent", field, false, false, "ID")
+}
+
+func (ec *executionContext) _TaskChangeEvent_contactId(ctx context.Context, field graphql.CollectedField, obj *model.TaskChangeEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TaskChangeEvent_contactId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ContactID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TaskChangeEvent_contactId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TaskChangeEvent", field, false, false, "ID")
+}
+
+func (ec *executionContext) _TaskChangeEvent_taskId(ctx context.Context, field graphql.CollectedField, obj *model.TaskChangeEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TaskChangeEvent_taskId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TaskID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOID2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_TaskChangeEvent_taskId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TaskChangeEvent", field, false, false, "ID")
+}
+
+func (ec *executionContext) _TaskChangeEvent_at(ctx context.Context, field graphql.CollectedField, obj *model.TaskChangeEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TaskChangeEvent_at(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.At, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TaskChangeEvent_at(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TaskChangeEvent", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _TaskChangeEvent_webhookId(ctx context.Context, field graphql.CollectedField, obj *model.TaskChangeEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TaskChangeEvent_webhookId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.WebhookID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOID2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_TaskChangeEvent_webhookId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TaskChangeEvent", field, false, false, "ID")
+}
+
+func (ec *executionContext) _TaskChangeEvent_task(ctx context.Context, field graphql.CollectedField, obj *model.TaskChangeEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TaskChangeEvent_task(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.TaskChangeEvent().Task(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Task) graphql.Marshaler {
+			return ec.marshalOTask2ᚖgithubᚗcomᚋghlᚑgraphqlᚋgatewayᚋgraphᚋmodelᚐTask(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_TaskChangeEvent_task(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TaskChangeEvent",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Task(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TaskChangeEvent_contact(ctx context.Context, field graphql.CollectedField, obj *model.TaskChangeEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TaskChangeEvent_contact(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.TaskChangeEvent().Contact(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Contact) graphql.Marshaler {
+			return ec.marshalOContact2ᚖgithubᚗcomᚋghlᚑgraphqlᚋgatewayᚋgraphᚋmodelᚐContact(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_TaskChangeEvent_contact(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TaskChangeEvent",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Contact(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _TaskPayload_task(ctx context.Context, field graphql.CollectedField, obj *model.TaskPayload) (ret graphql.Marshaler) {
@@ -12249,6 +14041,81 @@ func (ec *executionContext) _Appointment(ctx context.Context, sel ast.SelectionS
 	return out
 }
 
+var appointmentChangeEventImplementors = []string{"AppointmentChangeEvent"}
+
+func (ec *executionContext) _AppointmentChangeEvent(ctx context.Context, sel ast.SelectionSet, obj *model.AppointmentChangeEvent) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, appointmentChangeEventImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("AppointmentChangeEvent")
+		case "kind":
+			out.Values[i] = ec._AppointmentChangeEvent_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "type":
+			out.Values[i] = ec._AppointmentChangeEvent_type(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "locationId":
+			out.Values[i] = ec._AppointmentChangeEvent_locationId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "contactId":
+			out.Values[i] = ec._AppointmentChangeEvent_contactId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "appointmentId":
+			out.Values[i] = ec._AppointmentChangeEvent_appointmentId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "at":
+			out.Values[i] = ec._AppointmentChangeEvent_at(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "webhookId":
+			out.Values[i] = ec._AppointmentChangeEvent_webhookId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "appointment":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._AppointmentChangeEvent_appointment(ctx, field, obj)
+				})
+		case "contact":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._AppointmentChangeEvent_contact(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var attributionImplementors = []string{"Attribution"}
 
 func (ec *executionContext) _Attribution(ctx context.Context, sel ast.SelectionSet, obj *model.Attribution) graphql.Marshaler {
@@ -12884,6 +14751,70 @@ func (ec *executionContext) _Contact(ctx context.Context, sel ast.SelectionSet, 
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Contact_appointments(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var contactChangeEventImplementors = []string{"ContactChangeEvent"}
+
+func (ec *executionContext) _ContactChangeEvent(ctx context.Context, sel ast.SelectionSet, obj *model.ContactChangeEvent) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, contactChangeEventImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ContactChangeEvent")
+		case "kind":
+			out.Values[i] = ec._ContactChangeEvent_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "type":
+			out.Values[i] = ec._ContactChangeEvent_type(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "locationId":
+			out.Values[i] = ec._ContactChangeEvent_locationId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "contactId":
+			out.Values[i] = ec._ContactChangeEvent_contactId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "at":
+			out.Values[i] = ec._ContactChangeEvent_at(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "webhookId":
+			out.Values[i] = ec._ContactChangeEvent_webhookId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "contact":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ContactChangeEvent_contact(ctx, field, obj)
 				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -13620,6 +15551,81 @@ func (ec *executionContext) _Note(ctx context.Context, sel ast.SelectionSet, obj
 	return out
 }
 
+var noteChangeEventImplementors = []string{"NoteChangeEvent"}
+
+func (ec *executionContext) _NoteChangeEvent(ctx context.Context, sel ast.SelectionSet, obj *model.NoteChangeEvent) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, noteChangeEventImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("NoteChangeEvent")
+		case "kind":
+			out.Values[i] = ec._NoteChangeEvent_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "type":
+			out.Values[i] = ec._NoteChangeEvent_type(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "locationId":
+			out.Values[i] = ec._NoteChangeEvent_locationId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "contactId":
+			out.Values[i] = ec._NoteChangeEvent_contactId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "noteId":
+			out.Values[i] = ec._NoteChangeEvent_noteId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "at":
+			out.Values[i] = ec._NoteChangeEvent_at(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "webhookId":
+			out.Values[i] = ec._NoteChangeEvent_webhookId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "note":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._NoteChangeEvent_note(ctx, field, obj)
+				})
+		case "contact":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._NoteChangeEvent_contact(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var notePayloadImplementors = []string{"NotePayload"}
 
 func (ec *executionContext) _NotePayload(ctx context.Context, sel ast.SelectionSet, obj *model.NotePayload) graphql.Marshaler {
@@ -13762,6 +15768,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_contactsLegacyList(ctx, field)
 				})
+		case "contactsChangedSince":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_contactsChangedSince(ctx, field)
+				})
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Query___type(ctx, field)
@@ -13791,6 +15803,34 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 	}
 
 	return out
+}
+
+var subscriptionImplementors = []string{"Subscription"}
+
+func (ec *executionContext) _Subscription(ctx context.Context, sel ast.SelectionSet) func(ctx context.Context) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, subscriptionImplementors)
+	ctx = graphql.WithFieldContext(ctx, &graphql.FieldContext{
+		Object: "Subscription",
+	})
+	if len(fields) != 1 {
+		graphql.AddErrorf(ctx, "must subscribe to exactly one stream")
+		return nil
+	}
+
+	switch fields[0].Name {
+	case "contactChanged":
+		return ec._Subscription_contactChanged(ctx, fields[0])
+	case "contactsChanged":
+		return ec._Subscription_contactsChanged(ctx, fields[0])
+	case "taskChanged":
+		return ec._Subscription_taskChanged(ctx, fields[0])
+	case "noteChanged":
+		return ec._Subscription_noteChanged(ctx, fields[0])
+	case "appointmentChanged":
+		return ec._Subscription_appointmentChanged(ctx, fields[0])
+	default:
+		panic("unknown field " + strconv.Quote(fields[0].Name))
+	}
 }
 
 var taskImplementors = []string{"Task"}
@@ -13839,6 +15879,81 @@ func (ec *executionContext) _Task(ctx context.Context, sel ast.SelectionSet, obj
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var taskChangeEventImplementors = []string{"TaskChangeEvent"}
+
+func (ec *executionContext) _TaskChangeEvent(ctx context.Context, sel ast.SelectionSet, obj *model.TaskChangeEvent) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, taskChangeEventImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("TaskChangeEvent")
+		case "kind":
+			out.Values[i] = ec._TaskChangeEvent_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "type":
+			out.Values[i] = ec._TaskChangeEvent_type(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "locationId":
+			out.Values[i] = ec._TaskChangeEvent_locationId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "contactId":
+			out.Values[i] = ec._TaskChangeEvent_contactId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "taskId":
+			out.Values[i] = ec._TaskChangeEvent_taskId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "at":
+			out.Values[i] = ec._TaskChangeEvent_at(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "webhookId":
+			out.Values[i] = ec._TaskChangeEvent_webhookId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "task":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._TaskChangeEvent_task(ctx, field, obj)
+				})
+		case "contact":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._TaskChangeEvent_contact(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -14429,6 +16544,16 @@ func (ec *executionContext) marshalNCampaignPayload2ᚖgithubᚗcomᚋghlᚑgrap
 	return ec._CampaignPayload(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNChangeKind2githubᚗcomᚋghlᚑgraphqlᚋgatewayᚋgraphᚋmodelᚐChangeKind(ctx context.Context, v any) (model.ChangeKind, error) {
+	var res model.ChangeKind
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNChangeKind2githubᚗcomᚋghlᚑgraphqlᚋgatewayᚋgraphᚋmodelᚐChangeKind(ctx context.Context, sel ast.SelectionSet, v model.ChangeKind) graphql.Marshaler {
+	return v
+}
+
 func (ec *executionContext) marshalNContact2githubᚗcomᚋghlᚑgraphqlᚋgatewayᚋgraphᚋmodelᚐContact(ctx context.Context, sel ast.SelectionSet, v model.Contact) graphql.Marshaler {
 	return ec._Contact(ctx, sel, &v)
 }
@@ -14941,6 +17066,20 @@ func (ec *executionContext) marshalOAppointment2ᚕgithubᚗcomᚋghlᚑgraphql�
 	return ret
 }
 
+func (ec *executionContext) marshalOAppointment2ᚖgithubᚗcomᚋghlᚑgraphqlᚋgatewayᚋgraphᚋmodelᚐAppointment(ctx context.Context, sel ast.SelectionSet, v *model.Appointment) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Appointment(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOAppointmentChangeEvent2ᚖgithubᚗcomᚋghlᚑgraphqlᚋgatewayᚋgraphᚋmodelᚐAppointmentChangeEvent(ctx context.Context, sel ast.SelectionSet, v *model.AppointmentChangeEvent) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._AppointmentChangeEvent(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalOAttribution2ᚖgithubᚗcomᚋghlᚑgraphqlᚋgatewayᚋgraphᚋmodelᚐAttribution(ctx context.Context, sel ast.SelectionSet, v *model.Attribution) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
@@ -14990,6 +17129,13 @@ func (ec *executionContext) marshalOContact2ᚖgithubᚗcomᚋghlᚑgraphqlᚋga
 		return graphql.Null
 	}
 	return ec._Contact(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOContactChangeEvent2ᚖgithubᚗcomᚋghlᚑgraphqlᚋgatewayᚋgraphᚋmodelᚐContactChangeEvent(ctx context.Context, sel ast.SelectionSet, v *model.ContactChangeEvent) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._ContactChangeEvent(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalOContactFilter2ᚕgithubᚗcomᚋghlᚑgraphqlᚋgatewayᚋgraphᚋmodelᚐContactFilterᚄ(ctx context.Context, v any) ([]model.ContactFilter, error) {
@@ -15233,6 +17379,13 @@ func (ec *executionContext) marshalONote2ᚖgithubᚗcomᚋghlᚑgraphqlᚋgatew
 	return ec._Note(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalONoteChangeEvent2ᚖgithubᚗcomᚋghlᚑgraphqlᚋgatewayᚋgraphᚋmodelᚐNoteChangeEvent(ctx context.Context, sel ast.SelectionSet, v *model.NoteChangeEvent) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._NoteChangeEvent(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalORangeInput2ᚖgithubᚗcomᚋghlᚑgraphqlᚋgatewayᚋgraphᚋmodelᚐRangeInput(ctx context.Context, v any) (*model.RangeInput, error) {
 	if v == nil {
 		return nil, nil
@@ -15334,6 +17487,13 @@ func (ec *executionContext) marshalOTask2ᚖgithubᚗcomᚋghlᚑgraphqlᚋgatew
 		return graphql.Null
 	}
 	return ec._Task(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOTaskChangeEvent2ᚖgithubᚗcomᚋghlᚑgraphqlᚋgatewayᚋgraphᚋmodelᚐTaskChangeEvent(ctx context.Context, sel ast.SelectionSet, v *model.TaskChangeEvent) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._TaskChangeEvent(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalO__EnumValue2ᚕgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐEnumValueᚄ(ctx context.Context, sel ast.SelectionSet, v []introspection.EnumValue) graphql.Marshaler {

@@ -84,10 +84,89 @@ const defaultHeaders = config.defaultHeaders
   ? JSON.parse(config.defaultHeaders)
   : undefined;
 
+// Subscriptions go over a WebSocket to the gateway's own endpoint, speaking
+// graphql-transport-ws, with the headers pane's headers as the
+// connection_init payload (browsers cannot set headers on a WebSocket).
+// Written here rather than taken from graphql-ws, which the bundle lacks.
+function playgroundIsSubscription(params) {
+  const src = (params.query || '').replace(/#[^\n\r]*/g, '');
+  const name = (params.operationName || '').replace(/[^_0-9A-Za-z]/g, '');
+  const re = name
+    ? new RegExp('\\bsubscription\\s+' + name + '\\b')
+    : /^\s*subscription\b/;
+  return re.test(src);
+}
+
+function playgroundSubscribe(endpoint, params, opts) {
+  const url = new URL(endpoint, window.location.href);
+  url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
+  return {
+    subscribe(observer) {
+      const sink =
+        typeof observer === 'function' ? { next: observer } : observer;
+      const ws = new WebSocket(url.toString(), 'graphql-transport-ws');
+      const send = (msg) => ws.send(JSON.stringify(msg));
+      let done = false;
+      const end = (err) => {
+        if (done) return;
+        done = true;
+        if (err && sink.error) sink.error(err);
+        else if (!err && sink.complete) sink.complete();
+      };
+      ws.onopen = () =>
+        send({ type: 'connection_init', payload: (opts && opts.headers) || {} });
+      ws.onmessage = (ev) => {
+        const msg = JSON.parse(ev.data);
+        if (msg.type === 'connection_ack') {
+          send({
+            id: '1',
+            type: 'subscribe',
+            payload: {
+              query: params.query,
+              variables: params.variables,
+              operationName: params.operationName,
+            },
+          });
+        } else if (msg.type === 'ping') {
+          send({ type: 'pong' });
+        } else if (msg.type === 'next' && !done && sink.next) {
+          sink.next(msg.payload);
+        } else if (msg.type === 'error') {
+          if (!done && sink.next) sink.next({ errors: msg.payload });
+          end();
+          ws.close(1000);
+        } else if (msg.type === 'complete') {
+          end();
+          ws.close(1000);
+        }
+      };
+      ws.onclose = (ev) =>
+        end(
+          ev.code === 1000
+            ? undefined
+            : new Error(
+                ('subscription closed: ' + ev.code + ' ' + (ev.reason || '')).trim(),
+              ),
+        );
+      return {
+        unsubscribe() {
+          if (done) return;
+          done = true;
+          if (ws.readyState === WebSocket.OPEN) send({ id: '1', type: 'complete' });
+          ws.close(1000);
+        },
+      };
+    },
+  };
+}
+
 // GraphiQL introspects before the headers editor exists and then sends no
 // headers at all; an endpoint that wants the token for introspection would
 // leave the docs empty. Requests that do carry headers are left untouched.
 function fetcher(params, opts) {
+  if (config.subscriptionEndpoint && playgroundIsSubscription(params)) {
+    return playgroundSubscribe(config.subscriptionEndpoint, params, opts);
+  }
   if (
     defaultHeaders &&
     params.operationName === 'IntrospectionQuery' &&

@@ -34,6 +34,9 @@ type Options struct {
 	DefaultHeaders map[string]string // headers pre-filled in the headers pane, e.g. {"Authorization": "Bearer sbx-..."}; nil = none
 	AssetsPath     string            // URL path prefix where embedded assets are served, default "/playground/"
 	UseCDN         bool              // load the pinned assets from a public CDN instead of the embedded copy
+	// SubscriptionEndpoint is the URL path of the GraphQL endpoint's WebSocket
+	// (graphql-transport-ws), usually Endpoint; "" leaves subscriptions off.
+	SubscriptionEndpoint string
 }
 
 // DefaultTitle is the page title used when Options.Title is empty.
@@ -63,6 +66,8 @@ type pageConfig struct {
 	DefaultHeaders string            `json:"defaultHeaders,omitempty"`
 	Workers        map[string]string `json:"workers"`
 	CDNWorkers     bool              `json:"cdnWorkers,omitempty"`
+	// SubscriptionEndpoint is where subscriptions go (over a WebSocket).
+	SubscriptionEndpoint string `json:"subscriptionEndpoint,omitempty"`
 }
 
 // pageData fills page.html. The values typed template.JS or template.HTML
@@ -127,6 +132,12 @@ func Handler(opts Options) (http.Handler, error) {
 	h := &handler{assetsPath: opts.AssetsPath, bundle: b, useCDN: opts.UseCDN}
 
 	cfg := pageConfig{Endpoint: opts.Endpoint, DefaultQuery: opts.DefaultQuery}
+	if opts.SubscriptionEndpoint != "" {
+		if _, err := checkEndpoint(opts.SubscriptionEndpoint); err != nil {
+			return nil, fmt.Errorf("playground: SubscriptionEndpoint: %w", err)
+		}
+		cfg.SubscriptionEndpoint = opts.SubscriptionEndpoint
+	}
 	if len(opts.DefaultHeaders) > 0 {
 		// The pane shows this text verbatim, so no HTML escaping here: the
 		// config as a whole is escaped when it is marshalled into the page.

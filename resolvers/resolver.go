@@ -20,6 +20,7 @@ type Resolver struct {
 	reader          *loaders.Reader
 	logger          *slog.Logger
 	defaultLocation string
+	subs            *subscriptions // nil: no subscriptions (EnableSubscriptions)
 	onWrite         func(context.Context, WriteResult)
 	limits          Limits
 }

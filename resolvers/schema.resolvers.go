@@ -9,10 +9,21 @@ import (
 	"context"
 	"time"
 
+	"github.com/ghl-graphql/gateway/events"
 	"github.com/ghl-graphql/gateway/graph"
 	"github.com/ghl-graphql/gateway/graph/model"
 	"github.com/ghl-graphql/gateway/upstream"
 )
+
+// Appointment is the resolver for the appointment field.
+func (r *appointmentChangeEventResolver) Appointment(ctx context.Context, obj *model.AppointmentChangeEvent) (*model.Appointment, error) {
+	return r.eventAppointment(ctx, obj)
+}
+
+// Contact is the resolver for the contact field.
+func (r *appointmentChangeEventResolver) Contact(ctx context.Context, obj *model.AppointmentChangeEvent) (*model.Contact, error) {
+	return r.eventContact(ctx, obj.ContactID, obj.Kind, false)
+}
 
 // Contacts is the resolver for the contacts field.
 func (r *businessResolver) Contacts(ctx context.Context, obj *model.Business, query *string, first *int, after *string) (*model.ContactConnection, error) {
@@ -89,6 +100,11 @@ func (r *contactResolver) Appointments(ctx context.Context, obj *model.Contact) 
 		out = append(out, appointmentFromAPI(&events[i]))
 	}
 	return out, nil
+}
+
+// Contact is the resolver for the contact field.
+func (r *contactChangeEventResolver) Contact(ctx context.Context, obj *model.ContactChangeEvent) (*model.Contact, error) {
+	return r.eventContact(ctx, obj.ContactID, obj.Kind, true)
 }
 
 // Contact is the resolver for the contact field.
@@ -261,6 +277,16 @@ func (r *mutationResolver) BulkSetContactsBusiness(ctx context.Context, input mo
 		})
 }
 
+// Note is the resolver for the note field.
+func (r *noteChangeEventResolver) Note(ctx context.Context, obj *model.NoteChangeEvent) (*model.Note, error) {
+	return r.eventNote(ctx, obj)
+}
+
+// Contact is the resolver for the contact field.
+func (r *noteChangeEventResolver) Contact(ctx context.Context, obj *model.NoteChangeEvent) (*model.Contact, error) {
+	return r.eventContact(ctx, obj.ContactID, obj.Kind, false)
+}
+
 // Contact is the resolver for the contact field.
 func (r *queryResolver) Contact(ctx context.Context, id string) (*model.Contact, error) {
 	return r.contact(ctx, id)
@@ -413,11 +439,61 @@ func (r *queryResolver) ContactsLegacyList(ctx context.Context, query *string, f
 	return p.connection(contacts, total), nil
 }
 
+// ContactsChangedSince is the resolver for the contactsChangedSince field.
+func (r *queryResolver) ContactsChangedSince(ctx context.Context, since time.Time, first *int, after *string, locationID *string) (*model.ContactConnection, error) {
+	return r.contactsChangedSince(ctx, since, first, after, locationID)
+}
+
+// ContactChanged is the resolver for the contactChanged field.
+func (r *subscriptionResolver) ContactChanged(ctx context.Context, id string) (<-chan *model.ContactChangeEvent, error) {
+	return subscribe(ctx, r.Resolver, contactTopic(id), contactEvent)
+}
+
+// ContactsChanged is the resolver for the contactsChanged field.
+func (r *subscriptionResolver) ContactsChanged(ctx context.Context) (<-chan *model.ContactChangeEvent, error) {
+	return subscribe(ctx, r.Resolver, contactTopic(""), contactEvent)
+}
+
+// TaskChanged is the resolver for the taskChanged field.
+func (r *subscriptionResolver) TaskChanged(ctx context.Context, contactID string) (<-chan *model.TaskChangeEvent, error) {
+	return subscribe(ctx, r.Resolver, childTopic(events.ObjectTask, contactID), taskEvent)
+}
+
+// NoteChanged is the resolver for the noteChanged field.
+func (r *subscriptionResolver) NoteChanged(ctx context.Context, contactID string) (<-chan *model.NoteChangeEvent, error) {
+	return subscribe(ctx, r.Resolver, childTopic(events.ObjectNote, contactID), noteEvent)
+}
+
+// AppointmentChanged is the resolver for the appointmentChanged field.
+func (r *subscriptionResolver) AppointmentChanged(ctx context.Context, contactID string) (<-chan *model.AppointmentChangeEvent, error) {
+	return subscribe(ctx, r.Resolver, childTopic(events.ObjectAppointment, contactID), appointmentEvent)
+}
+
+// Task is the resolver for the task field.
+func (r *taskChangeEventResolver) Task(ctx context.Context, obj *model.TaskChangeEvent) (*model.Task, error) {
+	return r.eventTask(ctx, obj)
+}
+
+// Contact is the resolver for the contact field.
+func (r *taskChangeEventResolver) Contact(ctx context.Context, obj *model.TaskChangeEvent) (*model.Contact, error) {
+	return r.eventContact(ctx, obj.ContactID, obj.Kind, false)
+}
+
+// AppointmentChangeEvent returns graph.AppointmentChangeEventResolver implementation.
+func (r *Resolver) AppointmentChangeEvent() graph.AppointmentChangeEventResolver {
+	return &appointmentChangeEventResolver{r}
+}
+
 // Business returns graph.BusinessResolver implementation.
 func (r *Resolver) Business() graph.BusinessResolver { return &businessResolver{r} }
 
 // Contact returns graph.ContactResolver implementation.
 func (r *Resolver) Contact() graph.ContactResolver { return &contactResolver{r} }
+
+// ContactChangeEvent returns graph.ContactChangeEventResolver implementation.
+func (r *Resolver) ContactChangeEvent() graph.ContactChangeEventResolver {
+	return &contactChangeEventResolver{r}
+}
 
 // ContactFollowersPayload returns graph.ContactFollowersPayloadResolver implementation.
 func (r *Resolver) ContactFollowersPayload() graph.ContactFollowersPayloadResolver {
@@ -432,14 +508,32 @@ func (r *Resolver) ContactTagsPayload() graph.ContactTagsPayloadResolver {
 // Mutation returns graph.MutationResolver implementation.
 func (r *Resolver) Mutation() graph.MutationResolver { return &mutationResolver{r} }
 
+// NoteChangeEvent returns graph.NoteChangeEventResolver implementation.
+func (r *Resolver) NoteChangeEvent() graph.NoteChangeEventResolver {
+	return &noteChangeEventResolver{r}
+}
+
 // Query returns graph.QueryResolver implementation.
 func (r *Resolver) Query() graph.QueryResolver { return &queryResolver{r} }
 
+// Subscription returns graph.SubscriptionResolver implementation.
+func (r *Resolver) Subscription() graph.SubscriptionResolver { return &subscriptionResolver{r} }
+
+// TaskChangeEvent returns graph.TaskChangeEventResolver implementation.
+func (r *Resolver) TaskChangeEvent() graph.TaskChangeEventResolver {
+	return &taskChangeEventResolver{r}
+}
+
 type (
+	appointmentChangeEventResolver  struct{ *Resolver }
 	businessResolver                struct{ *Resolver }
 	contactResolver                 struct{ *Resolver }
+	contactChangeEventResolver      struct{ *Resolver }
 	contactFollowersPayloadResolver struct{ *Resolver }
 	contactTagsPayloadResolver      struct{ *Resolver }
 	mutationResolver                struct{ *Resolver }
+	noteChangeEventResolver         struct{ *Resolver }
 	queryResolver                   struct{ *Resolver }
+	subscriptionResolver            struct{ *Resolver }
+	taskChangeEventResolver         struct{ *Resolver }
 )

@@ -114,6 +114,16 @@ var fieldCosts = map[string]costFunc{
 	"ContactPayload.contact":       answeredContact,
 	"Mutation.createContact":       createContact,
 	"UpsertContactPayload.contact": answeredContact,
+	// Subscriptions (issue 12): each event's objects are read as a query
+	// reads them; the cost is per event.
+	"Query.contactsChangedSince":         page(20, 100),
+	"ContactChangeEvent.contact":         readContact,
+	"TaskChangeEvent.contact":            readContact,
+	"NoteChangeEvent.contact":            readContact,
+	"AppointmentChangeEvent.contact":     readContact,
+	"TaskChangeEvent.task":               call,
+	"NoteChangeEvent.note":               call,
+	"AppointmentChangeEvent.appointment": call,
 }
 
 // measured is what measure found in an operation.

@@ -37,7 +37,8 @@ type streamedKey struct{}
 
 // multipartDefer is gqlgen's multipart/mixed transport, marking the
 // requests it takes so that deferInline leaves their @defer alone, and
-// giving gqlgen a writer it can flush through our middleware's wrappers.
+// giving gqlgen a writer it can flush through our middleware's wrappers
+// (flushWriter, shared with the subscriptions' SSE transport).
 type multipartDefer struct {
 	transport.MultipartMixed
 }
@@ -54,19 +55,6 @@ func (t multipartDefer) Do(w http.ResponseWriter, r *http.Request, exec graphql.
 	r = r.WithContext(context.WithValue(r.Context(), streamedKey{}, true))
 	t.MultipartMixed.Do(flushWriter{w}, r, exec)
 }
-
-// flushWriter gives any writer that unwraps to a flusher a Flush method:
-// gqlgen's transport asserts http.Flusher on the writer it is handed, and
-// the response cache's and the request log's wrappers only unwrap.
-type flushWriter struct {
-	http.ResponseWriter
-}
-
-// Flush sends what is buffered to the client.
-func (f flushWriter) Flush() { _ = http.NewResponseController(f.ResponseWriter).Flush() }
-
-// Unwrap lets http.ResponseController reach the underlying writer.
-func (f flushWriter) Unwrap() http.ResponseWriter { return f.ResponseWriter }
 
 // deferPlaceholders is the extension that takes out of a streamed first
 // part the fields that only deferred fragments select. gqlgen writes them

@@ -33,6 +33,7 @@ import (
 	"github.com/ghl-graphql/gateway/auth"
 	"github.com/ghl-graphql/gateway/cache"
 	"github.com/ghl-graphql/gateway/errcode"
+	"github.com/ghl-graphql/gateway/events"
 	"github.com/ghl-graphql/gateway/graph"
 	"github.com/ghl-graphql/gateway/loaders"
 	"github.com/ghl-graphql/gateway/playground"
@@ -144,6 +145,16 @@ type Config struct {
 	// 0 means DefaultCredentialCacheBytes.
 	CredentialCacheBytes int
 
+	// Subscriptions (issue 12; subscriptions.go).
+
+	// Bus carries changes to subscribers, and the gateway's own mutations
+	// publish theirs on it; nil makes an in-process events.Local.
+	Bus events.Bus
+	// NoSubscriptions switches subscriptions off, and with them the
+	// publishing of mutations.
+	NoSubscriptions bool
+	// Subscriptions bound subscriptions; zero fields take the defaults.
+	Subscriptions SubscriptionLimits
 	// observeQueryWork, when not nil, gets each request's query analysis
 	// work (tests prove it linear in the request's size).
 	observeQueryWork func(QueryWork)
@@ -249,6 +260,10 @@ func New(cfg Config) (http.Handler, error) {
 	gql.SetQueryCache(parsed)
 	gql.SetParserTokenLimit(limits.MaxTokens)
 	gql.Use(queryLimiter{limits: limits, budget: budget, cache: parsed, observe: cfg.observeQueryWork})
+	subscriptions, err := enableSubscriptions(&cfg, root, gql)
+	if err != nil {
+		return nil, err
+	}
 	// Outermost first: CORS, credential, body limit, response cache (a hit
 	// needs nothing after it), persisted-operations check, request shape,
 	// deadline, loaders, executor.
@@ -286,18 +301,22 @@ func New(cfg Config) (http.Handler, error) {
 			mc.Clients = &clients
 			m = &mc
 		}
-		mux.Handle(GraphQLPath, withCORS(cfg.CORSOrigins, conn.limit(withPrincipal(m,
-			withBodyLimit(cfg.MaxBodyBytes, conn.BodyReadTimeout, exec)))))
+		subs := subscriptions.handler(subscriptionAuth{credential: func(h http.Handler) http.Handler { return withPrincipal(m, h) },
+			trusted: true, root: root}, reader, limits, cfg)
+		mux.Handle(GraphQLPath, withCORS(cfg.CORSOrigins, withSubscriptions(subs, conn.limit(withPrincipal(m,
+			withBodyLimit(cfg.MaxBodyBytes, conn.BodyReadTimeout, exec))))))
 	} else {
 		lim := credentialLimits{maxTokenBytes: conn.MaxTokenBytes, maxLocationIDBytes: conn.MaxLocationIDBytes,
 			parsed: newByteLRU[[32]byte, auth.Credential](conn.CredentialCacheBytes)}
-		learned := newLearned(cfg)
+		learned := newLearned(cfg) // shared with subscriptions: they learn from, and obey, the same answers
 		learned.SetConfirmInterval(cfg.Webhooks.confirmEvery())
 		if cfg.Webhooks != nil && cfg.Webhooks.Now != nil {
 			learned.SetClock(cfg.Webhooks.Now)
 		}
-		mux.Handle(GraphQLPath, withCORS(cfg.CORSOrigins, conn.limit(withCredential(learned, lim,
-			withBodyLimit(cfg.MaxBodyBytes, conn.BodyReadTimeout, exec)))))
+		subs := subscriptions.handler(subscriptionAuth{credential: func(h http.Handler) http.Handler { return withCredential(learned, lim, h) },
+			root: root}, reader, limits, cfg)
+		mux.Handle(GraphQLPath, withCORS(cfg.CORSOrigins, withSubscriptions(subs, conn.limit(withCredential(learned, lim,
+			withBodyLimit(cfg.MaxBodyBytes, conn.BodyReadTimeout, exec))))))
 	}
 	mux.HandleFunc(HealthPath, func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})

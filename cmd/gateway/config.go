@@ -71,6 +71,7 @@ type config struct {
 	breaker         upstream.BreakerConfig
 	sandbox         sandbox.Config
 	conn            connConfig
+	subs            subsConfig
 
 	// Stale answers and refresh-ahead (issue 16).
 	cacheStale     time.Duration
@@ -98,6 +99,40 @@ type connConfig struct {
 	maxTokenBytes         int
 	maxLocationIDBytes    int
 	credentialCacheBytes  int
+}
+
+// subsConfig is GraphQL subscriptions (issue 12).
+type subsConfig struct {
+	enabled       bool
+	perConnection int
+	perCredential int
+	queue         int
+	confirmTTL    time.Duration
+	writeTimeout  time.Duration
+	initTimeout   time.Duration
+	pingInterval  time.Duration
+}
+
+// limits are the server's subscription limits.
+func (s subsConfig) limits() server.SubscriptionLimits {
+	return server.SubscriptionLimits{PerConnection: s.perConnection, PerCredential: s.perCredential, Queue: s.queue,
+		ConfirmTTL: s.confirmTTL, WriteTimeout: s.writeTimeout, InitTimeout: s.initTimeout, PingInterval: s.pingInterval}
+}
+
+func (s subsConfig) validate() error {
+	for name, v := range map[string]int{"subscriptions-per-connection": s.perConnection,
+		"subscriptions-per-credential": s.perCredential, "subscription-queue": s.queue} {
+		if v < 1 {
+			return fmt.Errorf("%s: must be at least 1", setting(name))
+		}
+	}
+	for name, v := range map[string]time.Duration{"subscription-confirm-ttl": s.confirmTTL,
+		"subscription-write-timeout": s.writeTimeout, "subscription-init-timeout": s.initTimeout} {
+		if v <= 0 {
+			return fmt.Errorf("%s: must be positive", setting(name))
+		}
+	}
+	return nil
 }
 
 // envPrefix is the prefix of every setting's environment variable.
@@ -208,6 +243,15 @@ func newFlagSet(cfg *config) *flag.FlagSet {
 	fs.IntVar(&cfg.conn.maxLocationIDBytes, "max-location-id-bytes", server.DefaultMaxLocationIDBytes, "longest X-Location-Id header accepted (it must also be letters, digits, _ and -)")
 	fs.IntVar(&cfg.conn.credentialCacheBytes, "credential-cache-bytes", server.DefaultCredentialCacheBytes, "memory for parsed bearer credentials (keyed by a hash of the token)")
 
+	// GraphQL subscriptions (issue 12).
+	fs.BoolVar(&cfg.subs.enabled, "subscriptions", true, "serve GraphQL subscriptions on /graphql (WebSocket graphql-transport-ws, and SSE), fed by webhooks and the gateway's own mutations")
+	fs.IntVar(&cfg.subs.perConnection, "subscriptions-per-connection", resolvers.DefaultMaxSubscriptionsPerConnection, "most subscriptions one WebSocket may hold open (past it: TOO_MANY_SUBSCRIPTIONS)")
+	fs.IntVar(&cfg.subs.perCredential, "subscriptions-per-credential", resolvers.DefaultMaxSubscriptionsPerCredential, "most subscriptions one credential (token; managed: API key or JWT subject) may hold open over all its connections")
+	fs.IntVar(&cfg.subs.queue, "subscription-queue", resolvers.DefaultSubscriptionQueue, "events that may wait for one subscriber; one more ends its subscription with SUBSCRIBER_TOO_SLOW")
+	fs.DurationVar(&cfg.subs.confirmTTL, "subscription-confirm-ttl", resolvers.DefaultSubscriptionConfirmTTL, "how long the upstream's confirmation of a pass-through credential's location holds; past it the next event costs one upstream call")
+	fs.DurationVar(&cfg.subs.writeTimeout, "subscription-write-timeout", server.DefaultSubscriptionWriteTimeout, "how long writing one message to a subscriber may take; past it the connection is closed")
+	fs.DurationVar(&cfg.subs.initTimeout, "subscription-init-timeout", server.DefaultSubscriptionInitTimeout, "how long a WebSocket may take to send connection_init")
+	fs.DurationVar(&cfg.subs.pingInterval, "subscription-ping-interval", server.DefaultSubscriptionPingInterval, "how often WebSocket clients are pinged (two missed pongs close the connection); negative: never")
 	// Stale answers and refresh-ahead (issue 16).
 	fs.DurationVar(&cfg.cacheStale, "cache-stale", loaders.DefaultStaleFor, "how long past its TTL an upstream answer is kept, to be served marked stale (extensions.stale) when the rate budget is spent or the circuit is open; 0 switches stale answers off")
 	fs.Float64Var(&cfg.refreshAhead, "refresh-ahead", loaders.DefaultRefreshAhead, "share of an answer's TTL, before it expires, in which a read refreshes it in the background on spare budget; 0 switches refresh-ahead off")
@@ -367,6 +411,9 @@ func (c *config) validate() error {
 		return fmt.Errorf("%s %q: must be passthrough or managed", setting("auth-mode"), c.authMode)
 	}
 	if err := c.conn.validate(c.requestTimeout); err != nil {
+		return err
+	}
+	if err := c.subs.validate(); err != nil {
 		return err
 	}
 	if err := server.CheckOrigins(c.origins()); err != nil {

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/ghl-graphql/gateway/clientauth"
+	"github.com/ghl-graphql/gateway/events"
 	"github.com/ghl-graphql/gateway/playground"
 	"github.com/ghl-graphql/gateway/server"
 	"github.com/ghl-graphql/gateway/upstream"
@@ -131,6 +132,9 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger, stdout io.Writ
 	scfg.CacheStale, scfg.Refresh = cfg.staleSettings()
 	if cfg.playground {
 		pg := &playground.Options{Endpoint: server.GraphQLPath, UseCDN: cfg.playgroundCDN}
+		if cfg.subs.enabled {
+			pg.SubscriptionEndpoint = server.GraphQLPath // subscribe in one tab, mutate in another
+		}
 		if sb != nil {
 			pg.DefaultQuery = exampleQuery
 			pg.DefaultHeaders = map[string]string{"Authorization": "Bearer " + sb.DefaultToken()}
@@ -169,6 +173,10 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger, stdout io.Writ
 	scfg.MaxTokenBytes = cfg.conn.maxTokenBytes
 	scfg.MaxLocationIDBytes = cfg.conn.maxLocationIDBytes
 	scfg.CredentialCacheBytes = cfg.conn.credentialCacheBytes
+	// One bus for every publisher (the gateway's mutations; webhooks) and
+	// the subscriptions (issue 12).
+	bus := events.NewLocal()
+	scfg.Bus, scfg.NoSubscriptions, scfg.Subscriptions = bus, !cfg.subs.enabled, cfg.subs.limits()
 	scfg.CacheMaxBytes = cfg.cacheMaxBytes
 	if scfg.CacheMaxBytes == 0 {
 		scfg.CacheMaxBytes = -1 // 0 on the command line means off
@@ -191,6 +199,9 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger, stdout io.Writ
 	exempt, _ := cfg.conn.exempt() // checked by validate
 	ln := server.LimitConnsPerClient(tcp, server.ClientConnLimit{Max: cfg.conn.maxConnsPerClient, Exempt: exempt})
 	srv := newHTTPServer(cfg, handler, logger)
+	// Shutdown does not wait for hijacked WebSockets: closing the bus ends
+	// their subscriptions with an error and complete.
+	srv.RegisterOnShutdown(bus.Close)
 	url := "http://" + ln.Addr().String()
 	fmt.Fprintf(stdout, "GraphQL endpoint: %s%s\n", url, server.GraphQLPath)
 	if cfg.playground {

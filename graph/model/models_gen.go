@@ -50,6 +50,24 @@ type Appointment struct {
 	DateUpdated *string `json:"dateUpdated,omitempty"`
 }
 
+// A change to an appointment.
+type AppointmentChangeEvent struct {
+	// What happened.
+	Kind ChangeKind `json:"kind"`
+	// HighLevel's event type, e.g. AppointmentUpdate.
+	Type string `json:"type"`
+	// The location of the appointment.
+	LocationID string `json:"locationId"`
+	// The contact the appointment is with.
+	ContactID string `json:"contactId"`
+	// The appointment's ID; null when the change did not say.
+	AppointmentID *string `json:"appointmentId,omitempty"`
+	// When it happened.
+	At time.Time `json:"at"`
+	// HighLevel's ID of the webhook delivery; null for changes made through the gateway.
+	WebhookID *string `json:"webhookId,omitempty"`
+}
+
 // Where a contact came from: the page, campaign and ad click identifiers.
 type Attribution struct {
 	// Page URL, or how the contact arrived.
@@ -277,6 +295,22 @@ type Contact struct {
 	// a contact read by ID carries its first and its latest (attributionSource,
 	// lastAttributionSource), which this list then holds.
 	Attributions []Attribution `json:"attributions"`
+}
+
+// A change to a contact.
+type ContactChangeEvent struct {
+	// What happened.
+	Kind ChangeKind `json:"kind"`
+	// HighLevel's event type, e.g. ContactUpdate (the same names for the gateway's own mutations).
+	Type string `json:"type"`
+	// The location of the contact.
+	LocationID string `json:"locationId"`
+	// The contact's ID.
+	ContactID string `json:"contactId"`
+	// When it happened, as HighLevel reports it (or when the gateway learned it).
+	At time.Time `json:"at"`
+	// HighLevel's ID of the webhook delivery; null for changes made through the gateway.
+	WebhookID *string `json:"webhookId,omitempty"`
 }
 
 // A page of contacts.
@@ -536,6 +570,24 @@ type Note struct {
 	DateAdded *time.Time `json:"dateAdded,omitempty"`
 }
 
+// A change to a note.
+type NoteChangeEvent struct {
+	// What happened.
+	Kind ChangeKind `json:"kind"`
+	// HighLevel's event type, e.g. NoteCreate.
+	Type string `json:"type"`
+	// The location of the note.
+	LocationID string `json:"locationId"`
+	// The contact the note belongs to.
+	ContactID string `json:"contactId"`
+	// The note's ID; null when the change did not say.
+	NoteID *string `json:"noteId,omitempty"`
+	// When it happened.
+	At time.Time `json:"at"`
+	// HighLevel's ID of the webhook delivery; null for changes made through the gateway.
+	WebhookID *string `json:"webhookId,omitempty"`
+}
+
 // The note a mutation created or changed.
 type NotePayload struct {
 	// The note as HighLevel stored it.
@@ -575,6 +627,18 @@ type RangeInput struct {
 	Lt graphql.Omittable[any] `json:"lt,omitempty"`
 }
 
+// Changes pushed as they happen, over a WebSocket on /graphql (the graphql-transport-ws
+// protocol) or Server-Sent Events (POST /graphql with Accept: text/event-stream). A change is
+// learned from HighLevel's webhooks and from the gateway's own mutations (so the same change can
+// arrive twice: once from each). Every event names what happened and the IDs, and resolves the
+// object as it is now, through the same caches as a query; a deleted object is null and the event
+// is still delivered. A subscriber only receives events of its credential's location. The field
+// is null only with an error, when the subscription ends: SUBSCRIBER_TOO_SLOW when it fell more
+// events behind than the gateway queues for it, UNAUTHENTICATED when its credential is no longer
+// accepted; a `complete` follows.
+type Subscription struct {
+}
+
 // A to-do item on a contact.
 type Task struct {
 	// The task's ID.
@@ -591,6 +655,24 @@ type Task struct {
 	DueDate *time.Time `json:"dueDate,omitempty"`
 	// Whether the task is done.
 	Completed bool `json:"completed"`
+}
+
+// A change to a task.
+type TaskChangeEvent struct {
+	// What happened.
+	Kind ChangeKind `json:"kind"`
+	// HighLevel's event type, e.g. TaskComplete.
+	Type string `json:"type"`
+	// The location of the task.
+	LocationID string `json:"locationId"`
+	// The contact the task belongs to.
+	ContactID string `json:"contactId"`
+	// The task's ID; null when the change did not say.
+	TaskID *string `json:"taskId,omitempty"`
+	// When it happened.
+	At time.Time `json:"at"`
+	// HighLevel's ID of the webhook delivery; null for changes made through the gateway.
+	WebhookID *string `json:"webhookId,omitempty"`
 }
 
 // The task a mutation created or changed.
@@ -691,6 +773,73 @@ type WorkflowPayload struct {
 	WorkflowID string `json:"workflowId"`
 	// Always true: a failed change is an error.
 	Success bool `json:"success"`
+}
+
+// What happened to the object of a change.
+type ChangeKind string
+
+const (
+	ChangeKindCreated ChangeKind = "CREATED"
+	ChangeKindUpdated ChangeKind = "UPDATED"
+	ChangeKindDeleted ChangeKind = "DELETED"
+	// A task was completed.
+	ChangeKindCompleted ChangeKind = "COMPLETED"
+	// A contact's tags changed.
+	ChangeKindTagsChanged ChangeKind = "TAGS_CHANGED"
+	// A contact's do-not-disturb settings changed.
+	ChangeKindDndChanged ChangeKind = "DND_CHANGED"
+)
+
+var AllChangeKind = []ChangeKind{
+	ChangeKindCreated,
+	ChangeKindUpdated,
+	ChangeKindDeleted,
+	ChangeKindCompleted,
+	ChangeKindTagsChanged,
+	ChangeKindDndChanged,
+}
+
+func (e ChangeKind) IsValid() bool {
+	switch e {
+	case ChangeKindCreated, ChangeKindUpdated, ChangeKindDeleted, ChangeKindCompleted, ChangeKindTagsChanged, ChangeKindDndChanged:
+		return true
+	}
+	return false
+}
+
+func (e ChangeKind) String() string {
+	return string(e)
+}
+
+func (e *ChangeKind) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = ChangeKind(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid ChangeKind", str)
+	}
+	return nil
+}
+
+func (e ChangeKind) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *ChangeKind) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e ChangeKind) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
 }
 
 // Do-not-disturb status of a channel.
