@@ -1,11 +1,13 @@
 // GraphiQL in a real Chromium, driven by playwright-core against the
 // running gateway (built-in sandbox): the page renders with no request
 // leaving the machine, the example query runs and shows data, the docs
-// explorer lists the schema, no console error; the docs pane starts
+// explorer lists the schema, a subscription shows an event, no console
+// error; the docs pane starts
 // closed and the example query fits without scrolling sideways. A
 // screenshot is kept in .ci/artifacts/.
 //
-// Env: GATEWAY_ROOT (e.g. http://127.0.0.1:8080/), CHROMIUM (the browser
+// Env: GATEWAY_ROOT (e.g. http://127.0.0.1:8080/), GATEWAY_TOKEN (for the
+// subscription check: a sandbox token), CHROMIUM (the browser
 // binary; default /usr/bin/chromium).
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
@@ -90,6 +92,34 @@ try {
   await docs.getByText('Query', { exact: true }).first().click();
   await page.waitForFunction(() => /contacts/.test(document.querySelector('.graphiql-doc-explorer')?.textContent || ''), null, { timeout: 15_000 });
   await page.screenshot({ path: join(artifacts, 'graphiql-docs.png') });
+
+  // A subscription shows an event: subscribe in a new tab, then change a
+  // contact through the gateway (its own mutations feed subscriptions).
+  if (process.env.GATEWAY_TOKEN) {
+    await page.locator('.graphiql-tab-add').click();
+    const query = page.locator('.graphiql-query-editor .monaco-editor').first();
+    await query.click();
+    await page.keyboard.press('Control+A');
+    await page.keyboard.press('Delete');
+    await page.keyboard.type('subscription Watch { contactsChanged { kind contactId } }');
+    await page.keyboard.press('Escape');
+    await page.locator('.graphiql-execute-button').click();
+    const endpoint = new URL('graphql', root).toString();
+    const auth = { authorization: `Bearer ${process.env.GATEWAY_TOKEN}`, 'content-type': 'application/json' };
+    const post = async (q, variables) => (await (await fetch(endpoint, { method: 'POST', headers: auth, body: JSON.stringify({ query: q, variables }) })).json());
+    const first = await post('{ contacts(first: 1) { nodes { id } } }');
+    const id = first.data.contacts.nodes[0].id;
+    let seen = false;
+    for (let i = 0; i < 50 && !seen; i++) {
+      await post('mutation($id: ID!, $t: String!) { updateContact(id: $id, input: { lastName: $t }) { contact { id } } }', { id, t: `Browser${i}` });
+      seen = await page
+        .waitForFunction((cid) => (document.querySelector('.graphiql-response')?.textContent || '').includes(cid), id, { timeout: 200 })
+        .then(() => true, () => false);
+    }
+    const shown = await page.locator('.graphiql-response').textContent();
+    if (!seen || !/contactsChanged/.test(shown)) failures.push(`the subscription showed no event: ${shown.slice(0, 300)}`);
+    await page.screenshot({ path: join(artifacts, 'graphiql-subscription.png') });
+  }
 
   if (offMachine.length) failures.push(`requests off the machine: ${offMachine.join(', ')}`);
   if (consoleErrors.length) failures.push(`console errors: ${consoleErrors.join(' | ')}`);
