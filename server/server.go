@@ -372,13 +372,17 @@ func New(cfg Config) (http.Handler, error) {
 // gateway's resolvers.Resolver; the benchmark's naive baseline passes its
 // own.
 func NewGraphQLHandler(root graph.ResolverRoot, logger *slog.Logger, introspection bool) *handler.Server {
-	srv := handler.New(graph.NewExecutableSchema(graph.Config{Resolvers: root}))
+	es := graph.NewExecutableSchema(graph.Config{Resolvers: root})
+	srv := handler.New(es)
 	srv.AddTransport(transport.Options{})
-	srv.AddTransport(httpTransport{}) // POST and GET, spec-exact (transport.go)
+	srv.AddTransport(newMultipartDefer()) // before httpTransport: it takes the POSTs that accept multipart/mixed
+	srv.AddTransport(httpTransport{})     // POST and GET, spec-exact (transport.go)
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](queryCacheSize))
 	if introspection {
 		srv.Use(extension.Introspection{})
 	}
+	srv.Use(deferInline{})                          // @defer answered whole where parts cannot be sent
+	srv.Use(deferPlaceholders{schema: es.Schema()}) // and streamed without null placeholders
 	srv.SetErrorPresenter(resolvers.ErrorPresenter(logger))
 	srv.SetRecoverFunc(resolvers.PanicHandler(logger))
 	return srv

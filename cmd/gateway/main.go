@@ -32,7 +32,7 @@ import (
 // exampleQuery is pre-filled in GraphiQL on the sandbox: the full snapshot
 // of one contact.
 const exampleQuery = `# The full snapshot of a contact in one request.
-# Press the play button, then try the Docs pane on the left.
+# Press play to run it; the Docs are on the left.
 query Snapshot($first: Int = 1) {
   contacts(first: $first) {
     totalCount
