@@ -42,7 +42,7 @@ query Snapshot($first: Int = 1) {
       email
       phone
       tags
-      customFields { id value }
+      customFields { fieldId value }
       tasks { id title dueDate completed }
       notes { id body dateAdded }
       appointments { id title startTime status }
@@ -142,6 +142,7 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger, stdout io.Writ
 		scfg.Playground = pg
 	}
 	scfg.CORSOrigins = cfg.origins()
+	cfg.protocolSettings(&scfg)
 	if cfg.authMode == "managed" {
 		m, err := cfg.managed(ctx, logger)
 		if err != nil {
