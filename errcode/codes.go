@@ -5,10 +5,11 @@
 // table, which TestREADMEListsEveryCode holds to this list).
 //
 // Answers from execution are HTTP 200 whatever their codes (a failing field
-// is null with its error, the rest of the data stands); refusals made while
-// gqlgen prepares the operation (parse, validation, the cost check) take the
-// status gqlgen gives them: 422 for GRAPHQL_PARSE_FAILED and
-// GRAPHQL_VALIDATION_FAILED, 200 otherwise.
+// is null with its error, the rest of the data stands). Refusals made while
+// gqlgen prepares the operation (parse, validation, variables, the cost
+// check) follow the GraphQL-over-HTTP spec (server/transport.go): 200 under
+// application/json, their code's status under
+// application/graphql-response+json.
 package errcode
 
 import (
@@ -21,14 +22,20 @@ import (
 // The codes clients find in extensions.code, declared with code().
 var (
 	// Refusals of the HTTP layer, before any GraphQL.
-	CodeBadRequest     = code("BAD_REQUEST", http.StatusBadRequest, "not a GraphQL request at all: wrong method or media type, a body that is not a request object, variables that are not an object")
-	CodePersistedOnly  = code("PERSISTED_QUERY_NOT_ALLOWED", http.StatusBadRequest, "persisted-operations-only mode: the operation is not on the allow-list")
-	CodeRequestTimeout = code("REQUEST_TIMEOUT", http.StatusRequestTimeout, "the request body did not arrive within -body-read-timeout; the connection is closed")
-	CodeOverloaded     = code("OVERLOADED", http.StatusServiceUnavailable, "the gateway is serving -max-concurrent-requests requests already; retry after extensions.retryAfter seconds")
+	CodeBadRequest    = code("BAD_REQUEST", http.StatusBadRequest, "not a GraphQL request at all: wrong method or media type, a body that is not a request object, variables that are not an object")
+	CodePersistedOnly = code("PERSISTED_QUERY_NOT_ALLOWED", http.StatusBadRequest, "persisted-operations-only mode: the operation is not on the allow-list")
+	// Automatic persisted queries (server/apq.go): the two first are the
+	// messages and codes Apollo's and urql's links retry on, with the full
+	// query; like every request error they are 200 under application/json.
+	CodePersistedQueryNotFound     = code("PERSISTED_QUERY_NOT_FOUND", http.StatusBadRequest, "automatic persisted query: the gateway does not know the hash (message PersistedQueryNotFound); send the query with it")
+	CodePersistedQueryNotSupported = code("PERSISTED_QUERY_NOT_SUPPORTED", http.StatusBadRequest, "automatic persisted queries are switched off (-apq-cache-bytes negative; message PersistedQueryNotSupported)")
+	CodePersistedQueryMismatch     = code("PERSISTED_QUERY_HASH_MISMATCH", http.StatusBadRequest, "extensions.persistedQuery.sha256Hash is not the SHA-256 of the query sent with it")
+	CodeRequestTimeout             = code("REQUEST_TIMEOUT", http.StatusRequestTimeout, "the request body did not arrive within -body-read-timeout; the connection is closed")
+	CodeOverloaded                 = code("OVERLOADED", http.StatusServiceUnavailable, "the gateway is serving -max-concurrent-requests requests already; retry after extensions.retryAfter seconds")
 
 	// gqlgen's refusals of a document.
-	CodeParseFailed      = code("GRAPHQL_PARSE_FAILED", http.StatusUnprocessableEntity, "the query is not valid GraphQL syntax (gqlgen's)")
-	CodeValidationFailed = code("GRAPHQL_VALIDATION_FAILED", http.StatusUnprocessableEntity, "the query does not fit the schema, or a variable does not fit its type (gqlgen's)")
+	CodeParseFailed      = code("GRAPHQL_PARSE_FAILED", http.StatusBadRequest, "the query is not valid GraphQL syntax (gqlgen's)")
+	CodeValidationFailed = code("GRAPHQL_VALIDATION_FAILED", http.StatusBadRequest, "the query does not fit the schema, or a variable does not fit its type (gqlgen's)")
 
 	// The request's credential.
 	CodeUnauthenticated = code("UNAUTHENTICATED", http.StatusUnauthorized, "no credential, a malformed or refused one, or a location whose install needs consent again")

@@ -229,8 +229,8 @@ type ComplexityRoot struct {
 	}
 
 	CustomFieldValue struct {
-		ID    func(childComplexity int) int
-		Value func(childComplexity int) int
+		FieldID func(childComplexity int) int
+		Value   func(childComplexity int) int
 	}
 
 	DeletePayload struct {
@@ -1333,12 +1333,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ContactTagsPayload.Tags(childComplexity), true
 
-	case "CustomFieldValue.id":
-		if e.ComplexityRoot.CustomFieldValue.ID == nil {
+	case "CustomFieldValue.fieldId":
+		if e.ComplexityRoot.CustomFieldValue.FieldID == nil {
 			break
 		}
 
-		return e.ComplexityRoot.CustomFieldValue.ID(childComplexity), true
+		return e.ComplexityRoot.CustomFieldValue.FieldID(childComplexity), true
 	case "CustomFieldValue.value":
 		if e.ComplexityRoot.CustomFieldValue.Value == nil {
 			break
@@ -2218,14 +2218,16 @@ func newExecutionContext(
 var sources = []*ast.Source{
 	{Name: "../schema.graphqls", Input: `"""
 An instant in time, as an RFC 3339 string with a time zone, e.g. "2024-05-01T09:30:00Z".
+In GraphQL Code Generator map it to ` + "`" + `string` + "`" + ` (see the README).
 """
-scalar DateTime
+scalar DateTime @specifiedBy(url: "https://scalars.graphql.org/andimarek/date-time")
 
 """
 Any JSON value: a string, number, boolean, list or object. Custom-field values use it,
 because their type depends on the field (text, number, checkbox list, file, ...).
+In GraphQL Code Generator map it to ` + "`" + `unknown` + "`" + ` (see the README).
 """
-scalar JSON
+scalar JSON @specifiedBy(url: "https://www.rfc-editor.org/rfc/rfc8259")
 
 """
 Read a location's contacts and everything attached to them. Every field maps to one
@@ -2490,6 +2492,8 @@ dateAdded, customFields, tags, businessId, attributions and followers); when a q
 selects a field the listing did not carry, the gateway reads the whole contact (one more
 call per contact, all of a page at once), so no field is null because a listing left it
 out.
+
+Entity: ` + "`" + `id` + "`" + ` is unique among all Contact objects, so normalized caches key it by ` + "`" + `__typename` + "`" + ` and ` + "`" + `id` + "`" + `.
 """
 type Contact {
   "The contact's ID."
@@ -2618,7 +2622,11 @@ type Contact {
   appointments: [Appointment!]
 }
 
-"A business (company record) that contacts can belong to."
+"""
+A business (company record) that contacts can belong to.
+
+Entity: ` + "`" + `id` + "`" + ` is unique among all Business objects, so normalized caches key it by ` + "`" + `__typename` + "`" + ` and ` + "`" + `id` + "`" + `.
+"""
 type Business {
   "The business's ID."
   id: ID!
@@ -2683,10 +2691,14 @@ type InboundDndSetting {
   message: String
 }
 
-"The value of one custom field of a contact."
+"""
+The value of one custom field of one contact. Not an entity: it has no ID of its own
+(the same field has a value on every contact), so it has no ` + "`" + `id` + "`" + ` field and normalized
+caches (Apollo InMemoryCache, urql Graphcache, Relay) keep it inside its contact.
+"""
 type CustomFieldValue {
-  "The custom field's ID."
-  id: ID!
+  "The ID of the custom field's definition, the same on every contact that has a value for it."
+  fieldId: ID!
   "The value: a string, number, list or object, by the field's type."
   value: JSON
 }
@@ -2733,7 +2745,11 @@ type Attribution {
   sessionSource: String
 }
 
-"A to-do item on a contact."
+"""
+A to-do item on a contact.
+
+Entity: ` + "`" + `id` + "`" + ` is unique among all Task objects, so normalized caches key it by ` + "`" + `__typename` + "`" + ` and ` + "`" + `id` + "`" + `.
+"""
 type Task {
   "The task's ID."
   id: ID!
@@ -2751,7 +2767,11 @@ type Task {
   completed: Boolean!
 }
 
-"A note on a contact."
+"""
+A note on a contact.
+
+Entity: ` + "`" + `id` + "`" + ` is unique among all Note objects, so normalized caches key it by ` + "`" + `__typename` + "`" + ` and ` + "`" + `id` + "`" + `.
+"""
 type Note {
   "The note's ID."
   id: ID!
@@ -2771,7 +2791,11 @@ type Note {
   dateAdded: DateTime
 }
 
-"A calendar appointment booked for a contact."
+"""
+A calendar appointment booked for a contact.
+
+Entity: ` + "`" + `id` + "`" + ` is unique among all Appointment objects, so normalized caches key it by ` + "`" + `__typename` + "`" + ` and ` + "`" + `id` + "`" + `.
+"""
 type Appointment {
   "The appointment's ID."
   id: ID!
@@ -3751,8 +3775,8 @@ func (ec *executionContext) childFields_ContactTagsPayload(ctx context.Context, 
 
 func (ec *executionContext) childFields_CustomFieldValue(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
-	case "id":
-		return ec.fieldContext_CustomFieldValue_id(ctx, field)
+	case "fieldId":
+		return ec.fieldContext_CustomFieldValue_fieldId(ctx, field)
 	case "value":
 		return ec.fieldContext_CustomFieldValue_value(ctx, field)
 	}
@@ -8456,16 +8480,16 @@ func (ec *executionContext) fieldContext_ContactTagsPayload_contact(_ context.Co
 	return fc, nil
 }
 
-func (ec *executionContext) _CustomFieldValue_id(ctx context.Context, field graphql.CollectedField, obj *model.CustomFieldValue) (ret graphql.Marshaler) {
+func (ec *executionContext) _CustomFieldValue_fieldId(ctx context.Context, field graphql.CollectedField, obj *model.CustomFieldValue) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_CustomFieldValue_id(ctx, field)
+			return ec.fieldContext_CustomFieldValue_fieldId(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.ID, nil
+			return obj.FieldID, nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -8475,7 +8499,7 @@ func (ec *executionContext) _CustomFieldValue_id(ctx context.Context, field grap
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_CustomFieldValue_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+func (ec *executionContext) fieldContext_CustomFieldValue_fieldId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("CustomFieldValue", field, false, false, "ID")
 }
 
@@ -15056,8 +15080,8 @@ func (ec *executionContext) _CustomFieldValue(ctx context.Context, sel ast.Selec
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("CustomFieldValue")
-		case "id":
-			out.Values[i] = ec._CustomFieldValue_id(ctx, field, obj)
+		case "fieldId":
+			out.Values[i] = ec._CustomFieldValue_fieldId(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}

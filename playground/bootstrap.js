@@ -199,6 +199,7 @@ createRoot(document.getElementById('graphiql')).render(
     showPersistHeadersSettings: false,
     isHeadersEditorEnabled: true,
     defaultEditorToolsVisibility: 'headers',
-    visiblePlugin: 'Documentation Explorer',
+    // No plugin pane on first load: the docs explorer would take a third
+    // of the width and cut the example query off; it is one click away.
   }),
 );

@@ -108,7 +108,7 @@ func contactFromAPI(c *upstream.Contact) *model.Contact {
 		LastAttributionSource: attributionFromAPI(c.LastAttributionSource),
 	}
 	for _, f := range c.CustomFields {
-		m.CustomFields = append(m.CustomFields, model.CustomFieldValue{ID: f.ID, Value: f.Value})
+		m.CustomFields = append(m.CustomFields, model.CustomFieldValue{FieldID: f.ID, Value: f.Value})
 	}
 	m.Attributions = attributionsFromAPI(c, m.AttributionSource, m.LastAttributionSource)
 	return m

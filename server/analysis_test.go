@@ -29,7 +29,7 @@ import (
 const (
 	readmeSnapshot = `query Snapshot($id: ID!) { contact(id: $id) {
 		id name email phone tags
-		customFields { id value }
+		customFields { fieldId value }
 		business { id }
 		tasks { id title dueDate completed }
 		notes { id body dateAdded }

@@ -36,7 +36,7 @@ func benchHandler(b *testing.B, mut func(*Config)) (http.Handler, func() *http.R
 		b.Fatal(err)
 	}
 	payload, _ := json.Marshal(map[string]any{"query": `query($id: ID!) { contact(id: $id) {
-		id name email phone tags customFields { id value }
+		id name email phone tags customFields { fieldId value }
 		tasks { id title dueDate completed } notes { id body dateAdded } appointments { id title startTime status } } }`,
 		"variables": map[string]any{"id": sb.ContactIDs(sb.Locations()[0])[0]}})
 	token := sb.DefaultToken()

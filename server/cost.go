@@ -295,6 +295,10 @@ func (q queryLimiter) MutateOperationContext(ctx context.Context, oc *graphql.Op
 	case q.limits.MaxCost > 0 && cost > q.limits.MaxCost:
 		return tooComplex("query cost %d (upstream calls it can cause) exceeds the limit of %d", cost, q.limits.MaxCost)
 	}
+	// A batch's operations share one cost limit (batch.go).
+	if total, refused := chargeBatch(ctx, cost, q.limits.MaxCost); refused {
+		return tooComplex("the batch's operations cost %d together (this one %d), over the limit of %d per request", total, cost, q.limits.MaxCost)
+	}
 	if q.budget != nil && cost > 0 {
 		if capacity, retryAfter, ok := q.budget(ctx, cost); ok && cost > capacity {
 			return refuse(errcode.RateLimited(fmt.Sprintf("query cost %d exceeds the %d upstream calls the location's rate budget allows before the request's deadline", cost, capacity), retryAfter))

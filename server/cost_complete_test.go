@@ -17,7 +17,7 @@ func TestCostOfCompletingListedContacts(t *testing.T) {
 		query string
 		cost  int
 	}{
-		"listed fields only":          {`{ contacts(first: 20) { nodes { id email tags customFields { id } } } }`, 1},
+		"listed fields only":          {`{ contacts(first: 20) { nodes { id email tags customFields { fieldId } } } }`, 1},
 		"a field listings lack":       {`{ contacts(first: 20) { nodes { firstName } } }`, 1 + 20},
 		"many lacking fields, 1 read": {`{ contacts(first: 20) { nodes { firstName lastName phone dnd dndSettings { sms { status } } } } }`, 1 + 20},
 		"with children":               {`{ contacts(first: 10) { nodes { name tasks { id } notes { id } } } }`, 1 + 10*3},

@@ -214,7 +214,7 @@ func TestE2EListingsCarryOnlyTheSpecFields(t *testing.T) {
 		before := e.counters()
 		r := e.gql(e.token, `query($after: String) { contacts(first: 20, after: $after) { nodes {
 			id locationId email tags timezone country source dateAdded businessId followers
-			customFields { id value } attributions { url } business { id } tasks { id } } } }`,
+			customFields { fieldId value } attributions { url } business { id } tasks { id } } } }`,
 			map[string]any{"after": endCursor}).ok(t)
 		nodes := list(r.get("contacts.nodes"))
 		e.wantExactly(t, before, map[string]int64{"search-contacts-advanced": 1, "get-all-tasks": int64(len(nodes))})

@@ -236,26 +236,27 @@ func TestE2EErrorCodes(t *testing.T) {
 			req:    qc(`mutation($id: ID!) { createNote(contactId: $id, input: {body: "x"}) { note { id } } }`),
 			status: 200, code: "UPSTREAM_ERROR", path: []any{"createNote"}, calls: "create-note",
 		},
+		// Request errors are 200 under application/json (GraphQL over HTTP).
 		"GRAPHQL_PARSE_FAILED": {
 			req:    q(`{ contact(id: "x" { id }`, nil),
-			status: 422, code: "GRAPHQL_PARSE_FAILED",
+			status: 200, code: "GRAPHQL_PARSE_FAILED",
 		},
 		"GRAPHQL_VALIDATION_FAILED: unknown enum value": {
 			req:    q(`mutation { bulkUpdateContactTags(input: {action: SOMETIMES, contactIds: ["a"], tags: ["t"]}) { success } }`, nil),
-			status: 422, code: "GRAPHQL_VALIDATION_FAILED",
+			status: 200, code: "GRAPHQL_VALIDATION_FAILED",
 		},
 		"GRAPHQL_VALIDATION_FAILED: enum value in a variable": {
 			req: q(`query($s: [ContactSort!]) { contacts(sort: $s) { totalCount } }`,
 				map[string]any{"s": []any{map[string]any{"field": "dateAdded", "direction": "SIDEWAYS"}}}),
-			status: 422, code: "GRAPHQL_VALIDATION_FAILED",
+			status: 200, code: "GRAPHQL_VALIDATION_FAILED",
 		},
 		"GRAPHQL_VALIDATION_FAILED: wrong variable type": {
 			req:    q(`query($n: Int) { contacts(first: $n) { totalCount } }`, map[string]any{"n": "ten"}),
-			status: 422, code: "GRAPHQL_VALIDATION_FAILED",
+			status: 200, code: "GRAPHQL_VALIDATION_FAILED",
 		},
 		"GRAPHQL_VALIDATION_FAILED: unknown field": {
 			req:    q(`{ contact(id: "x") { id password } }`, nil),
-			status: 422, code: "GRAPHQL_VALIDATION_FAILED",
+			status: 200, code: "GRAPHQL_VALIDATION_FAILED",
 		},
 		"BAD_REQUEST: malformed JSON body": {
 			req: func(e *e2e, f fixture) request {

@@ -31,7 +31,7 @@ func TestE2EContactMutations(t *testing.T) {
 
 	t.Run("createContact", func(t *testing.T) {
 		r := e.mutate(t, `mutation($in: CreateContactInput!) {
-  createContact(input: $in) { contact { id locationId firstName lastName name email phone companyName city tags customFields { id value } dnd dndSettings { sms { status } } } }
+  createContact(input: $in) { contact { id locationId firstName lastName name email phone companyName city tags customFields { fieldId value } dnd dndSettings { sms { status } } } }
 }`, map[string]any{"in": map[string]any{
 			"firstName": "Ada", "lastName": "Lovelace", "email": "ada.lovelace@example.org", "phone": "+14155550100",
 			"companyName": "Analytical Engines", "address1": "1 Babbage Row", "city": "London", "postalCode": "SW1A 1AA",
@@ -62,7 +62,7 @@ func TestE2EContactMutations(t *testing.T) {
 		// The payload is what HighLevel stored.
 		if str(r.get("createContact.contact.name")) != "Ada Lovelace" || str(r.get("createContact.contact.locationId")) != e.locA ||
 			str(r.get("createContact.contact.dndSettings.sms.status")) != "ACTIVE" ||
-			!sameJSON(r.get("createContact.contact.customFields"), []any{map[string]any{"id": c.CustomFields[0].ID, "value": 42}}) {
+			!sameJSON(r.get("createContact.contact.customFields"), []any{map[string]any{"fieldId": c.CustomFields[0].ID, "value": 42}}) {
 			t.Errorf("payload = %v", r.get("createContact.contact"))
 		}
 	})

@@ -104,7 +104,7 @@ func TestRegressionNonGraphQLRequestsLackCode(t *testing.T) {
 	tests := map[string]struct {
 		method, contentType, body, query string
 	}{
-		"JSON array body":            {method: "POST", contentType: "application/json", body: `[{"query":"{ __typename }"}]`},
+		"JSON array of non-objects":  {method: "POST", contentType: "application/json", body: `[1, 2]`},
 		"query is not a string":      {method: "POST", contentType: "application/json", body: `{"query": 5}`},
 		"variables is not an object": {method: "POST", contentType: "application/json", body: `{"query":"{ __typename }","variables":[1]}`},
 		"text/plain content type":    {method: "POST", contentType: "text/plain", body: `{"query":"{ __typename }"}`},

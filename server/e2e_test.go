@@ -559,7 +559,7 @@ const snapshotQuery = `query Snapshot($id: ID!, $taskId: ID!, $noteId: ID!) {
     }
     inboundDndSettings { all { status message } }
     tags followers
-    customFields { id value }
+    customFields { fieldId value }
     businessId
     business { id contacts(first: 100) { totalCount nodes { id businessId } } }
     attributionSource { url medium }
@@ -657,7 +657,7 @@ func TestE2EContactSnapshot(t *testing.T) {
 	t.Run("customFields", func(t *testing.T) {
 		var wantFields []map[string]any
 		for _, cf := range want.CustomFields {
-			wantFields = append(wantFields, map[string]any{"id": cf.ID, "value": cf.Value})
+			wantFields = append(wantFields, map[string]any{"fieldId": cf.ID, "value": cf.Value})
 		}
 		if len(wantFields) == 0 {
 			wantFields = []map[string]any{}

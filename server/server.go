@@ -145,6 +145,24 @@ type Config struct {
 	// 0 means DefaultCredentialCacheBytes.
 	CredentialCacheBytes int
 
+	// Frontend protocol (issue 14; apq.go, batch.go, cors.go).
+
+	// APQCacheBytes bounds the memory for automatic persisted queries; 0
+	// means DefaultAPQCacheBytes, a negative value switches APQ off.
+	APQCacheBytes int
+	// APQ, when not nil, is the store of automatic persisted queries
+	// instead of the in-memory one (a store shared between replicas).
+	APQ APQStore
+	// MaxBatch caps the operations of one batched request; 0 means
+	// DefaultMaxBatch, a negative value refuses batches.
+	MaxBatch int
+	// CORSAllowHeaders are the request headers pages of allowed origins may
+	// send; nil means DefaultCORSAllowHeaders.
+	CORSAllowHeaders []string
+	// CORSMaxAge is how long browsers may cache a preflight's answer; 0
+	// means DefaultCORSMaxAge, a negative value sends no Max-Age.
+	CORSMaxAge time.Duration
+
 	// Subscriptions (issue 12; subscriptions.go).
 
 	// Bus carries changes to subscribers, and the gateway's own mutations
@@ -189,6 +207,9 @@ func New(cfg Config) (http.Handler, error) {
 		cfg.RequestTimeout = DefaultRequestTimeout
 	}
 	if err := CheckOrigins(cfg.CORSOrigins); err != nil {
+		return nil, err
+	}
+	if err := CheckCORSHeaders(cfg.CORSAllowHeaders); err != nil {
 		return nil, err
 	}
 	conn := cfg.connDefaults()
@@ -279,6 +300,7 @@ func New(cfg Config) (http.Handler, error) {
 		gql.AroundResponses(noErrorsCached)
 		exec = withResponseCache(reader, exec)
 	}
+	exec = withBatches(cfg.maxBatch(), cfg.RequestTimeout, withAPQ(cfg.apqStore(), cfg.PersistedOperations, exec))
 
 	mux := http.NewServeMux()
 	if cfg.Managed != nil {
@@ -304,7 +326,7 @@ func New(cfg Config) (http.Handler, error) {
 		}
 		subs := subscriptions.handler(subscriptionAuth{credential: func(h http.Handler) http.Handler { return withPrincipal(m, h) },
 			trusted: true, root: root}, reader, limits, cfg)
-		mux.Handle(GraphQLPath, withCORS(cfg.CORSOrigins, withSubscriptions(subs, conn.limit(withPrincipal(m,
+		mux.Handle(GraphQLPath, withCORS(cfg.cors(), withSubscriptions(subs, conn.limit(withPrincipal(m,
 			withBodyLimit(cfg.MaxBodyBytes, conn.BodyReadTimeout, exec))))))
 	} else {
 		lim := credentialLimits{maxTokenBytes: conn.MaxTokenBytes, maxLocationIDBytes: conn.MaxLocationIDBytes,
@@ -316,7 +338,7 @@ func New(cfg Config) (http.Handler, error) {
 		}
 		subs := subscriptions.handler(subscriptionAuth{credential: func(h http.Handler) http.Handler { return withCredential(learned, lim, h) },
 			root: root}, reader, limits, cfg)
-		mux.Handle(GraphQLPath, withCORS(cfg.CORSOrigins, withSubscriptions(subs, conn.limit(withCredential(learned, lim,
+		mux.Handle(GraphQLPath, withCORS(cfg.cors(), withSubscriptions(subs, conn.limit(withCredential(learned, lim,
 			withBodyLimit(cfg.MaxBodyBytes, conn.BodyReadTimeout, exec))))))
 	}
 	mux.HandleFunc(HealthPath, func(w http.ResponseWriter, r *http.Request) {
@@ -351,14 +373,17 @@ func New(cfg Config) (http.Handler, error) {
 // gateway's resolvers.Resolver; the benchmark's naive baseline passes its
 // own.
 func NewGraphQLHandler(root graph.ResolverRoot, logger *slog.Logger, introspection bool) *handler.Server {
-	srv := handler.New(graph.NewExecutableSchema(graph.Config{Resolvers: root}))
+	es := graph.NewExecutableSchema(graph.Config{Resolvers: root})
+	srv := handler.New(es)
 	srv.AddTransport(transport.Options{})
-	srv.AddTransport(transport.GET{})
-	srv.AddTransport(transport.POST{})
+	srv.AddTransport(newMultipartDefer()) // before httpTransport: it takes the POSTs that accept multipart/mixed
+	srv.AddTransport(httpTransport{})     // POST and GET, spec-exact (transport.go)
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](queryCacheSize))
 	if introspection {
 		srv.Use(extension.Introspection{})
 	}
+	srv.Use(deferInline{})                          // @defer answered whole where parts cannot be sent
+	srv.Use(deferPlaceholders{schema: es.Schema()}) // and streamed without null placeholders
 	srv.SetErrorPresenter(resolvers.ErrorPresenter(logger))
 	srv.SetRecoverFunc(resolvers.PanicHandler(logger))
 	return srv
@@ -527,8 +552,16 @@ func withWellFormedRequest(next http.Handler) http.Handler {
 				writeError(w, r, errcode.New(errcode.CodeBadRequest, shape))
 				return
 			}
+			if req.Query == nil || *req.Query == "" {
+				writeError(w, r, errcode.New(errcode.CodeBadRequest, "the request has no query"))
+				return
+			}
 		case http.MethodGet:
 			q := r.URL.Query()
+			if q.Get("query") == "" {
+				writeError(w, r, errcode.New(errcode.CodeBadRequest, "the request has no query parameter"))
+				return
+			}
 			for _, name := range []string{"variables", "extensions"} {
 				if v := q.Get(name); v != "" {
 					var m map[string]any
@@ -779,7 +812,9 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if secs, ok := presented.Extensions["retryAfter"].(int); ok {
 		w.Header().Set("Retry-After", strconv.Itoa(secs))
 	}
-	writeJSON(w, status, &graphql.Response{Errors: gqlerror.List{presented}})
+	// A refused request has no data entry (GraphQL spec §7.1.2).
+	w.Header().Set("Cache-Control", "no-store")
+	writeResponse(w, responseMediaType(r), status, &graphql.Response{Errors: gqlerror.List{presented}}, false)
 }
 
 type loggerKey struct{}

@@ -50,7 +50,7 @@ import (
 // snapshotQuery is the full snapshot of one contact.
 const snapshotQuery = `query($id: ID!) { contact(id: $id) {
   id name firstName lastName email phone companyName tags dnd
-  customFields { id value } dateAdded dateUpdated
+  customFields { fieldId value } dateAdded dateUpdated
   tasks { id title body dueDate completed }
   notes { id body dateAdded }
   appointments { id title startTime endTime status }

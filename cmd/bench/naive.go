@@ -123,7 +123,7 @@ func (q naiveQuery) Contact(ctx context.Context, id string) (*model.Contact, err
 		CustomFields: make([]model.CustomFieldValue, 0, len(c.CustomFields)),
 	}
 	for _, f := range c.CustomFields {
-		m.CustomFields = append(m.CustomFields, model.CustomFieldValue{ID: f.ID, Value: f.Value})
+		m.CustomFields = append(m.CustomFields, model.CustomFieldValue{FieldID: f.ID, Value: f.Value})
 	}
 	return m, nil
 }

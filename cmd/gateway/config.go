@@ -83,6 +83,8 @@ type config struct {
 	// Managed mode against the embedded sandbox (issue 17): the settings
 	// sandboxManaged made up, for the start-up message.
 	generated []string
+	// Frontend protocol (issue 14): APQ, batches, CORS headers.
+	protocol protocolConfig
 	// HighLevel's webhooks and freshness (issue 12).
 	webhooks webhookConfig
 	// explicit are the flags set on the command line or in the
@@ -262,6 +264,11 @@ func newFlagSet(cfg *config) *flag.FlagSet {
 	fs.Float64Var(&cfg.refreshShare, "refresh-share", loaders.DefaultRefreshShare, "share of a location's -rate-max window refreshes may use: one goes only while more than (1 - share) of the window is free")
 	fs.IntVar(&cfg.refreshHotKeys, "refresh-hot-keys", loaders.DefaultRefreshHotKeys, "most answers the gateway remembers how to refresh ahead")
 
+	// Frontend protocol (issue 14): APQ, batches, CORS headers.
+	fs.IntVar(&cfg.protocol.apqCacheBytes, "apq-cache-bytes", server.DefaultAPQCacheBytes, "memory for automatic persisted queries' texts (Apollo's persisted-query protocol); 0 switches APQ off (hash-only requests: PersistedQueryNotSupported)")
+	fs.IntVar(&cfg.protocol.maxBatch, "max-batch", server.DefaultMaxBatch, "most operations in one batched request (a JSON array, Apollo's BatchHttpLink); 0 refuses batches")
+	fs.StringVar(&cfg.protocol.corsAllowHeaders, "cors-allow-headers", strings.Join(server.DefaultCORSAllowHeaders, ","), "comma-separated request headers pages of -cors-origins may send")
+	fs.DurationVar(&cfg.protocol.corsMaxAge, "cors-max-age", server.DefaultCORSMaxAge, "how long browsers may cache a CORS preflight's answer (Access-Control-Max-Age, whole seconds); 0 sends none")
 	// HighLevel's webhooks and freshness (issue 12; webhooks.go).
 	registerWebhookFlags(fs, &cfg.webhooks)
 
@@ -483,6 +490,9 @@ func (c *config) validateBasics() error {
 	}
 	if c.logFormat != "text" && c.logFormat != "json" {
 		errs = append(errs, fmt.Errorf("%s %q: must be text or json", setting("log-format"), c.logFormat))
+	}
+	if err := c.validateProtocol(); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }

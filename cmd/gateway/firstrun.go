@@ -120,7 +120,7 @@ func (c *config) prepareSandboxManaged(sb *sandbox.Server, baseURL, gatewayURL s
 const snapshotExample = `query Snapshot($id: ID!) {
   contact(id: $id) {
     id name email phone tags
-    customFields { id value }
+    customFields { fieldId value }
     tasks { id title dueDate completed }
     notes { id body dateAdded }
     appointments { id title startTime status }

@@ -139,6 +139,7 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger, stdout io.Writ
 		scfg.Playground = pg
 	}
 	scfg.CORSOrigins = cfg.origins()
+	cfg.protocolSettings(&scfg)
 	if cfg.authMode == "managed" {
 		m, err := cfg.managed(ctx, logger)
 		if err != nil {

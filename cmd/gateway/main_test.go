@@ -437,7 +437,7 @@ func post(t *testing.T, endpoint, token, query string, wrote chan<- struct{}) (i
 const snapshot = `{
   contacts(first: %d) {
     totalCount
-    nodes { id name email tags customFields { id value } tasks { id title } notes { id body } appointments { id startTime } }
+    nodes { id name email tags customFields { fieldId value } tasks { id title } notes { id body } appointments { id startTime } }
   }
 }`
 

@@ -13,6 +13,8 @@ import (
 )
 
 // A calendar appointment booked for a contact.
+//
+// Entity: `id` is unique among all Appointment objects, so normalized caches key it by `__typename` and `id`.
 type Appointment struct {
 	// The appointment's ID.
 	ID string `json:"id"`
@@ -169,6 +171,8 @@ type BulkUpdateContactTagsPayload struct {
 }
 
 // A business (company record) that contacts can belong to.
+//
+// Entity: `id` is unique among all Business objects, so normalized caches key it by `__typename` and `id`.
 type Business struct {
 	// The business's ID.
 	ID string `json:"id"`
@@ -194,6 +198,8 @@ type CampaignPayload struct {
 // selects a field the listing did not carry, the gateway reads the whole contact (one more
 // call per contact, all of a page at once), so no field is null because a listing left it
 // out.
+//
+// Entity: `id` is unique among all Contact objects, so normalized caches key it by `__typename` and `id`.
 type Contact struct {
 	// The contact's ID.
 	ID string `json:"id"`
@@ -455,10 +461,12 @@ type CustomFieldInput struct {
 	Value graphql.Omittable[any] `json:"value,omitempty"`
 }
 
-// The value of one custom field of a contact.
+// The value of one custom field of one contact. Not an entity: it has no ID of its own
+// (the same field has a value on every contact), so it has no `id` field and normalized
+// caches (Apollo InMemoryCache, urql Graphcache, Relay) keep it inside its contact.
 type CustomFieldValue struct {
-	// The custom field's ID.
-	ID string `json:"id"`
+	// The ID of the custom field's definition, the same on every contact that has a value for it.
+	FieldID string `json:"fieldId"`
 	// The value: a string, number, list or object, by the field's type.
 	Value any `json:"value,omitempty"`
 }
@@ -551,6 +559,8 @@ type Mutation struct {
 }
 
 // A note on a contact.
+//
+// Entity: `id` is unique among all Note objects, so normalized caches key it by `__typename` and `id`.
 type Note struct {
 	// The note's ID.
 	ID string `json:"id"`
@@ -640,6 +650,8 @@ type Subscription struct {
 }
 
 // A to-do item on a contact.
+//
+// Entity: `id` is unique among all Task objects, so normalized caches key it by `__typename` and `id`.
 type Task struct {
 	// The task's ID.
 	ID string `json:"id"`
