@@ -7,10 +7,12 @@
 // screenshot is kept in .ci/artifacts/.
 //
 // Env: GATEWAY_ROOT (e.g. http://127.0.0.1:8080/), GATEWAY_TOKEN (for the
-// subscription check: a sandbox token), CHROMIUM (the browser
+// subscription and CORS checks: a sandbox token), PAGE_PORT (a free port
+// whose origin the gateway allows, for the CORS check), CHROMIUM (the browser
 // binary; default /usr/bin/chromium).
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
@@ -119,6 +121,60 @@ try {
     const shown = await page.locator('.graphiql-response').textContent();
     if (!seen || !/contactsChanged/.test(shown)) failures.push(`the subscription showed no event: ${shown.slice(0, 300)}`);
     await page.screenshot({ path: join(artifacts, 'graphiql-subscription.png') });
+  }
+
+  // CORS with a real client: a page of another origin (PAGE_PORT, which
+  // run.sh put in the gateway's -cors-origins) calls the endpoint with
+  // Apollo's headers, traceparent and X-Request-ID, so Chromium sends its
+  // own preflight. A context without routes, so that nothing stands in for
+  // the browser's CORS handling. A header the gateway does not allow must
+  // fail the same way, or the check would prove nothing.
+  if (process.env.PAGE_PORT && process.env.GATEWAY_TOKEN) {
+    const pageOrigin = `http://127.0.0.1:${process.env.PAGE_PORT}`;
+    const server = createServer((req, res) => {
+      res.writeHead(200, { 'content-type': 'text/html' });
+      res.end('<!doctype html><title>another origin</title>');
+    });
+    await new Promise((resolve) => server.listen(Number(process.env.PAGE_PORT), '127.0.0.1', resolve));
+    try {
+      const other = await browser.newContext();
+      const page2 = await other.newPage();
+      await page2.goto(pageOrigin + '/', { waitUntil: 'load' });
+      const call = (extra) => page2.evaluate(async ({ endpoint, token, extra }) => {
+        try {
+          const res = await fetch(endpoint, {
+            method: 'POST',
+            headers: {
+              'content-type': 'application/json',
+              authorization: `Bearer ${token}`,
+              'apollographql-client-name': 'crm-web',
+              'apollographql-client-version': '1.2.3',
+              traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01',
+              'x-request-id': 'cors-check-1',
+              ...extra,
+            },
+            body: JSON.stringify({ query: '{ contacts(first: 1) { nodes { id } } }' }),
+          });
+          return { status: res.status, body: await res.text(), requestId: res.headers.get('x-request-id') };
+        } catch (e) {
+          return { error: String(e) };
+        }
+      }, { endpoint: new URL('graphql', root).toString(), token: process.env.GATEWAY_TOKEN, extra });
+      const ok = await call({});
+      if (ok.error || ok.status !== 200 || !/"id"/.test(ok.body || '')) {
+        failures.push(`a cross-origin call with Apollo's headers failed: ${JSON.stringify(ok).slice(0, 300)}`);
+      } else if (ok.requestId !== 'cors-check-1') {
+        failures.push(`the page cannot read X-Request-Id (got ${ok.requestId})`);
+      }
+      const refused = await call({ 'x-not-allowed': '1' });
+      if (!refused.error) failures.push(`a header outside -cors-allow-headers passed the preflight: ${JSON.stringify(refused).slice(0, 200)}`);
+      await other.close();
+      console.log(`CORS from ${pageOrigin}: Apollo's headers allowed, an unlisted header refused by Chromium's preflight`);
+    } finally {
+      server.close();
+    }
+  } else {
+    failures.push('PAGE_PORT or GATEWAY_TOKEN not set: the cross-origin check did not run');
   }
 
   if (offMachine.length) failures.push(`requests off the machine: ${offMachine.join(', ')}`);

@@ -26,7 +26,11 @@ npm ci --prefix examples/typescript --no-audit --no-fund --loglevel=error
 mkdir -p .ci/artifacts
 go build -o .ci/artifacts/gateway ./cmd/gateway
 out=.ci/artifacts/gateway.out
-.ci/artifacts/gateway -addr 127.0.0.1:0 >"$out" 2>&1 &
+# A free port for the browser check's page of another origin, which the
+# gateway allows (CORS with a real client).
+PAGE_PORT=$(node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})")
+export PAGE_PORT
+.ci/artifacts/gateway -addr 127.0.0.1:0 -cors-origins "http://127.0.0.1:$PAGE_PORT" >"$out" 2>&1 &
 gw=$!
 trap 'kill "$gw" 2>/dev/null || true' EXIT
 for _ in $(seq 100); do
