@@ -216,9 +216,9 @@ func exampleTabs(contactID string, subscriptions bool) []playground.Tab {
 		return string(b)
 	}
 	tabs := []playground.Tab{
-		{Query: "# The full snapshot of a contact in one request: press the play button.\n# The Docs pane (top left) documents every field.\n" + snapshotExample + "\n",
+		{Query: "# The full snapshot of a contact in one request.\n# Press play to run it; the Docs are on the left.\n" + snapshotExample + "\n",
 			Variables: vars(map[string]any{"id": contactID})},
-		{Query: `# A mutation: create a task on the contact. Its answer is the task as stored.
+		{Query: `# A mutation: create a task on the contact.
 mutation CreateTask($contactId: ID!, $input: CreateTaskInput!) {
   createTask(contactId: $contactId, input: $input) {
     task { id title body dueDate completed }
@@ -226,8 +226,8 @@ mutation CreateTask($contactId: ID!, $input: CreateTaskInput!) {
 }
 `, Variables: vars(map[string]any{"contactId": contactID,
 			"input": map[string]any{"title": "Call back about the quote", "body": "Created from GraphiQL", "dueDate": "2030-01-15T09:00:00Z"}})},
-		{Query: `# A search with paging: run it, then put pageInfo.endCursor into "after"
-# in the variables and run it again for the next page.
+		{Query: `# A search with paging: for the next page, put
+# pageInfo.endCursor into "after" in the variables.
 query Search($query: String, $first: Int, $after: String) {
   contacts(query: $query, first: $first, after: $after) {
     totalCount
@@ -238,7 +238,8 @@ query Search($query: String, $first: Int, $after: String) {
 `, Variables: vars(map[string]any{"query": "", "first": 5, "after": nil})},
 	}
 	if subscriptions {
-		tabs = append(tabs, playground.Tab{Query: `# A subscription: run it, then run the CreateTask tab; the new task arrives here.
+		tabs = append(tabs, playground.Tab{Query: `# A subscription: run it, then the CreateTask tab;
+# the new task arrives here.
 subscription TaskChanged($contactId: ID!) {
   taskChanged(contactId: $contactId) {
     kind type at
