@@ -439,7 +439,7 @@ func TestBinaryFirstRun(t *testing.T) {
 	}
 	page, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	for _, want := range []string{`"tabs":[`, "query Snapshot", "mutation CreateTask", "query Search", "endCursor"} {
+	for _, want := range []string{`"tabs":[`, "contact(id: $id)", "mutation CreateTask", "query Search", "subscription TaskChanged", "endCursor"} {
 		if !bytes.Contains(page, []byte(want)) && !bytes.Contains(page, []byte(strings.ReplaceAll(want, `"`, `\u0022`))) {
 			t.Errorf("GraphiQL's page lacks %q", want)
 		}
