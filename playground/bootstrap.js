@@ -177,11 +177,22 @@ function fetcher(params, opts) {
   return baseFetcher(params, opts);
 }
 
+// Tabs of examples, each with its variables and the default headers, for a
+// user who has no tabs saved yet.
+const defaultTabs = config.tabs
+  ? config.tabs.map((tab) => ({
+      query: tab.query,
+      variables: tab.variables || undefined,
+      headers: config.defaultHeaders || undefined,
+    }))
+  : undefined;
+
 createRoot(document.getElementById('graphiql')).render(
   createElement(GraphiQL, {
     fetcher,
     storage: tabStorage(config.defaultHeaders),
     defaultQuery: config.defaultQuery || undefined,
+    defaultTabs,
     defaultHeaders: config.defaultHeaders || undefined,
     // Headers usually carry bearer tokens; keep them out of localStorage.
     shouldPersistHeaders: false,

@@ -37,6 +37,16 @@ type Options struct {
 	// SubscriptionEndpoint is the URL path of the GraphQL endpoint's WebSocket
 	// (graphql-transport-ws), usually Endpoint; "" leaves subscriptions off.
 	SubscriptionEndpoint string
+	// Tabs, when not empty, are the tabs the page opens with for a user who
+	// has none saved, in order (each with DefaultHeaders); DefaultQuery is
+	// then unused. Subscriptions and other examples add a Tab each.
+	Tabs []Tab
+}
+
+// Tab is one tab of examples in GraphiQL: a document and its variables.
+type Tab struct {
+	Query     string // the GraphQL document
+	Variables string // the variables pane's text (a JSON object), "" for none
 }
 
 // DefaultTitle is the page title used when Options.Title is empty.
@@ -67,7 +77,14 @@ type pageConfig struct {
 	Workers        map[string]string `json:"workers"`
 	CDNWorkers     bool              `json:"cdnWorkers,omitempty"`
 	// SubscriptionEndpoint is where subscriptions go (over a WebSocket).
-	SubscriptionEndpoint string `json:"subscriptionEndpoint,omitempty"`
+	SubscriptionEndpoint string    `json:"subscriptionEndpoint,omitempty"`
+	Tabs                 []pageTab `json:"tabs,omitempty"`
+}
+
+// pageTab is a Tab as bootstrap.js reads it.
+type pageTab struct {
+	Query     string `json:"query"`
+	Variables string `json:"variables,omitempty"`
 }
 
 // pageData fills page.html. The values typed template.JS or template.HTML
@@ -137,6 +154,18 @@ func Handler(opts Options) (http.Handler, error) {
 			return nil, fmt.Errorf("playground: SubscriptionEndpoint: %w", err)
 		}
 		cfg.SubscriptionEndpoint = opts.SubscriptionEndpoint
+	}
+	for i, t := range opts.Tabs {
+		if strings.TrimSpace(t.Query) == "" {
+			return nil, fmt.Errorf("playground: Tabs[%d] has no query", i)
+		}
+		if t.Variables != "" {
+			var v map[string]any
+			if err := json.Unmarshal([]byte(t.Variables), &v); err != nil {
+				return nil, fmt.Errorf("playground: Tabs[%d].Variables must be a JSON object: %w", i, err)
+			}
+		}
+		cfg.Tabs = append(cfg.Tabs, pageTab{Query: t.Query, Variables: t.Variables})
 	}
 	if len(opts.DefaultHeaders) > 0 {
 		// The pane shows this text verbatim, so no HTML escaping here: the

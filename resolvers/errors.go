@@ -156,7 +156,9 @@ func classifyUpstream(e *upstream.Error) (code, msg string, ext map[string]any) 
 	case errors.Is(e, upstream.ErrForbidden):
 		return errcode.CodeForbidden, "forbidden: " + upstreamMsg, ext
 	case errors.Is(e, upstream.ErrUnauthorized):
-		return errcode.CodeUnauthenticated, "unauthenticated: " + upstreamMsg, ext
+		// The token reached HighLevel and was refused: not a paste gone
+		// wrong (those are refused before any call, see auth.CheckTokenShape).
+		return errcode.CodeUnauthenticated, "HighLevel rejected the token (well-formed, but expired, revoked or not valid for this API): " + upstreamMsg, ext
 	case errors.Is(e, upstream.ErrRateLimited):
 		reason := "HighLevel's rate limit was reached"
 		if e.StatusCode == 0 {

@@ -9,6 +9,7 @@ package server
 import (
 	"errors"
 	"net/http"
+	"strings"
 
 	"github.com/ghl-graphql/gateway/auth"
 	"github.com/ghl-graphql/gateway/clientauth"
@@ -41,8 +42,15 @@ func withPrincipal(m *Managed, next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		case err != nil:
-			writeError(w, r, errcode.New(errcode.CodeUnauthenticated,
-				"invalid credential: send Authorization: Bearer <gateway API key or JWT>"))
+			msg := "invalid credential: send Authorization: Bearer <gateway API key or JWT>"
+			// A HighLevel token sent to managed mode (the sandbox's printed
+			// one, say): say why it is refused (issue 17).
+			if tok, terr := auth.BearerToken(r); terr == nil {
+				if _, isHighLevel := auth.ParseAccessToken(tok); isHighLevel || strings.HasPrefix(tok, "pit-") {
+					msg = "this is a HighLevel token: in managed mode the gateway holds the locations' HighLevel tokens itself; send a gateway API key (gateway keys create) or a JWT of your identity provider"
+				}
+			}
+			writeError(w, r, errcode.New(errcode.CodeUnauthenticated, "%s", msg))
 			return
 		}
 		ctx := clientauth.WithPrincipal(r.Context(), p)

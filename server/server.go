@@ -265,6 +265,7 @@ func New(cfg Config) (http.Handler, error) {
 		limits.MaxRepeatedFields = DefaultQueryLimits.MaxRepeatedFields
 	}
 	gql := NewGraphQLHandler(root, cfg.Logger, cfg.Introspection)
+	gql.AroundResponses(recordOutcome) // the request log's outcome and codes
 	// Argument caps, before any resolver and so before any upstream call.
 	gql.AroundFields(root.CheckArguments)
 	if cfg.BudgetMaxWait <= 0 {
@@ -404,6 +405,12 @@ func withCredential(learned *auth.Learned, lim credentialLimits, next http.Handl
 			writeError(w, r, errcode.New(errcode.CodeUnauthenticated, "the bearer token is longer than %d bytes", lim.maxTokenBytes))
 			return
 		case err != nil:
+			writeError(w, r, errcode.New(errcode.CodeUnauthenticated, "%s", auth.DescribeMalformedAuthorization(r.Header.Get("Authorization")).Error()))
+			return
+		}
+		// A cut, quoted or garbled paste is told apart from a token
+		// HighLevel rejects (issue 17), rather than sent and misread.
+		if err := auth.CheckTokenShape(tok); err != nil {
 			writeError(w, r, errcode.New(errcode.CodeUnauthenticated, "%s", err.Error()))
 			return
 		}
@@ -711,7 +718,9 @@ func RequestID(ctx context.Context) string {
 }
 
 // withRequestLog gives each request an ID (X-Request-Id, kept from the
-// client when sane) and logs one line per request.
+// client when sane) and logs one line per request (see requestlog.go): at
+// info a GraphQL request with its outcome and error codes, at debug
+// GraphiQL's assets and the probes.
 func withRequestLog(logger *slog.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -722,23 +731,58 @@ func withRequestLog(logger *slog.Logger, next http.Handler) http.Handler {
 			id = hex.EncodeToString(b[:])
 		}
 		w.Header().Set("X-Request-Id", id)
-		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		level := logLevelOf(r.URL.Path)
+		graphQL := r.URL.Path == GraphQLPath
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK, keepErrorBody: graphQL}
 		ctx := context.WithValue(context.WithValue(r.Context(), requestIDKey{}, id), loggerKey{}, logger)
+		var outcome *requestOutcome
+		if graphQL {
+			outcome = &requestOutcome{}
+			ctx = context.WithValue(ctx, outcomeKey{}, outcome)
+		}
 		next.ServeHTTP(rec, r.WithContext(ctx))
-		logger.InfoContext(r.Context(), "request", "id", id, "method", r.Method, "path", r.URL.Path,
-			"status", rec.status, "duration", time.Since(start))
+		if !logger.Enabled(r.Context(), level) {
+			return
+		}
+		attrs := []any{"id", id, "method", r.Method, "path", r.URL.Path, "status", rec.status}
+		if outcome != nil {
+			if !outcome.executed && rec.body != nil {
+				outcome.readBody(rec.body.Bytes())
+			}
+			attrs = append(attrs, outcome.attrs()...)
+		}
+		attrs = append(attrs, "duration", time.Since(start))
+		msg := "request"
+		if graphQL {
+			msg = "graphql"
+		}
+		logger.Log(r.Context(), level, msg, attrs...)
 	})
 }
 
-// statusRecorder remembers the status written, for the request log.
+// statusRecorder remembers the status written, for the request log, and
+// with keepErrorBody the start of an error answer's body (see
+// requestOutcome.readBody).
 type statusRecorder struct {
 	http.ResponseWriter
-	status int
+	status        int
+	keepErrorBody bool
+	body          *bytes.Buffer
 }
 
 func (s *statusRecorder) WriteHeader(code int) {
 	s.status = code
+	if s.keepErrorBody && code >= 400 {
+		s.body = &bytes.Buffer{}
+	}
 	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Write(p []byte) (int, error) {
+	if s.body != nil && s.body.Len() < maxLoggedBody {
+		s.body.Write(p[:min(len(p), maxLoggedBody-s.body.Len())])
+	}
+	return s.ResponseWriter.Write(p)
 }
 
 // Unwrap lets http.ResponseController reach the underlying writer.

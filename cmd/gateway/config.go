@@ -14,6 +14,7 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -79,6 +80,9 @@ type config struct {
 	refreshShare   float64
 	refreshHotKeys int
 
+	// Managed mode against the embedded sandbox (issue 17): the settings
+	// sandboxManaged made up, for the start-up message.
+	generated []string
 	// Frontend protocol (issue 14): APQ, batches, CORS headers.
 	protocol protocolConfig
 	// HighLevel's webhooks and freshness (issue 12).
@@ -271,10 +275,46 @@ func newFlagSet(cfg *config) *flag.FlagSet {
 	// The embedded sandbox's knobs, under a sandbox- prefix.
 	sfs := flag.NewFlagSet("sandbox", flag.ContinueOnError)
 	cfg.sandbox.RegisterFlags(sfs)
+	var names []string
+	sfs.VisitAll(func(f *flag.Flag) { names = append(names, f.Name) })
 	sfs.VisitAll(func(f *flag.Flag) {
-		fs.Var(f.Value, "sandbox-"+f.Name, "embedded sandbox (no -upstream-url): "+f.Usage)
+		fs.Var(f.Value, "sandbox-"+f.Name, "embedded sandbox (no -upstream-url): "+sandboxUsage(f.Usage, names))
 	})
 	return fs
+}
+
+// sandboxUsage rewrites the sandbox's help text of a flag for the
+// gateway, where its flags carry a sandbox- prefix: "-latency" there is
+// "-sandbox-latency" here.
+func sandboxUsage(usage string, names []string) string {
+	// Longest names first, so that -rate-max is not taken for -rate.
+	sorted := slices.Clone(names)
+	slices.SortFunc(sorted, func(a, b string) int { return len(b) - len(a) })
+	var b strings.Builder
+	for i := 0; i < len(usage); {
+		if usage[i] == '-' && (i == 0 || !isFlagChar(usage[i-1])) {
+			matched := false
+			for _, n := range sorted {
+				end := i + 1 + len(n)
+				if strings.HasPrefix(usage[i+1:], n) && (end == len(usage) || !isFlagChar(usage[end])) {
+					b.WriteString("-sandbox-" + n)
+					i, matched = end, true
+					break
+				}
+			}
+			if matched {
+				continue
+			}
+		}
+		b.WriteByte(usage[i])
+		i++
+	}
+	return b.String()
+}
+
+// isFlagChar reports whether c can be part of a flag's name.
+func isFlagChar(c byte) bool {
+	return c == '-' || c == '_' || '0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z'
 }
 
 // applyEnv sets every flag that has an environment variable and was not
@@ -289,7 +329,8 @@ func applyEnv(fs *flag.FlagSet, lookup func(string) (string, bool)) error {
 		}
 		if v, ok := lookup(envName(f.Name)); ok {
 			if err := fs.Set(f.Name, v); err != nil {
-				errs = append(errs, fmt.Errorf("%s=%q: %w", envName(f.Name), v, err))
+				errs = append(errs, fmt.Errorf("%s %q (from the environment): %w", setting(f.Name), v, err))
+				_ = f.Value.Set(f.DefValue) // reported once, not again by the checks
 			}
 		}
 	})
@@ -297,30 +338,45 @@ func applyEnv(fs *flag.FlagSet, lookup func(string) (string, bool)) error {
 }
 
 // parseConfig reads flags, then the environment, and checks the result.
+// Every problem found is reported at once (a *configError); -h prints the
+// full usage to usageOut and returns flag.ErrHelp.
 func parseConfig(args []string, lookup func(string) (string, bool), usageOut *os.File) (*config, error) {
 	cfg := &config{}
 	fs := newFlagSet(cfg)
-	if usageOut != nil {
-		fs.SetOutput(usageOut)
+	rest, parseErrs := parseAll(fs, args, setting)
+	if len(parseErrs) == 1 && errors.Is(parseErrs[0], flag.ErrHelp) {
+		if usageOut != nil {
+			fs.SetOutput(usageOut)
+		}
+		printUsage(fs)
+		return nil, flag.ErrHelp
 	}
-	fs.Usage = func() {
-		out := fs.Output()
-		fmt.Fprintf(out, "Usage: gateway [flags]\n       gateway schema   (print the GraphQL SDL)\n       gateway sandbox  (serve the sandbox Contacts API alone; -h for its flags)\n       gateway keys     (create, list and revoke gateway API keys for managed mode; -h for help)\n\n")
-		fmt.Fprintf(out, "Every flag can also be set with an environment variable, e.g. -upstream-url as %s.\n\n", envName("upstream-url"))
-		fs.PrintDefaults()
+	var p problems
+	for _, err := range parseErrs {
+		p.add(err)
 	}
-	if err := fs.Parse(args); err != nil {
-		return nil, err
+	if len(rest) > 0 {
+		p.add(fmt.Errorf("unexpected argument %q", rest[0]))
 	}
-	if fs.NArg() > 0 {
-		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
-	}
-	if err := applyEnv(fs, lookup); err != nil {
-		return nil, err
-	}
+	p.add(applyEnv(fs, lookup))
 	cfg.explicit = map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { cfg.explicit[f.Name] = true })
-	return cfg, cfg.validate()
+	// Checked even after a bad flag, which keeps its default: every
+	// problem is reported in one go.
+	p.add(cfg.sandboxManaged())
+	p.add(cfg.validate())
+	if err := p.err(); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+// printUsage writes the full usage of the serve command to fs's output.
+func printUsage(fs *flag.FlagSet) {
+	out := fs.Output()
+	fmt.Fprintf(out, "Usage: gateway [flags]\n       gateway schema   (print the GraphQL SDL, schema.graphqls as it is)\n       gateway sandbox  (serve the sandbox Contacts API alone; -h for its flags)\n       gateway keys     (create, list and revoke gateway API keys for managed mode; -h for help)\n\n")
+	fmt.Fprintf(out, "Every flag can also be set with an environment variable, e.g. -upstream-url as %s.\n\n", envName("upstream-url"))
+	fs.PrintDefaults()
 }
 
 // setting names a flag and its environment variable, for error messages:
@@ -329,26 +385,39 @@ func setting(flagName string) string {
 	return "-" + flagName + " (" + envName(flagName) + ")"
 }
 
-// validate names the first bad setting.
+// validate checks every setting and reports every bad one at once (see
+// configError), so that a user fixes them all in one go.
 func (c *config) validate() error {
+	var p problems
+	p.add(c.validateBasics())
+	p.add(c.validateIsolation())
+	p.add(c.conn.validate(c.requestTimeout))
+	p.add(c.validateStale())
+	p.add(c.webhooks.validate())
+	return p.err()
+}
+
+// validateBasics checks the general, cache, budget, limit and auth settings.
+func (c *config) validateBasics() error {
+	var errs []error
 	if _, _, err := net.SplitHostPort(c.addr); err != nil {
-		return fmt.Errorf("%s %q: %w", setting("addr"), c.addr, err)
+		errs = append(errs, fmt.Errorf("%s %q: %w", setting("addr"), c.addr, err))
 	}
 	if c.upstreamURL != "" {
 		u, err := url.Parse(c.upstreamURL)
 		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-			return fmt.Errorf("%s %q: must be an absolute http(s) URL", setting("upstream-url"), c.upstreamURL)
+			errs = append(errs, fmt.Errorf("%s %q: must be an absolute http(s) URL", setting("upstream-url"), c.upstreamURL))
 		}
 	}
 	for name, d := range map[string]time.Duration{
 		"upstream-timeout": c.upstreamTimeout, "request-timeout": c.requestTimeout, "shutdown-timeout": c.shutdownTimeout,
 	} {
 		if d <= 0 {
-			return fmt.Errorf("%s %v: must be positive", setting(name), d)
+			errs = append(errs, fmt.Errorf("%s %v: must be positive", setting(name), d))
 		}
 	}
 	if c.cacheMaxBytes < 0 {
-		return fmt.Errorf("%s %d: must not be negative (0 switches the cache off)", setting("cache-max-bytes"), c.cacheMaxBytes)
+		errs = append(errs, fmt.Errorf("%s %d: must not be negative (0 switches the cache off)", setting("cache-max-bytes"), c.cacheMaxBytes))
 	}
 	for name, d := range map[string]time.Duration{
 		"cache-contact-ttl": c.cacheTTLs.Contact, "cache-list-ttl": c.cacheTTLs.Lists, "cache-search-ttl": c.cacheTTLs.Search,
@@ -356,11 +425,11 @@ func (c *config) validate() error {
 		"budget-max-wait": c.budget.MaxWait, "rejected-token-backoff": c.rejectedBackoff,
 	} {
 		if d <= 0 {
-			return fmt.Errorf("%s %v: must be positive", setting(name), d)
+			errs = append(errs, fmt.Errorf("%s %v: must be positive", setting(name), d))
 		}
 	}
 	if c.upstreamPerLoc < 1 {
-		return fmt.Errorf("%s %d: must be at least 1", setting("upstream-concurrency"), c.upstreamPerLoc)
+		errs = append(errs, fmt.Errorf("%s %d: must be at least 1", setting("upstream-concurrency"), c.upstreamPerLoc))
 	}
 	for name, v := range map[string]int{
 		"rate-max": c.budget.Max, "rate-daily": c.budget.Daily, "retry-attempts": c.retry.MaxAttempts,
@@ -369,14 +438,8 @@ func (c *config) validate() error {
 		"max-query-tokens": c.limits.MaxTokens, "max-query-selections": c.limits.MaxSelections, "max-query-repeated-fields": c.limits.MaxRepeatedFields,
 	} {
 		if v < 1 {
-			return fmt.Errorf("%s %d: must be at least 1", setting(name), v)
+			errs = append(errs, fmt.Errorf("%s %d: must be at least 1", setting(name), v))
 		}
-	}
-	if err := c.validateIsolation(); err != nil {
-		return err
-	}
-	if err := c.webhooks.validate(); err != nil {
-		return err
 	}
 	il := c.inputLimits
 	for name, v := range map[string]int{
@@ -388,11 +451,11 @@ func (c *config) validate() error {
 		"max-sort-fields": il.SortFields,
 	} {
 		if v < 1 {
-			return fmt.Errorf("%s %d: must be at least 1", setting(name), v)
+			errs = append(errs, fmt.Errorf("%s %d: must be at least 1", setting(name), v))
 		}
 	}
 	if c.maxBodyBytes < 1024 {
-		return fmt.Errorf("%s %d: must be at least 1024", setting("max-body-bytes"), c.maxBodyBytes)
+		errs = append(errs, fmt.Errorf("%s %d: must be at least 1024", setting("max-body-bytes"), c.maxBodyBytes))
 	}
 	switch c.authMode {
 	case "passthrough":
@@ -402,57 +465,54 @@ func (c *config) validate() error {
 			"oauth-store-key": c.oauthStoreKey, "oauth-state-key": c.oauthStateKey,
 		} {
 			if v == "" {
-				return fmt.Errorf("%s: required with -auth-mode managed", setting(name))
+				errs = append(errs, fmt.Errorf("%s: required with -auth-mode managed", setting(name)))
 			}
 		}
-		if _, err := oauth.ParseKey(c.oauthStoreKey); err != nil {
-			return fmt.Errorf("%s: %w", setting("oauth-store-key"), err)
-		}
-		if _, err := oauth.ParseKey(c.oauthStateKey); err != nil {
-			return fmt.Errorf("%s: %w", setting("oauth-state-key"), err)
+		for name, v := range map[string]string{"oauth-store-key": c.oauthStoreKey, "oauth-state-key": c.oauthStateKey} {
+			if _, err := oauth.ParseKey(v); err != nil && v != "" {
+				errs = append(errs, fmt.Errorf("%s: %w", setting(name), err))
+			}
 		}
 		if c.jwtJWKSURL != "" && c.jwtPublicKey != "" {
-			return fmt.Errorf("%s and %s exclude each other", setting("jwt-jwks-url"), setting("jwt-public-key"))
+			errs = append(errs, fmt.Errorf("%s and %s exclude each other", setting("jwt-jwks-url"), setting("jwt-public-key")))
 		}
 	default:
-		return fmt.Errorf("%s %q: must be passthrough or managed", setting("auth-mode"), c.authMode)
-	}
-	if err := c.conn.validate(c.requestTimeout); err != nil {
-		return err
+		errs = append(errs, fmt.Errorf("%s %q: must be passthrough or managed", setting("auth-mode"), c.authMode))
 	}
 	if err := c.subs.validate(); err != nil {
 		return err
 	}
 	if err := server.CheckOrigins(c.origins()); err != nil {
-		return fmt.Errorf("%s: %w", setting("cors-origins"), err)
+		errs = append(errs, fmt.Errorf("%s: %w", setting("cors-origins"), err))
 	}
 	if _, err := parseLevel(c.logLevel); err != nil {
-		return err
+		errs = append(errs, err)
 	}
 	if c.logFormat != "text" && c.logFormat != "json" {
-		return fmt.Errorf("%s %q: must be text or json", setting("log-format"), c.logFormat)
+		errs = append(errs, fmt.Errorf("%s %q: must be text or json", setting("log-format"), c.logFormat))
 	}
 	if err := c.validateProtocol(); err != nil {
-		return err
+		errs = append(errs, err)
 	}
-	return c.validateStale()
+	return errors.Join(errs...)
 }
 
 // validateStale checks the settings of stale answers and refresh-ahead.
 func (c *config) validateStale() error {
+	var errs []error
 	if c.cacheStale < 0 {
-		return fmt.Errorf("%s %v: must not be negative (0 switches stale answers off)", setting("cache-stale"), c.cacheStale)
+		errs = append(errs, fmt.Errorf("%s %v: must not be negative (0 switches stale answers off)", setting("cache-stale"), c.cacheStale))
 	}
 	if !(c.refreshAhead >= 0 && c.refreshAhead < 1) {
-		return fmt.Errorf("%s %v: must be at least 0 (off) and below 1", setting("refresh-ahead"), c.refreshAhead)
+		errs = append(errs, fmt.Errorf("%s %v: must be at least 0 (off) and below 1", setting("refresh-ahead"), c.refreshAhead))
 	}
 	if !(c.refreshShare > 0 && c.refreshShare <= 1) {
-		return fmt.Errorf("%s %v: must be above 0 and at most 1", setting("refresh-share"), c.refreshShare)
+		errs = append(errs, fmt.Errorf("%s %v: must be above 0 and at most 1", setting("refresh-share"), c.refreshShare))
 	}
 	if c.refreshHotKeys < 1 {
-		return fmt.Errorf("%s %d: must be at least 1", setting("refresh-hot-keys"), c.refreshHotKeys)
+		errs = append(errs, fmt.Errorf("%s %d: must be at least 1", setting("refresh-hot-keys"), c.refreshHotKeys))
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // staleSettings returns the server's settings of stale answers and
@@ -538,11 +598,12 @@ func (c *config) managed(ctx context.Context, logger *slog.Logger) (*server.Mana
 // validateIsolation checks the settings of the circuit breakers and of the
 // retries' deadline rule (issue 10).
 func (c *config) validateIsolation() error {
+	var errs []error
 	for name, d := range map[string]time.Duration{
 		"breaker-window": c.breaker.Window, "retry-min-attempt": c.retry.MinAttempt,
 	} {
 		if d <= 0 {
-			return fmt.Errorf("%s %v: must be positive", setting(name), d)
+			errs = append(errs, fmt.Errorf("%s %v: must be positive", setting(name), d))
 		}
 	}
 	for name, v := range map[string]int{
@@ -550,58 +611,59 @@ func (c *config) validateIsolation() error {
 		"breaker-max-locations": c.breaker.MaxLocations,
 	} {
 		if v < 1 {
-			return fmt.Errorf("%s %d: must be at least 1", setting(name), v)
+			errs = append(errs, fmt.Errorf("%s %d: must be at least 1", setting(name), v))
 		}
 	}
 	if r := c.breaker.FailureRatio; !(r > 0 && r <= 1) {
-		return fmt.Errorf("%s %v: must be over 0 and at most 1", setting("breaker-failure-ratio"), r)
+		errs = append(errs, fmt.Errorf("%s %v: must be over 0 and at most 1", setting("breaker-failure-ratio"), r))
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
-// validate names the first bad connection setting. The write timeout must
+// validate checks every connection setting. The write timeout must
 // leave a request its body's time and its whole run, or an answer that
 // was computed could not be written.
 func (c connConfig) validate(requestTimeout time.Duration) error {
+	var errs []error
 	for name, d := range map[string]time.Duration{
 		"read-header-timeout": c.readHeaderTimeout, "body-read-timeout": c.bodyReadTimeout, "idle-timeout": c.idleTimeout,
 	} {
 		if d <= 0 {
-			return fmt.Errorf("%s %v: must be positive", setting(name), d)
+			errs = append(errs, fmt.Errorf("%s %v: must be positive", setting(name), d))
 		}
 	}
 	if c.writeTimeout < 0 {
-		return fmt.Errorf("%s %v: must not be negative (0 derives it)", setting("write-timeout"), c.writeTimeout)
+		errs = append(errs, fmt.Errorf("%s %v: must not be negative (0 derives it)", setting("write-timeout"), c.writeTimeout))
 	}
-	if c.writeTimeout != 0 && c.writeTimeout < requestTimeout+c.bodyReadTimeout {
-		return fmt.Errorf("%s %v: must be at least -request-timeout + -body-read-timeout (%v), or a request's answer could not be written",
-			setting("write-timeout"), c.writeTimeout, requestTimeout+c.bodyReadTimeout)
+	if c.writeTimeout > 0 && c.writeTimeout < requestTimeout+c.bodyReadTimeout {
+		errs = append(errs, fmt.Errorf("%s %v: must be at least -request-timeout + -body-read-timeout (%v), or a request's answer could not be written",
+			setting("write-timeout"), c.writeTimeout, requestTimeout+c.bodyReadTimeout))
 	}
 	for name, v := range map[string]int{
 		"max-concurrent-requests": c.maxConcurrentRequests, "max-conns-per-client": c.maxConnsPerClient,
 		"max-location-id-bytes": c.maxLocationIDBytes,
 	} {
 		if v < 1 {
-			return fmt.Errorf("%s %d: must be at least 1", setting(name), v)
+			errs = append(errs, fmt.Errorf("%s %d: must be at least 1", setting(name), v))
 		}
 	}
 	if c.maxHeaderBytes < 4096 {
-		return fmt.Errorf("%s %d: must be at least 4096", setting("max-header-bytes"), c.maxHeaderBytes)
+		errs = append(errs, fmt.Errorf("%s %d: must be at least 4096", setting("max-header-bytes"), c.maxHeaderBytes))
 	}
 	if c.maxTokenBytes < 256 {
-		return fmt.Errorf("%s %d: must be at least 256 (HighLevel's JWTs are about 1 KB)", setting("max-token-bytes"), c.maxTokenBytes)
+		errs = append(errs, fmt.Errorf("%s %d: must be at least 256 (HighLevel's JWTs are about 1 KB)", setting("max-token-bytes"), c.maxTokenBytes))
 	}
 	if c.maxTokenBytes > c.maxHeaderBytes {
-		return fmt.Errorf("%s %d: must not exceed %s (%d): the header could not hold such a token",
-			setting("max-token-bytes"), c.maxTokenBytes, setting("max-header-bytes"), c.maxHeaderBytes)
+		errs = append(errs, fmt.Errorf("%s %d: must not exceed %s (%d): the header could not hold such a token",
+			setting("max-token-bytes"), c.maxTokenBytes, setting("max-header-bytes"), c.maxHeaderBytes))
 	}
 	if c.credentialCacheBytes < 64<<10 {
-		return fmt.Errorf("%s %d: must be at least 65536", setting("credential-cache-bytes"), c.credentialCacheBytes)
+		errs = append(errs, fmt.Errorf("%s %d: must be at least 65536", setting("credential-cache-bytes"), c.credentialCacheBytes))
 	}
 	if _, err := c.exempt(); err != nil {
-		return err
+		errs = append(errs, err)
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // exempt parses -conn-limit-exempt.

@@ -29,28 +29,6 @@ import (
 	"github.com/ghl-graphql/gateway/upstream/sandbox"
 )
 
-// exampleQuery is pre-filled in GraphiQL on the sandbox: the full snapshot
-// of one contact.
-const exampleQuery = `# The full snapshot of a contact in one request.
-# Press play to run it; the Docs are on the left.
-query Snapshot($first: Int = 1) {
-  contacts(first: $first) {
-    totalCount
-    nodes {
-      id
-      name
-      email
-      phone
-      tags
-      customFields { fieldId value }
-      tasks { id title dueDate completed }
-      notes { id body dateAdded }
-      appointments { id title startTime status }
-    }
-  }
-}
-`
-
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -58,7 +36,7 @@ func main() {
 		if errors.Is(err, flag.ErrHelp) {
 			os.Exit(0)
 		}
-		fmt.Fprintln(os.Stderr, "gateway:", err)
+		printConfigError(os.Stderr, err)
 		os.Exit(2)
 	}
 }
@@ -69,8 +47,7 @@ func run(ctx context.Context, args []string, stdout, stderr *os.File) error {
 	if len(args) > 0 {
 		switch args[0] {
 		case "schema":
-			_, err := io.WriteString(stdout, server.SchemaSDL())
-			return err
+			return runSchema(args[1:], stdout, stderr)
 		case "sandbox":
 			return runSandbox(ctx, args[1:], stdout, stderr)
 		case "keys":
@@ -97,6 +74,21 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger, stdout io.Writ
 			return err
 		}
 		defer stopSandbox()
+	}
+
+	// Listen first: the banner, GraphiQL's examples and managed mode
+	// against the sandbox need the real address (-addr may end in :0).
+	tcp, err := net.Listen("tcp", cfg.addr)
+	if err != nil {
+		return fmt.Errorf("-addr %q: %w", cfg.addr, err)
+	}
+	defer tcp.Close()
+	url := "http://" + tcp.Addr().String()
+	var notes []string
+	if sb != nil && cfg.authMode == "managed" {
+		if notes, err = cfg.prepareSandboxManaged(sb, baseURL, url); err != nil {
+			return err
+		}
 	}
 
 	httpClient := upstream.NewHTTPClient()
@@ -136,8 +128,13 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger, stdout io.Writ
 			pg.SubscriptionEndpoint = server.GraphQLPath // subscribe in one tab, mutate in another
 		}
 		if sb != nil {
-			pg.DefaultQuery = exampleQuery
-			pg.DefaultHeaders = map[string]string{"Authorization": "Bearer " + sb.DefaultToken()}
+			pg.Tabs = exampleTabs(sb.ExampleContact(sb.Locations()[0]), cfg.subs.enabled)
+			if cfg.authMode != "managed" {
+				pg.DefaultHeaders = map[string]string{"Authorization": "Bearer " + sb.DefaultToken()}
+			} else {
+				// The key is made after start (gateway keys create): say where it goes.
+				pg.DefaultHeaders = map[string]string{"Authorization": "Bearer PASTE_THE_KEY_OF_gateway_keys_create"}
+			}
 		}
 		scfg.Playground = pg
 	}
@@ -157,6 +154,7 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger, stdout io.Writ
 		}
 		scfg.PersistedOperations = ops
 	}
+	warnRefuseAll(logger, cfg, scfg.PersistedOperations, scfg.Managed)
 	switch cfg.auditLog {
 	case "":
 	case "-":
@@ -193,24 +191,29 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger, stdout io.Writ
 		return err
 	}
 
-	tcp, err := net.Listen("tcp", cfg.addr)
-	if err != nil {
-		return fmt.Errorf("-addr %q: %w", cfg.addr, err)
-	}
 	exempt, _ := cfg.conn.exempt() // checked by validate
 	ln := server.LimitConnsPerClient(tcp, server.ClientConnLimit{Max: cfg.conn.maxConnsPerClient, Exempt: exempt})
 	srv := newHTTPServer(cfg, handler, logger)
+	for _, n := range notes {
+		logger.Info("managed mode against the sandbox: " + n)
+	}
 	// Shutdown does not wait for hijacked WebSockets: closing the bus ends
 	// their subscriptions with an error and complete.
 	srv.RegisterOnShutdown(bus.Close)
-	url := "http://" + ln.Addr().String()
 	fmt.Fprintf(stdout, "GraphQL endpoint: %s%s\n", url, server.GraphQLPath)
 	if cfg.playground {
-		fmt.Fprintf(stdout, "GraphiQL:         %s/\n", url)
+		hint := "open it in a browser: tabs of examples"
+		if sb != nil && cfg.authMode != "managed" {
+			hint += " with a working token"
+		}
+		fmt.Fprintf(stdout, "GraphiQL:         %s/   (%s)\n", url, hint)
 	}
 	if sb != nil {
 		fmt.Fprintf(stdout, "Upstream:         built-in sandbox at %s (locations %v)\n", baseURL, sb.Locations())
-		fmt.Fprintf(stdout, "Sandbox token:    %s\n", sb.DefaultToken())
+		if cfg.authMode != "managed" {
+			fmt.Fprintf(stdout, "Sandbox token:    %s\n", sb.DefaultToken())
+		}
+		printSandboxBanner(stdout, cfg, sb, url)
 	} else {
 		fmt.Fprintf(stdout, "Upstream:         %s\n", baseURL)
 	}
@@ -303,7 +306,23 @@ func runSandbox(ctx context.Context, args []string, stdout, stderr *os.File) err
 	addr := fs.String("addr", "127.0.0.1:4010", "address to listen on")
 	hookURL := fs.String("webhook-url", "", "deliver signed webhooks (like HighLevel's) of every change to this URL, e.g. http://127.0.0.1:8080"+server.WebhookPath+"; the public key is printed at start")
 	cfg.RegisterFlags(fs)
-	if err := fs.Parse(args); err != nil {
+	// As the gateway's: every bad flag at once, one line each; -h the usage.
+	rest, errs := parseAll(fs, args, func(name string) string { return "-" + name })
+	if len(errs) == 1 && errors.Is(errs[0], flag.ErrHelp) {
+		fs.SetOutput(stderr)
+		fmt.Fprintf(stderr, "Usage: gateway sandbox [flags]\n")
+		fs.PrintDefaults()
+		return flag.ErrHelp
+	}
+	var p problems
+	for _, err := range errs {
+		p.add(err)
+	}
+	if len(rest) > 0 {
+		p.add(fmt.Errorf("unexpected argument %q", rest[0]))
+	}
+	if err := p.err(); err != nil {
+		err.(*configError).hint = "run 'gateway sandbox -h' for its flags and their defaults"
 		return err
 	}
 	sb, err := sandbox.New(cfg)
@@ -324,5 +343,9 @@ func runSandbox(ctx context.Context, args []string, stdout, stderr *os.File) err
 	srv := &http.Server{Handler: sb, ReadHeaderTimeout: 10 * time.Second}
 	fmt.Fprintf(stdout, "Sandbox Contacts API: http://%s/\nLocations: %v\nToken (read+write, first location): %s\n",
 		ln.Addr(), sb.Locations(), sb.DefaultToken())
+	for i, loc := range sb.Locations() {
+		fmt.Fprintf(stdout, "Location %d: %s, example contact %s, token (read+write): %s\n", i+1, loc, sb.ExampleContact(loc),
+			sb.AccessToken(loc, sandbox.ScopeContactsRead, sandbox.ScopeContactsWrite))
+	}
 	return serveUntil(ctx, srv, ln, 10*time.Second, slog.New(slog.DiscardHandler))
 }

@@ -577,8 +577,24 @@ func TestBinary(t *testing.T) {
 				t.Errorf("schema lacks %q", want)
 			}
 		}
-		if string(out) != server.SchemaSDL() {
-			t.Error("gateway schema differs from server.SchemaSDL()")
+		file, err := os.ReadFile(filepath.Join("..", "..", "schema.graphqls"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(out, file) {
+			t.Error("gateway schema differs from schema.graphqls")
+		}
+		// -h is help, not the schema; an argument is refused.
+		cmd = exec.Command(bin, "schema", "-h")
+		cmd.Env = cleanEnv()
+		help, err := cmd.CombinedOutput()
+		if err != nil || !bytes.Contains(help, []byte("Usage: gateway schema")) || bytes.Contains(help, []byte("type Query")) {
+			t.Errorf("gateway schema -h: %v\n%s", err, help)
+		}
+		cmd = exec.Command(bin, "schema", "extra")
+		cmd.Env = cleanEnv()
+		if out, err := cmd.CombinedOutput(); err == nil || !bytes.Contains(out, []byte(`"extra"`)) {
+			t.Errorf("gateway schema extra: %v\n%s", err, out)
 		}
 	})
 
@@ -710,6 +726,8 @@ func TestManagedModeConfig(t *testing.T) {
 		"GATEWAY_AUTH_MODE": "managed", "GATEWAY_OAUTH_CLIENT_ID": "id", "GATEWAY_OAUTH_CLIENT_SECRET": "secret",
 		"GATEWAY_OAUTH_REDIRECT_URL": "https://gw.example.com/oauth/callback",
 		"GATEWAY_OAUTH_STORE_KEY":    key, "GATEWAY_OAUTH_STATE_KEY": key,
+		// Against HighLevel: with the embedded sandbox the app's settings are generated.
+		"GATEWAY_UPSTREAM_URL": "https://services.leadconnectorhq.com/",
 	}
 	with := func(k, v string) map[string]string {
 		m := map[string]string{}

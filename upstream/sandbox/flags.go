@@ -11,7 +11,7 @@ import (
 // RegisterFlags defines the sandbox's flags on fs, bound to c: -seed
 // -locations -contacts -latency -jitter -rate-max -rate-interval
 // -rate-daily -fault-rate -fault-kinds (comma list) -fault-ops (comma list)
-// -fault-max -strict-list-items -slow-delay. Each flag's default is c's current value, or the value New
+// -fault-max -strict-list-items -slow-delay -token-lifetime. Each flag's default is c's current value, or the value New
 // would use for a zero field.
 func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	orDefault := func(v, def int) int {
@@ -38,6 +38,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.Faults.Max, "fault-max", c.Faults.Max, "most faults injected, then none (0: no limit)")
 	fs.BoolVar(&c.StrictListItems, "strict-list-items", c.StrictListItems, "search and listing items carry only the spec's ContactsSearchSchema fields (no name, no phone)")
 	fs.DurationVar(&c.Faults.SlowDelay, "slow-delay", c.Faults.SlowDelay, "wait of the slow fault (0: 5s)")
+	fs.DurationVar(&c.AccessTokenLifetime, "token-lifetime", c.AccessTokenLifetime, "lifetime of the access tokens its OAuth token endpoint issues (0: 24h, as HighLevel's)")
 }
 
 // kindsFlag is a comma list of fault kinds.

@@ -19,6 +19,7 @@ import (
 	"crypto/subtle"
 	"encoding/hex"
 	"fmt"
+	"html/template"
 	"mime"
 	"net/http"
 	"net/url"
@@ -32,6 +33,10 @@ import (
 const (
 	// oauthTokenPath is HighLevel's token endpoint.
 	oauthTokenPath = "/oauth/token"
+	// ConsentPath is the sandbox's marketplace consent page, HighLevel's
+	// /oauth/chooselocation: a gateway in managed mode sends the admin's
+	// browser there (its -oauth-auth-url) to install the app.
+	ConsentPath = "/oauth/chooselocation"
 	// DefaultAccessTokenLifetime is how long an access token issued by the
 	// token endpoint works unless SetAccessTokenLifetime says otherwise: a
 	// day, like HighLevel's.
@@ -395,4 +400,75 @@ func (s *Server) installerID(locationID string) string {
 func stableID(key string) string {
 	sum := sha256.Sum256([]byte(key))
 	return hex.EncodeToString(sum[:10])
+}
+
+// consentPage is the sandbox's install page: one button per location.
+var consentPage = template.Must(template.New("consent").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Sandbox: install {{.Client}}</title>
+<style>body{font-family:system-ui,sans-serif;max-width:40rem;margin:3rem auto;padding:0 1rem}
+a.loc{display:block;margin:.5rem 0;padding:.75rem 1rem;border:1px solid #888;border-radius:.5rem;text-decoration:none}</style>
+</head><body>
+<h1>Install “{{.Client}}”</h1>
+<p>This is the built-in sandbox playing HighLevel's marketplace consent page. The app asks for: <code>{{.Scope}}</code>.</p>
+<p>Choose the location (sub-account) to install it on:</p>
+{{range .Choices}}<a class="loc" href="{{.URL}}">Location <code>{{.ID}}</code></a>
+{{end}}</body></html>
+`))
+
+// serveConsent serves GET /oauth/chooselocation: without a location
+// parameter, the page of locations to choose from; with one (the choice),
+// a redirect to the app's redirect_uri with a fresh authorization code
+// and the state it was given, as HighLevel's page does once the user
+// approves.
+func (s *Server) serveConsent(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet {
+		writeJSON(w, http.StatusNotFound, errorBody{StatusCode: http.StatusNotFound, Message: "Cannot " + r.Method + " " + ConsentPath})
+		return
+	}
+	q := r.URL.Query()
+	clientID, state, scope := q.Get("client_id"), q.Get("state"), q.Get("scope")
+	redirect, err := url.Parse(q.Get("redirect_uri"))
+	switch {
+	case q.Get("response_type") != "code":
+		http.Error(w, "response_type must be code", http.StatusBadRequest)
+		return
+	case err != nil || (redirect.Scheme != "http" && redirect.Scheme != "https") || redirect.Host == "":
+		http.Error(w, "redirect_uri must be an absolute http(s) URL", http.StatusBadRequest)
+		return
+	}
+	s.oauth.mu.Lock()
+	_, known := s.oauth.clients[clientID]
+	s.oauth.mu.Unlock()
+	if !known {
+		http.Error(w, fmt.Sprintf("no app with client_id %q is registered with the sandbox", clientID), http.StatusBadRequest)
+		return
+	}
+	if loc := q.Get("location"); loc != "" {
+		code := s.AuthorizationCode(clientID, loc, strings.Fields(scope)...)
+		if code == "" {
+			http.Error(w, fmt.Sprintf("the sandbox has no location %q", loc), http.StatusBadRequest)
+			return
+		}
+		back := redirect.Query()
+		back.Set("code", code)
+		if state != "" {
+			back.Set("state", state)
+		}
+		redirect.RawQuery = back.Encode()
+		http.Redirect(w, r, redirect.String(), http.StatusFound)
+		return
+	}
+	type choice struct{ ID, URL string }
+	var choices []choice
+	for _, loc := range s.Locations() {
+		c := url.Values{}
+		for k, v := range q {
+			c[k] = v
+		}
+		c.Set("location", loc)
+		choices = append(choices, choice{ID: loc, URL: ConsentPath + "?" + c.Encode()})
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	_ = consentPage.Execute(w, map[string]any{"Client": clientID, "Scope": scope, "Choices": choices})
 }

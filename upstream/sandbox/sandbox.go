@@ -91,6 +91,9 @@ type Config struct {
 	// no phone. Off by default: the full contacts are what the gateway
 	// shows today.
 	StrictListItems bool
+	// AccessTokenLifetime is how long the OAuth token endpoint's access
+	// tokens work; 0 means DefaultAccessTokenLifetime.
+	AccessTokenLifetime time.Duration
 }
 
 // RateLimit bounds the calls of each location, like HighLevel's per-location
@@ -199,6 +202,10 @@ func New(cfg Config) (*Server, error) {
 		oauth:   newOAuthServer(),
 	}
 	s.strictLists.Store(cfg.StrictListItems)
+	if cfg.AccessTokenLifetime < 0 {
+		return nil, fmt.Errorf("%w: access token lifetime must not be negative", ErrInvalidConfig)
+	}
+	s.SetAccessTokenLifetime(cfg.AccessTokenLifetime)
 	for _, op := range upstream.Operations() {
 		s.calls[op.ID] = new(atomic.Int64)
 		s.applied[op.ID] = new(atomic.Int64)
@@ -428,6 +435,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	path := r.URL.EscapedPath()
 	if path == oauthTokenPath {
 		s.serveOAuthToken(w, r)
+		return
+	}
+	if path == ConsentPath {
+		s.serveConsent(w, r)
 		return
 	}
 	rt, params, ok := s.router.match(r.Method, path)

@@ -116,7 +116,46 @@ func seedStore(seed int64, locations, perLocation int, now func() time.Time) *st
 			st.insert(rec)
 		}
 	}
+	completeExamples(seed, st)
 	return st
+}
+
+// streamExample is the PCG stream of what completeExamples adds, so that
+// the rest of the seed data (IDs, counts) is the same as without it.
+const streamExample = 0x5eed_e8a1
+
+// completeExamples gives the example contact of each location (its oldest,
+// see Server.ExampleContact) at least one task, note and appointment, so
+// that the snapshot a new user is pointed at shows every list filled in.
+// Only the kinds it lacks are added.
+func completeExamples(seed int64, st *store) {
+	r := rand.New(rand.NewPCG(uint64(seed), streamExample))
+	for _, loc := range st.order {
+		ids := st.contactIDs(loc)
+		if len(ids) == 0 {
+			continue
+		}
+		rec := st.byID[ids[0]]
+		g := &contactGen{r: r, l: st.locs[loc], st: st}
+		// children draws each kind's count from 0 up; a few draws give one
+		// of each (each draw has a 2/3 chance at least of a kind).
+		for range 64 {
+			if len(rec.tasks) > 0 && len(rec.notes) > 0 && len(rec.appts) > 0 {
+				break
+			}
+			extra := &contactRec{c: rec.c, added: rec.added, updated: rec.updated}
+			g.children(extra)
+			if len(rec.tasks) == 0 && len(extra.tasks) > 0 {
+				rec.tasks = extra.tasks[:1]
+			}
+			if len(rec.notes) == 0 && len(extra.notes) > 0 {
+				rec.notes = extra.notes[:1]
+			}
+			if len(rec.appts) == 0 && len(extra.appts) > 0 {
+				rec.appts = extra.appts[:1]
+			}
+		}
+	}
 }
 
 // seedLocation draws a location's fixed parts.
@@ -418,4 +457,17 @@ func slug(s string) string {
 		}
 	}
 	return b.String()
+}
+
+// ExampleContact returns the ID of the location's example contact: its
+// oldest, which the seed data gives at least one task, note and
+// appointment, so that a snapshot of it shows every part. Start-up banners
+// and GraphiQL's examples point new users at it. It returns "" for an
+// unknown location or one without contacts.
+func (s *Server) ExampleContact(locationID string) string {
+	ids := s.store.contactIDs(locationID)
+	if len(ids) == 0 {
+		return ""
+	}
+	return ids[0]
 }
