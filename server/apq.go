@@ -13,6 +13,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"encoding/hex"
 	"encoding/json"
@@ -95,8 +96,18 @@ type apqRef struct {
 // nil store switches APQ off (hash-only requests: PersistedQueryNotSupported,
 // unless allow names the hash). allow, when not nil, is the allow-list: its
 // hashes resolve too, and only its queries are kept.
+// persistedQueryKey is the key of Apollo's extension, looked for in bodies.
+var persistedQueryKey = []byte(`"persistedQuery"`)
+
 func withAPQ(store APQStore, allow PersistedOperations, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Most requests carry no persisted query: tell them by a look at the
+		// bytes rather than a decode of the whole body (the warm path). A
+		// key spelled with escapes is then an ordinary request.
+		if body, ok := requestBody(r); r.Method == http.MethodPost && ok && !bytes.Contains(body, persistedQueryKey) {
+			next.ServeHTTP(w, r)
+			return
+		}
 		var ref apqRef
 		switch r.Method {
 		case http.MethodPost:
@@ -106,6 +117,10 @@ func withAPQ(store APQStore, allow PersistedOperations, next http.Handler) http.
 				return
 			}
 		case http.MethodGet:
+			if !strings.Contains(r.URL.RawQuery, "persistedQuery") {
+				next.ServeHTTP(w, r)
+				return
+			}
 			vals := r.URL.Query()
 			if s := vals.Get("query"); s != "" {
 				ref.Query = &s

@@ -408,12 +408,6 @@ func withCredential(learned *auth.Learned, lim credentialLimits, next http.Handl
 			writeError(w, r, errcode.New(errcode.CodeUnauthenticated, "%s", auth.DescribeMalformedAuthorization(r.Header.Get("Authorization")).Error()))
 			return
 		}
-		// A cut, quoted or garbled paste is told apart from a token
-		// HighLevel rejects (issue 17), rather than sent and misread.
-		if err := auth.CheckTokenShape(tok); err != nil {
-			writeError(w, r, errcode.New(errcode.CodeUnauthenticated, "%s", err.Error()))
-			return
-		}
 		loc, err := checkLocationHeader(r, lim.maxLocationIDBytes)
 		if err != nil {
 			writeError(w, r, errcode.New(errcode.CodeBadUserInput, "%s", err.Error()))
@@ -423,6 +417,13 @@ func withCredential(learned *auth.Learned, lim credentialLimits, next http.Handl
 			key := credentialKey(loc, tok)
 			cred, ok := lim.parsed.Get(key)
 			if !ok {
+				// A cut, quoted or garbled paste is told apart from a token
+				// HighLevel rejects (issue 17), rather than sent and misread.
+				// Checked once per token: a cached credential passed it.
+				if err := auth.CheckTokenShape(tok); err != nil {
+					writeError(w, r, errcode.New(errcode.CodeUnauthenticated, "%s", err.Error()))
+					return
+				}
 				cred = auth.NewBearer(tok, loc)
 				lim.parsed.Add(key, cred, credentialOverhead+len(tok)+len(loc)+len(cred.LocationID)+scopeBytes(cred.Scopes))
 			}
