@@ -115,6 +115,19 @@ func TestResilienceFailureIsolation(t *testing.T) {
 			for i, loc := range locs {
 				tokens[i] = e.sb.Token(loc, sandbox.ScopeContactsRead, sandbox.ScopeContactsWrite)
 			}
+			// Each tenant has been served before it starts failing, so its
+			// credential is confirmed: an unconfirmed one gets one call in
+			// flight at a time (budget trust), which would make how many of
+			// its first query's calls reach the upstream depend on timing.
+			// Then the breakers' window forgets those calls.
+			for i, loc := range locs {
+				a, err := e.gql(t.Context(), rsOne, map[string]any{"id": e.sb.ContactIDs(loc)[10]},
+					http.Header{"Authorization": {"Bearer " + tokens[i]}})
+				if err != nil || len(a.errors) != 0 {
+					t.Fatalf("warm-up of location %d: %v %s", i, err, a.body)
+				}
+			}
+			clock.Advance(time.Hour)
 			for _, i := range tt.failing {
 				f.failing[tokens[i]] = true
 				isFailing[i] = true
