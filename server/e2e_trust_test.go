@@ -198,9 +198,17 @@ func TestE2EColdStartDrawsNo429(t *testing.T) {
 				}
 			}
 			// The window's 100 calls are shared by snapshots that began at
-			// once; those left partial spent some of them.
-			if full < 10 {
-				t.Errorf("%d full snapshots, want at least 10", full)
+			// once; those left partial spent some of them, and how many end
+			// full depends on how fair shares split the window as they
+			// arrive (15-24 of 250 on an idle machine, 7 under the race
+			// detector in CI). What the cold start must show: data served,
+			// and the credential, once confirmed, spending the location's
+			// window rather than the small one of an unconfirmed credential.
+			if full < 1 {
+				t.Errorf("%d full snapshots, want some", full)
+			}
+			if calls := e.sb.TotalCalls(); calls <= int64(upstream.DefaultBudgetUnconfirmedMax) {
+				t.Errorf("%d upstream calls: the credential never reached its location's window", calls)
 			}
 			if calls := e.sb.TotalCalls(); calls > int64(upstream.DefaultBudgetMax) {
 				t.Errorf("%d upstream calls in one window, want at most %d", calls, upstream.DefaultBudgetMax)
