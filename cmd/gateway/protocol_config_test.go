@@ -4,7 +4,6 @@ package main
 
 import (
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -32,15 +31,9 @@ func TestProtocolSettings(t *testing.T) {
 		{name: "not a header name", env: map[string]string{"GATEWAY_CORS_ALLOW_HEADERS": "Content-Type,bad header"}, wantErr: "GATEWAY_CORS_ALLOW_HEADERS"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c, err := parseConfig(tc.args, env(tc.env), devNull(t))
-			if tc.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-					t.Fatalf("err = %v, want one naming %s", err, tc.wantErr)
-				}
+			c, ok := parseConfigCase(t, tc.args, tc.env, tc.wantErr)
+			if !ok {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			var got server.Config
 			c.protocolSettings(&got)

@@ -3,7 +3,6 @@
 package main
 
 import (
-	"strings"
 	"testing"
 	"time"
 
@@ -35,15 +34,9 @@ func TestStaleSettings(t *testing.T) {
 		{name: "no hot keys", env: map[string]string{"GATEWAY_REFRESH_HOT_KEYS": "0"}, wantErr: "GATEWAY_REFRESH_HOT_KEYS"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c, err := parseConfig(tc.args, env(tc.env), devNull(t))
-			if tc.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-					t.Fatalf("err = %v, want one naming %s", err, tc.wantErr)
-				}
+			c, ok := parseConfigCase(t, tc.args, tc.env, tc.wantErr)
+			if !ok {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			stale, refresh := c.staleSettings()
 			if stale != tc.stale || refresh != tc.refresh {
