@@ -158,7 +158,9 @@ func (c *Conn) GlobalKey(parts ...string) string {
 }
 
 // Channel names a pub/sub channel.
-func (c *Conn) Channel(parts ...string) string { return c.GlobalKey(append([]string{"ch"}, parts...)...) }
+func (c *Conn) Channel(parts ...string) string {
+	return c.GlobalKey(append([]string{"ch"}, parts...)...)
+}
 
 // Up reports whether the last contact with Redis succeeded.
 func (c *Conn) Up() bool { return c.up.Load() }
