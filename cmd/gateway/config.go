@@ -366,8 +366,8 @@ func parseConfig(args []string, lookup func(string) (string, bool), usageOut *os
 	fs.Visit(func(f *flag.Flag) { cfg.explicit[f.Name] = true })
 	// Checked even after a bad flag, which keeps its default: every
 	// problem is reported in one go.
-	p.add(cfg.sandboxManaged())
-	p.add(cfg.validate())
+	p.add(cfg.file.annotate(cfg.sandboxManaged()))
+	p.add(cfg.file.annotate(cfg.validate())) // a file's value: which line
 	if err := p.err(); err != nil {
 		return nil, err
 	}

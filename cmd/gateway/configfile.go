@@ -43,6 +43,7 @@ type configFile struct {
 	path    string
 	fs      *flag.FlagSet     // the serve command's flags, for config print
 	sources map[string]string // flag name → fromFlag, fromEnv or fromFile
+	lines   map[string]int    // flag name → its line in the file, for fromFile
 }
 
 // registerConfigFileFlags declares -config.
@@ -56,7 +57,7 @@ func registerConfigFileFlags(fs *flag.FlagSet, c *configFile) {
 // source.
 func (c *config) applySources(fs *flag.FlagSet, lookup func(string) (string, bool)) error {
 	c.file.fs = fs
-	c.file.sources = map[string]string{}
+	c.file.sources, c.file.lines = map[string]string{}, map[string]int{}
 	fs.Visit(func(f *flag.Flag) { c.file.sources[f.Name] = fromFlag })
 	errEnv := applyEnv(fs, lookup)
 	fs.Visit(func(f *flag.Flag) {
@@ -87,8 +88,27 @@ func (c *config) applySources(fs *flag.FlagSet, lookup func(string) (string, boo
 			continue
 		}
 		c.file.sources[v.name] = fromFile
+		c.file.lines[v.name] = v.line
 	}
 	return errors.Join(errEnv, errors.Join(errs...))
+}
+
+// annotate adds to each problem about a setting the file set (a line
+// starting with setting(name)) where in the file it was set, since the
+// message names the flag and its variable, neither of which the user
+// wrote: "-rate-max (GATEWAY_RATE_MAX) 0: must be at least 1 (gateway.yaml:3)".
+func (f *configFile) annotate(err error) error {
+	if err == nil || len(f.lines) == 0 {
+		return err
+	}
+	lines := strings.Split(err.Error(), "\n")
+	for i, line := range lines {
+		name, _, ok := strings.Cut(strings.TrimPrefix(line, "-"), " (")
+		if ok && strings.HasPrefix(line, "-") && f.sources[name] == fromFile && strings.HasPrefix(line, setting(name)) {
+			lines[i] = fmt.Sprintf("%s (%s:%d)", line, f.path, f.lines[name])
+		}
+	}
+	return errors.New(strings.Join(lines, "\n"))
 }
 
 // fileValue is one key of a configuration file: the flag it sets, the

@@ -241,7 +241,7 @@ func TestConfigFileErrors(t *testing.T) {
 		{"syntax", "rate-max: [5\n", []string{`gateway.yaml:1:`}},
 		{"names a file", "config: other.yaml\n", []string{`gateway.yaml:1: key "config": a configuration file cannot name another one`}},
 		{"all at once", "rate-maxx: 5\nrate-max: x\n", []string{`gateway.yaml:1: unknown key "rate-maxx"`, `gateway.yaml:2: rate-max: want an integer`}},
-		{"checks still apply", "rate-max: 0\n", []string{`-rate-max (GATEWAY_RATE_MAX) 0: must be at least 1`}},
+		{"checks still apply, naming the line", "addr: \":0\"\n\nrate-max: 0\n", []string{`-rate-max (GATEWAY_RATE_MAX) 0: must be at least 1 (`, `gateway.yaml:3)`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			path := writeConfigFile(t, tc.text)
