@@ -26,6 +26,18 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
+// reporter is what the checks need of a *testing.T; the mutation test
+// gives them one that records.
+type reporter interface {
+	Helper()
+	Errorf(format string, args ...any)
+	Error(args ...any)
+	Fatalf(format string, args ...any)
+	Fatal(args ...any)
+	Logf(format string, args ...any)
+	TempDir() string
+}
+
 const (
 	k8sDir      = "../k8s"
 	replicasDir = "../k8s/replicas"
@@ -76,7 +88,7 @@ func TestManifestsDecodeStrictly(t *testing.T) {
 
 // checkGateway checks what both layouts must get right and returns the
 // gateway's Deployment and container.
-func checkGateway(t *testing.T, s *Set) (*appsv1.Deployment, *corev1.Container) {
+func checkGateway(t reporter, s *Set) (*appsv1.Deployment, *corev1.Container) {
 	t.Helper()
 	deps := Of[*appsv1.Deployment](s)
 	if len(deps) != 1 {
@@ -200,6 +212,12 @@ func TestSingleReplica(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	checkSingle(t, s)
+}
+
+// checkSingle checks the single-replica layout.
+func checkSingle(t reporter, s *Set) {
+	t.Helper()
 	d, _ := checkGateway(t, s)
 	if d.Spec.Replicas == nil || *d.Spec.Replicas != 1 {
 		t.Errorf("replicas %v, want 1 (the file token store is one pod's)", d.Spec.Replicas)
@@ -216,6 +234,12 @@ func TestThreeReplicasWithRedis(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	checkReplicas(t, s)
+}
+
+// checkReplicas checks the three-replica layout.
+func checkReplicas(t reporter, s *Set) {
+	t.Helper()
 	d, c := checkGateway(t, s)
 	if d.Spec.Replicas == nil || *d.Spec.Replicas != 3 {
 		t.Fatalf("replicas %v, want 3", d.Spec.Replicas)
@@ -347,7 +371,7 @@ func TestThreeReplicasWithRedis(t *testing.T) {
 
 // checkPodSecurity checks that a pod runs non-root, read-only, without
 // privileges.
-func checkPodSecurity(t *testing.T, what string, ps corev1.PodSpec, c *corev1.Container) {
+func checkPodSecurity(t reporter, what string, ps corev1.PodSpec, c *corev1.Container) {
 	t.Helper()
 	sc, csc := ps.SecurityContext, c.SecurityContext
 	if sc == nil || sc.RunAsNonRoot == nil || !*sc.RunAsNonRoot {
@@ -369,7 +393,7 @@ func checkPodSecurity(t *testing.T, what string, ps corev1.PodSpec, c *corev1.Co
 
 // checkResources checks requests and limits of CPU and memory, requests
 // at most the limits.
-func checkResources(t *testing.T, what string, c *corev1.Container) {
+func checkResources(t reporter, what string, c *corev1.Container) {
 	t.Helper()
 	for _, r := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
 		req, okReq := c.Resources.Requests[r]
@@ -385,7 +409,7 @@ func checkResources(t *testing.T, what string, c *corev1.Container) {
 }
 
 // containerPort returns the number of c's port of that name.
-func containerPort(t *testing.T, c *corev1.Container, name string) int32 {
+func containerPort(t reporter, c *corev1.Container, name string) int32 {
 	t.Helper()
 	for _, p := range c.Ports {
 		if errs := validation.IsValidPortName(p.Name); len(errs) > 0 {
@@ -400,7 +424,7 @@ func containerPort(t *testing.T, c *corev1.Container, name string) int32 {
 }
 
 // resolvePort returns the container port a name or number refers to.
-func resolvePort(t *testing.T, c *corev1.Container, p intstr.IntOrString) int32 {
+func resolvePort(t reporter, c *corev1.Container, p intstr.IntOrString) int32 {
 	t.Helper()
 	if p.Type == intstr.Int {
 		for _, cp := range c.Ports {
@@ -421,7 +445,7 @@ func resolvePort(t *testing.T, c *corev1.Container, p intstr.IntOrString) int32 
 }
 
 // selector converts a label selector, failing the test on a bad one.
-func selector(t *testing.T, ls *metav1.LabelSelector) labels.Selector {
+func selector(t reporter, ls *metav1.LabelSelector) labels.Selector {
 	t.Helper()
 	if ls == nil {
 		t.Fatal("no label selector")
@@ -453,7 +477,7 @@ func find[T interface {
 func configMap(s *Set, name string) *corev1.ConfigMap { return find[*corev1.ConfigMap](s, name) }
 
 // secretValue returns a Secret's key, from stringData or data.
-func secretValue(t *testing.T, s *Set, name, key string) string {
+func secretValue(t reporter, s *Set, name, key string) string {
 	t.Helper()
 	sec := find[*corev1.Secret](s, name)
 	if sec == nil {
@@ -475,7 +499,7 @@ var envRef = regexp.MustCompile(`\$\(([A-Za-z_][A-Za-z0-9_]*)\)`)
 // Secret and ConfigMap references, $(VAR) of earlier variables. Resource
 // fields (GOMEMLIMIT, GOMAXPROCS) are left out. The Secret examples'
 // CHANGE-ME placeholders stay as they are.
-func resolveEnv(t *testing.T, s *Set, c *corev1.Container) map[string]string {
+func resolveEnv(t reporter, s *Set, c *corev1.Container) map[string]string {
 	t.Helper()
 	env := map[string]string{}
 	for _, e := range c.Env {
@@ -510,7 +534,7 @@ func resolveEnv(t *testing.T, s *Set, c *corev1.Container) map[string]string {
 }
 
 // redisPassword is the password Redis's --requirepass resolves to.
-func redisPassword(t *testing.T, s *Set, rc *corev1.Container) string {
+func redisPassword(t reporter, s *Set, rc *corev1.Container) string {
 	t.Helper()
 	env := resolveEnv(t, s, rc)
 	for i, a := range rc.Args {
@@ -529,7 +553,7 @@ var (
 )
 
 // gatewayBinary builds the gateway of this repository once.
-func gatewayBinary(t *testing.T) string {
+func gatewayBinary(t reporter) string {
 	t.Helper()
 	gatewayOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "validate-gateway")
@@ -561,7 +585,7 @@ var printedKey = regexp.MustCompile(`(?m)^(# )?([a-z0-9][a-z0-9-]*): (.*?)(   .*
 // The loader refuses unknown keys, wrong types and bad values; its printed
 // configuration then gives the listen address, which must be the
 // container's http port.
-func checkGatewayConfig(t *testing.T, s *Set, d *appsv1.Deployment, c *corev1.Container) {
+func checkGatewayConfig(t reporter, s *Set, d *appsv1.Deployment, c *corev1.Container) {
 	t.Helper()
 	env := resolveEnv(t, s, c)
 	cfgPath := env["GATEWAY_CONFIG"]
