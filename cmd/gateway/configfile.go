@@ -15,7 +15,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -350,18 +349,44 @@ func isSecretSetting(name string) bool {
 	return false
 }
 
-// maskURLPassword returns s with the password of a URL's user info
-// masked, and whether it had one: redis://:pw@host → redis://:xxxxx@host.
+// maskURLPassword returns s with the password of a URL's user info, and
+// the values of query parameters named like secrets (token, key, ...),
+// masked, and whether there was any: redis://:pw@host → redis://:xxxxx@host.
+// It works on the text, not url.Parse, which refuses the host lists of
+// Sentinel and Cluster URLs (redis+sentinel://:pw@h1:26379,h2:26379/m):
+// a URL the parser refuses must not be printed with its password.
 func maskURLPassword(s string) (string, bool) {
-	u, err := url.Parse(s)
-	if err != nil || u.User == nil {
+	scheme, rest, ok := strings.Cut(s, "://")
+	if !ok || strings.ContainsAny(scheme, " /") {
 		return s, false
 	}
-	if _, ok := u.User.Password(); !ok {
-		return s, false
+	masked := false
+	authority, path := rest, ""
+	if k := strings.IndexAny(rest, "/?#"); k >= 0 {
+		authority, path = rest[:k], rest[k:]
 	}
-	u.User = url.UserPassword(u.User.Username(), "xxxxx")
-	return u.String(), true
+	if at := strings.LastIndex(authority, "@"); at >= 0 {
+		if user, pass, has := strings.Cut(authority[:at], ":"); has && pass != "" {
+			authority = user + ":xxxxx" + authority[at:]
+			masked = true
+		}
+	}
+	if q := strings.IndexByte(path, '?'); q >= 0 {
+		query, frag, _ := strings.Cut(path[q+1:], "#")
+		params := strings.Split(query, "&")
+		for i, p := range params {
+			k, v, has := strings.Cut(p, "=")
+			if name := strings.ToLower(strings.ReplaceAll(k, "_", "-")); has && v != "" && (isSecretSetting(name) || strings.Contains(name, "password")) {
+				params[i] = k + "=xxxxx"
+				masked = true
+			}
+		}
+		path = path[:q+1] + strings.Join(params, "&")
+		if frag != "" {
+			path += "#" + frag
+		}
+	}
+	return scheme + "://" + authority + path, masked
 }
 
 // printEffectiveConfig writes the effective configuration as a file that

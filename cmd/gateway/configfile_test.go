@@ -344,6 +344,32 @@ func TestIsSecretSetting(t *testing.T) {
 	}
 }
 
+// URLs are masked on their text: also the host lists url.Parse refuses.
+func TestMaskURLPassword(t *testing.T) {
+	for in, want := range map[string]string{
+		"redis://:pw@redis:6379/0":                              "redis://:xxxxx@redis:6379/0",
+		"rediss://user:p%40ss@r.example.com:6380":               "rediss://user:xxxxx@r.example.com:6380",
+		"redis+sentinel://:pw@h1:26379,h2:26379/mymaster":       "redis+sentinel://:xxxxx@h1:26379,h2:26379/mymaster",
+		"redis://u:a@b@h:1/0":                                   "redis://u:xxxxx@h:1/0",
+		"https://collector:4318/v1/traces?api_key=k1&region=eu": "https://collector:4318/v1/traces?api_key=xxxxx&region=eu",
+		"https://x/?token=t#frag":                               "https://x/?token=xxxxx#frag",
+		"redis://user@host/0":                                   "",
+		"https://services.leadconnectorhq.com/":                 "",
+		"127.0.0.1:8080":                                        "",
+	} {
+		got, masked := maskURLPassword(in)
+		if want == "" {
+			if masked || got != in {
+				t.Errorf("%q: masked to %q, want unchanged", in, got)
+			}
+			continue
+		}
+		if !masked || got != want {
+			t.Errorf("%q: %q (masked %v), want %q", in, got, masked, want)
+		}
+	}
+}
+
 // Every key config print writes is a flag in README.md's configuration
 // table, which is thus the file's documentation too; and every flag is a
 // key the file accepts.
