@@ -407,6 +407,9 @@ func printEffectiveConfig(w io.Writer, c *config, mask bool) error {
 	if mask {
 		b.WriteString("# Secrets are masked and commented out: give them in the environment.\n")
 	}
+	if c.file.path != "" {
+		fmt.Fprintf(&b, "# Read from -config %s.\n", c.file.path)
+	}
 	c.file.fs.VisitAll(func(f *flag.Flag) {
 		if f.Name == configFileFlag {
 			return
@@ -420,7 +423,7 @@ func printEffectiveConfig(w io.Writer, c *config, mask bool) error {
 		case fromEnv:
 			note = envName(f.Name)
 		case fromFile:
-			note = c.file.path
+			note = fmt.Sprintf("%s:%d", c.file.path, c.file.lines[f.Name])
 		}
 		if src == "" {
 			why := "default"

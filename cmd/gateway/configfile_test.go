@@ -303,7 +303,7 @@ func TestConfigPrintMasksSecrets(t *testing.T) {
 	for _, want := range []string{
 		`# oauth-client-secret: "********"   (secret, from GATEWAY_OAUTH_CLIENT_SECRET; masked)`,
 		`# oauth-store-key: "********"   (secret, from GATEWAY_OAUTH_STORE_KEY; masked)`,
-		`# oauth-state-key: "********"   (secret, from ` + file + `; masked)`,
+		`# oauth-state-key: "********"   (secret, from ` + file + `:1; masked)`,
 		`# upstream-url: "https://user:xxxxx@upstream.example.com/"   (from -upstream-url; password masked)`,
 		`oauth-client-id: "app"   # from -oauth-client-id`,
 		`# rate-max: 100   (default)`,
