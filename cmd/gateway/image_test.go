@@ -4,8 +4,11 @@ import (
 	"bufio"
 	"debug/buildinfo"
 	"debug/elf"
+	"encoding/pem"
 	"io"
+	"log"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -57,8 +60,7 @@ func TestImageBinary(t *testing.T) {
 		}
 	}
 
-	root := t.TempDir()
-	bin := filepath.Join(root, "gateway")
+	bin := filepath.Join(t.TempDir(), "gateway")
 	build := exec.Command("go", "build", "-trimpath", "-ldflags="+imageLDFlags, "-o", bin, ".")
 	build.Env = append(os.Environ(), imageBuildEnv...)
 	if out, err := build.CombinedOutput(); err != nil {
@@ -109,83 +111,136 @@ func TestImageBinary(t *testing.T) {
 	})
 
 	t.Run("runs as nonroot with only the image's files", func(t *testing.T) {
-		cmd := &exec.Cmd{Args: []string{"/gateway", "-addr", "127.0.0.1:0"}, Env: []string{"GATEWAY_LOG_FORMAT=json"}}
-		if os.Getuid() == 0 {
-			layImageRoot(t, root)
-			cmd.Path = "/gateway"
-			cmd.Dir = "/"
-			cmd.SysProcAttr = &syscall.SysProcAttr{Chroot: root,
-				Credential: &syscall.Credential{Uid: nonrootUID, Gid: nonrootUID, NoSetGroups: true}}
-		} else {
-			t.Logf("not root: no chroot; runs in an empty directory as uid %d", os.Getuid())
-			empty := t.TempDir()
-			cmd.Path, cmd.Dir = bin, empty
-		}
-		stdout, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		var stderr lockedBuffer
-		cmd.Stderr = &stderr
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-
-		endpoint := make(chan string, 1)
-		go func() {
-			sc := bufio.NewScanner(stdout)
-			for sc.Scan() {
-				if rest, ok := strings.CutPrefix(sc.Text(), "GraphQL endpoint:"); ok {
-					endpoint <- strings.TrimSpace(rest)
-				}
-			}
-			close(endpoint)
-		}()
-		var base string
-		select {
-		case e, ok := <-endpoint:
-			if !ok {
-				t.Fatalf("exited before printing its endpoint; stderr:\n%s", stderr.String())
-			}
-			base = strings.TrimSuffix(e, server.GraphQLPath)
-		case <-time.After(30 * time.Second):
-			t.Fatalf("no endpoint printed; stderr:\n%s", stderr.String())
-		}
-
-		if os.Getuid() == 0 {
-			status, err := os.ReadFile("/proc/" + strconv.Itoa(cmd.Process.Pid) + "/status")
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !strings.Contains(string(status), "\nUid:\t65532\t65532\t65532\t65532\n") {
-				t.Errorf("the process does not run as 65532:\n%s", status)
-			}
-		}
+		base, _ := startImage(t, bin, nil, "-addr", "127.0.0.1:0")
 		for _, path := range []string{server.HealthPath, server.ReadyPath} {
-			deadline := time.Now().Add(20 * time.Second)
-			for {
-				resp, err := http.Get(base + path)
-				if err == nil {
-					_, _ = io.Copy(io.Discard, resp.Body)
-					resp.Body.Close()
-					if resp.StatusCode == http.StatusOK {
-						break
-					}
-				}
-				if time.Now().After(deadline) {
-					t.Fatalf("%s never answered 200 (last: %v); stderr:\n%s", path, err, stderr.String())
-				}
-				time.Sleep(50 * time.Millisecond)
+			if code := waitStatus(t, base+path, http.StatusOK); code != http.StatusOK {
+				t.Fatalf("%s answers %d, want 200", path, code)
+			}
+		}
+	})
+
+	// The CA bundle is where the binary looks for it: an HTTPS upstream
+	// whose certificate the bundle holds is reachable (/readyz 200), the
+	// same upstream with a bundle that does not hold it is not (503).
+	t.Run("verifies TLS with the image's CA bundle", func(t *testing.T) {
+		if os.Getuid() != 0 {
+			t.Skip("needs root to chroot into the image's files")
+		}
+		upstreamTLS := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+		upstreamTLS.Config.ErrorLog = log.New(io.Discard, "", 0) // the refused handshake is the point
+		upstreamTLS.StartTLS()
+		defer upstreamTLS.Close()
+		cert := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: upstreamTLS.Certificate().Raw})
+		for _, tc := range []struct {
+			name  string
+			extra []byte
+			want  int
+		}{{"bundle holds the upstream's CA", cert, http.StatusOK}, {"bundle does not", nil, http.StatusServiceUnavailable}} {
+			base, stderr := startImage(t, bin, tc.extra, "-addr", "127.0.0.1:0", "-upstream-url", upstreamTLS.URL+"/")
+			if code := waitStatus(t, base+server.HealthPath, http.StatusOK); code != http.StatusOK {
+				t.Fatalf("%s: /healthz %d", tc.name, code)
+			}
+			if code := waitStatus(t, base+server.ReadyPath, tc.want); code != tc.want {
+				t.Errorf("%s: /readyz %d, want %d; stderr:\n%s", tc.name, code, tc.want, stderr.String())
 			}
 		}
 	})
 }
 
+// startImage runs bin as the image would: as root, chrooted into a fresh
+// read-only directory of the image's files (the CA bundle with extraCA
+// appended) as uid 65532; otherwise in an empty directory. It returns the
+// gateway's base URL and its stderr.
+func startImage(t *testing.T, bin string, extraCA []byte, args ...string) (string, *lockedBuffer) {
+	t.Helper()
+	cmd := &exec.Cmd{Args: append([]string{"/gateway"}, args...), Env: []string{"GATEWAY_LOG_FORMAT=json"}}
+	if os.Getuid() == 0 {
+		root := t.TempDir()
+		data, err := os.ReadFile(bin)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(root, "gateway"), data, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		layImageRoot(t, root, extraCA)
+		cmd.Path, cmd.Dir = "/gateway", "/"
+		cmd.SysProcAttr = &syscall.SysProcAttr{Chroot: root,
+			Credential: &syscall.Credential{Uid: nonrootUID, Gid: nonrootUID, NoSetGroups: true}}
+	} else {
+		t.Logf("not root: no chroot; runs in an empty directory as uid %d", os.Getuid())
+		cmd.Path, cmd.Dir = bin, t.TempDir()
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stderr := &lockedBuffer{}
+	cmd.Stderr = stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+
+	endpoint := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if rest, ok := strings.CutPrefix(sc.Text(), "GraphQL endpoint:"); ok {
+				endpoint <- strings.TrimSpace(rest)
+			}
+		}
+		close(endpoint)
+	}()
+	var base string
+	select {
+	case e, ok := <-endpoint:
+		if !ok {
+			t.Fatalf("exited before printing its endpoint; stderr:\n%s", stderr.String())
+		}
+		base = strings.TrimSuffix(e, server.GraphQLPath)
+	case <-time.After(30 * time.Second):
+		t.Fatalf("no endpoint printed; stderr:\n%s", stderr.String())
+	}
+	if os.Getuid() == 0 {
+		status, err := os.ReadFile("/proc/" + strconv.Itoa(cmd.Process.Pid) + "/status")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(status), "\nUid:\t65532\t65532\t65532\t65532\n") {
+			t.Errorf("the process does not run as 65532:\n%s", status)
+		}
+	}
+	return base, stderr
+}
+
+// waitStatus GETs url until it answers want (or 20 s pass: a deadline,
+// not a timing) and returns the last status, 0 for none.
+func waitStatus(t *testing.T, url string, want int) int {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	last := 0
+	for {
+		resp, err := http.Get(url)
+		if err == nil {
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			last = resp.StatusCode
+			if last == want {
+				return last
+			}
+		}
+		if time.Now().After(deadline) {
+			return last
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 // layImageRoot makes dir what the distroless static image holds, read-only
 // and owned by root: /gateway, the CA certificates, /etc/passwd and
-// /etc/group with the nonroot user.
-func layImageRoot(t *testing.T, dir string) {
+// /etc/group with the nonroot user; extraCA is appended to the bundle.
+func layImageRoot(t *testing.T, dir string, extraCA []byte) {
 	t.Helper()
 	var ca []byte
 	for _, p := range caBundles {
@@ -197,6 +252,7 @@ func layImageRoot(t *testing.T, dir string) {
 	if ca == nil {
 		t.Fatalf("no CA bundle among %v on this machine", caBundles)
 	}
+	ca = append(append(ca, '\n'), extraCA...)
 	files := map[string]string{
 		"etc/ssl/certs/ca-certificates.crt": string(ca),
 		"etc/passwd":                        "root:x:0:0:root:/root:/sbin/nologin\nnobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n",
