@@ -86,7 +86,7 @@ func TestConfigFileRoundTripEveryFlag(t *testing.T) {
 		}
 		v := nonDefault(f)
 		if v == "" {
-			t.Errorf("-%s: no test value of its kind differs from its default %q", f.Name, f.DefValue)
+			t.Errorf("-%s: none of nonDefault's test values is accepted by its parser (default %q): add one there", f.Name, f.DefValue)
 			return
 		}
 		if err := fs.Set(f.Name, v); err != nil {
