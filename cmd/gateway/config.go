@@ -87,6 +87,8 @@ type config struct {
 	protocol protocolConfig
 	// HighLevel's webhooks and freshness (issue 12).
 	webhooks webhookConfig
+	// The configuration file and each setting's source (issue 15; configfile.go).
+	file configFile
 	// explicit are the flags set on the command line or in the
 	// environment, for defaults that follow other settings.
 	explicit map[string]bool
@@ -271,6 +273,7 @@ func newFlagSet(cfg *config) *flag.FlagSet {
 	fs.DurationVar(&cfg.protocol.corsMaxAge, "cors-max-age", server.DefaultCORSMaxAge, "how long browsers may cache a CORS preflight's answer (Access-Control-Max-Age, whole seconds); 0 sends none")
 	// HighLevel's webhooks and freshness (issue 12; webhooks.go).
 	registerWebhookFlags(fs, &cfg.webhooks)
+	registerConfigFileFlags(fs, &cfg.file)
 
 	// The embedded sandbox's knobs, under a sandbox- prefix.
 	sfs := flag.NewFlagSet("sandbox", flag.ContinueOnError)
@@ -358,13 +361,13 @@ func parseConfig(args []string, lookup func(string) (string, bool), usageOut *os
 	if len(rest) > 0 {
 		p.add(fmt.Errorf("unexpected argument %q", rest[0]))
 	}
-	p.add(applyEnv(fs, lookup))
+	p.add(cfg.applySources(fs, lookup)) // environment, then -config
 	cfg.explicit = map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { cfg.explicit[f.Name] = true })
 	// Checked even after a bad flag, which keeps its default: every
 	// problem is reported in one go.
-	p.add(cfg.sandboxManaged())
-	p.add(cfg.validate())
+	p.add(cfg.file.annotate(cfg.sandboxManaged()))
+	p.add(cfg.file.annotate(cfg.validate())) // a file's value: which line
 	if err := p.err(); err != nil {
 		return nil, err
 	}
@@ -374,8 +377,8 @@ func parseConfig(args []string, lookup func(string) (string, bool), usageOut *os
 // printUsage writes the full usage of the serve command to fs's output.
 func printUsage(fs *flag.FlagSet) {
 	out := fs.Output()
-	fmt.Fprintf(out, "Usage: gateway [flags]\n       gateway schema   (print the GraphQL SDL, schema.graphqls as it is)\n       gateway sandbox  (serve the sandbox Contacts API alone; -h for its flags)\n       gateway keys     (create, list and revoke gateway API keys for managed mode; -h for help)\n\n")
-	fmt.Fprintf(out, "Every flag can also be set with an environment variable, e.g. -upstream-url as %s.\n\n", envName("upstream-url"))
+	fmt.Fprintf(out, "Usage: gateway [flags]\n       gateway schema   (print the GraphQL SDL, schema.graphqls as it is)\n       gateway sandbox  (serve the sandbox Contacts API alone; -h for its flags)\n       gateway keys     (create, list and revoke gateway API keys for managed mode; -h for help)\n       gateway config print [flags]  (the effective configuration, as a -config file; secrets masked)\n\n")
+	fmt.Fprintf(out, "Every flag can also be set with an environment variable, e.g. -upstream-url as %s,\nor as a key of the -config YAML file (upstream-url: ...); flags win over the environment, which wins over the file.\n\n", envName("upstream-url"))
 	fs.PrintDefaults()
 }
 

@@ -5,6 +5,7 @@
 //	gateway schema     print the GraphQL SDL
 //	gateway sandbox    serve the sandbox Contacts API alone
 //	gateway keys       create, list and revoke gateway API keys (managed mode)
+//	gateway config print  the effective configuration as a -config YAML file
 package main
 
 import (
@@ -52,6 +53,8 @@ func run(ctx context.Context, args []string, stdout, stderr *os.File) error {
 			return runSandbox(ctx, args[1:], stdout, stderr)
 		case "keys":
 			return clientauth.RunKeysCommand(args[1:], stdout, stderr)
+		case "config":
+			return runConfigCommand(args[1:], stdout, stderr)
 		}
 	}
 	cfg, err := parseConfig(args, os.LookupEnv, stderr)
