@@ -87,6 +87,8 @@ type config struct {
 	protocol protocolConfig
 	// HighLevel's webhooks and freshness (issue 12).
 	webhooks webhookConfig
+	// Managed mode's token store on Redis (issue 13; redis_tokens.go).
+	redisTokens redisTokenConfig
 	// explicit are the flags set on the command line or in the
 	// environment, for defaults that follow other settings.
 	explicit map[string]bool
@@ -271,6 +273,7 @@ func newFlagSet(cfg *config) *flag.FlagSet {
 	fs.DurationVar(&cfg.protocol.corsMaxAge, "cors-max-age", server.DefaultCORSMaxAge, "how long browsers may cache a CORS preflight's answer (Access-Control-Max-Age, whole seconds); 0 sends none")
 	// HighLevel's webhooks and freshness (issue 12; webhooks.go).
 	registerWebhookFlags(fs, &cfg.webhooks)
+	registerRedisTokenFlags(fs, &cfg.redisTokens)
 
 	// The embedded sandbox's knobs, under a sandbox- prefix.
 	sfs := flag.NewFlagSet("sandbox", flag.ContinueOnError)
@@ -394,6 +397,7 @@ func (c *config) validate() error {
 	p.add(c.conn.validate(c.requestTimeout))
 	p.add(c.validateStale())
 	p.add(c.webhooks.validate())
+	p.add(c.redisTokens.validate())
 	return p.err()
 }
 
@@ -557,11 +561,11 @@ func (c *config) origins() []string {
 
 // managed builds managed mode from the configuration.
 func (c *config) managed(ctx context.Context, logger *slog.Logger) (*server.Managed, error) {
-	storeKey, _ := oauth.ParseKey(c.oauthStoreKey)
 	stateKey, _ := oauth.ParseKey(c.oauthStateKey)
-	store, err := oauth.NewFileStore(c.oauthStore, storeKey)
+	// Issue 13: pass the shared Redis connection (-redis-url) for the token store on Redis.
+	store, err := c.tokenStore(ctx, nil, logger)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", setting("oauth-token-store"), err)
+		return nil, err
 	}
 	mgr, err := oauth.NewManager(oauth.Config{
 		ClientID: c.oauthClientID, ClientSecret: c.oauthSecret, RedirectURL: c.oauthRedirect,
