@@ -295,6 +295,18 @@ func (s *RedisStore) verify(ctx context.Context) error {
 	return nil
 }
 
+// verifyLate is verify for a store that started while Redis was down: a
+// Redis found to persist nothing refuses the write, and the refusal
+// presents as TOKEN_STORE_UNAVAILABLE like any other.
+func (s *RedisStore) verifyLate(ctx context.Context, loc string) error {
+	err := s.verify(ctx)
+	if err == nil || errors.Is(err, ErrStoreUnavailable) {
+		return err
+	}
+	s.log.ErrorContext(ctx, "oauth: the token store refuses to write: Redis does not persist", "location", loc, "err", err)
+	return storeUnavailable("check persistence", loc, err)
+}
+
 // checkKey opens one stored pair, so that a wrong key fails at start (as
 // FileStore's does) rather than at the first refresh.
 func (s *RedisStore) checkKey(ctx context.Context) error {
@@ -527,7 +539,7 @@ func (s *RedisStore) Put(ctx context.Context, locationID string, t Tokens) error
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if err := s.verify(ctx); err != nil {
+	if err := s.verifyLate(ctx, locationID); err != nil {
 		return err
 	}
 	plain, err := json.Marshal(t)
@@ -618,7 +630,7 @@ func (s *RedisStore) Locations(ctx context.Context) ([]string, error) {
 // ErrStoreUnavailable, when Redis does not answer. The lock is renewed
 // while held; unlock releases it if it is still this holder's.
 func (s *RedisStore) Lock(ctx context.Context, locationID string) (unlock func(), err error) {
-	if err := s.verify(ctx); err != nil {
+	if err := s.verifyLate(ctx, locationID); err != nil {
 		return nil, err
 	}
 	owner := randomOwner()

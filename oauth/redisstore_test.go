@@ -428,6 +428,48 @@ func TestRedisPersistenceCheck(t *testing.T) {
 	}
 }
 
+// TestRedisStoreStartedWhileRedisDown: a store started on an unreachable
+// Redis starts degraded and checks persistence on its first lock.
+func TestRedisStoreStartedWhileRedisDown(t *testing.T) {
+	for name, tc := range map[string]struct {
+		args    []string
+		refused bool
+	}{
+		"AOF":     {args: []string{"--appendonly", "yes"}},
+		"nothing": {args: []string{"--appendonly", "no"}, refused: true},
+	} {
+		t.Run(name, func(t *testing.T) {
+			own := startOwnRedis(t, tc.args...)
+			own.kill()
+			ctx := context.Background()
+			s, err := NewRedisStore(ctx, openConn(t, own.url(), "gw:"), RedisStoreConfig{Key: testKey(2)})
+			if err != nil {
+				t.Fatalf("start with Redis down: %v", err)
+			}
+			if _, err := s.Lock(ctx, "loc"); !errors.Is(err, ErrStoreUnavailable) {
+				t.Fatalf("lock with Redis down: %v, want ErrStoreUnavailable", err)
+			}
+			own.start()
+			var unlock func()
+			for attempt := 0; ; attempt++ {
+				unlock, err = s.Lock(ctx, "loc")
+				if err == nil || errors.Is(err, ErrNoPersistence) || attempt == 50 {
+					break
+				}
+				time.Sleep(50 * time.Millisecond) // the pool meets its dead connections
+			}
+			switch {
+			case tc.refused && !(errors.Is(err, ErrNoPersistence) && errors.Is(err, ErrStoreUnavailable)):
+				t.Fatalf("lock on a Redis that persists nothing: %v, want ErrNoPersistence as ErrStoreUnavailable", err)
+			case !tc.refused && err != nil:
+				t.Fatalf("lock once Redis is back: %v", err)
+			case !tc.refused:
+				unlock()
+			}
+		})
+	}
+}
+
 // TestThreeReplicasRefreshOnce is the issue's: three Managers, each with
 // its own connection, over one Redis; 1,000 concurrent calls with an
 // expired access token spread over them; the token endpoint (the sandbox:
