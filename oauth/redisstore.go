@@ -52,6 +52,11 @@ const (
 	// DefaultLocalTTL is how long after its last read from Redis a pair
 	// may still be served from memory while Redis is down.
 	DefaultLocalTTL = 5 * time.Minute
+	// DefaultReadCache is how long a pair read from Redis answers Get
+	// without asking again: a call with a valid token then costs no
+	// round trip. A pair another replica replaced shows here this much
+	// later at most; the refresh itself never uses the copy (see Get).
+	DefaultReadCache = time.Second
 )
 
 // Lock polling bounds: a waiting replica asks again after a delay that
@@ -119,6 +124,9 @@ type RedisStoreConfig struct {
 	// LocalTTL bounds how long a pair read from Redis is served from
 	// memory while Redis is down; 0 means DefaultLocalTTL, negative never.
 	LocalTTL time.Duration
+	// ReadCache is how long a pair read from Redis answers Get from
+	// memory; 0 means DefaultReadCache, negative never.
+	ReadCache time.Duration
 	// AcceptNoPersistence lets the store start on a Redis that persists
 	// nothing, or whose persistence cannot be read: the operator accepts
 	// that a restart of Redis loses every install.
@@ -172,10 +180,13 @@ type heldLock struct {
 	done  chan struct{}
 }
 
-// localPair is a pair as last seen in Redis, and when.
+// localPair is a pair as last seen in Redis, and when: at on the
+// configured clock (for LocalTTL, beside the tokens' expiry), seen on the
+// process's (for ReadCache).
 type localPair struct {
 	tokens Tokens
 	at     time.Time
+	seen   time.Time
 }
 
 // pairRead is a GET of a pair under way.
@@ -241,6 +252,9 @@ func NewRedisStore(ctx context.Context, conn *redisx.Conn, cfg RedisStoreConfig)
 	}
 	if cfg.LocalTTL == 0 {
 		cfg.LocalTTL = DefaultLocalTTL
+	}
+	if cfg.ReadCache == 0 {
+		cfg.ReadCache = DefaultReadCache
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -429,13 +443,18 @@ func (s *RedisStore) fenceKey(loc string) string { return s.conn.Key(loc, "token
 // sealContext binds a value to its location.
 func sealContext(loc string) []byte { return []byte("redis:" + loc) }
 
-// Get implements Store. It reads Redis; when Redis does not answer it
-// serves the last pair seen here while that is younger than LocalTTL and
-// its access token unexpired, except under the lock (a refresh must start
-// from the newest pair, never from a copy).
+// Get implements Store. It answers from the pair last seen here while that
+// is younger than ReadCache, else reads Redis; when Redis does not answer
+// it serves the last pair seen while that is younger than LocalTTL and its
+// access token unexpired. Under the location's lock it always reads Redis
+// and never serves a copy: the Manager re-reads there before it refreshes,
+// and a refresh must start from the newest pair.
 func (s *RedisStore) Get(ctx context.Context, locationID string) (Tokens, error) {
 	if err := ctx.Err(); err != nil {
 		return Tokens{}, err
+	}
+	if t, ok := s.cached(locationID); ok {
+		return t, nil
 	}
 	raw, err := s.read(ctx, locationID)
 	switch {
@@ -497,11 +516,29 @@ func (s *RedisStore) read(ctx context.Context, loc string) ([]byte, error) {
 	}
 }
 
+// cached returns the pair last seen here if it is younger than ReadCache
+// and the location's lock is not held here.
+func (s *RedisStore) cached(loc string) (Tokens, bool) {
+	if s.cfg.ReadCache < 0 {
+		return Tokens{}, false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, locked := s.held[loc]; locked {
+		return Tokens{}, false
+	}
+	p, ok := s.local[loc]
+	if !ok || time.Since(p.seen) >= s.cfg.ReadCache {
+		return Tokens{}, false
+	}
+	return p.tokens.clone(), true
+}
+
 // remember keeps t as the location's last pair seen in Redis.
 func (s *RedisStore) remember(loc string, t Tokens) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.local[loc] = localPair{tokens: t.clone(), at: s.cfg.Now()}
+	s.local[loc] = localPair{tokens: t.clone(), at: s.cfg.Now(), seen: time.Now()}
 	if s.degraded {
 		s.degraded = false
 		s.log.Info("oauth: Redis token store reachable again")

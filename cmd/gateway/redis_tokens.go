@@ -25,12 +25,14 @@ type redisTokenConfig struct {
 	acceptNoPersistence bool
 	lease               time.Duration
 	localTTL            time.Duration
+	readCache           time.Duration
 }
 
 // registerRedisTokenFlags declares the token store's Redis flags.
 func registerRedisTokenFlags(fs *flag.FlagSet, c *redisTokenConfig) {
 	fs.BoolVar(&c.acceptNoPersistence, "redis-accept-no-persistence", false, "managed with -redis-url: let the token store start on a Redis that persists nothing (no AOF, no RDB) or whose persistence cannot be read; a restart of Redis then loses every install")
 	fs.DurationVar(&c.lease, "redis-token-lock-lease", oauth.DefaultLockLease, "managed with -redis-url: lease of a location's refresh lock, renewed while held; a replica that dies holding it frees it this long after")
+	fs.DurationVar(&c.readCache, "redis-token-read-cache", oauth.DefaultReadCache, "managed with -redis-url: how long a location's tokens read from Redis answer calls from memory (a refresh always reads Redis); 0: every call reads Redis")
 	fs.DurationVar(&c.localTTL, "redis-token-local-ttl", oauth.DefaultLocalTTL, "managed with -redis-url: while Redis is down, how long after its last read a location's access token is still served from memory (never past its expiry; refreshes are refused); 0: never")
 }
 
@@ -38,6 +40,9 @@ func registerRedisTokenFlags(fs *flag.FlagSet, c *redisTokenConfig) {
 func (c redisTokenConfig) validate() error {
 	if c.lease < minTokenLockLease {
 		return fmt.Errorf("%s %v: must be at least %v", setting("redis-token-lock-lease"), c.lease, minTokenLockLease)
+	}
+	if c.readCache < 0 {
+		return fmt.Errorf("%s %v: must not be negative (0: every call reads Redis)", setting("redis-token-read-cache"), c.readCache)
 	}
 	if c.localTTL < 0 {
 		return fmt.Errorf("%s %v: must not be negative (0: never serve from memory)", setting("redis-token-local-ttl"), c.localTTL)
@@ -57,8 +62,12 @@ func redisTokenStore(ctx context.Context, conn *redisx.Conn, cfg *config, logger
 	if localTTL == 0 {
 		localTTL = -1 // RedisStoreConfig: negative is never, 0 its default
 	}
+	readCache := cfg.redisTokens.readCache
+	if readCache == 0 {
+		readCache = -1
+	}
 	s, err := oauth.NewRedisStore(ctx, conn, oauth.RedisStoreConfig{
-		Key: key, Lease: cfg.redisTokens.lease, LocalTTL: localTTL,
+		Key: key, Lease: cfg.redisTokens.lease, LocalTTL: localTTL, ReadCache: readCache,
 		AcceptNoPersistence: cfg.redisTokens.acceptNoPersistence, Logger: logger,
 	})
 	if err != nil {

@@ -25,13 +25,14 @@ func TestRedisTokenSettings(t *testing.T) {
 		want    redisTokenConfig
 		wantErr string
 	}{
-		{name: "defaults", want: redisTokenConfig{lease: oauth.DefaultLockLease, localTTL: oauth.DefaultLocalTTL}},
+		{name: "defaults", want: redisTokenConfig{lease: oauth.DefaultLockLease, localTTL: oauth.DefaultLocalTTL, readCache: oauth.DefaultReadCache}},
 		{name: "from the environment",
-			env:  map[string]string{"GATEWAY_REDIS_ACCEPT_NO_PERSISTENCE": "true", "GATEWAY_REDIS_TOKEN_LOCK_LEASE": "30s", "GATEWAY_REDIS_TOKEN_LOCAL_TTL": "0"},
+			env:  map[string]string{"GATEWAY_REDIS_ACCEPT_NO_PERSISTENCE": "true", "GATEWAY_REDIS_TOKEN_LOCK_LEASE": "30s", "GATEWAY_REDIS_TOKEN_LOCAL_TTL": "0", "GATEWAY_REDIS_TOKEN_READ_CACHE": "0"},
 			want: redisTokenConfig{acceptNoPersistence: true, lease: 30 * time.Second}},
-		{name: "flags", args: []string{"-redis-accept-no-persistence", "-redis-token-lock-lease", "1s", "-redis-token-local-ttl", "1m"},
-			want: redisTokenConfig{acceptNoPersistence: true, lease: time.Second, localTTL: time.Minute}},
+		{name: "flags", args: []string{"-redis-accept-no-persistence", "-redis-token-lock-lease", "1s", "-redis-token-local-ttl", "1m", "-redis-token-read-cache", "250ms"},
+			want: redisTokenConfig{acceptNoPersistence: true, lease: time.Second, localTTL: time.Minute, readCache: 250 * time.Millisecond}},
 		{name: "lease too short", args: []string{"-redis-token-lock-lease", "100ms"}, wantErr: "-redis-token-lock-lease"},
+		{name: "negative read cache", args: []string{"-redis-token-read-cache", "-1ms"}, wantErr: "-redis-token-read-cache"},
 		{name: "negative local TTL", env: map[string]string{"GATEWAY_REDIS_TOKEN_LOCAL_TTL": "-1s"}, wantErr: "GATEWAY_REDIS_TOKEN_LOCAL_TTL"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -52,7 +53,7 @@ func TestRedisTokenSettings(t *testing.T) {
 func TestRedisTokenStore(t *testing.T) {
 	ctx := context.Background()
 	cfg := &config{oauthStoreKey: strings.Repeat("ab", 32), oauthStore: filepath.Join(t.TempDir(), "tokens.enc"),
-		redisTokens: redisTokenConfig{lease: oauth.DefaultLockLease, localTTL: oauth.DefaultLocalTTL}}
+		redisTokens: redisTokenConfig{lease: oauth.DefaultLockLease, localTTL: oauth.DefaultLocalTTL, readCache: oauth.DefaultReadCache}}
 	if s, err := cfg.tokenStore(ctx, nil, nil); err != nil {
 		t.Fatal(err)
 	} else if _, ok := s.(*oauth.FileStore); !ok {
