@@ -734,7 +734,11 @@ func BenchmarkTokenStores(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer rs.Delete(ctx, "loc")
-	for name, s := range map[string]Store{"file": file, "redis": rs} {
+	uncached, err := NewRedisStore(ctx, conn, RedisStoreConfig{Key: testKey(1), AcceptNoPersistence: true, ReadCache: -1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for name, s := range map[string]Store{"file": file, "redis": rs, "redis-no-read-cache": uncached} {
 		if err := s.Put(ctx, "loc", tok); err != nil {
 			b.Fatal(err)
 		}
