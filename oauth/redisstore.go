@@ -314,8 +314,12 @@ func (s *RedisStore) verify(ctx context.Context) error {
 // presents as TOKEN_STORE_UNAVAILABLE like any other.
 func (s *RedisStore) verifyLate(ctx context.Context, loc string) error {
 	err := s.verify(ctx)
-	if err == nil || errors.Is(err, ErrStoreUnavailable) {
-		return err
+	var ue *storeUnavailableError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &ue):
+		return storeUnavailable(ue.op, loc, ue.err) // the client's message names the location
 	}
 	s.log.ErrorContext(ctx, "oauth: the token store refuses to write: Redis does not persist", "location", loc, "err", err)
 	return storeUnavailable("check persistence", loc, err)
