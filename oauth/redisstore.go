@@ -468,8 +468,8 @@ func (s *RedisStore) Get(ctx context.Context, locationID string) (Tokens, error)
 		delete(s.local, locationID)
 		s.mu.Unlock()
 		return Tokens{}, fmt.Errorf("%w: %s", ErrNotInstalled, locationID)
-	case errors.Is(err, context.Canceled) && ctx.Err() != nil:
-		return Tokens{}, err
+	case ctx.Err() != nil && errors.Is(err, ctx.Err()):
+		return Tokens{}, fmt.Errorf("oauth: read tokens of %s: %w", locationID, err) // the caller gave up, not Redis
 	case isRedisReply(err):
 		return Tokens{}, fmt.Errorf("oauth: redis token store: read %s: %w", locationID, err)
 	default:
