@@ -47,10 +47,12 @@ var (
 	CodeNotFound        = code("NOT_FOUND", http.StatusNotFound, "no such record in the credential's location")
 
 	// HighLevel, and the budget the gateway keeps with it.
-	CodeRateLimited           = code("RATE_LIMITED", http.StatusTooManyRequests, "the location's rate budget with HighLevel is spent, or HighLevel answered 429; retry after extensions.retryAfter seconds")
-	CodeUpstreamError         = code("UPSTREAM_ERROR", http.StatusBadGateway, "HighLevel failed, sent an unreadable answer, or the connection to it failed")
-	CodeUpstreamTimeout       = code("UPSTREAM_TIMEOUT", http.StatusGatewayTimeout, "HighLevel did not answer in time, or the request ran out of time")
-	CodeUpstreamUnavailable   = code("UPSTREAM_UNAVAILABLE", http.StatusServiceUnavailable, "circuit open: the gateway stopped calling HighLevel for a cool-down after repeated failures; retry after extensions.retryAfter seconds")
+	CodeRateLimited         = code("RATE_LIMITED", http.StatusTooManyRequests, "the location's rate budget with HighLevel is spent, or HighLevel answered 429; retry after extensions.retryAfter seconds")
+	CodeUpstreamError       = code("UPSTREAM_ERROR", http.StatusBadGateway, "HighLevel failed, sent an unreadable answer, or the connection to it failed")
+	CodeUpstreamTimeout     = code("UPSTREAM_TIMEOUT", http.StatusGatewayTimeout, "HighLevel did not answer in time, or the request ran out of time")
+	CodeUpstreamUnavailable = code("UPSTREAM_UNAVAILABLE", http.StatusServiceUnavailable, "circuit open: the gateway stopped calling HighLevel for a cool-down after repeated failures; retry after extensions.retryAfter seconds")
+
+	// Managed mode's token store shared on Redis (issue 13).
 	CodeTokenStoreUnavailable = code("TOKEN_STORE_UNAVAILABLE", http.StatusServiceUnavailable, "managed mode: the shared token store (Redis) cannot be reached, so the location's token is not refreshed (no refresh without the lock); retry after extensions.retryAfter seconds")
 
 	// The request itself, and the gateway.
