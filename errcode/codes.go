@@ -52,6 +52,9 @@ var (
 	CodeUpstreamTimeout     = code("UPSTREAM_TIMEOUT", http.StatusGatewayTimeout, "HighLevel did not answer in time, or the request ran out of time")
 	CodeUpstreamUnavailable = code("UPSTREAM_UNAVAILABLE", http.StatusServiceUnavailable, "circuit open: the gateway stopped calling HighLevel for a cool-down after repeated failures; retry after extensions.retryAfter seconds")
 
+	// Managed mode's token store shared on Redis (issue 13).
+	CodeTokenStoreUnavailable = code("TOKEN_STORE_UNAVAILABLE", http.StatusServiceUnavailable, "managed mode: the shared token store (Redis) cannot be reached, so the location's token is not refreshed (no refresh without the lock); retry after extensions.retryAfter seconds")
+
 	// The request itself, and the gateway.
 	// Subscriptions (issue 12): a subscription ends, or is refused, with these.
 	CodeSubscriberTooSlow    = code("SUBSCRIBER_TOO_SLOW", http.StatusServiceUnavailable, "a subscription fell more than -subscription-queue events behind and was ended (a next with this error, then complete); subscribe again and catch up with contactsChangedSince")

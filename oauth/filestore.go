@@ -64,9 +64,8 @@ type fileContents struct {
 // rename it over the old one, fsync the directory. A crash at any point
 // leaves either the old file or the new one, never a mix.
 type FileStore struct {
-	path  string
-	aead  cipher.AEAD
-	check [checkLen]byte
+	path string
+	*sealer
 
 	// wmu serialises writers, so that each write starts from the last
 	// one's map; the table's mu guards its data, held only to read or
@@ -101,21 +100,11 @@ func ParseKey(s string) ([]byte, error) {
 // empty instead would silently drop every install. Temporary files left by
 // a crash during a write are removed.
 func NewFileStore(path string, key []byte) (*FileStore, error) {
-	if len(key) != KeySize {
-		return nil, fmt.Errorf("oauth: token store key: %d bytes, want %d", len(key), KeySize)
-	}
-	block, err := aes.NewCipher(key)
+	sl, err := newSealer(key)
 	if err != nil {
-		return nil, fmt.Errorf("oauth: token store key: %w", err)
+		return nil, err
 	}
-	aead, err := cipher.NewGCM(block)
-	if err != nil {
-		return nil, fmt.Errorf("oauth: token store key: %w", err)
-	}
-	s := &FileStore{path: path, aead: aead, tokenTable: newTokenTable()}
-	mac := hmac.New(sha256.New, key)
-	mac.Write([]byte("ghl-gateway oauth token store key check"))
-	copy(s.check[:], mac.Sum(nil))
+	s := &FileStore{path: path, sealer: sl, tokenTable: newTokenTable()}
 
 	s.removeTemps()
 	raw, err := os.ReadFile(path)
@@ -183,6 +172,57 @@ func (s *FileStore) encode(m map[string]Tokens) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("oauth: token store: encode: %w", err)
 	}
+	return s.seal(plain, nil)
+}
+
+// decode reads the file's bytes.
+func (s *FileStore) decode(raw []byte) (map[string]Tokens, error) {
+	plain, err := s.open(raw, nil)
+	if err != nil {
+		return nil, err
+	}
+	var fc fileContents
+	if err := json.Unmarshal(plain, &fc); err != nil {
+		return nil, fmt.Errorf("%w (%v)", ErrCorruptStore, err)
+	}
+	if fc.Locations == nil {
+		fc.Locations = map[string]Tokens{}
+	}
+	return fc.Locations, nil
+}
+
+// sealer encrypts what a token store keeps at rest (FileStore's file,
+// RedisStore's values), in one format: a header (magic, version, a check
+// value of the key), then the GCM nonce and ciphertext. The header, and the
+// caller's context (e.g. the location a value belongs to), are the
+// ciphertext's additional data, so neither can be altered or swapped.
+type sealer struct {
+	aead  cipher.AEAD
+	check [checkLen]byte
+}
+
+// newSealer returns the sealer of key (KeySize bytes).
+func newSealer(key []byte) (*sealer, error) {
+	if len(key) != KeySize {
+		return nil, fmt.Errorf("oauth: token store key: %d bytes, want %d", len(key), KeySize)
+	}
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, fmt.Errorf("oauth: token store key: %w", err)
+	}
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
+		return nil, fmt.Errorf("oauth: token store key: %w", err)
+	}
+	s := &sealer{aead: aead}
+	mac := hmac.New(sha256.New, key)
+	mac.Write([]byte("ghl-gateway oauth token store key check"))
+	copy(s.check[:], mac.Sum(nil))
+	return s, nil
+}
+
+// seal encrypts plain, bound to context.
+func (s *sealer) seal(plain, context []byte) ([]byte, error) {
 	header := s.header()
 	nonce := make([]byte, s.aead.NonceSize())
 	if _, err := rand.Read(nonce); err != nil {
@@ -191,11 +231,12 @@ func (s *FileStore) encode(m map[string]Tokens) ([]byte, error) {
 	out := make([]byte, 0, len(header)+len(nonce)+len(plain)+s.aead.Overhead())
 	out = append(out, header...)
 	out = append(out, nonce...)
-	return s.aead.Seal(out, nonce, plain, header), nil
+	return s.aead.Seal(out, nonce, plain, append(header, context...)), nil
 }
 
-// decode reads the file's bytes.
-func (s *FileStore) decode(raw []byte) (map[string]Tokens, error) {
+// open decrypts what seal returned for the same context: ErrWrongKey for
+// another key's, ErrCorruptStore for damaged bytes.
+func (s *sealer) open(raw, context []byte) ([]byte, error) {
 	if len(raw) < headerLen+s.aead.NonceSize()+s.aead.Overhead() {
 		return nil, fmt.Errorf("%w (%d bytes)", ErrCorruptStore, len(raw))
 	}
@@ -210,23 +251,18 @@ func (s *FileStore) decode(raw []byte) (map[string]Tokens, error) {
 		return nil, ErrWrongKey
 	}
 	nonce := raw[headerLen : headerLen+s.aead.NonceSize()]
-	plain, err := s.aead.Open(nil, nonce, raw[headerLen+s.aead.NonceSize():], header)
+	aad := append(append([]byte(nil), header...), context...)
+	plain, err := s.aead.Open(nil, nonce, raw[headerLen+s.aead.NonceSize():], aad)
 	if err != nil {
-		// The key is right (its check value matched), so the bytes are damaged.
+		// The key is right (its check value matched), so the bytes are
+		// damaged (or were sealed for another context).
 		return nil, fmt.Errorf("%w (authentication failed)", ErrCorruptStore)
 	}
-	var fc fileContents
-	if err := json.Unmarshal(plain, &fc); err != nil {
-		return nil, fmt.Errorf("%w (%v)", ErrCorruptStore, err)
-	}
-	if fc.Locations == nil {
-		fc.Locations = map[string]Tokens{}
-	}
-	return fc.Locations, nil
+	return plain, nil
 }
 
-// header returns the file's header: magic, version and key check value.
-func (s *FileStore) header() []byte {
+// header returns the header: magic, version and key check value.
+func (s *sealer) header() []byte {
 	h := make([]byte, 0, headerLen)
 	h = append(h, fileMagic...)
 	h = append(h, fileVersion)

@@ -100,6 +100,12 @@ func (m *Manager) usable(t Tokens, stale string) bool {
 	return t.Expiry.IsZero() || m.now().Before(t.Expiry.Add(-m.cfg.RefreshBefore))
 }
 
+// unexpired reports whether t's access token still works: before its
+// expiry (inside RefreshBefore included), and not the one refused.
+func (m *Manager) unexpired(t Tokens, stale string) bool {
+	return t.AccessToken != "" && t.AccessToken != stale && (t.Expiry.IsZero() || m.now().Before(t.Expiry))
+}
+
 // valid returns usable tokens of the location, joining or starting its
 // refresh when the stored ones are not.
 func (m *Manager) valid(ctx context.Context, locationID, stale string) (Tokens, error) {
@@ -115,8 +121,14 @@ func (m *Manager) valid(ctx context.Context, locationID, stale string) (Tokens, 
 	// A flight joined late may have settled on the token this caller saw
 	// refused (it started before the refusal); one more flight then
 	// refreshes it. Two rounds always suffice.
+	have := t
 	for range 2 {
 		t, err = m.fly(ctx, locationID, stale)
+		if errors.Is(err, ErrStoreUnavailable) && !unsaved && m.unexpired(have, stale) {
+			// A shared store that cannot lock refuses the refresh; the
+			// access token in hand still works until its expiry.
+			return have, nil
+		}
 		if err != nil || m.usable(t, stale) {
 			return t, err
 		}

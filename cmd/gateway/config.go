@@ -89,6 +89,8 @@ type config struct {
 	webhooks webhookConfig
 	// The configuration file and each setting's source (issue 15; configfile.go).
 	file configFile
+	// Managed mode's token store on Redis (issue 13; redis_tokens.go).
+	redisTokens redisTokenConfig
 	// explicit are the flags set on the command line or in the
 	// environment, for defaults that follow other settings.
 	explicit map[string]bool
@@ -274,6 +276,7 @@ func newFlagSet(cfg *config) *flag.FlagSet {
 	// HighLevel's webhooks and freshness (issue 12; webhooks.go).
 	registerWebhookFlags(fs, &cfg.webhooks)
 	registerConfigFileFlags(fs, &cfg.file)
+	registerRedisTokenFlags(fs, &cfg.redisTokens)
 
 	// The embedded sandbox's knobs, under a sandbox- prefix.
 	sfs := flag.NewFlagSet("sandbox", flag.ContinueOnError)
@@ -397,6 +400,7 @@ func (c *config) validate() error {
 	p.add(c.conn.validate(c.requestTimeout))
 	p.add(c.validateStale())
 	p.add(c.webhooks.validate())
+	p.add(c.redisTokens.validate())
 	return p.err()
 }
 
@@ -560,11 +564,11 @@ func (c *config) origins() []string {
 
 // managed builds managed mode from the configuration.
 func (c *config) managed(ctx context.Context, logger *slog.Logger) (*server.Managed, error) {
-	storeKey, _ := oauth.ParseKey(c.oauthStoreKey)
 	stateKey, _ := oauth.ParseKey(c.oauthStateKey)
-	store, err := oauth.NewFileStore(c.oauthStore, storeKey)
+	// Issue 13: pass the shared Redis connection (-redis-url) for the token store on Redis.
+	store, err := c.tokenStore(ctx, nil, logger)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", setting("oauth-token-store"), err)
+		return nil, err
 	}
 	mgr, err := oauth.NewManager(oauth.Config{
 		ClientID: c.oauthClientID, ClientSecret: c.oauthSecret, RedirectURL: c.oauthRedirect,
