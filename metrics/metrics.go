@@ -186,11 +186,7 @@ func New(cfg Config) *Metrics {
 	m.ops = newLabelSet(cfg.MaxOperations, m.newOp)
 	m.ops.fixed(Other)
 	m.ops.fixed(Anonymous)
-	for _, name := range cfg.Operations {
-		if validOperationName(name) {
-			m.ops.get(name)
-		}
-	}
+	m.AddOperations(cfg.Operations)
 	m.locs = newLabelSet(cfg.MaxLocations, m.newLoc)
 	m.locs.fixed(Other)
 	m.locs.fixed(Unconfirmed)
@@ -227,6 +223,16 @@ func (m *Metrics) newOp(label string) *opMetrics {
 
 func (m *Metrics) newLoc(label string) *locMetrics {
 	return &locMetrics{wait: m.budgetWait.WithLabelValues(label), refusals: m.budgetRefusals.WithLabelValues(label)}
+}
+
+// AddOperations gives names (the persisted operations') labels of their
+// own, as far as the cap allows, before any request is seen.
+func (m *Metrics) AddOperations(names []string) {
+	for _, name := range names {
+		if validOperationName(name) {
+			m.ops.get(name)
+		}
+	}
 }
 
 // Registry returns the gateway's registry, e.g. to add collectors.

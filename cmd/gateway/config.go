@@ -87,6 +87,8 @@ type config struct {
 	protocol protocolConfig
 	// HighLevel's webhooks and freshness (issue 12).
 	webhooks webhookConfig
+	// Prometheus metrics and pprof (issue 15; metrics.go).
+	metrics metricsConfig
 	// explicit are the flags set on the command line or in the
 	// environment, for defaults that follow other settings.
 	explicit map[string]bool
@@ -271,6 +273,7 @@ func newFlagSet(cfg *config) *flag.FlagSet {
 	fs.DurationVar(&cfg.protocol.corsMaxAge, "cors-max-age", server.DefaultCORSMaxAge, "how long browsers may cache a CORS preflight's answer (Access-Control-Max-Age, whole seconds); 0 sends none")
 	// HighLevel's webhooks and freshness (issue 12; webhooks.go).
 	registerWebhookFlags(fs, &cfg.webhooks)
+	registerMetricsFlags(fs, &cfg.metrics) // metrics.go (issue 15)
 
 	// The embedded sandbox's knobs, under a sandbox- prefix.
 	sfs := flag.NewFlagSet("sandbox", flag.ContinueOnError)
@@ -394,6 +397,7 @@ func (c *config) validate() error {
 	p.add(c.conn.validate(c.requestTimeout))
 	p.add(c.validateStale())
 	p.add(c.webhooks.validate())
+	p.add(c.metrics.validate())
 	return p.err()
 }
 
@@ -566,7 +570,7 @@ func (c *config) managed(ctx context.Context, logger *slog.Logger) (*server.Mana
 	mgr, err := oauth.NewManager(oauth.Config{
 		ClientID: c.oauthClientID, ClientSecret: c.oauthSecret, RedirectURL: c.oauthRedirect,
 		Scopes: strings.Fields(c.oauthScopes), AuthURL: c.oauthAuthURL, TokenURL: c.oauthTokenURL,
-		StateKey: stateKey, Logger: logger,
+		StateKey: stateKey, Logger: logger, OnRefresh: c.metrics.refreshHook(),
 	}, store)
 	if err != nil {
 		return nil, fmt.Errorf("OAuth: %w", err)
