@@ -320,6 +320,7 @@ func (r *Reader) affordable(ctx context.Context) error {
 	for wait < 24*time.Hour && r.client.RateCapacity(key, wait) < 1 {
 		wait *= 2
 	}
+	r.client.NoteBudgetRefusal(key) // for metrics
 	return &upstream.Error{Err: fmt.Errorf("%w: the rate budget allows no call before the request's deadline", upstream.ErrRateLimited),
 		RetryAfter: wait, Retryable: true}
 }

@@ -43,6 +43,8 @@ const (
 	// DefaultMaxLocations bounds the distinct location labels (locations
 	// are few per install; the cap guards against a flood of made-up ones).
 	DefaultMaxLocations = 100
+	// maxErrorCodes bounds the error-code labels; errcode has about 30.
+	maxErrorCodes = 64
 )
 
 // Label values with a fixed meaning.
@@ -79,6 +81,8 @@ type Metrics struct {
 
 	graphqlRequests *prometheus.CounterVec
 	graphqlDuration *prometheus.HistogramVec
+	graphqlErrors   *prometheus.CounterVec
+	codes           *labelSet[prometheus.Counter]
 
 	upstreamRequests *prometheus.CounterVec
 	upstreamDuration *prometheus.HistogramVec
@@ -150,6 +154,9 @@ func New(cfg Config) *Metrics {
 		Name: "gateway_graphql_request_duration_seconds", Help: "Duration of GraphQL requests over HTTP by operation name.",
 		Buckets: requestBuckets,
 	}, []string{"operation"})
+	m.graphqlErrors = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "gateway_graphql_errors_total", Help: "Errors in GraphQL answers by extensions.code (RATE_LIMITED, NOT_FOUND, ...).",
+	}, []string{"code"})
 	m.upstreamRequests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "gateway_upstream_requests_total",
 		Help: "Exchanges with the Contacts API (each attempt) by operation ID, status class (2xx..5xx, none) and status code (none: no answer).",
@@ -177,7 +184,7 @@ func New(cfg Config) *Metrics {
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.graphqlRequests, m.graphqlDuration,
+		m.graphqlRequests, m.graphqlDuration, m.graphqlErrors,
 		m.upstreamRequests, m.upstreamDuration, m.upstreamRetries,
 		m.budgetWait, m.budgetRefusals, m.refreshes, m.webhookEvents,
 		&partsCollector{m: m},
@@ -187,6 +194,8 @@ func New(cfg Config) *Metrics {
 	m.ops.fixed(Other)
 	m.ops.fixed(Anonymous)
 	m.AddOperations(cfg.Operations)
+	m.codes = newLabelSet(maxErrorCodes, func(code string) prometheus.Counter { return m.graphqlErrors.WithLabelValues(code) })
+	m.codes.fixed(Other)
 	m.locs = newLabelSet(cfg.MaxLocations, m.newLoc)
 	m.locs.fixed(Other)
 	m.locs.fixed(Unconfirmed)
@@ -260,21 +269,41 @@ func (m *Metrics) Mounted(parts server.Parts) {
 }
 
 // GraphQLRequest implements server.Observer.
-func (m *Metrics) GraphQLRequest(_ context.Context, operation, outcome string, d time.Duration) {
-	label := operation
+func (m *Metrics) GraphQLRequest(_ context.Context, r server.RequestDone) {
+	label := r.Operation
 	switch {
-	case operation == "":
+	case r.Operation == "":
 		label = Anonymous
-	case !validOperationName(operation):
+	case !validOperationName(r.Operation):
 		label = Other
 	}
 	o := m.ops.get(label)
-	c, ok := o.outcomes[outcome]
+	c, ok := o.outcomes[r.Outcome]
 	if !ok {
 		c = o.outcomes[server.OutcomeError]
 	}
 	c.Inc()
-	o.duration.Observe(d.Seconds())
+	o.duration.Observe(r.Duration.Seconds())
+	for code, n := range r.Errors {
+		m.codes.get(errorCodeLabel(code)).Add(float64(n))
+	}
+	if r.BudgetRefused {
+		m.location(r.BudgetKey).refusals.Inc()
+	}
+}
+
+// errorCodeLabel is code when it looks like one of ours (upper case and
+// underscores, as errcode's), else Other.
+func errorCodeLabel(code string) string {
+	if code == "" || len(code) > 40 {
+		return Other
+	}
+	for i := 0; i < len(code); i++ {
+		if c := code[i]; !(c == '_' || c >= 'A' && c <= 'Z') {
+			return Other
+		}
+	}
+	return code
 }
 
 // Attempt implements upstream.Observer.

@@ -7,11 +7,13 @@ package server
 
 import (
 	"context"
+	"maps"
 	"net/http"
 	"strings"
 	"sync/atomic"
 	"time"
 
+	"github.com/ghl-graphql/gateway/auth"
 	"github.com/ghl-graphql/gateway/cache"
 	"github.com/ghl-graphql/gateway/events"
 	"github.com/ghl-graphql/gateway/loaders"
@@ -37,11 +39,28 @@ type Observer interface {
 	// observer reads when it is scraped.
 	Mounted(Parts)
 	// GraphQLRequest reports a GraphQL request over HTTP (not a
-	// subscription's WebSocket) when it ends: its operation name as the
-	// client or the document gave it ("" when none: anonymous), one of
-	// the Outcome* values, and how long it took. The name is the client's:
-	// the observer bounds the set it keeps.
-	GraphQLRequest(ctx context.Context, operation, outcome string, d time.Duration)
+	// subscription's WebSocket) when it ends.
+	GraphQLRequest(ctx context.Context, r RequestDone)
+}
+
+// RequestDone describes a finished GraphQL request.
+type RequestDone struct {
+	// Operation is the operation name as the client or the document gave
+	// it ("" when none: anonymous). It is the client's: the observer
+	// bounds the set it keeps.
+	Operation string
+	// Outcome is one of the Outcome* values.
+	Outcome string
+	// Duration is how long the request took.
+	Duration time.Duration
+	// Errors counts the answer's errors by extensions.code; nil when none.
+	Errors map[string]int
+	// BudgetRefused reports that the request was refused before execution
+	// because the rate budget of BudgetKey could not pay for it (the
+	// query limiter's RATE_LIMITED; refusals inside an upstream call are
+	// reported by upstream.Observer.BudgetWait).
+	BudgetRefused bool
+	BudgetKey     string
 }
 
 // Parts are the gateway's components whose counters metrics read.
@@ -84,29 +103,50 @@ func withObserver(obs Observer, next http.Handler) http.Handler {
 		start := time.Now()
 		rec := &statusOnly{ResponseWriter: w, status: http.StatusOK}
 		next.ServeHTTP(rec, r)
-		op, outcome := "", OutcomeOK
+		done := RequestDone{Outcome: OutcomeOK}
 		if o, _ := r.Context().Value(outcomeKey{}).(*requestOutcome); o != nil {
-			op, outcome = o.summary(rec.status)
+			done = o.summary(rec.status)
 		} else if rec.status >= 400 {
-			outcome = OutcomeRefused
+			done.Outcome = OutcomeRefused
 		}
-		obs.GraphQLRequest(r.Context(), op, outcome, time.Since(start))
+		done.Duration = time.Since(start)
+		obs.GraphQLRequest(r.Context(), done)
 	})
 }
 
-// summary is the operation and outcome of a finished request.
-func (o *requestOutcome) summary(status int) (operation, outcome string) {
+// summary describes a finished request, but for its duration.
+func (o *requestOutcome) summary(status int) RequestDone {
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	d := RequestDone{Operation: o.operation, Outcome: OutcomeOK, BudgetRefused: o.budgetRefused, BudgetKey: o.budgetKey}
 	switch {
 	case !o.executed && status >= 400:
-		return o.operation, OutcomeRefused
+		d.Outcome = OutcomeRefused
 	case o.errors > 0 && o.noData:
-		return o.operation, OutcomeError
+		d.Outcome = OutcomeError
 	case o.errors > 0:
-		return o.operation, OutcomePartial
+		d.Outcome = OutcomePartial
 	}
-	return o.operation, OutcomeOK
+	if len(o.codes) > 0 {
+		d.Errors = maps.Clone(o.codes)
+	}
+	return d
+}
+
+// noteBudgetRefused records that the query limiter refused the request
+// for want of the rate budget of the request's credential.
+func noteBudgetRefused(ctx context.Context) {
+	o, _ := ctx.Value(outcomeKey{}).(*requestOutcome)
+	if o == nil {
+		return
+	}
+	var key string
+	if cred, ok := auth.FromContext(ctx); ok {
+		key = cred.BudgetKey()
+	}
+	o.mu.Lock()
+	o.budgetRefused, o.budgetKey = true, key
+	o.mu.Unlock()
 }
 
 // operationOf returns the operation the request's execution named, for the

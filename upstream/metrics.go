@@ -35,3 +35,13 @@ func attemptStatus(resp *Response, e *Error) int {
 	}
 	return e.StatusCode
 }
+
+// NoteBudgetRefusal reports to the Observer a call refused for want of
+// key's rate budget before it reached Do (the loaders refuse at once what
+// the budget cannot let go before the request's deadline), so that every
+// refusal is counted in one place.
+func (c *Client) NoteBudgetRefusal(key string) {
+	if c.obs != nil {
+		c.obs.BudgetWait(key, 0, true)
+	}
+}
