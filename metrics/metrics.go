@@ -116,6 +116,7 @@ type locMetrics struct {
 
 // upstreamOp holds one upstream operation's bound series.
 type upstreamOp struct {
+	label    string
 	duration prometheus.Observer
 	retries  prometheus.Counter
 	mu       sync.Mutex
@@ -204,12 +205,13 @@ func New(cfg Config) *Metrics {
 	m.upstreamOps = map[string]*upstreamOp{}
 	for _, op := range upstream.Operations() {
 		m.upstreamOps[op.ID] = &upstreamOp{
+			label:    op.ID,
 			duration: m.upstreamDuration.WithLabelValues(op.ID),
 			retries:  m.upstreamRetries.WithLabelValues(op.ID),
 			byStatus: map[int]prometheus.Counter{},
 		}
 	}
-	m.upstreamOps[Other] = &upstreamOp{duration: m.upstreamDuration.WithLabelValues(Other),
+	m.upstreamOps[Other] = &upstreamOp{label: Other, duration: m.upstreamDuration.WithLabelValues(Other),
 		retries: m.upstreamRetries.WithLabelValues(Other), byStatus: map[int]prometheus.Counter{}}
 	for _, o := range refreshOutcomes {
 		m.refreshes.WithLabelValues(o)
@@ -320,19 +322,11 @@ func (m *Metrics) Attempt(op upstream.Operation, status int, d time.Duration) {
 		if status != 0 {
 			class, code = strconv.Itoa(status/100)+"xx", strconv.Itoa(status)
 		}
-		c = m.upstreamRequests.WithLabelValues(u.label(op), class, code)
+		c = m.upstreamRequests.WithLabelValues(u.label, class, code)
 		u.byStatus[status] = c
 	}
 	u.mu.Unlock()
 	c.Inc()
-}
-
-// label is the operation label of op: its ID when it is one of the API's.
-func (u *upstreamOp) label(op upstream.Operation) string {
-	if u.duration == nil {
-		return Other
-	}
-	return op.ID
 }
 
 // upstreamOp returns op's series; an operation outside the API's table
