@@ -10,6 +10,7 @@
 package server_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -271,6 +272,43 @@ func TestE2EMetricsWorkload(t *testing.T) {
 		wantMoved(t, d, "gateway_upstream_retries_total", L{"operation": "get-contact"}, 1)
 		wantMoved(t, d, "gateway_graphql_requests_total", L{"operation": "Again", "outcome": "ok"}, 1)
 	})
+	t.Run("a subscription", func(t *testing.T) {
+		before := g.scrape(t)
+		body, _ := json.Marshal(map[string]any{"query": `subscription Watch($id: ID!) { contactChanged(id: $id) { kind } }`,
+			"variables": vars, "operationName": "Watch"})
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		hreq, _ := http.NewRequestWithContext(ctx, http.MethodPost, g.gw.URL+server.GraphQLPath, strings.NewReader(string(body)))
+		hreq.Header.Set("Content-Type", "application/json")
+		hreq.Header.Set("Accept", "text/event-stream")
+		hreq.Header.Set("Authorization", "Bearer "+g.token)
+		resp, err := g.gw.Client().Do(hreq)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("subscribe: %d", resp.StatusCode)
+		}
+		open := func(want float64) scraped {
+			t.Helper()
+			for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) { // a hang guard
+				s := g.scrape(t)
+				if s.sum("gateway_subscriptions_open", nil) == want {
+					return s
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("gateway_subscriptions_open stays %v, want %v", s.sum("gateway_subscriptions_open", nil), want)
+				}
+			}
+		}
+		during := open(before.sum("gateway_subscriptions_open", nil) + 1)
+		cancel()
+		open(before.sum("gateway_subscriptions_open", nil))
+		// A subscription is not a request of the request metrics.
+		wantMoved(t, delta{before, during}, "gateway_graphql_requests_total", nil, 0)
+	})
+
 	t.Run("rate-limited", func(t *testing.T) {
 		// The sandbox allows no more calls this hour: its answers say so, and
 		// the budget refuses what it cannot send before the request's wait.

@@ -9,7 +9,6 @@ import (
 	"context"
 	"maps"
 	"net/http"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -39,7 +38,7 @@ type Observer interface {
 	// observer reads when it is scraped.
 	Mounted(Parts)
 	// GraphQLRequest reports a GraphQL request over HTTP (not a
-	// subscription's WebSocket) when it ends.
+	// subscription, over WebSocket or SSE) when it ends.
 	GraphQLRequest(ctx context.Context, r RequestDone)
 }
 
@@ -96,7 +95,9 @@ func withObserver(obs Observer, next http.Handler) http.Handler {
 		return next
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != GraphQLPath || strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
+		// Subscriptions (WebSocket, SSE) last as long as they are open:
+		// the subscriptions gauge counts them, not the request metrics.
+		if r.URL.Path != GraphQLPath || isWebSocketUpgrade(r) || isEventStream(r) {
 			next.ServeHTTP(w, r)
 			return
 		}
