@@ -84,6 +84,9 @@ func (c *partsCollector) Collect(ch chan<- prometheus.Metric) {
 	cacheSeries := func(name string, s server.CacheStats) {
 		counter(cacheHits, s.Hits, name)
 		counter(cacheMisses, s.Misses, name)
+		if name == CacheResponse {
+			return // its entries live in the shared cache, and are counted there
+		}
 		counter(cacheEvictions, s.Evictions, name)
 		gauge(cacheEntries, float64(s.Entries), name)
 		gauge(cacheBytes, float64(s.Bytes), name)

@@ -518,3 +518,49 @@ func TestE2EMetricsTokenRefresh(t *testing.T) {
 		t.Error("/metrics shows the client's API key")
 	}
 }
+
+// TestE2EMetricsCoalescedCalls: identical concurrent snapshots share their
+// upstream calls; every reader call either starts a flight or joins one,
+// and the flights are the calls the sandbox got.
+func TestE2EMetricsCoalescedCalls(t *testing.T) {
+	t.Parallel()
+	m := metrics.New(metrics.Config{})
+	e := newE2E(t, withClientOptions(upstream.WithObserver(m)), withServer(func(c *server.Config) { c.Observer = m }))
+	mh := httptest.NewServer(m.Handler())
+	t.Cleanup(mh.Close)
+	id := e.sb.ContactIDs(e.locA)[0]
+	q := `query Snap($id: ID!) { contact(id: $id) { id tasks { id } notes { id } appointments { id } } }`
+	// Warm the credential up: its first call confirms its location alone.
+	e.send(request{token: e.token, query: q, vars: map[string]any{"id": id}}).ok(t)
+
+	e.sb.SetLatency(100*time.Millisecond, 0) // the calls overlap, so most are shared
+	defer e.sb.SetLatency(0, 0)
+	const n = 10
+	before, calls := scrape(t, mh.URL), e.counters()
+	errs := make(chan string, n)
+	for range n {
+		go func() {
+			r := e.send(request{token: e.token, query: q, vars: map[string]any{"id": id}, header: http.Header{"Cache-Control": {"no-cache"}}})
+			if r.Status != http.StatusOK || len(r.Errors) > 0 {
+				errs <- r.Body
+				return
+			}
+			errs <- ""
+		}()
+	}
+	for range n {
+		if b := <-errs; b != "" {
+			t.Fatalf("a snapshot failed: %s", b)
+		}
+	}
+	d := delta{before, scrape(t, mh.URL)}
+	sent := sumCalls(e.moved(calls))
+	wantMoved(t, d, "gateway_upstream_flights_total", nil, float64(sent))
+	wantMoved(t, d, "gateway_upstream_requests_total", nil, float64(sent))
+	// Four reads per snapshot, each a flight of its own or a join.
+	wantMoved(t, d, "gateway_upstream_flights_total", nil, 4*n-d.of("gateway_upstream_coalesced_total", nil))
+	if d.of("gateway_upstream_coalesced_total", nil) == 0 {
+		t.Error("no call was coalesced")
+	}
+	wantMoved(t, d, "gateway_graphql_requests_total", L{"operation": "Snap", "outcome": "ok"}, n)
+}
