@@ -5,11 +5,13 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/ghl-graphql/gateway/metrics"
+	"github.com/ghl-graphql/gateway/server"
 )
 
 func TestMetricsConfig(t *testing.T) {
@@ -172,4 +174,19 @@ func TestMetricsEndpoints(t *testing.T) {
 			t.Error("/metrics served with -metrics=false")
 		}
 	})
+}
+
+func TestPersistedOperationNames(t *testing.T) {
+	ops := server.PersistedOperations{
+		"a": `query ContactSnapshot($id: ID!) { contact(id: $id) { id } }`,
+		"b": `mutation AddTag { addContactTags(contactId: "x", tags: ["t"]) { tags } } query ContactSnapshot { __typename }`,
+		"c": `{ __typename }`, // anonymous: no name
+		"d": `query Broken {`, // not parsable: skipped
+		"e": `query Zeta { __typename }`,
+	}
+	got := operationNames(ops)
+	want := []string{"AddTag", "ContactSnapshot", "Zeta"}
+	if !slices.Equal(got, want) {
+		t.Errorf("operationNames = %v, want %v", got, want)
+	}
 }
