@@ -8,6 +8,7 @@ package loaders
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 )
 
 // flight is one shared call.
@@ -23,6 +24,9 @@ type flight struct {
 type flights struct {
 	mu sync.Mutex
 	m  map[string]*flight
+	// started counts the calls run; joined the callers who waited for
+	// one another caller had started (the calls coalesced away).
+	started, joined atomic.Uint64
 }
 
 // do returns fn's result for key, running fn once for all callers that ask
@@ -45,6 +49,7 @@ func (f *flights) do(ctx context.Context, key string, fn func(context.Context) (
 		}
 		fl = &flight{done: make(chan struct{}), cancel: cancel}
 		f.m[key] = fl
+		f.started.Add(1)
 		go func() {
 			val, err := fn(callCtx)
 			f.mu.Lock()
@@ -56,6 +61,9 @@ func (f *flights) do(ctx context.Context, key string, fn func(context.Context) (
 			cancel()
 			close(fl.done)
 		}()
+	}
+	if ok {
+		f.joined.Add(1)
 	}
 	fl.waiters++
 	f.mu.Unlock()

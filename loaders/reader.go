@@ -142,12 +142,16 @@ type Stats struct {
 	// RefreshNoSpare those not sent because the budget had no spare
 	// slots; RefreshStored those whose answer was stored.
 	RefreshStarted, RefreshNoSpare, RefreshStored uint64
+	// Flights counts the upstream calls the Reader started; Coalesced
+	// the callers who joined one already under way instead of calling.
+	Flights, Coalesced uint64
 }
 
 // Stats returns the Reader's counters.
 func (r *Reader) Stats() Stats {
 	return Stats{StaleServed: r.staleServed.Load(), RefreshStarted: r.refresh.started.Load(),
-		RefreshNoSpare: r.refresh.noSpare.Load(), RefreshStored: r.refresh.stored.Load()}
+		RefreshNoSpare: r.refresh.noSpare.Load(), RefreshStored: r.refresh.stored.Load(),
+		Flights: r.flight.started.Load(), Coalesced: r.flight.joined.Load()}
 }
 
 // keep is how long past its time-to-live an answer is kept, to be served
@@ -316,6 +320,7 @@ func (r *Reader) affordable(ctx context.Context) error {
 	for wait < 24*time.Hour && r.client.RateCapacity(key, wait) < 1 {
 		wait *= 2
 	}
+	r.client.NoteBudgetRefusal(key) // for metrics
 	return &upstream.Error{Err: fmt.Errorf("%w: the rate budget allows no call before the request's deadline", upstream.ErrRateLimited),
 		RetryAfter: wait, Retryable: true}
 }

@@ -97,6 +97,9 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the clock of expiries; nil means time.Now.
 	Now func() time.Time
+	// OnRefresh, when not nil, is told how each refresh sent to HighLevel
+	// ended (Refresh* outcomes, observe.go), for metrics.
+	OnRefresh func(outcome string)
 }
 
 // Manager runs the install flow and keeps the tokens of every installed

@@ -217,9 +217,11 @@ func (m *Manager) settle(ctx context.Context, locationID, stale string) (Tokens,
 		m.log.ErrorContext(ctx, "oauth: HighLevel refused the refresh token; the location needs a new install (/oauth/install)",
 			"location", locationID, "status", ge.Status, "description", ge.Description)
 		m.markRefused(ctx, t)
+		m.noteRefresh(RefreshReconsent)
 		return Tokens{}, reconsent(locationID)
 	case err != nil:
 		m.log.WarnContext(ctx, "oauth: refresh failed; the next call tries again", "location", locationID, "err", err)
+		m.noteRefresh(RefreshFailed)
 		return Tokens{}, fmt.Errorf("oauth: refresh the tokens of %s: %w", locationID, err)
 	}
 
@@ -227,8 +229,10 @@ func (m *Manager) settle(ctx context.Context, locationID, stale string) (Tokens,
 	m.unsaved[locationID] = unsavedPair{tokens: next.clone(), replaced: t.RefreshToken}
 	m.mu.Unlock()
 	if err := m.persist(ctx, locationID, next); err != nil {
+		m.noteRefresh(RefreshNotPersisted)
 		return Tokens{}, err
 	}
+	m.noteRefresh(RefreshOK)
 	m.log.InfoContext(ctx, "oauth: access token refreshed", "location", locationID, "expiry", next.Expiry)
 	return next, nil
 }

@@ -301,6 +301,7 @@ func (q queryLimiter) MutateOperationContext(ctx context.Context, oc *graphql.Op
 	}
 	if q.budget != nil && cost > 0 {
 		if capacity, retryAfter, ok := q.budget(ctx, cost); ok && cost > capacity {
+			noteBudgetRefused(ctx)
 			return refuse(errcode.RateLimited(fmt.Sprintf("query cost %d exceeds the %d upstream calls the location's rate budget allows before the request's deadline", cost, capacity), retryAfter))
 		}
 	}

@@ -93,6 +93,8 @@ type byteLRU[K comparable, V any] struct {
 	bytes    int
 	order    *list.List // front: most recently used
 	entries  map[K]*list.Element
+	// hits, misses and evictions are counted for metrics (observe.go).
+	hits, misses, evictions uint64
 }
 
 type byteLRUEntry[K comparable, V any] struct {
@@ -112,9 +114,11 @@ func (c *byteLRU[K, V]) Get(key K) (V, bool) {
 	defer c.mu.Unlock()
 	el, ok := c.entries[key]
 	if !ok {
+		c.misses++
 		var zero V
 		return zero, false
 	}
+	c.hits++
 	c.order.MoveToFront(el)
 	return el.Value.(*byteLRUEntry[K, V]).value, true
 }
@@ -135,6 +139,7 @@ func (c *byteLRU[K, V]) Add(key K, value V, size int) {
 	c.bytes += size
 	for c.bytes > c.maxBytes {
 		c.remove(c.order.Back())
+		c.evictions++
 	}
 }
 

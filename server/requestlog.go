@@ -31,6 +31,10 @@ type requestOutcome struct {
 	errors    int
 	noData    bool
 	codes     map[string]int
+	// budgetRefused and budgetKey: the query limiter refused the request
+	// for want of this key's rate budget (for metrics, observe.go).
+	budgetRefused bool
+	budgetKey     string
 }
 
 type outcomeKey struct{}

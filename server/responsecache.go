@@ -31,6 +31,8 @@ const maxCachedResponse = 1 << 20
 type cachedResponse struct {
 	contentType string
 	body        []byte
+	// operation is the answer's operation name, for metrics of its hits.
+	operation string
 	// keys are the cache keys of the upstream answers it was built from,
 	// and refreshAt when the first of them is due for refresh-ahead: hits
 	// after it start their refreshes, since a hit reads no answer itself.
@@ -46,7 +48,7 @@ type cachedResponse struct {
 // from reader's cache. A response with stale parts, like one with errors,
 // is never stored (see noErrorsCached and loaders' serveStale), and stored
 // responses are never served stale: they are stored without a stale keep.
-func withResponseCache(reader *loaders.Reader, next http.Handler) http.Handler {
+func withResponseCache(reader *loaders.Reader, counts *hitCounter, next http.Handler) http.Handler {
 	c := reader.Cache()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		cred, ok := auth.FromContext(r.Context())
@@ -76,7 +78,9 @@ func withResponseCache(reader *loaders.Reader, next http.Handler) http.Handler {
 		// cached is served to it.
 		if !loaders.NoCacheRequested(r.Header) && !cred.Unconfirmed {
 			if v, _, ok := c.Get(key); ok {
+				counts.hits.Add(1)
 				resp := v.(*cachedResponse)
+				noteOperation(r.Context(), resp.operation)
 				if resp.keys != nil {
 					if now := reader.Now(); !now.Before(resp.refreshAt) && now.UnixNano() >= resp.next.Load() {
 						resp.next.Store(now.Add(resp.step).UnixNano())
@@ -87,6 +91,7 @@ func withResponseCache(reader *loaders.Reader, next http.Handler) http.Handler {
 				_, _ = w.Write(resp.body)
 				return
 			}
+			counts.misses.Add(1)
 		}
 
 		epoch := c.Epoch()
@@ -101,7 +106,7 @@ func withResponseCache(reader *loaders.Reader, next http.Handler) http.Handler {
 			return
 		}
 		ttl := expires.Sub(reader.Now())
-		resp := &cachedResponse{contentType: rec.Header().Get("Content-Type"), body: rec.buf.Bytes()}
+		resp := &cachedResponse{contentType: rec.Header().Get("Content-Type"), body: rec.buf.Bytes(), operation: operationOf(ctx)}
 		resp.keys, resp.refreshAt = touched.Refresh()
 		resp.step = max(expires.Sub(resp.refreshAt)/8, time.Millisecond)
 		c.Set(key, resp, len(resp.body)+len(resp.keys)*64, ttl, tags, epoch)

@@ -190,6 +190,9 @@ type Config struct {
 	// Webhooks, when not nil, mounts POST /webhooks/highlevel and makes
 	// cache lifetimes long (webhooks.go, issue 12).
 	Webhooks *Webhooks
+	// Observer, when not nil, is shown the parts metrics read and told of
+	// each GraphQL request (observe.go, issue 15).
+	Observer Observer
 }
 
 // DefaultCacheMaxBytes is the shared cache's default size.
@@ -295,12 +298,19 @@ func New(cfg Config) (http.Handler, error) {
 	if cfg.PersistedOperations != nil {
 		exec = withPersistedOnly(cfg.PersistedOperations, exec)
 	}
+	parts := Parts{Cache: reader.Cache(), Reader: reader, Bus: cfg.Bus, Webhooks: cfg.Webhooks}
 	if reader.Cache() != nil && !cfg.NoResponseCache {
 		gql.AroundOperations(onlyQueriesCached)
 		gql.AroundResponses(noErrorsCached)
-		exec = withResponseCache(reader, exec)
+		counts := &hitCounter{}
+		parts.ResponseCache = counts.stats
+		exec = withResponseCache(reader, counts, exec)
 	}
-	exec = withBatches(cfg.maxBatch(), cfg.RequestTimeout, withAPQ(cfg.apqStore(), cfg.PersistedOperations, exec))
+	apq := cfg.apqStore()
+	if mem, ok := apq.(*apqCache); ok {
+		parts.APQ = mem.lru.stats
+	}
+	exec = withBatches(cfg.maxBatch(), cfg.RequestTimeout, withAPQ(apq, cfg.PersistedOperations, exec))
 
 	mux := http.NewServeMux()
 	if cfg.Managed != nil {
@@ -331,6 +341,7 @@ func New(cfg Config) (http.Handler, error) {
 	} else {
 		lim := credentialLimits{maxTokenBytes: conn.MaxTokenBytes, maxLocationIDBytes: conn.MaxLocationIDBytes,
 			parsed: newByteLRU[[32]byte, auth.Credential](conn.CredentialCacheBytes)}
+		parts.Credentials = lim.parsed.stats
 		learned := newLearned(cfg) // shared with subscriptions: they learn from, and obey, the same answers
 		learned.SetConfirmInterval(cfg.Webhooks.confirmEvery())
 		if cfg.Webhooks != nil && cfg.Webhooks.Now != nil {
@@ -363,7 +374,10 @@ func New(cfg Config) (http.Handler, error) {
 			return nil, err
 		}
 	}
-	return withBodyDeadline(conn.BodyReadTimeout, withRequestLog(cfg.Logger, mux)), nil
+	if cfg.Observer != nil {
+		cfg.Observer.Mounted(parts)
+	}
+	return withBodyDeadline(conn.BodyReadTimeout, withRequestLog(cfg.Logger, withObserver(cfg.Observer, mux))), nil
 }
 
 // NewGraphQLHandler returns the GraphQL executor behind /graphql, set up

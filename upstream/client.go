@@ -55,6 +55,7 @@ type Client struct {
 	budget     RateBudget
 	retry      RetryPolicy
 	breaker    *breaker
+	obs        Observer // metrics (metrics.go); nil when none
 	// jitter draws a backoff from [0, ceiling]; tests replace it.
 	jitter func(ceiling time.Duration) time.Duration
 
@@ -444,11 +445,22 @@ func (c *Client) Do(ctx context.Context, req *Request, v any) (*Response, error)
 			if !sleepCtx(ctx, delay) {
 				break
 			}
+			if c.obs != nil {
+				c.obs.Retry(op)
+			}
 			resetTarget(v)
 		}
 
 		if c.budget != nil {
-			if err := c.budget.Wait(ctx, key); err != nil {
+			var waitStart time.Time
+			if c.obs != nil {
+				waitStart = time.Now()
+			}
+			err := c.budget.Wait(ctx, key)
+			if c.obs != nil {
+				c.obs.BudgetWait(key, time.Since(waitStart), err != nil)
+			}
+			if err != nil {
 				if last != nil {
 					break
 				}
@@ -457,7 +469,14 @@ func (c *Client) Do(ctx context.Context, req *Request, v any) (*Response, error)
 		}
 
 		attempts++
+		var attemptStart time.Time
+		if c.obs != nil {
+			attemptStart = time.Now()
+		}
 		resp, e := c.attempt(ctx, req, tok.AccessToken, v)
+		if c.obs != nil {
+			c.obs.Attempt(op, attemptStatus(resp, e), time.Since(attemptStart))
+		}
 		if c.budget != nil {
 			if e == nil {
 				c.budget.Observe(key, resp.Rate, resp.StatusCode, 0)

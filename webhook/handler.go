@@ -57,6 +57,9 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the clock of the timestamp window; nil means time.Now.
 	Now func() time.Time
+	// OnAccepted, when not nil, is told the type of each accepted change
+	// (one of the types Parse knows), for metrics.
+	OnAccepted func(eventType string)
 }
 
 // Receiver is the webhook endpoint (an http.Handler) and its queue.
@@ -253,6 +256,9 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	r.stats.accepted.Add(1)
+	if r.cfg.OnAccepted != nil {
+		r.cfg.OnAccepted(c.Type)
+	}
 	writeStatus(w, http.StatusOK, "accepted")
 }
 

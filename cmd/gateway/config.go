@@ -91,6 +91,8 @@ type config struct {
 	file configFile
 	// Managed mode's token store on Redis (issue 13; redis_tokens.go).
 	redisTokens redisTokenConfig
+	// Prometheus metrics and pprof (issue 15; metrics.go).
+	metrics metricsConfig
 	// explicit are the flags set on the command line or in the
 	// environment, for defaults that follow other settings.
 	explicit map[string]bool
@@ -277,6 +279,7 @@ func newFlagSet(cfg *config) *flag.FlagSet {
 	registerWebhookFlags(fs, &cfg.webhooks)
 	registerConfigFileFlags(fs, &cfg.file)
 	registerRedisTokenFlags(fs, &cfg.redisTokens)
+	registerMetricsFlags(fs, &cfg.metrics) // metrics.go (issue 15)
 
 	// The embedded sandbox's knobs, under a sandbox- prefix.
 	sfs := flag.NewFlagSet("sandbox", flag.ContinueOnError)
@@ -401,6 +404,7 @@ func (c *config) validate() error {
 	p.add(c.validateStale())
 	p.add(c.webhooks.validate())
 	p.add(c.redisTokens.validate())
+	p.add(c.metrics.validate())
 	return p.err()
 }
 
@@ -573,7 +577,7 @@ func (c *config) managed(ctx context.Context, logger *slog.Logger) (*server.Mana
 	mgr, err := oauth.NewManager(oauth.Config{
 		ClientID: c.oauthClientID, ClientSecret: c.oauthSecret, RedirectURL: c.oauthRedirect,
 		Scopes: strings.Fields(c.oauthScopes), AuthURL: c.oauthAuthURL, TokenURL: c.oauthTokenURL,
-		StateKey: stateKey, Logger: logger,
+		StateKey: stateKey, Logger: logger, OnRefresh: c.metrics.refreshHook(),
 	}, store)
 	if err != nil {
 		return nil, fmt.Errorf("OAuth: %w", err)

@@ -95,6 +95,7 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger, stdout io.Writ
 	}
 
 	httpClient := upstream.NewHTTPClient()
+	cfg.metrics.build() // before the client, which reports to it (metrics.go)
 	client, err := upstream.NewClient(
 		upstream.WithBaseURL(baseURL),
 		upstream.WithHTTPClient(httpClient),
@@ -103,6 +104,7 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger, stdout io.Writ
 		upstream.WithRateBudget(upstream.NewLocalBudget(cfg.budget)),
 		upstream.WithRetryPolicy(cfg.retry),
 		upstream.WithCircuitBreaker(cfg.breaker),
+		cfg.metrics.clientOption(),
 	)
 	if err != nil {
 		return fmt.Errorf("-upstream-url: %w", err)
@@ -189,10 +191,17 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger, stdout io.Writ
 	}
 	scfg.Webhooks = wh
 	scfg.CacheTTLs = cfg.effectiveTTLs(wh != nil)
+	cfg.metrics.wire(client, &scfg)
 	handler, err := server.New(scfg)
 	if err != nil {
 		return err
 	}
+	handler = cfg.metrics.mainHandler(handler)
+	metricsAddr, stopMetrics, err := cfg.metrics.start(ctx, logger)
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
 
 	exempt, _ := cfg.conn.exempt() // checked by validate
 	ln := server.LimitConnsPerClient(tcp, server.ClientConnLimit{Max: cfg.conn.maxConnsPerClient, Exempt: exempt})
@@ -204,6 +213,7 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger, stdout io.Writ
 	// their subscriptions with an error and complete.
 	srv.RegisterOnShutdown(bus.Close)
 	fmt.Fprintf(stdout, "GraphQL endpoint: %s%s\n", url, server.GraphQLPath)
+	cfg.metrics.banner(stdout, url, metricsAddr)
 	if cfg.playground {
 		hint := "open it in a browser: tabs of examples"
 		if sb != nil && cfg.authMode != "managed" {
