@@ -1,0 +1,167 @@
+// Tests of what replicas share on Redis at the HTTP edge (issue 13):
+// automatic persisted queries registered on one replica run on another,
+// and the same webhook delivered to two replicas takes effect once.
+
+package server_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ghl-graphql/gateway/events"
+	"github.com/ghl-graphql/gateway/internal/redisfixture"
+	"github.com/ghl-graphql/gateway/server"
+	"github.com/ghl-graphql/gateway/upstream"
+	"github.com/ghl-graphql/gateway/webhook"
+)
+
+// replica is another gateway over e's sandbox, configured by mod, as an
+// e2e whose helpers talk to it.
+func (e *e2e) replica(t *testing.T, mod func(*server.Config)) *e2e {
+	t.Helper()
+	client, err := upstream.NewClient(upstream.WithBaseURL(e.up.URL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	scfg := server.Config{Client: client, Introspection: true}
+	if mod != nil {
+		mod(&scfg)
+	}
+	h, err := server.New(scfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw := httptest.NewServer(h)
+	t.Cleanup(gw.Close)
+	r := *e
+	r.gw = gw
+	return &r
+}
+
+func sha256Hex(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])
+}
+
+// TestRedisAPQAcrossReplicas: a query registered on replica 1 runs by its
+// hash alone on replica 2; a replica with only its own store answers
+// PersistedQueryNotFound, as every replica did before.
+func TestRedisAPQAcrossReplicas(t *testing.T) {
+	conns := redisfixture.Conn(t, 2)
+	e := newE2E(t, withServer(func(c *server.Config) { c.APQ = server.NewRedisAPQ(conns[0], nil, server.RedisAPQConfig{}) }))
+	shared := e.replica(t, func(c *server.Config) { c.APQ = server.NewRedisAPQ(conns[1], nil, server.RedisAPQConfig{}) })
+	alone := e.replica(t, nil)
+
+	const q = `{ __typename }`
+	ext := map[string]any{"persistedQuery": map[string]any{"version": 1, "sha256Hash": sha256Hex(q)}}
+	register, _ := json.Marshal(map[string]any{"query": q, "extensions": ext})
+	byHash, _ := json.Marshal(map[string]any{"extensions": ext})
+
+	e.send(request{token: e.token, rawBody: string(register)}).ok(t)
+	if got := shared.send(request{token: e.token, rawBody: string(byHash)}).ok(t).get("__typename"); got != "Query" {
+		t.Errorf("replica 2 by hash: __typename = %v, want Query", got)
+	}
+	if code := alone.send(request{token: e.token, rawBody: string(byHash)}).code(t); code != "PERSISTED_QUERY_NOT_FOUND" {
+		t.Errorf("a replica without Redis: %s, want PERSISTED_QUERY_NOT_FOUND", code)
+	}
+}
+
+// TestRedisAPQDegrades kills the test's own Redis: a replica answers from
+// its own store (a miss, never an error), keeps what is registered with
+// it, and shares again after the restart.
+func TestRedisAPQDegrades(t *testing.T) {
+	srv := redisfixture.StartServer(t)
+	conns := redisfixture.Open(t, srv.URL(), redisfixture.Prefix(t), 2)
+	s1 := server.NewRedisAPQ(conns[0], nil, server.RedisAPQConfig{})
+	s2 := server.NewRedisAPQ(conns[1], nil, server.RedisAPQConfig{})
+	ctx := context.Background()
+	get := func(s *server.RedisAPQ, q string, want bool) {
+		t.Helper()
+		got, ok, err := s.Get(ctx, sha256Hex(q))
+		if err != nil || ok != want || (ok && got != q) {
+			t.Errorf("Get(%q) = %q, %v, %v; want found %v", q, got, ok, err, want)
+		}
+	}
+	must(t, s1.Put(ctx, sha256Hex("{ a }"), "{ a }"))
+	get(s2, "{ a }", true)
+
+	srv.Kill()
+	must(t, s1.Put(ctx, sha256Hex("{ b }"), "{ b }"))
+	get(s1, "{ b }", true)  // its own store
+	get(s2, "{ b }", false) // not shared: the client sends it again
+	get(s2, "{ a }", true)  // learned from Redis before the outage
+	if !s2.Degraded() {
+		t.Error("Degraded() = false with Redis down")
+	}
+
+	srv.Start()
+	must(t, s1.Put(ctx, sha256Hex("{ c }"), "{ c }"))
+	get(s2, "{ c }", true)
+	if s2.Degraded() {
+		t.Error("Degraded() = true after the restart")
+	}
+
+	// What Redis holds is checked against its hash before it runs.
+	must(t, conns[0].Client().Set(ctx, conns[0].GlobalKey("apq", sha256Hex("{ d }")), "{ evil }", time.Minute).Err())
+	get(s2, "{ d }", false)
+}
+
+// TestRedisWebhookOnceAcrossReplicas: the same signed webhook delivered
+// to two replicas' endpoints (HighLevel's retry reaching another replica,
+// or a replay) is applied, evicted and published, once.
+func TestRedisWebhookOnceAcrossReplicas(t *testing.T) {
+	conns := redisfixture.Conn(t, 2)
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Now().UTC().Truncate(time.Second)
+	clock := func() time.Time { return at }
+	bus := &recordingBus{ch: make(chan events.Change, 8)}
+	hooks := make([]*server.Webhooks, 2)
+	for i := range hooks {
+		hooks[i] = &server.Webhooks{Receiver: webhook.Config{Ed25519Keys: []ed25519.PublicKey{pub}, Now: clock,
+			Seen: webhook.NewRedisSeen(conns[i], nil, clock, nil)}, Bus: bus, Now: clock}
+	}
+	e := newE2E(t, withServer(func(c *server.Config) { c.Webhooks = hooks[0] }))
+	r2 := e.replica(t, func(c *server.Config) { c.Webhooks = hooks[1] })
+
+	body, _ := json.Marshal(map[string]any{"type": "ContactUpdate", "locationId": e.locA, "id": e.sb.ContactIDs(e.locA)[0],
+		"timestamp": at.Format(time.RFC3339), "webhookId": "wh-replayed", "firstName": "Ada"})
+	var answers []string
+	for _, gw := range []*e2e{e, r2, e} {
+		req, _ := http.NewRequest(http.MethodPost, gw.gw.URL+server.WebhookPath, bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set(webhook.HeaderSignature, webhook.SignEd25519(priv, body))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b struct{ Status string }
+		_ = json.NewDecoder(resp.Body).Decode(&b)
+		resp.Body.Close()
+		answers = append(answers, b.Status)
+	}
+	if strings.Join(answers, ",") != "accepted,duplicate,duplicate" {
+		t.Errorf("answers = %v, want accepted then duplicates", answers)
+	}
+	for _, h := range hooks {
+		must(t, h.Drain(context.Background()))
+	}
+	if n := len(bus.ch); n != 1 {
+		t.Errorf("published %d changes over two replicas, want 1", n)
+	}
+	if a, d := hooks[0].Stats().Applied+hooks[1].Stats().Applied, hooks[0].Stats().Duplicates+hooks[1].Stats().Duplicates; a != 1 || d != 2 {
+		t.Errorf("applied %d, duplicates %d; want 1 and 2", a, d)
+	}
+}
