@@ -22,6 +22,7 @@ import (
 	"github.com/ghl-graphql/gateway/internal/redisfixture"
 	"github.com/ghl-graphql/gateway/server"
 	"github.com/ghl-graphql/gateway/upstream"
+	"github.com/ghl-graphql/gateway/upstream/sandbox"
 	"github.com/ghl-graphql/gateway/webhook"
 )
 
@@ -163,5 +164,53 @@ func TestRedisWebhookOnceAcrossReplicas(t *testing.T) {
 	}
 	if a, d := hooks[0].Stats().Applied+hooks[1].Stats().Applied, hooks[0].Stats().Duplicates+hooks[1].Stats().Duplicates; a != 1 || d != 2 {
 		t.Errorf("applied %d, duplicates %d; want 1 and 2", a, d)
+	}
+}
+
+// TestMutationAndItsWebhookPublishOnce is the duplicate of the last round
+// ("duplicate subscription events with webhooks on"): a write through the
+// gateway publishes its change, and the sandbox's webhook of the same
+// write publishes it again. Over a bare bus subscribers get both; through
+// events.WithoutEchoes (and the Redis bus, which filters the same way)
+// they get one.
+func TestMutationAndItsWebhookPublishOnce(t *testing.T) {
+	for name, tc := range map[string]struct {
+		filter bool
+		want   int
+	}{"bare bus (the bug)": {false, 2}, "echoes suppressed": {true, 1}} {
+		t.Run(name, func(t *testing.T) {
+			local := events.NewLocal()
+			t.Cleanup(local.Close)
+			var bus events.Bus = local
+			if tc.filter {
+				bus = events.WithoutEchoes(local, events.NewEchoFilter(0, nil))
+			}
+			var wh *server.Webhooks
+			// One withServer holds: this one replaces newHooked's, so it
+			// sets the webhooks too.
+			h := newHookedWith(t, sandbox.WebhookConfig{}, func(w *server.Webhooks) { w.Bus, wh = nil, w },
+				withServer(func(c *server.Config) { c.Bus, c.Webhooks = bus, wh }))
+			ch, stop := local.Subscribe(context.Background(), h.locA, nil, 16)
+			t.Cleanup(stop)
+			id := h.sb.ContactIDs(h.locA)[0]
+			h.gql(h.token, `mutation($id: ID!) { updateContact(id: $id, input: {city: "Reykjavik"}) { contact { id } } }`,
+				map[string]any{"id": id}).ok(t)
+			deadline := time.Now().Add(10 * time.Second) // a hang guard, not a threshold
+			for h.wh.Stats().Applied < 1 {
+				if time.Now().After(deadline) {
+					t.Fatalf("the sandbox's webhook was not applied: %+v, sandbox %+v", h.wh.Stats(), h.sb.WebhookStats())
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+			n := 0
+			for len(ch) > 0 {
+				if c := <-ch; c.ContactID == id && c.Type == "ContactUpdate" {
+					n++
+				}
+			}
+			if n != tc.want {
+				t.Errorf("subscriber got the change %d times, want %d", n, tc.want)
+			}
+		})
 	}
 }

@@ -190,6 +190,9 @@ type Config struct {
 	// Webhooks, when not nil, mounts POST /webhooks/highlevel and makes
 	// cache lifetimes long (webhooks.go, issue 12).
 	Webhooks *Webhooks
+	// LearnedShared, when not nil, shares what pass-through mode learns
+	// about tokens between replicas (auth.RedisLearned, issue 13).
+	LearnedShared auth.SharedFacts
 }
 
 // DefaultCacheMaxBytes is the shared cache's default size.
@@ -333,6 +336,9 @@ func New(cfg Config) (http.Handler, error) {
 			parsed: newByteLRU[[32]byte, auth.Credential](conn.CredentialCacheBytes)}
 		learned := newLearned(cfg) // shared with subscriptions: they learn from, and obey, the same answers
 		learned.SetConfirmInterval(cfg.Webhooks.confirmEvery())
+		if cfg.LearnedShared != nil {
+			learned.SetShared(cfg.LearnedShared)
+		}
 		if cfg.Webhooks != nil && cfg.Webhooks.Now != nil {
 			learned.SetClock(cfg.Webhooks.Now)
 		}
