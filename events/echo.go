@@ -161,3 +161,10 @@ func (e echoless) Publish(ctx context.Context, c Change) error {
 	}
 	return e.Bus.Publish(ctx, c)
 }
+
+// Closed reports whether the bus under it was closed (a subscriber told of
+// a closed channel can tell a shutdown from being dropped).
+func (e echoless) Closed() bool {
+	cl, ok := e.Bus.(interface{ Closed() bool })
+	return ok && cl.Closed()
+}

@@ -319,4 +319,8 @@ func TestWithoutEchoes(t *testing.T) {
 	if err := bus.Publish(context.Background(), Change{}); err != ErrNoLocation {
 		t.Errorf("no location: %v", err)
 	}
+	local.Close()
+	if cl, ok := bus.(interface{ Closed() bool }); !ok || !cl.Closed() {
+		t.Error("the wrapper does not report the bus closed")
+	}
 }
