@@ -130,9 +130,10 @@ func (b *Redis) channel(loc string) string { return b.conn.Channel("events", loc
 
 // Publish delivers c to this replica's subscribers at once and sends it to
 // the other replicas through Redis, waiting at most the connection's
-// per-command timeout. When Redis cannot be reached the change stays on
-// this replica (degraded) and Publish still succeeds: what the caller
-// could do about it, the bus already did.
+// per-command timeout, and not at all while the subscription is down.
+// When Redis cannot be reached the change stays on this replica
+// (degraded) and Publish still succeeds: what the caller could do about
+// it, the bus already did.
 func (b *Redis) Publish(ctx context.Context, c Change) error {
 	if c.LocationID == "" {
 		return ErrNoLocation
@@ -142,6 +143,14 @@ func (b *Redis) Publish(ctx context.Context, c Change) error {
 	}
 	if err := b.deliver(c); err != nil {
 		return err
+	}
+	if !b.subscribed.Load() {
+		// The subscription is down, so Redis most likely is: a publish
+		// would only make the caller (a mutation's answer, a webhook
+		// worker) wait out the timeout. The subscriber's retries find
+		// Redis again.
+		b.sendFailed.Add(1)
+		return nil
 	}
 	msg, err := json.Marshal(wireChange{Origin: b.origin, Change: c})
 	if err != nil {
@@ -318,8 +327,8 @@ func (b *Redis) Closed() bool { return b.local.Closed() }
 type RedisStats struct {
 	// Local is the replica's own fan-out.
 	Local Stats
-	// Sent reached Redis; SendFailed did not (delivered on this replica
-	// only).
+	// Sent reached Redis; SendFailed did not, or were not sent while the
+	// subscription was down (delivered on this replica only).
 	Sent, SendFailed uint64
 	// Received came from other replicas; Echoes were this replica's own,
 	// skipped; Suppressed were echoes of one change told twice (a
