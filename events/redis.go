@@ -84,6 +84,10 @@ type Redis struct {
 	psMu   sync.Mutex
 	ps     *redis.PubSub // the current subscription, closed by Close
 
+	// onRemote, when set, runs on each other replica's change before it
+	// is delivered (OnRemote).
+	onRemote atomic.Pointer[func(Change)]
+
 	sent, sendFailed, received, echoes, suppressed, undecodable atomic.Uint64
 }
 
@@ -277,8 +281,18 @@ func (b *Redis) receive(payload string) {
 		return
 	}
 	b.received.Add(1)
+	if f := b.onRemote.Load(); f != nil {
+		(*f)(w.Change)
+	}
 	_ = b.deliver(w.Change)
 }
+
+// OnRemote makes f run on every change another replica published, before
+// this replica's subscribers get it: the gateway evicts what the change
+// made stale in this replica's cache there, so that a subscriber resolving
+// the object reads it fresh. f runs on the subscriber goroutine and must
+// not block.
+func (b *Redis) OnRemote(f func(Change)) { b.onRemote.Store(&f) }
 
 // health logs a change of the cross-replica delivery's state: degraded
 // when either direction fails, recovered when both work again.

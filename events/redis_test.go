@@ -327,3 +327,35 @@ func TestWithoutEchoes(t *testing.T) {
 		t.Error("the wrapper does not report the bus closed")
 	}
 }
+
+// TestRedisBusOnRemote: the hook runs on another replica's change before
+// the subscribers get it, and never on the replica's own.
+func TestRedisBusOnRemote(t *testing.T) {
+	buses := replicas(t, redisfixture.Conn(t, 2), RedisConfig{})
+	ctx := context.Background()
+	var hooked []string
+	var mu sync.Mutex
+	ch, stop := buses[0].Subscribe(ctx, "locA", nil, 8)
+	t.Cleanup(stop)
+	buses[0].OnRemote(func(c Change) {
+		mu.Lock()
+		defer mu.Unlock()
+		if len(ch) != 0 {
+			t.Errorf("hook for %s ran after a delivery", c.ContactID)
+		}
+		hooked = append(hooked, c.ContactID)
+	})
+	if err := buses[0].Publish(ctx, change("locA", "mine")); err != nil {
+		t.Fatal(err)
+	}
+	receive(t, ch, 1)
+	if err := buses[1].Publish(ctx, change("locA", "theirs")); err != nil {
+		t.Fatal(err)
+	}
+	receive(t, ch, 1)
+	mu.Lock()
+	defer mu.Unlock()
+	if len(hooked) != 1 || hooked[0] != "theirs" {
+		t.Errorf("hook ran on %v, want [theirs]", hooked)
+	}
+}

@@ -24,6 +24,7 @@ import (
 	"github.com/ghl-graphql/gateway/upstream"
 	"github.com/ghl-graphql/gateway/upstream/sandbox"
 	"github.com/ghl-graphql/gateway/webhook"
+	"go.uber.org/goleak"
 )
 
 // replica is another gateway over e's sandbox, configured by mod, as an
@@ -212,5 +213,87 @@ func TestMutationAndItsWebhookPublishOnce(t *testing.T) {
 				t.Errorf("subscriber got the change %d times, want %d", n, tc.want)
 			}
 		})
+	}
+}
+
+// TestRedisWebhookReachesSubscribersOnEveryReplica: three gateways over
+// one sandbox, each with its Redis bus; HighLevel (the sandbox) delivers
+// its webhooks to replica 2 only, and the subscribers on replicas 1, 2
+// and 3 each receive the change once: the next event after it is the next
+// change, not a copy, and resolves fresh data (the bus evicts another
+// replica's change from the local cache before delivering it).
+func TestRedisWebhookReachesSubscribersOnEveryReplica(t *testing.T) {
+	// Registered first, so it runs last: no goroutine of the buses, the
+	// subscriptions or the connections outlives the test.
+	opt := goleak.IgnoreCurrent()
+	t.Cleanup(func() { goleak.VerifyNone(t, opt) })
+	conns := redisfixture.Conn(t, 3)
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	buses := make([]*events.Redis, 3)
+	hooks := make([]*server.Webhooks, 3)
+	for i := range buses {
+		buses[i] = events.NewRedis(conns[i], events.RedisConfig{})
+		t.Cleanup(buses[i].Close)
+		hooks[i] = &server.Webhooks{Receiver: webhook.Config{Ed25519Keys: []ed25519.PublicKey{pub},
+			Seen: webhook.NewRedisSeen(conns[i], nil, nil, nil)}}
+		t.Cleanup(func() { _ = hooks[i].Drain(context.Background()) })
+	}
+	cfg := func(i int) func(*server.Config) {
+		return func(c *server.Config) { c.Bus, c.Webhooks = buses[i], hooks[i] }
+	}
+	e := newE2E(t, withServer(cfg(0)))
+	gws := []*e2e{e, e.replica(t, cfg(1)), e.replica(t, cfg(2))}
+	_, stop, err := e.sb.StartWebhooks(sandbox.WebhookConfig{URL: gws[1].gw.URL + server.WebhookPath, PrivateKey: priv})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stop)
+	for _, b := range buses {
+		deadline := time.Now().Add(testTimeout)
+		for !b.Connected() {
+			if time.Now().After(deadline) {
+				t.Fatal("a bus did not subscribe")
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+
+	id := e.contactsOf(t, e.locA)[2].ID
+	ws := make([]*wsClient, 3)
+	for i, gw := range gws {
+		ws[i] = dialWS(t, gw, nil)
+		ws[i].init(bearer(e.token))
+		ws[i].subscribe("1", contactSub, map[string]any{"id": id})
+	}
+	for _, b := range buses {
+		deadline := time.Now().Add(testTimeout)
+		for b.Stats().Local.Subscribers != 1 {
+			if time.Now().After(deadline) {
+				t.Fatal("a subscription did not start")
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	for _, name := range []string{"First", "Second"} {
+		if _, _, err := e.client.Contacts.Update(e.ctx(e.token), id, &upstream.UpdateContactRequest{FirstName: upstream.Set(name)}); err != nil {
+			t.Fatal(err)
+		}
+		for i, w := range ws {
+			m, err := w.read()
+			if err != nil {
+				t.Fatalf("replica %d: no event for %s: %v", i+1, name, err)
+			}
+			r := m.next(t)
+			if r.get("contactChanged.webhookId") == nil || r.get("contactChanged.contact.firstName") != name {
+				t.Errorf("replica %d: event %s, want the webhook of %s", i+1, r.Body, name)
+
+			}
+		}
+	}
+	if a := hooks[0].Stats().Accepted + hooks[2].Stats().Accepted; a != 0 {
+		t.Errorf("replicas 1 and 3 accepted %d webhooks, want none (all went to 2)", a)
 	}
 }

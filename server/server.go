@@ -289,6 +289,11 @@ func New(cfg Config) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	if rb, ok := cfg.Bus.(interface{ OnRemote(func(events.Change)) }); ok && reader.Cache() != nil {
+		// Another replica's change (issue 13): evicted here before the
+		// subscribers here resolve it.
+		rb.OnRemote(func(c events.Change) { reader.Evict(loaders.StaleOf(c)) })
+	}
 	// Outermost first: CORS, credential, body limit, response cache (a hit
 	// needs nothing after it), persisted-operations check, request shape,
 	// deadline, loaders, executor.
