@@ -122,9 +122,10 @@ func NewRedis(conn *redisx.Conn, cfg RedisConfig) *Redis {
 	if cfg.EchoWindow >= 0 {
 		b.echo = NewEchoFilter(cfg.EchoWindow, cfg.Now)
 	}
+	// Assumed up (degraded false, sendOK true) until a failure says
+	// otherwise, so that a start with Redis up logs nothing and one with
+	// Redis down logs the degraded mode.
 	b.sendOK.Store(true)
-	// Assumed up until a failure says otherwise, so that a start with Redis
-	// up logs nothing and one with Redis down logs the degraded mode.
 	go b.run(ctx)
 	return b
 }
