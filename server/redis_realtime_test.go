@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ghl-graphql/gateway/auth"
 	"github.com/ghl-graphql/gateway/events"
 	"github.com/ghl-graphql/gateway/internal/redisfixture"
 	"github.com/ghl-graphql/gateway/server"
@@ -295,5 +296,30 @@ func TestRedisWebhookReachesSubscribersOnEveryReplica(t *testing.T) {
 	}
 	if a := hooks[0].Stats().Accepted + hooks[2].Stats().Accepted; a != 0 {
 		t.Errorf("replicas 1 and 3 accepted %d webhooks, want none (all went to 2)", a)
+	}
+}
+
+// TestRedisLearnedAcrossReplicas: a Private Integration Token whose
+// location the upstream confirmed on replica 1 (a request with
+// X-Location-Id) is known on replica 2 too, which then serves a request
+// without the header; a replica that shares nothing cannot tell the
+// token's location and refuses it.
+func TestRedisLearnedAcrossReplicas(t *testing.T) {
+	conns := redisfixture.Conn(t, 2)
+	share := func(i int) func(*server.Config) {
+		return func(c *server.Config) { c.LearnedShared = auth.NewRedisLearned(conns[i], 0, nil) }
+	}
+	e := newE2E(t, withServer(share(0)))
+	shared := e.replica(t, share(1))
+	alone := e.replica(t, nil)
+	pit := e.sb.Token(e.locA, sandbox.ScopeContactsRead)
+	const q = `{ contacts(first: 1) { nodes { id } } }`
+
+	e.gqlLoc(pit, e.locA, q, nil).ok(t)
+	if r := alone.gql(pit, q, nil); len(r.Errors) == 0 || !strings.Contains(r.Errors[0].Message, "locationId is required") {
+		t.Fatalf("a replica sharing nothing: %s, want locationId required", r.Body)
+	}
+	if n := shared.gql(pit, q, nil).ok(t).get("contacts.nodes"); n == nil {
+		t.Errorf("replica 2 with the shared facts: no contacts")
 	}
 }
