@@ -50,6 +50,9 @@ type Learned struct {
 	// confirmEvery, when positive, is how long an accepted token counts as
 	// recently accepted (see SetConfirmInterval).
 	confirmEvery time.Duration
+	// shared, when set, is the second level other replicas also read and
+	// write (SetShared).
+	shared SharedFacts
 }
 
 // tokenFacts is what is known about one token.
@@ -119,6 +122,9 @@ func (l *Learned) SetClock(now func() time.Time) { l.now = now }
 // to belong to.
 func (l *Learned) Apply(c Credential) (Credential, error) {
 	f, ok := l.facts.Get(c.ID)
+	if !ok && l.shared != nil && c.ID != "" {
+		f, ok = l.loadShared(c.ID)
+	}
 	if l.confirmEvery > 0 && (!ok || f.acceptedAt.IsZero() || l.now().Sub(f.acceptedAt) >= l.confirmEvery) {
 		// A forgotten token counts as never confirmed: fail closed.
 		c.Unconfirmed = true
@@ -191,7 +197,7 @@ func (l *Learned) Observe(ctx context.Context, call upstream.Call) {
 			}
 		}
 		now := l.now()
-		f, changed := l.update(c.ID, func(f *tokenFacts) {
+		f, changed := l.update(ctx, c.ID, func(f *tokenFacts) {
 			// Renewed a quarter of the interval at most once, so that most
 			// successes change nothing and take no lock.
 			if l.confirmEvery > 0 && now.Sub(f.acceptedAt) >= l.confirmEvery/4 {
@@ -213,34 +219,40 @@ func (l *Learned) Observe(ctx context.Context, call upstream.Call) {
 		}
 	case e.StatusCode == 401 && errors.Is(e, upstream.ErrUnauthorized):
 		until := l.now().Add(l.backoff)
-		l.update(c.ID, func(f *tokenFacts) {
+		l.update(ctx, c.ID, func(f *tokenFacts) {
 			f.rejected, f.rejectedUntil, f.confirmed, f.acceptedAt = true, until, false, time.Time{}
 		})
 	case c.opaque && call.Op.Write && e.MissingScope():
 		until := l.now().Add(refusedWriteTTL)
-		l.update(c.ID, func(f *tokenFacts) { f.writeRefusedUntil = until })
+		l.update(ctx, c.ID, func(f *tokenFacts) { f.writeRefusedUntil = until })
 	}
 }
 
 // update applies change (which must only write to its argument) to id's
 // facts, storing them only when they changed; it returns the facts and
-// whether the change confirmed the token's location. The common case, a success that teaches nothing new, is settled without
-// taking l.mu, since Observe runs on every upstream call.
-func (l *Learned) update(id string, change func(*tokenFacts)) (tokenFacts, bool) {
+// whether the change confirmed the token's location. The common case, a
+// success that teaches nothing new, is settled without taking l.mu, since
+// Observe runs on every upstream call. What other replicas share is
+// written through, outside the lock, when it changed.
+func (l *Learned) update(ctx context.Context, id string, change func(*tokenFacts)) (tokenFacts, bool) {
 	if f, _ := l.facts.Peek(id); !changes(f, change) {
 		return f, false
 	}
 	l.mu.Lock()
-	defer l.mu.Unlock()
 	// Again under the lock: another call may have stored facts meanwhile.
 	f, _ := l.facts.Peek(id)
 	if !changes(f, change) {
+		l.mu.Unlock()
 		return f, false
 	}
-	was := f.confirmed
+	was := f
 	change(&f)
 	l.facts.Add(id, f)
-	return f, f.confirmed && !was
+	l.mu.Unlock()
+	if l.shared != nil && f.shared() != was.shared() {
+		l.shared.Store(context.WithoutCancel(ctx), id, f.shared())
+	}
+	return f, f.confirmed && !was.confirmed
 }
 
 // changes reports whether change would alter f.
@@ -248,4 +260,56 @@ func changes(f tokenFacts, change func(*tokenFacts)) bool {
 	g := f
 	change(&g)
 	return g != f
+}
+
+// SharedFacts is a second level of what Learned learns, shared by the
+// replicas (issue 13): a token confirmed on one replica is confirmed on
+// the others without each spending its own unconfirmed calls. Learned
+// reads it when a token is not in its own memory and writes it when what
+// it shares changed. Implementations bound each call by a short timeout
+// and treat a failure as a miss: the replica then learns by itself.
+type SharedFacts interface {
+	// Load returns what some replica learned about the token whose
+	// credential ID is id.
+	Load(ctx context.Context, id string) (SharedFact, bool)
+	// Store records f for id.
+	Store(ctx context.Context, id string, f SharedFact)
+}
+
+// SharedFact is what replicas share about one token: the location the
+// upstream showed it belongs to and whether that is confirmed, when the
+// upstream last accepted it (the confirmation interval), and until when
+// a write is known to be refused. A rejection is not shared: it is a
+// short backoff each replica keeps for itself.
+type SharedFact struct {
+	Location          string    `json:"l,omitempty"`
+	Confirmed         bool      `json:"c,omitempty"`
+	AcceptedAt        time.Time `json:"a,omitzero"`
+	WriteRefusedUntil time.Time `json:"w,omitzero"`
+}
+
+// SetShared makes l read through and write through s. Call it before l is
+// used.
+func (l *Learned) SetShared(s SharedFacts) { l.shared = s }
+
+// shared is the part of f other replicas get.
+func (f tokenFacts) shared() SharedFact {
+	return SharedFact{Location: f.location, Confirmed: f.confirmed, AcceptedAt: f.acceptedAt, WriteRefusedUntil: f.writeRefusedUntil}
+}
+
+// loadShared reads id's facts from the second level and keeps them in
+// memory (unless a call stored facts of its own meanwhile, which win).
+func (l *Learned) loadShared(id string) (tokenFacts, bool) {
+	sf, ok := l.shared.Load(context.Background(), id)
+	if !ok {
+		return tokenFacts{}, false
+	}
+	f := tokenFacts{location: sf.Location, confirmed: sf.Confirmed, acceptedAt: sf.AcceptedAt, writeRefusedUntil: sf.WriteRefusedUntil}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if mine, ok := l.facts.Peek(id); ok {
+		return mine, true
+	}
+	l.facts.Add(id, f)
+	return f, true
 }

@@ -193,6 +193,9 @@ type Config struct {
 	// Observer, when not nil, is shown the parts metrics read and told of
 	// each GraphQL request (observe.go, issue 15).
 	Observer Observer
+	// LearnedShared, when not nil, shares what pass-through mode learns
+	// about tokens between replicas (auth.RedisLearned, issue 13).
+	LearnedShared auth.SharedFacts
 }
 
 // DefaultCacheMaxBytes is the shared cache's default size.
@@ -289,6 +292,11 @@ func New(cfg Config) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	if rb, ok := cfg.Bus.(interface{ OnRemote(func(events.Change)) }); ok && reader.Cache() != nil {
+		// Another replica's change (issue 13): evicted here before the
+		// subscribers here resolve it.
+		rb.OnRemote(func(c events.Change) { reader.Evict(loaders.StaleOf(c)) })
+	}
 	// Outermost first: CORS, credential, body limit, response cache (a hit
 	// needs nothing after it), persisted-operations check, request shape,
 	// deadline, loaders, executor.
@@ -344,6 +352,9 @@ func New(cfg Config) (http.Handler, error) {
 		parts.Credentials = lim.parsed.stats
 		learned := newLearned(cfg) // shared with subscriptions: they learn from, and obey, the same answers
 		learned.SetConfirmInterval(cfg.Webhooks.confirmEvery())
+		if cfg.LearnedShared != nil {
+			learned.SetShared(cfg.LearnedShared)
+		}
 		if cfg.Webhooks != nil && cfg.Webhooks.Now != nil {
 			learned.SetClock(cfg.Webhooks.Now)
 		}

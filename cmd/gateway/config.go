@@ -93,6 +93,8 @@ type config struct {
 	redisTokens redisTokenConfig
 	// Prometheus metrics and pprof (issue 15; metrics.go).
 	metrics metricsConfig
+	// Real-time pieces shared on Redis, echo suppression (issue 13).
+	realtime realtimeConfig
 	// explicit are the flags set on the command line or in the
 	// environment, for defaults that follow other settings.
 	explicit map[string]bool
@@ -280,6 +282,7 @@ func newFlagSet(cfg *config) *flag.FlagSet {
 	registerConfigFileFlags(fs, &cfg.file)
 	registerRedisTokenFlags(fs, &cfg.redisTokens)
 	registerMetricsFlags(fs, &cfg.metrics) // metrics.go (issue 15)
+	registerRealtimeFlags(fs, &cfg.realtime) // issue 13; redis_realtime.go
 
 	// The embedded sandbox's knobs, under a sandbox- prefix.
 	sfs := flag.NewFlagSet("sandbox", flag.ContinueOnError)
@@ -405,6 +408,7 @@ func (c *config) validate() error {
 	p.add(c.webhooks.validate())
 	p.add(c.redisTokens.validate())
 	p.add(c.metrics.validate())
+	p.add(c.realtime.validate())
 	return p.err()
 }
 

@@ -23,7 +23,6 @@ import (
 	"time"
 
 	"github.com/ghl-graphql/gateway/clientauth"
-	"github.com/ghl-graphql/gateway/events"
 	"github.com/ghl-graphql/gateway/playground"
 	"github.com/ghl-graphql/gateway/server"
 	"github.com/ghl-graphql/gateway/upstream"
@@ -179,7 +178,7 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger, stdout io.Writ
 	scfg.CredentialCacheBytes = cfg.conn.credentialCacheBytes
 	// One bus for every publisher (the gateway's mutations; webhooks) and
 	// the subscriptions (issue 12).
-	bus := events.NewLocal()
+	bus, closeBus := cfg.realtime.bus(nil, logger) // issue 13: the shared *redisx.Conn instead of nil
 	scfg.Bus, scfg.NoSubscriptions, scfg.Subscriptions = bus, !cfg.subs.enabled, cfg.subs.limits()
 	scfg.CacheMaxBytes = cfg.cacheMaxBytes
 	if scfg.CacheMaxBytes == 0 {
@@ -192,6 +191,7 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger, stdout io.Writ
 	scfg.Webhooks = wh
 	scfg.CacheTTLs = cfg.effectiveTTLs(wh != nil)
 	cfg.metrics.wire(client, &scfg)
+	cfg.realtime.share(nil, &scfg, logger) // issue 13: the shared *redisx.Conn instead of nil
 	handler, err := server.New(scfg)
 	if err != nil {
 		return err
@@ -211,7 +211,7 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger, stdout io.Writ
 	}
 	// Shutdown does not wait for hijacked WebSockets: closing the bus ends
 	// their subscriptions with an error and complete.
-	srv.RegisterOnShutdown(bus.Close)
+	srv.RegisterOnShutdown(closeBus)
 	fmt.Fprintf(stdout, "GraphQL endpoint: %s%s\n", url, server.GraphQLPath)
 	cfg.metrics.banner(stdout, url, metricsAddr)
 	if cfg.playground {
