@@ -43,6 +43,7 @@ var (
 	coalesced      = desc("gateway_upstream_coalesced_total", "Callers who joined an identical upstream call under way instead of calling.")
 	subsOpen       = desc("gateway_subscriptions_open", "Subscriptions open now.")
 	eventsPub      = desc("gateway_events_published_total", "Changes published on the subscription bus.")
+	eventsRedis    = desc("gateway_events_redis_total", "Changes between replicas through Redis, by outcome (sent, send_failed, received, suppressed).", "outcome")
 	eventsDropped  = desc("gateway_events_dropped_subscribers_total", "Subscribers dropped for falling behind.")
 	webhookVerif   = desc("gateway_webhook_verifications_total", "Webhooks received, by outcome (accepted, duplicate, ignored, refused) and refusal reason.", "outcome", "reason")
 	webhookQueued  = desc("gateway_webhook_queue_depth", "Accepted webhooks waiting to be applied.")
@@ -60,13 +61,16 @@ type partsCollector struct{ m *Metrics }
 func (c *partsCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{cacheHits, cacheMisses, cacheEvictions, cacheEntries, cacheBytes, cacheInval,
 		staleServed, refreshAhead, flights, coalesced, subsOpen, eventsPub, eventsDropped, webhookVerif, webhookQueued,
-		hostBreaker, locBreaker, budgetLeft, locationsSeen, operationsSeen} {
+		hostBreaker, locBreaker, budgetLeft, locationsSeen, operationsSeen, eventsRedis} {
 		ch <- d
 	}
 }
 
 // statser is a bus that counts (events.Local, and any bus with the same Stats).
 type statser interface{ Stats() events.Stats }
+
+// redisStatser is the bus replicas share on Redis (events.Redis).
+type redisStatser interface{ Stats() events.RedisStats }
 
 // Collect implements prometheus.Collector.
 func (c *partsCollector) Collect(ch chan<- prometheus.Metric) {
@@ -110,11 +114,22 @@ func (c *partsCollector) Collect(ch chan<- prometheus.Metric) {
 		counter(flights, s.Flights)
 		counter(coalesced, s.Coalesced)
 	}
-	if b, ok := parts.Bus.(statser); ok {
+	busStats, hasBus := events.Stats{}, false
+	switch b := parts.Bus.(type) {
+	case statser:
+		busStats, hasBus = b.Stats(), true
+	case redisStatser: // the replicas' bus: its own fan-out counts, plus the trips through Redis
 		s := b.Stats()
-		gauge(subsOpen, float64(s.Subscribers))
-		counter(eventsPub, s.Published)
-		counter(eventsDropped, s.Dropped)
+		busStats, hasBus = s.Local, true
+		counter(eventsRedis, s.Sent, "sent")
+		counter(eventsRedis, s.SendFailed, "send_failed")
+		counter(eventsRedis, s.Received, "received")
+		counter(eventsRedis, s.Suppressed, "suppressed")
+	}
+	if hasBus {
+		gauge(subsOpen, float64(busStats.Subscribers))
+		counter(eventsPub, busStats.Published)
+		counter(eventsDropped, busStats.Dropped)
 	}
 	if parts.Webhooks != nil {
 		s := parts.Webhooks.Stats()

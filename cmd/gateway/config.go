@@ -281,7 +281,7 @@ func newFlagSet(cfg *config) *flag.FlagSet {
 	registerWebhookFlags(fs, &cfg.webhooks)
 	registerConfigFileFlags(fs, &cfg.file)
 	registerRedisTokenFlags(fs, &cfg.redisTokens)
-	registerMetricsFlags(fs, &cfg.metrics) // metrics.go (issue 15)
+	registerMetricsFlags(fs, &cfg.metrics)   // metrics.go (issue 15)
 	registerRealtimeFlags(fs, &cfg.realtime) // issue 13; redis_realtime.go
 
 	// The embedded sandbox's knobs, under a sandbox- prefix.
