@@ -232,12 +232,14 @@ func read[T any](ctx context.Context, r *Reader, req request, fetch func(context
 			}
 			r.touch(touched, req, expires)
 			r.ahead(ctx, req, expires)
+			countHit(ctx)
 			return v.(T), nil
 		}
 		if v, ok := r.unchanged(ctx, req); ok {
 			if cv, done, err := confirmHit(ctx, r, req, fetch); done {
 				return cv, err
 			}
+			countHit(ctx)
 			return v.(T), nil
 		}
 	}
@@ -255,6 +257,7 @@ func read[T any](ctx context.Context, r *Reader, req request, fetch func(context
 	})
 	if err != nil {
 		if v, ok := r.serveStale(ctx, req, err); ok {
+			countHit(ctx)
 			return v.(T), nil
 		}
 		var zero T

@@ -40,6 +40,8 @@ type cachedResponse struct {
 	// eight looks per refresh window, not one per hit.
 	step time.Duration
 	next atomic.Int64 // unix nanoseconds
+	// requestID is where body holds its request's ID (requestlog.go).
+	requestID requestIDSpot
 }
 
 // withResponseCache answers repeated identical queries of one credential
@@ -84,7 +86,8 @@ func withResponseCache(reader *loaders.Reader, next http.Handler) http.Handler {
 					}
 				}
 				w.Header().Set("Content-Type", resp.contentType)
-				_, _ = w.Write(resp.body)
+				markCached(r.Context())
+				resp.requestID.write(r.Context(), w, resp.body) // this request's ID, not the first one's
 				return
 			}
 		}
@@ -102,6 +105,7 @@ func withResponseCache(reader *loaders.Reader, next http.Handler) http.Handler {
 		}
 		ttl := expires.Sub(reader.Now())
 		resp := &cachedResponse{contentType: rec.Header().Get("Content-Type"), body: rec.buf.Bytes()}
+		resp.requestID = findRequestID(resp.body, RequestID(r.Context()))
 		resp.keys, resp.refreshAt = touched.Refresh()
 		resp.step = max(expires.Sub(resp.refreshAt)/8, time.Millisecond)
 		c.Set(key, resp, len(resp.body)+len(resp.keys)*64, ttl, tags, epoch)

@@ -58,7 +58,7 @@ func run(ctx context.Context, args []string, stdout, stderr *os.File) error {
 	if err != nil {
 		return err
 	}
-	logger := cfg.newLogger(stderr)
+	logger := slog.New(server.LogHandler(cfg.newLogger(stderr).Handler())) // request IDs on every line
 	return serve(ctx, cfg, logger, stdout)
 }
 
@@ -91,6 +91,11 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger, stdout io.Writ
 		}
 	}
 
+	tr, stopTracing, err := cfg.tracing.start(ctx, logger)
+	if err != nil {
+		return err
+	}
+	defer stopTracing()
 	httpClient := upstream.NewHTTPClient()
 	client, err := upstream.NewClient(
 		upstream.WithBaseURL(baseURL),
@@ -100,6 +105,7 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger, stdout io.Writ
 		upstream.WithRateBudget(upstream.NewLocalBudget(cfg.budget)),
 		upstream.WithRetryPolicy(cfg.retry),
 		upstream.WithCircuitBreaker(cfg.breaker),
+		tracedClient(tr, httpClient),
 	)
 	if err != nil {
 		return fmt.Errorf("-upstream-url: %w", err)
@@ -119,6 +125,8 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger, stdout io.Writ
 		InputLimits:              cfg.inputLimits,
 		BudgetMaxWait:            cfg.budget.MaxWait,
 		RejectedTokenBackoff:     cfg.rejectedBackoff,
+		Tracing:                  tr,
+		MaxRequestIDBytes:        cfg.tracing.maxRequestIDBytes,
 		Ready:                    server.UpstreamReady(client, &http.Client{Transport: httpClient.Transport, Timeout: 3 * time.Second}),
 	}
 	scfg.CacheStale, scfg.Refresh = cfg.staleSettings()
