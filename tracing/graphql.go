@@ -99,12 +99,15 @@ func (e extension) InterceptResponse(ctx context.Context, next graphql.ResponseH
 	return resp
 }
 
-// InterceptField wraps a resolver field in a span, when the operation's
-// span is recorded; other fields, and every field of an unsampled
-// operation, pass through without allocating.
+// InterceptField wraps a resolver field in a span, when the operation is
+// sampled; other fields, and every field of an unsampled operation, pass
+// through without allocating. gqlgen hands the context of a field's
+// middleware to its children, so a resolver's span is the parent of its
+// children's, although it has ended when they run: sampled, not recording,
+// is what is asked of the parent.
 func (e extension) InterceptField(ctx context.Context, next graphql.Resolver) (any, error) {
 	fc := graphql.GetFieldContext(ctx)
-	if fc == nil || !fc.IsResolver || !trace.SpanFromContext(ctx).IsRecording() {
+	if fc == nil || !fc.IsResolver || !trace.SpanContextFromContext(ctx).IsSampled() {
 		return next(ctx)
 	}
 	ctx, span := e.t.tracer.Start(ctx, "resolve "+fc.Object+"."+fc.Field.Name, trace.WithAttributes(

@@ -38,11 +38,11 @@ func (t *Tracing) UpstreamOptions(hc *http.Client) []upstream.Option {
 }
 
 // CallTracer returns the upstream.CallTracer that makes a span per call.
-// A call under an unrecorded span (its operation was not sampled) gets
-// none: the parent-based sampler would drop it anyway.
+// A call outside a sampled trace (its operation was not sampled, or it is
+// no request's) gets none: the parent-based sampler would drop it anyway.
 func (t *Tracing) CallTracer() upstream.CallTracer {
 	return func(ctx context.Context, op upstream.Operation) (context.Context, func(*upstream.Response, error)) {
-		if !trace.SpanFromContext(ctx).IsRecording() {
+		if !trace.SpanContextFromContext(ctx).IsSampled() {
 			return ctx, nil
 		}
 		ctx, span := t.tracer.Start(ctx, op.Method+" "+op.Path, trace.WithSpanKind(trace.SpanKindClient),
