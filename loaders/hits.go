@@ -11,7 +11,9 @@ import (
 type hitCounterKey struct{}
 
 // WithHitCounter returns ctx whose reads served from the cache (fresh,
-// vouched for, or stale) add one to n each.
+// vouched for, or stale) add one to n each. A read is counted, not an
+// answer: an answer a resolver prefetched and its field then reads again
+// counts twice when the prefetch was first.
 func WithHitCounter(ctx context.Context, n *atomic.Int64) context.Context {
 	return context.WithValue(ctx, hitCounterKey{}, n)
 }

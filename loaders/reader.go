@@ -345,6 +345,7 @@ func cached[T any](ctx context.Context, r *Reader, req request) (T, bool) {
 	}
 	r.touch(TouchedFrom(ctx), req, expires)
 	r.ahead(ctx, req, expires)
+	countHit(ctx)
 	return v.(T), true
 }
 

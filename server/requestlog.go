@@ -405,11 +405,26 @@ func (s requestIDSpot) write(ctx context.Context, w http.ResponseWriter, body []
 	_, _ = w.Write(body[prev:])
 }
 
-// markCached records that the response cache answered the request.
-func markCached(ctx context.Context) {
+// markCached records that the response cache answered the request, with
+// the stored answer's operation.
+func markCached(ctx context.Context, operation string) {
 	if o := outcomeFrom(ctx); o != nil {
 		o.cached.Store(true)
+		o.mu.Lock()
+		o.operation = operation
+		o.mu.Unlock()
 	}
+}
+
+// requestOperation returns the operation the request ran, for a stored answer.
+func requestOperation(ctx context.Context) string {
+	o := outcomeFrom(ctx)
+	if o == nil {
+		return ""
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.operation
 }
 
 // LogHandler returns h putting the request's ID (request_id) and, when

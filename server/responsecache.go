@@ -40,8 +40,10 @@ type cachedResponse struct {
 	// eight looks per refresh window, not one per hit.
 	step time.Duration
 	next atomic.Int64 // unix nanoseconds
-	// requestID is where body holds its request's ID (requestlog.go).
+	// requestID is where body holds its request's ID, and operation the
+	// operation's name, for the request log (requestlog.go).
 	requestID requestIDSpot
+	operation string
 }
 
 // withResponseCache answers repeated identical queries of one credential
@@ -86,7 +88,7 @@ func withResponseCache(reader *loaders.Reader, next http.Handler) http.Handler {
 					}
 				}
 				w.Header().Set("Content-Type", resp.contentType)
-				markCached(r.Context())
+				markCached(r.Context(), resp.operation)
 				resp.requestID.write(r.Context(), w, resp.body) // this request's ID, not the first one's
 				return
 			}
@@ -106,6 +108,7 @@ func withResponseCache(reader *loaders.Reader, next http.Handler) http.Handler {
 		ttl := expires.Sub(reader.Now())
 		resp := &cachedResponse{contentType: rec.Header().Get("Content-Type"), body: rec.buf.Bytes()}
 		resp.requestID = findRequestID(resp.body, RequestID(r.Context()))
+		resp.operation = requestOperation(ctx)
 		resp.keys, resp.refreshAt = touched.Refresh()
 		resp.step = max(expires.Sub(resp.refreshAt)/8, time.Millisecond)
 		c.Set(key, resp, len(resp.body)+len(resp.keys)*64, ttl, tags, epoch)
