@@ -278,7 +278,7 @@ func New(cfg Config) (http.Handler, error) {
 	gql.AroundResponses(recordOutcome) // the request log's outcome and codes
 	gql.AroundResponses(requestIDExtension)
 	// Argument caps, before any resolver and so before any upstream call.
-	gql.AroundFields(root.CheckArguments)
+	gql.AroundFields(cfg.Tracing.Fields(root.CheckArguments)) // and resolvers' spans, when tracing
 	if cfg.BudgetMaxWait <= 0 {
 		cfg.BudgetMaxWait = upstream.DefaultBudgetMaxWait
 	}
