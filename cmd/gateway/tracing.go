@@ -35,8 +35,11 @@ func registerTracingFlags(fs *flag.FlagSet, c *tracingConfig) {
 
 // validate names the bad trace settings.
 func (c tracingConfig) validate() error {
-	if err := (tracing.Config{Endpoint: c.endpoint, SampleRatio: c.sampleRatio}).Validate(); err != nil {
-		return fmt.Errorf("%s / %s: %w", setting("otel-endpoint"), setting("trace-sample-ratio"), err)
+	if err := (tracing.Config{Endpoint: c.endpoint, SampleRatio: tracing.SampleFromEnv}).Validate(); err != nil {
+		return fmt.Errorf("%s: %w", setting("otel-endpoint"), err)
+	}
+	if err := (tracing.Config{SampleRatio: c.sampleRatio}).Validate(); err != nil {
+		return fmt.Errorf("%s: %w", setting("trace-sample-ratio"), err)
 	}
 	if c.maxRequestIDBytes < 1 {
 		return fmt.Errorf("%s %d: must be at least 1", setting("max-request-id-bytes"), c.maxRequestIDBytes)
