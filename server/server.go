@@ -374,7 +374,8 @@ func New(cfg Config) (http.Handler, error) {
 			return nil, err
 		}
 	}
-	return withBodyDeadline(conn.BodyReadTimeout, withRequestLog(cfg.Logger, cfg.MaxRequestIDBytes, cfg.Tracing.Handler(mux))), nil
+	// The client's traceparent first, so that every log line of a traced request has its trace ID.
+	return withBodyDeadline(conn.BodyReadTimeout, cfg.Tracing.Handler(withRequestLog(cfg.Logger, cfg.MaxRequestIDBytes, mux))), nil
 }
 
 // NewGraphQLHandler returns the GraphQL executor behind /graphql, set up

@@ -153,6 +153,7 @@ func TestTraceSnapshotTree(t *testing.T) {
 	rig.mu.Lock()
 	rig.sent = nil
 	rig.mu.Unlock()
+	rig.logs.reset()
 	before := rig.counters()
 	status, _, body := rig.post(t, rig.token, snapshotQuery, map[string]any{"id": f.contactID, "taskId": f.taskID, "noteId": f.noteID},
 		map[string]string{"traceparent": "00-" + clientTraceID + "-" + clientSpanID + "-01"})
@@ -160,6 +161,16 @@ func TestTraceSnapshotTree(t *testing.T) {
 		t.Fatalf("status %d: %v", status, body)
 	}
 	calls := rig.moved(before)
+	// Every line of a traced request names its trace, the access line too.
+	recs := rig.logs.records(t)
+	if len(recs) == 0 {
+		t.Error("no log line")
+	}
+	for _, r := range recs {
+		if r["trace_id"] != clientTraceID {
+			t.Errorf("log line without the trace ID: %s", r["_line"])
+		}
+	}
 
 	spans := rig.spans.GetSpans().Snapshots()
 	byID := map[trace.SpanID]sdktrace.ReadOnlySpan{}
