@@ -14,6 +14,8 @@ import (
 	"os"
 	"time"
 
+	"go.opentelemetry.io/otel"
+
 	"github.com/ghl-graphql/gateway/server"
 	"github.com/ghl-graphql/gateway/tracing"
 	"github.com/ghl-graphql/gateway/upstream"
@@ -57,6 +59,12 @@ func (c tracingConfig) start(ctx context.Context, logger *slog.Logger) (*tracing
 	if t == nil {
 		return nil, func() {}, nil
 	}
+	// The SDK reports failed exports (a collector down) to otel's one
+	// process-wide handler, by default the standard log package's stderr:
+	// into our log instead, in its format.
+	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) {
+		logger.Warn("tracing: spans not exported", "err", err)
+	}))
 	logger.Info("tracing on: spans exported over OTLP/HTTP")
 	return t, func() {
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
