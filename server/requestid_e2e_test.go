@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"fmt"
+	"log/slog"
 	"net/http"
 	"regexp"
 	"strings"
@@ -214,5 +215,40 @@ func TestNoPersonalDataInLogsOrSpans(t *testing.T) {
 	}
 	if !found {
 		t.Error("no span of the duplicate look-up")
+	}
+}
+
+// In managed mode (no pass-through credential middleware) the access line
+// counts the upstream calls too, and neither the client's API key or JWT
+// nor the install's tokens appear in a log line.
+func TestAccessLineManaged(t *testing.T) {
+	logs := &lockedBuffer{}
+	e, clients := newManagedE2EAt(t, nil, withServer(func(c *server.Config) {
+		c.Logger = slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}))
+	id := e.sb.ContactIDs(e.locA)[0]
+	logs.reset()
+	before := e.counters()
+	e.send(request{token: clients.readKey, query: `query M($id: ID!) { contact(id: $id) { id tasks { id } } }`, vars: map[string]any{"id": id}}).ok(t)
+	var calls float64
+	for _, n := range e.moved(before) {
+		calls += float64(n)
+	}
+	var access int
+	for _, r := range logs.records(t) {
+		for _, s := range []string{clients.readKey, clients.readJWT, clients.writeKey} {
+			if strings.Contains(r["_line"].(string), s) {
+				t.Errorf("log line holds a client credential: %s", r["_line"])
+			}
+		}
+		if r["msg"] == "graphql" {
+			access++
+			if r["operation"] != "M" || r["upstream_calls"] != calls || calls == 0 || r["request_id"] != "e2e" {
+				t.Errorf("access line %s, want %v upstream calls", r["_line"], calls)
+			}
+		}
+	}
+	if access != 1 {
+		t.Errorf("%d access lines", access)
 	}
 }
