@@ -236,12 +236,14 @@ func read[T any](ctx context.Context, r *Reader, req request, fetch func(context
 			}
 			r.touch(touched, req, expires)
 			r.ahead(ctx, req, expires)
+			countHit(ctx)
 			return v.(T), nil
 		}
 		if v, ok := r.unchanged(ctx, req); ok {
 			if cv, done, err := confirmHit(ctx, r, req, fetch); done {
 				return cv, err
 			}
+			countHit(ctx)
 			return v.(T), nil
 		}
 	}
@@ -259,6 +261,7 @@ func read[T any](ctx context.Context, r *Reader, req request, fetch func(context
 	})
 	if err != nil {
 		if v, ok := r.serveStale(ctx, req, err); ok {
+			countHit(ctx)
 			return v.(T), nil
 		}
 		var zero T
@@ -347,6 +350,7 @@ func cached[T any](ctx context.Context, r *Reader, req request) (T, bool) {
 	}
 	r.touch(TouchedFrom(ctx), req, expires)
 	r.ahead(ctx, req, expires)
+	countHit(ctx)
 	return v.(T), true
 }
 

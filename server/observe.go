@@ -150,28 +150,6 @@ func noteBudgetRefused(ctx context.Context) {
 	o.mu.Unlock()
 }
 
-// operationOf returns the operation the request's execution named, for the
-// whole-response cache to keep beside the answer.
-func operationOf(ctx context.Context) string {
-	o, _ := ctx.Value(outcomeKey{}).(*requestOutcome)
-	if o == nil {
-		return ""
-	}
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.operation
-}
-
-// noteOperation records the operation of an answer served without
-// execution (a whole-response cache hit).
-func noteOperation(ctx context.Context, op string) {
-	if o, _ := ctx.Value(outcomeKey{}).(*requestOutcome); o != nil && op != "" {
-		o.mu.Lock()
-		o.operation = op
-		o.mu.Unlock()
-	}
-}
-
 // statusOnly remembers the status written.
 type statusOnly struct {
 	http.ResponseWriter

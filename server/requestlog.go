@@ -4,22 +4,39 @@
 // debug for GraphiQL's page and assets and the health and readiness probes. GraphQL
 // answers errors with status 200, so the status alone would hide a dead
 // upstream: the line counts the codes of the answer's errors.
+//
+// It also holds the request ID (issue 15): taken from X-Request-Id when the
+// client's is sane, else generated; echoed in the answer's header and in
+// its extensions.requestId; put on every log line logged with the
+// request's context (LogHandler). The access line says what the request
+// cost: its upstream calls and cache hits. It never holds a token or a
+// contact's data: IDs, names of operations, counts and codes only.
 
 package server
 
 import (
+	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
+	"io"
 	"log/slog"
 	"maps"
+	"net/http"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/99designs/gqlgen/graphql"
+	"go.opentelemetry.io/otel/trace"
 
+	"github.com/ghl-graphql/gateway/loaders"
 	"github.com/ghl-graphql/gateway/playground"
+	"github.com/ghl-graphql/gateway/upstream"
 )
 
 // requestOutcome is what the request log learns of a GraphQL request while
@@ -35,7 +52,35 @@ type requestOutcome struct {
 	// for want of this key's rate budget (for metrics, observe.go).
 	budgetRefused bool
 	budgetKey     string
+	// calls counts the request's upstream calls (countCalls), hits the
+	// answers its loaders took from the cache; cached is set when the
+	// whole response came from the response cache.
+	calls, hits atomic.Int64
+	cached      atomic.Bool
 }
+
+// outcomeFrom returns the request's outcome, nil outside a GraphQL request.
+func outcomeFrom(ctx context.Context) *requestOutcome {
+	o, _ := ctx.Value(outcomeKey{}).(*requestOutcome)
+	return o
+}
+
+// countCalls returns observe (which may be nil) also counting each call in
+// the request's outcome, for the access line.
+func countCalls(observe upstream.CallObserver) upstream.CallObserver {
+	return func(ctx context.Context, call upstream.Call) {
+		if observe != nil {
+			observe(ctx, call)
+		}
+		if o := outcomeFrom(ctx); o != nil {
+			o.calls.Add(1)
+		}
+	}
+}
+
+// countedCalls counts the calls of a request no credential middleware
+// observes (managed mode); withCredential replaces it with its own, counted.
+var countedCalls = countCalls(nil)
 
 type outcomeKey struct{}
 
@@ -154,6 +199,16 @@ func (o *requestOutcome) attrs() []any {
 	return out
 }
 
+// costAttrs returns what the request cost: its upstream calls, its
+// loaders' cache hits, and whether the response cache answered it.
+func (o *requestOutcome) costAttrs() []any {
+	out := []any{"upstream_calls", o.calls.Load(), "cache_hits", o.hits.Load()}
+	if o.cached.Load() {
+		out = append(out, "response_cache", "hit")
+	}
+	return out
+}
+
 // maxLoggedBody bounds what the request log keeps of an answer written
 // before execution, to read its codes: those answers are one small error.
 const maxLoggedBody = 8 << 10
@@ -168,4 +223,246 @@ func logLevelOf(path string) slog.Level {
 		return slog.LevelDebug
 	}
 	return slog.LevelInfo
+}
+
+// DefaultMaxRequestIDBytes bounds a client's X-Request-Id; a longer one is
+// replaced by a generated ID.
+const DefaultMaxRequestIDBytes = 64
+
+type requestIDKey struct{}
+
+// RequestID returns the ID of the request being served.
+func RequestID(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey{}).(string)
+	return id
+}
+
+// saneRequestID reports whether a client's request ID may be kept: 1 to
+// max bytes of letters, digits and "-_.:/+=", which need no quoting in a
+// log line, a header or JSON.
+func saneRequestID(id string, max int) bool {
+	if id == "" || len(id) > max {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		switch c := id[i]; {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case c == '-', c == '_', c == '.', c == ':', c == '/', c == '+', c == '=':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// newRequestID returns 128 random bits in hex.
+func newRequestID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// withRequestLog gives each request an ID (X-Request-Id, kept from the
+// client when sane) and logs one line per request: at info a GraphQL
+// request with its outcome, error codes, upstream calls and cache hits,
+// at debug GraphiQL's assets and the probes. logger must carry LogHandler,
+// which puts the ID on the line.
+func withRequestLog(logger *slog.Logger, maxIDBytes int, next http.Handler) http.Handler {
+	if maxIDBytes <= 0 {
+		maxIDBytes = DefaultMaxRequestIDBytes
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		id := r.Header.Get("X-Request-Id")
+		if !saneRequestID(id, maxIDBytes) {
+			id = newRequestID()
+		}
+		w.Header().Set("X-Request-Id", id)
+		level := logLevelOf(r.URL.Path)
+		graphQL := r.URL.Path == GraphQLPath
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK, keepErrorBody: graphQL}
+		ctx := context.WithValue(context.WithValue(r.Context(), requestIDKey{}, id), loggerKey{}, logger)
+		var outcome *requestOutcome
+		if graphQL {
+			outcome = &requestOutcome{}
+			ctx = context.WithValue(ctx, outcomeKey{}, outcome)
+			ctx = loaders.WithHitCounter(ctx, &outcome.hits)
+			ctx = upstream.ContextWithCallObserver(ctx, countedCalls)
+		}
+		next.ServeHTTP(rec, r.WithContext(ctx))
+		if !logger.Enabled(ctx, level) {
+			return
+		}
+		attrs := []any{"method", r.Method, "path", r.URL.Path, "status", rec.status}
+		if outcome != nil {
+			if !outcome.executed && rec.body != nil {
+				outcome.readBody(rec.body.Bytes())
+			}
+			attrs = append(attrs, outcome.attrs()...)
+		}
+		attrs = append(attrs, "duration", time.Since(start))
+		if outcome != nil {
+			attrs = append(attrs, outcome.costAttrs()...)
+		}
+		msg := "request"
+		if graphQL {
+			msg = "graphql"
+		}
+		logger.Log(ctx, level, msg, attrs...)
+	})
+}
+
+// statusRecorder remembers the status written, for the request log, and
+// with keepErrorBody the start of an error answer's body (see
+// requestOutcome.readBody).
+type statusRecorder struct {
+	http.ResponseWriter
+	status        int
+	keepErrorBody bool
+	body          *bytes.Buffer
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	s.status = code
+	if s.keepErrorBody && code >= 400 {
+		s.body = &bytes.Buffer{}
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Write(p []byte) (int, error) {
+	if s.body != nil && s.body.Len() < maxLoggedBody {
+		s.body.Write(p[:min(len(p), maxLoggedBody-s.body.Len())])
+	}
+	return s.ResponseWriter.Write(p)
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// requestIDExtension is an AroundResponses middleware that puts the
+// request's ID in every answer's extensions.requestId.
+func requestIDExtension(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
+	resp := next(ctx)
+	if id := RequestID(ctx); resp != nil && id != "" {
+		if resp.Extensions == nil {
+			resp.Extensions = map[string]any{}
+		}
+		resp.Extensions["requestId"] = id
+	}
+	return resp
+}
+
+// requestIDExtensions is the extensions of an answer written before
+// execution (writeError): the request's ID, or nil outside a request.
+func requestIDExtensions(ctx context.Context) map[string]any {
+	if id := RequestID(ctx); id != "" {
+		return map[string]any{"requestId": id}
+	}
+	return nil
+}
+
+// requestIDSpot is where a stored answer holds the ID of the request that
+// made it (each part of a multipart answer holds it), so that a later
+// request served the same bytes gets its own ID there (see
+// withResponseCache).
+type requestIDSpot struct {
+	at []int // offsets of the ID in the body
+	n  int   // its length
+}
+
+// findRequestID finds id's values in a body requestIDExtension wrote: each
+// `"requestId":"<id>"`.
+func findRequestID(body []byte, id string) requestIDSpot {
+	if id == "" {
+		return requestIDSpot{}
+	}
+	key := `"requestId":"`
+	pat := []byte(key + id + `"`)
+	var spot requestIDSpot
+	for off := 0; ; {
+		i := bytes.Index(body[off:], pat)
+		if i < 0 {
+			break
+		}
+		spot.at = append(spot.at, off+i+len(key))
+		off += i + len(pat)
+	}
+	spot.n = len(id)
+	return spot
+}
+
+// write writes body with the request's ID in the spot.
+func (s requestIDSpot) write(ctx context.Context, w http.ResponseWriter, body []byte) {
+	id := RequestID(ctx)
+	if len(s.at) == 0 || id == "" {
+		_, _ = w.Write(body)
+		return
+	}
+	// Pieces, not a copy: the writer buffers them.
+	prev := 0
+	for _, at := range s.at {
+		_, _ = w.Write(body[prev:at])
+		_, _ = io.WriteString(w, id)
+		prev = at + s.n
+	}
+	_, _ = w.Write(body[prev:])
+}
+
+// markCached records that the response cache answered the request, with
+// the stored answer's operation.
+func markCached(ctx context.Context, operation string) {
+	if o := outcomeFrom(ctx); o != nil {
+		o.cached.Store(true)
+		o.mu.Lock()
+		o.operation = operation
+		o.mu.Unlock()
+	}
+}
+
+// requestOperation returns the operation the request ran, for a stored answer.
+func requestOperation(ctx context.Context) string {
+	o := outcomeFrom(ctx)
+	if o == nil {
+		return ""
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.operation
+}
+
+// LogHandler returns h putting the request's ID (request_id) and, when
+// the request is traced, its trace ID (trace_id) on every record logged
+// with the request's context. The gateway's loggers are built on it, so
+// that a request's lines can be found together.
+func LogHandler(h slog.Handler) slog.Handler {
+	if _, ok := h.(requestLogHandler); ok {
+		return h
+	}
+	return requestLogHandler{h}
+}
+
+type requestLogHandler struct{ slog.Handler }
+
+// Handle adds the request's IDs to r.
+func (h requestLogHandler) Handle(ctx context.Context, r slog.Record) error {
+	if ctx != nil {
+		if id := RequestID(ctx); id != "" {
+			r.AddAttrs(slog.String("request_id", id))
+		}
+		if sc := trace.SpanContextFromContext(ctx); sc.IsSampled() {
+			r.AddAttrs(slog.String("trace_id", sc.TraceID().String()))
+		}
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+// WithAttrs keeps the wrapper on the derived handler.
+func (h requestLogHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return requestLogHandler{h.Handler.WithAttrs(attrs)}
+}
+
+// WithGroup keeps the wrapper on the derived handler.
+func (h requestLogHandler) WithGroup(name string) slog.Handler {
+	return requestLogHandler{h.Handler.WithGroup(name)}
 }

@@ -31,8 +31,6 @@ const maxCachedResponse = 1 << 20
 type cachedResponse struct {
 	contentType string
 	body        []byte
-	// operation is the answer's operation name, for metrics of its hits.
-	operation string
 	// keys are the cache keys of the upstream answers it was built from,
 	// and refreshAt when the first of them is due for refresh-ahead: hits
 	// after it start their refreshes, since a hit reads no answer itself.
@@ -42,6 +40,11 @@ type cachedResponse struct {
 	// eight looks per refresh window, not one per hit.
 	step time.Duration
 	next atomic.Int64 // unix nanoseconds
+	// requestID is where body holds its request's ID, and operation the
+	// operation's name, for the request log (requestlog.go) and the
+	// metrics of its hits (observe.go).
+	requestID requestIDSpot
+	operation string
 }
 
 // withResponseCache answers repeated identical queries of one credential
@@ -80,7 +83,6 @@ func withResponseCache(reader *loaders.Reader, counts *hitCounter, next http.Han
 			if v, _, ok := c.Get(key); ok {
 				counts.hits.Add(1)
 				resp := v.(*cachedResponse)
-				noteOperation(r.Context(), resp.operation)
 				if resp.keys != nil {
 					if now := reader.Now(); !now.Before(resp.refreshAt) && now.UnixNano() >= resp.next.Load() {
 						resp.next.Store(now.Add(resp.step).UnixNano())
@@ -88,7 +90,8 @@ func withResponseCache(reader *loaders.Reader, counts *hitCounter, next http.Han
 					}
 				}
 				w.Header().Set("Content-Type", resp.contentType)
-				_, _ = w.Write(resp.body)
+				markCached(r.Context(), resp.operation)
+				resp.requestID.write(r.Context(), w, resp.body) // this request's ID, not the first one's
 				return
 			}
 			counts.misses.Add(1)
@@ -106,7 +109,9 @@ func withResponseCache(reader *loaders.Reader, counts *hitCounter, next http.Han
 			return
 		}
 		ttl := expires.Sub(reader.Now())
-		resp := &cachedResponse{contentType: rec.Header().Get("Content-Type"), body: rec.buf.Bytes(), operation: operationOf(ctx)}
+		resp := &cachedResponse{contentType: rec.Header().Get("Content-Type"), body: rec.buf.Bytes()}
+		resp.requestID = findRequestID(resp.body, RequestID(r.Context()))
+		resp.operation = requestOperation(ctx)
 		resp.keys, resp.refreshAt = touched.Refresh()
 		resp.step = max(expires.Sub(resp.refreshAt)/8, time.Millisecond)
 		c.Set(key, resp, len(resp.body)+len(resp.keys)*64, ttl, tags, epoch)

@@ -7,8 +7,6 @@ package server
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -38,6 +36,7 @@ import (
 	"github.com/ghl-graphql/gateway/loaders"
 	"github.com/ghl-graphql/gateway/playground"
 	"github.com/ghl-graphql/gateway/resolvers"
+	"github.com/ghl-graphql/gateway/tracing"
 	"github.com/ghl-graphql/gateway/upstream"
 )
 
@@ -196,6 +195,13 @@ type Config struct {
 	// LearnedShared, when not nil, shares what pass-through mode learns
 	// about tokens between replicas (auth.RedisLearned, issue 13).
 	LearnedShared auth.SharedFacts
+
+	// Tracing, when not nil, makes spans of operations and resolvers and
+	// follows a client's traceparent (issue 15, package tracing).
+	Tracing *tracing.Tracing
+	// MaxRequestIDBytes is the longest X-Request-Id kept from a client; 0
+	// means DefaultMaxRequestIDBytes (requestlog.go).
+	MaxRequestIDBytes int
 }
 
 // DefaultCacheMaxBytes is the shared cache's default size.
@@ -206,6 +212,7 @@ func New(cfg Config) (http.Handler, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	cfg.Logger = slog.New(LogHandler(cfg.Logger.Handler())) // request IDs on every line
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = DefaultMaxBodyBytes
 	}
@@ -271,9 +278,13 @@ func New(cfg Config) (http.Handler, error) {
 		limits.MaxRepeatedFields = DefaultQueryLimits.MaxRepeatedFields
 	}
 	gql := NewGraphQLHandler(root, cfg.Logger, cfg.Introspection)
+	if ext := cfg.Tracing.Extension(); ext != nil {
+		gql.Use(ext) // first: the operation's span holds the rest
+	}
 	gql.AroundResponses(recordOutcome) // the request log's outcome and codes
+	gql.AroundResponses(requestIDExtension)
 	// Argument caps, before any resolver and so before any upstream call.
-	gql.AroundFields(root.CheckArguments)
+	gql.AroundFields(cfg.Tracing.Fields(root.CheckArguments)) // and resolvers' spans, when tracing
 	if cfg.BudgetMaxWait <= 0 {
 		cfg.BudgetMaxWait = upstream.DefaultBudgetMaxWait
 	}
@@ -388,7 +399,8 @@ func New(cfg Config) (http.Handler, error) {
 	if cfg.Observer != nil {
 		cfg.Observer.Mounted(parts)
 	}
-	return withBodyDeadline(conn.BodyReadTimeout, withRequestLog(cfg.Logger, withObserver(cfg.Observer, mux))), nil
+	// The client's traceparent first, so that every log line of a traced request has its trace ID.
+	return withBodyDeadline(conn.BodyReadTimeout, cfg.Tracing.Handler(withRequestLog(cfg.Logger, cfg.MaxRequestIDBytes, withObserver(cfg.Observer, mux)))), nil
 }
 
 // NewGraphQLHandler returns the GraphQL executor behind /graphql, set up
@@ -421,7 +433,7 @@ func NewGraphQLHandler(root graph.ResolverRoot, logger *slog.Logger, introspecti
 // A token over the length limit is refused (401) and a malformed
 // X-Location-Id (400) before anything is stored.
 func withCredential(learned *auth.Learned, lim credentialLimits, next http.Handler) http.Handler {
-	observe := upstream.CallObserver(learned.Observe) // bound once, not per request
+	observe := countCalls(learned.Observe) // bound once, not per request; counted for the access line
 	gate := upstream.CallGate(learned.Gate)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		tok, err := auth.BearerTokenLimit(r, lim.maxTokenBytes)
@@ -735,85 +747,6 @@ func UpstreamReachable(client *http.Client, baseURL string) func(context.Context
 	}
 }
 
-type requestIDKey struct{}
-
-// RequestID returns the ID of the request being served.
-func RequestID(ctx context.Context) string {
-	id, _ := ctx.Value(requestIDKey{}).(string)
-	return id
-}
-
-// withRequestLog gives each request an ID (X-Request-Id, kept from the
-// client when sane) and logs one line per request (see requestlog.go): at
-// info a GraphQL request with its outcome and error codes, at debug
-// GraphiQL's assets and the probes.
-func withRequestLog(logger *slog.Logger, next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		id := r.Header.Get("X-Request-Id")
-		if id == "" || len(id) > 64 || strings.ContainsFunc(id, func(c rune) bool { return c < 0x21 || c > 0x7e }) {
-			var b [8]byte
-			_, _ = rand.Read(b[:])
-			id = hex.EncodeToString(b[:])
-		}
-		w.Header().Set("X-Request-Id", id)
-		level := logLevelOf(r.URL.Path)
-		graphQL := r.URL.Path == GraphQLPath
-		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK, keepErrorBody: graphQL}
-		ctx := context.WithValue(context.WithValue(r.Context(), requestIDKey{}, id), loggerKey{}, logger)
-		var outcome *requestOutcome
-		if graphQL {
-			outcome = &requestOutcome{}
-			ctx = context.WithValue(ctx, outcomeKey{}, outcome)
-		}
-		next.ServeHTTP(rec, r.WithContext(ctx))
-		if !logger.Enabled(r.Context(), level) {
-			return
-		}
-		attrs := []any{"id", id, "method", r.Method, "path", r.URL.Path, "status", rec.status}
-		if outcome != nil {
-			if !outcome.executed && rec.body != nil {
-				outcome.readBody(rec.body.Bytes())
-			}
-			attrs = append(attrs, outcome.attrs()...)
-		}
-		attrs = append(attrs, "duration", time.Since(start))
-		msg := "request"
-		if graphQL {
-			msg = "graphql"
-		}
-		logger.Log(r.Context(), level, msg, attrs...)
-	})
-}
-
-// statusRecorder remembers the status written, for the request log, and
-// with keepErrorBody the start of an error answer's body (see
-// requestOutcome.readBody).
-type statusRecorder struct {
-	http.ResponseWriter
-	status        int
-	keepErrorBody bool
-	body          *bytes.Buffer
-}
-
-func (s *statusRecorder) WriteHeader(code int) {
-	s.status = code
-	if s.keepErrorBody && code >= 400 {
-		s.body = &bytes.Buffer{}
-	}
-	s.ResponseWriter.WriteHeader(code)
-}
-
-func (s *statusRecorder) Write(p []byte) (int, error) {
-	if s.body != nil && s.body.Len() < maxLoggedBody {
-		s.body.Write(p[:min(len(p), maxLoggedBody-s.body.Len())])
-	}
-	return s.ResponseWriter.Write(p)
-}
-
-// Unwrap lets http.ResponseController reach the underlying writer.
-func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
-
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
@@ -840,7 +773,8 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	// A refused request has no data entry (GraphQL spec §7.1.2).
 	w.Header().Set("Cache-Control", "no-store")
-	writeResponse(w, responseMediaType(r), status, &graphql.Response{Errors: gqlerror.List{presented}}, false)
+	writeResponse(w, responseMediaType(r), status, &graphql.Response{Errors: gqlerror.List{presented},
+		Extensions: requestIDExtensions(ctx)}, false)
 }
 
 type loggerKey struct{}

@@ -58,6 +58,8 @@ type Client struct {
 	obs        Observer // metrics (metrics.go); nil when none
 	// jitter draws a backoff from [0, ceiling]; tests replace it.
 	jitter func(ceiling time.Duration) time.Duration
+	// callTracer, when not nil, wraps each call (calltrace.go).
+	callTracer CallTracer
 
 	// Contacts covers contacts and their tags, followers, search and business look-ups.
 	Contacts *ContactsService
@@ -370,8 +372,12 @@ func expandPath(op Operation, params []string) (string, error) {
 // A call the context's CallGate (ContextWithCallGate) refuses fails at once.
 // How the call ended, after its last attempt, is reported to the context's
 // CallObserver (ContextWithCallObserver), if any.
-func (c *Client) Do(ctx context.Context, req *Request, v any) (*Response, error) {
+func (c *Client) Do(ctx context.Context, req *Request, v any) (out *Response, outErr error) {
 	op := req.Op
+	ctx, traced := c.traceCall(ctx, op)
+	if traced != nil {
+		defer func() { traced(out, outErr) }()
+	}
 	fail := func(e *Error) (*Response, error) {
 		e.Op, e.Method, e.Path = op.ID, req.Method, req.Path
 		e.write, e.writeKnown = op.Write, true

@@ -95,6 +95,8 @@ type config struct {
 	metrics metricsConfig
 	// Real-time pieces shared on Redis, echo suppression (issue 13).
 	realtime realtimeConfig
+	// Traces and request IDs (issue 15; tracing.go).
+	tracing tracingConfig
 	// explicit are the flags set on the command line or in the
 	// environment, for defaults that follow other settings.
 	explicit map[string]bool
@@ -283,6 +285,7 @@ func newFlagSet(cfg *config) *flag.FlagSet {
 	registerRedisTokenFlags(fs, &cfg.redisTokens)
 	registerMetricsFlags(fs, &cfg.metrics)   // metrics.go (issue 15)
 	registerRealtimeFlags(fs, &cfg.realtime) // issue 13; redis_realtime.go
+	registerTracingFlags(fs, &cfg.tracing) // issue 15; tracing.go
 
 	// The embedded sandbox's knobs, under a sandbox- prefix.
 	sfs := flag.NewFlagSet("sandbox", flag.ContinueOnError)
@@ -409,6 +412,7 @@ func (c *config) validate() error {
 	p.add(c.redisTokens.validate())
 	p.add(c.metrics.validate())
 	p.add(c.realtime.validate())
+	p.add(c.tracing.validate())
 	return p.err()
 }
 

@@ -60,7 +60,7 @@ func run(ctx context.Context, args []string, stdout, stderr *os.File) error {
 	if err != nil {
 		return err
 	}
-	logger := cfg.newLogger(stderr)
+	logger := slog.New(server.LogHandler(cfg.newLogger(stderr).Handler())) // request IDs on every line
 	return serve(ctx, cfg, logger, stdout)
 }
 
@@ -93,6 +93,11 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger, stdout io.Writ
 		}
 	}
 
+	tr, stopTracing, err := cfg.tracing.start(ctx, logger)
+	if err != nil {
+		return err
+	}
+	defer stopTracing()
 	httpClient := upstream.NewHTTPClient()
 	cfg.metrics.build() // before the client, which reports to it (metrics.go)
 	client, err := upstream.NewClient(
@@ -104,6 +109,7 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger, stdout io.Writ
 		upstream.WithRetryPolicy(cfg.retry),
 		upstream.WithCircuitBreaker(cfg.breaker),
 		cfg.metrics.clientOption(),
+		tracedClient(tr, httpClient),
 	)
 	if err != nil {
 		return fmt.Errorf("-upstream-url: %w", err)
@@ -123,6 +129,8 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger, stdout io.Writ
 		InputLimits:              cfg.inputLimits,
 		BudgetMaxWait:            cfg.budget.MaxWait,
 		RejectedTokenBackoff:     cfg.rejectedBackoff,
+		Tracing:                  tr,
+		MaxRequestIDBytes:        cfg.tracing.maxRequestIDBytes,
 		Ready:                    server.UpstreamReady(client, &http.Client{Transport: httpClient.Transport, Timeout: 3 * time.Second}),
 	}
 	scfg.CacheStale, scfg.Refresh = cfg.staleSettings()
