@@ -285,7 +285,7 @@ func newFlagSet(cfg *config) *flag.FlagSet {
 	registerRedisTokenFlags(fs, &cfg.redisTokens)
 	registerMetricsFlags(fs, &cfg.metrics)   // metrics.go (issue 15)
 	registerRealtimeFlags(fs, &cfg.realtime) // issue 13; redis_realtime.go
-	registerTracingFlags(fs, &cfg.tracing) // issue 15; tracing.go
+	registerTracingFlags(fs, &cfg.tracing)   // issue 15; tracing.go
 
 	// The embedded sandbox's knobs, under a sandbox- prefix.
 	sfs := flag.NewFlagSet("sandbox", flag.ContinueOnError)
