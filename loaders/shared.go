@@ -422,7 +422,7 @@ func (s *shared) store(ctx context.Context, req request, gen string, v any, ttl,
 	defer cancel()
 	px := (ttl + max(keep, 0)).Milliseconds()
 	pipe := s.conn.Client().Pipeline()
-	stored := storeScript.Run(cctx, pipe, keys, gen, env, px)
+	stored := storeScript.Eval(cctx, pipe, keys, gen, env, px)
 	pipe.SAdd(cctx, s.conn.GlobalKey("cache", "locs"), slot)
 	_, err = pipe.Exec(cctx)
 	s.report(err)
@@ -473,7 +473,7 @@ func (s *shared) deleteShared(ctx context.Context, loc string, tags []string) er
 		for _, t := range tags {
 			keys = append(keys, s.tagKey(slot, t))
 		}
-		evictScript.Run(ctx, pipe, keys)
+		evictScript.Eval(ctx, pipe, keys)
 	}
 	_, err := pipe.Exec(ctx)
 	s.report(err)
