@@ -274,8 +274,9 @@ func sharedLoad[T any](ctx context.Context, r *Reader, req *request) (fetched, f
 		return fetched{}, noop, false
 	}
 	epoch := r.cache.Epoch()
-	vk, lk, gk := s.valueKey(*req), s.leaseKey(*req), s.genKey(slotOf(req.loc))
-	vals, err := s.mget(ctx, vk, gk)
+	slot := slotOf(req.loc)
+	vk, lk, gk := s.valueKey(*req), s.leaseKey(*req), s.genKey(slot)
+	vals, err := s.mget(ctx, slot, vk, gk)
 	if err != nil {
 		return fetched{}, noop, false
 	}
@@ -307,7 +308,7 @@ func sharedLoad[T any](ctx context.Context, r *Reader, req *request) (fetched, f
 		case <-tick.C:
 		}
 		epoch := r.cache.Epoch()
-		vals, err := s.mget(ctx, vk, gk, lk)
+		vals, err := s.mget(ctx, slot, vk, gk, lk)
 		if err != nil {
 			return fetched{}, noop, false
 		}
@@ -332,11 +333,18 @@ func asString(v any) string {
 	return str
 }
 
-func (s *shared) mget(ctx context.Context, keys ...string) ([]any, error) {
+// mget reads keys of slot in one round trip, and records slot among those
+// an eviction of unknown location must reach: before the generation is
+// read, so that such an eviction bumps it under every fetch in flight.
+func (s *shared) mget(ctx context.Context, slot string, keys ...string) ([]any, error) {
 	cctx, cancel := s.conn.WithTimeout(ctx)
 	defer cancel()
-	vals, err := s.conn.Client().MGet(cctx, keys...).Result()
+	pipe := s.conn.Client().Pipeline()
+	pipe.SAdd(cctx, s.conn.GlobalKey("cache", "locs"), slot)
+	got := pipe.MGet(cctx, keys...)
+	_, err := pipe.Exec(cctx)
 	s.report(err)
+	vals := got.Val()
 	if err == nil && len(vals) != len(keys) {
 		err = fmt.Errorf("redis: MGET returned %d values for %d keys", len(vals), len(keys))
 	}
@@ -392,7 +400,8 @@ func (s *shared) gen(ctx context.Context, req request) (string, bool) {
 	if !s.up() {
 		return "", false
 	}
-	vals, err := s.mget(ctx, s.genKey(slotOf(req.loc)))
+	slot := slotOf(req.loc)
+	vals, err := s.mget(ctx, slot, s.genKey(slot))
 	if err != nil {
 		return "", false
 	}
@@ -421,12 +430,9 @@ func (s *shared) store(ctx context.Context, req request, gen string, v any, ttl,
 	cctx, cancel := s.conn.WithTimeout(context.WithoutCancel(ctx))
 	defer cancel()
 	px := (ttl + max(keep, 0)).Milliseconds()
-	pipe := s.conn.Client().Pipeline()
-	stored := storeScript.Eval(cctx, pipe, keys, gen, env, px)
-	pipe.SAdd(cctx, s.conn.GlobalKey("cache", "locs"), slot)
-	_, err = pipe.Exec(cctx)
+	n, err := storeScript.Run(cctx, s.conn.Client(), keys, gen, env, px).Int()
 	s.report(err)
-	if n, _ := stored.Int(); n == 1 {
+	if n == 1 {
 		s.l2Sets.Add(1)
 	}
 }

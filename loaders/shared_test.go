@@ -1,0 +1,200 @@
+// Tests of the cache shared by replicas (shared.go) against a real Redis
+// (REDIS_URL), each under its own key prefix: Readers over one sandbox,
+// each with its own connection, stand for replicas.
+
+package loaders
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ghl-graphql/gateway/cache"
+	"github.com/ghl-graphql/gateway/redisx"
+	"github.com/ghl-graphql/gateway/upstream"
+	"github.com/ghl-graphql/gateway/upstream/sandbox"
+)
+
+type sharedEnv struct {
+	sb      *sandbox.Server
+	gate    *gate
+	readers []*Reader
+	conns   []*redisx.Conn
+	ctx     context.Context
+	id      string
+}
+
+// newSharedEnv starts n Readers sharing Redis over one sandbox behind a
+// gate (held when hold).
+func newSharedEnv(t *testing.T, n int, hold bool, mut func(*SharedConfig)) *sharedEnv {
+	t.Helper()
+	url := os.Getenv("REDIS_URL")
+	if url == "" {
+		t.Skip("REDIS_URL not set: the shared cache tests need a real Redis")
+	}
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	prefix := "test:" + strings.ReplaceAll(t.Name(), "/", ".") + ":" + hex.EncodeToString(b[:]) + ":"
+	sb, err := sandbox.New(sandbox.Config{Seed: 3, ContactsPerLocation: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := &gate{next: sb}
+	if hold {
+		g.release = make(chan struct{})
+	}
+	srv := httptest.NewServer(g)
+	t.Cleanup(srv.Close)
+	e := &sharedEnv{sb: sb, gate: g, ctx: credCtx(sb.DefaultToken()), id: sb.ContactIDs(sb.Locations()[0])[0]}
+	for range n {
+		conn, err := redisx.Open(context.Background(), redisx.Config{URL: url, Prefix: prefix})
+		if err != nil {
+			t.Fatal(err)
+		}
+		client, err := upstream.NewClient(upstream.WithBaseURL(srv.URL))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sc := SharedConfig{Conn: conn}
+		if mut != nil {
+			mut(&sc)
+		}
+		r, err := NewReader(Config{Client: client, Cache: cache.NewLRU(1 << 20), Shared: &sc})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.readers = append(e.readers, r)
+		e.conns = append(e.conns, conn)
+	}
+	t.Cleanup(func() {
+		ctx := context.Background()
+		c := e.conns[0].Client()
+		iter := c.Scan(ctx, 0, prefix+"*", 500).Iterator()
+		for iter.Next(ctx) {
+			c.Del(ctx, iter.Val())
+		}
+		for _, conn := range e.conns {
+			_ = conn.Close()
+		}
+	})
+	return e
+}
+
+// exists reports whether Redis holds key.
+func (e *sharedEnv) exists(t *testing.T, key string) bool {
+	t.Helper()
+	n, err := e.conns[0].Client().Exists(context.Background(), key).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n == 1
+}
+
+// TestSharedEvictAppliedEverywhereBeforeReturn: an eviction on one replica
+// has deleted the answer from Redis and from every other replica's local
+// cache by the time Evict returns (the write's answer), acknowledged.
+func TestSharedEvictAppliedEverywhereBeforeReturn(t *testing.T) {
+	e := newSharedEnv(t, 3, false, nil)
+	for i, r := range e.readers {
+		if _, err := r.Contact(e.ctx, e.id); err != nil {
+			t.Fatalf("reader %d: %v", i, err)
+		}
+	}
+	if got := e.gate.calls.Load(); got != 1 {
+		t.Errorf("three replicas made %d upstream calls for one contact, want 1", got)
+	}
+	if s := e.readers[1].SharedStats(); s.L2Hits != 1 {
+		t.Errorf("replica 2 stats %+v, want one second-level hit", s)
+	}
+	req := e.readers[0].contactRequest(e.ctx, "contact", e.id)
+	vk := e.readers[0].shared.valueKey(req)
+	if !e.exists(t, vk) {
+		t.Fatal("the answer is not in Redis")
+	}
+	e.readers[0].Evict(Stale{Contacts: []string{e.id}})
+	// No wait: Evict returned, so every replica has applied it.
+	for i, r := range e.readers {
+		if _, _, ok := r.cache.Get(req.key); ok {
+			t.Errorf("replica %d still holds the evicted answer", i+1)
+		}
+	}
+	if e.exists(t, vk) {
+		t.Error("Redis still holds the evicted answer")
+	}
+	if s := e.readers[0].SharedStats(); s.Published != 1 || s.AckTimeouts != 0 {
+		t.Errorf("writer stats %+v, want one eviction published and acknowledged", s)
+	}
+	for i, r := range e.readers[1:] {
+		if s := r.SharedStats(); s.Applied != 1 {
+			t.Errorf("replica %d applied %d evictions, want 1", i+2, s.Applied)
+		}
+	}
+}
+
+// TestSharedEvictWaitsAtMostAckWait: a receiver that never acknowledges
+// (a replica stuck) holds the write for AckWait, not longer, and is counted.
+func TestSharedEvictWaitsAtMostAckWait(t *testing.T) {
+	e := newSharedEnv(t, 1, false, func(c *SharedConfig) { c.AckWait = 50 * time.Millisecond })
+	w := e.readers[0].shared
+	mute := e.conns[0].Client().Subscribe(context.Background(), w.evictC)
+	defer mute.Close()
+	if _, err := mute.Receive(context.Background()); err != nil { // the subscription's confirmation
+		t.Fatal(err)
+	}
+	e.readers[0].Evict(Stale{Contacts: []string{e.id}})
+	if s := e.readers[0].SharedStats(); s.Published != 1 || s.AckTimeouts != 1 {
+		t.Errorf("stats %+v, want one eviction published, its acknowledgement timed out", s)
+	}
+}
+
+// TestSharedStoreRefusedAfterEviction: an answer fetched before an
+// eviction (on another replica) is not stored in Redis after it.
+func TestSharedStoreRefusedAfterEviction(t *testing.T) {
+	e := newSharedEnv(t, 2, true, nil)
+	done := make(chan error, 1)
+	go func() {
+		_, err := e.readers[0].Contact(e.ctx, e.id)
+		done <- err
+	}()
+	for e.gate.calls.Load() == 0 {
+		time.Sleep(time.Millisecond) // the fetch has reached the upstream
+	}
+	e.readers[1].Evict(Stale{Contacts: []string{e.id}})
+	close(e.gate.release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	req := e.readers[0].contactRequest(e.ctx, "contact", e.id)
+	if e.exists(t, e.readers[0].shared.valueKey(req)) {
+		t.Error("an answer fetched before the eviction was stored in Redis after it")
+	}
+	if s := e.readers[0].SharedStats(); s.L2Sets != 0 {
+		t.Errorf("stats %+v, want no second-level store", s)
+	}
+}
+
+// TestSharedLeaseOfAGoneReplica: a lease whose holder stores nothing (it
+// died) delays a cold read by LeaseWait at most; then the replica fetches
+// itself.
+func TestSharedLeaseOfAGoneReplica(t *testing.T) {
+	e := newSharedEnv(t, 1, false, func(c *SharedConfig) { c.LeaseWait = 50 * time.Millisecond })
+	r := e.readers[0]
+	req := r.contactRequest(e.ctx, "contact", e.id)
+	if err := e.conns[0].Client().Set(context.Background(), r.shared.leaseKey(req), "gone", time.Minute).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Contact(e.ctx, e.id); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.gate.calls.Load(); got != 1 {
+		t.Errorf("%d upstream calls, want 1 (after the wait)", got)
+	}
+	if s := r.SharedStats(); s.LeaseWaits != 1 || s.LeaseWaitHits != 0 || s.L2Sets != 1 {
+		t.Errorf("stats %+v, want one wait without a hit, then the answer stored", s)
+	}
+}
