@@ -273,25 +273,27 @@ func sharedLoad[T any](ctx context.Context, r *Reader, req *request) (fetched, f
 	if !s.up() {
 		return fetched{}, noop, false
 	}
-	epoch := r.cache.Epoch()
 	slot := slotOf(req.loc)
-	vk, lk, gk := s.valueKey(*req), s.leaseKey(*req), s.genKey(slot)
-	vals, err := s.mget(ctx, slot, vk, gk)
+	keys := []string{s.valueKey(*req), s.genKey(slot), s.leaseKey(*req)}
+	token := s.id + ":" + randomID()
+	lease := s.cfg.LeaseWait >= 0
+	epoch := r.cache.Epoch()
+	raw, gen, won, err := s.load(ctx, slot, keys, token, lease)
 	if err != nil {
 		return fetched{}, noop, false
 	}
-	if f, ok := decodeInto[T](r, *req, vals[0], epoch); ok {
+	if f, ok := decodeInto[T](r, *req, raw, epoch); ok {
 		s.l2Hits.Add(1)
 		return f, noop, true
 	}
 	s.l2Misses.Add(1)
-	req.l2gen, req.l2genOK = asString(vals[1]), true
-	if s.cfg.LeaseWait < 0 {
+	req.l2gen, req.l2genOK = gen, true
+	release := func() { s.release(keys[2], token) }
+	if !lease {
 		return fetched{}, noop, false
 	}
-	token := s.id + ":" + randomID()
-	if s.lease(ctx, lk, token) {
-		return fetched{}, func() { s.release(lk, token) }, false
+	if won {
+		return fetched{}, release, false
 	}
 	// Another replica fetches it: wait for its answer.
 	s.leaseWaits.Add(1)
@@ -308,21 +310,59 @@ func sharedLoad[T any](ctx context.Context, r *Reader, req *request) (fetched, f
 		case <-tick.C:
 		}
 		epoch := r.cache.Epoch()
-		vals, err := s.mget(ctx, slot, vk, gk, lk)
+		raw, gen, won, err := s.load(ctx, slot, keys, token, true)
 		if err != nil {
 			return fetched{}, noop, false
 		}
-		if f, ok := decodeInto[T](r, *req, vals[0], epoch); ok {
+		if f, ok := decodeInto[T](r, *req, raw, epoch); ok {
 			s.leaseWaitHits.Add(1)
 			return f, noop, true
 		}
-		req.l2gen = asString(vals[1])
-		if vals[2] == nil && s.lease(ctx, lk, token) {
+		req.l2gen = gen
+		if won {
 			// The holder ended without storing (it failed, or an eviction
 			// came between): fetch under our own lease.
-			return fetched{}, func() { s.release(lk, token) }, false
+			return fetched{}, release, false
 		}
 	}
+}
+
+// loadScript reads an answer and its slot's generation and, when the answer
+// is absent, tries the lease: one round trip, and no gap between finding no
+// answer and taking the lease in which the holder could store it and leave.
+// KEYS: value, gen, lease; ARGV: token, lease PX, "1" to try the lease.
+var loadScript = redis.NewScript(`
+local v = redis.call('GET', KEYS[1])
+local g = redis.call('GET', KEYS[2])
+local won = 0
+if not v and ARGV[3] == '1' and redis.call('SET', KEYS[3], ARGV[1], 'NX', 'PX', ARGV[2]) then won = 1 end
+return {v, g, won}`)
+
+// load runs loadScript, and records slot among those an eviction of unknown
+// location must reach, before the generation is read, so that such an
+// eviction bumps it under every fetch in flight. A failed Redis wins the
+// lease: nobody is known to hold it, so the caller fetches as without Redis.
+func (s *shared) load(ctx context.Context, slot string, keys []string, token string, lease bool) (raw any, gen string, won bool, err error) {
+	cctx, cancel := s.conn.WithTimeout(ctx)
+	defer cancel()
+	try := "0"
+	if lease {
+		try = "1"
+	}
+	pipe := s.conn.Client().Pipeline()
+	pipe.SAdd(cctx, s.conn.GlobalKey("cache", "locs"), slot)
+	got := loadScript.Eval(cctx, pipe, keys, token, s.cfg.LeaseFor.Milliseconds(), try)
+	_, err = pipe.Exec(cctx)
+	s.report(err)
+	if err != nil {
+		return nil, "", true, err
+	}
+	vals, _ := got.Val().([]any)
+	if len(vals) != 3 {
+		return nil, "", true, fmt.Errorf("redis: the load script returned %v", got.Val())
+	}
+	n, _ := vals[2].(int64)
+	return vals[0], asString(vals[1]), n == 1, nil
 }
 
 func asString(v any) string {
@@ -376,16 +416,6 @@ func decodeInto[T any](r *Reader, req request, raw any, epoch uint64) (fetched, 
 	}
 	r.cache.SetStale(req.key, v, 2*len(str), ttl, r.keep(), req.tags, epoch)
 	return fetched{v, expires}, true
-}
-
-func (s *shared) lease(ctx context.Context, key, token string) bool {
-	cctx, cancel := s.conn.WithTimeout(ctx)
-	defer cancel()
-	ok, err := s.conn.Client().SetNX(cctx, key, token, s.cfg.LeaseFor).Result()
-	s.report(err)
-	// Without an answer from Redis nobody is known to hold the lease: the
-	// caller fetches itself, as it would without Redis.
-	return ok || err != nil
 }
 
 func (s *shared) release(key, token string) {
