@@ -39,6 +39,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/ghl-graphql/gateway/redisx"
+	"github.com/ghl-graphql/gateway/upstream"
 )
 
 // Defaults of SharedConfig.
@@ -175,6 +176,35 @@ type message struct {
 type envelope struct {
 	Expires int64           `json:"x"` // unix milliseconds
 	V       json.RawMessage `json:"v"`
+	// F are the Fields of the contacts in V (contactsIn), which JSON does
+	// not carry: a contact a listing returned partial must not come back
+	// whole, nor claim fields its answer lacked.
+	F []upstream.ContactFields `json:"f,omitempty"`
+}
+
+// contactsIn returns the contacts of an answer, in order.
+func contactsIn(v any) []*upstream.Contact {
+	var list []upstream.Contact
+	switch v := v.(type) {
+	case *upstream.Contact:
+		if v != nil {
+			return []*upstream.Contact{v}
+		}
+		return nil
+	case *upstream.SearchResult:
+		if v != nil {
+			list = v.Contacts
+		}
+	case *upstream.ContactList:
+		if v != nil {
+			list = v.Contacts
+		}
+	}
+	out := make([]*upstream.Contact, len(list))
+	for i := range list {
+		out[i] = &list[i]
+	}
+	return out
 }
 
 func randomID() string {
@@ -414,6 +444,13 @@ func decodeInto[T any](r *Reader, req request, raw any, epoch uint64) (fetched, 
 		r.shared.log.Warn("shared cache: an answer in Redis does not decode", "error", err)
 		return fetched{}, false
 	}
+	contacts := contactsIn(any(v))
+	if len(contacts) != len(env.F) {
+		return fetched{}, false
+	}
+	for i, c := range contacts {
+		c.Fields = env.F[i]
+	}
 	r.cache.SetStale(req.key, v, 2*len(str), ttl, r.keep(), req.tags, epoch)
 	return fetched{v, expires}, true
 }
@@ -448,7 +485,11 @@ func (s *shared) store(ctx context.Context, req request, gen string, v any, ttl,
 	if err != nil {
 		return
 	}
-	env, err := json.Marshal(envelope{Expires: expires.UnixMilli(), V: body})
+	e := envelope{Expires: expires.UnixMilli(), V: body}
+	for _, c := range contactsIn(v) {
+		e.F = append(e.F, c.Fields)
+	}
+	env, err := json.Marshal(e)
 	if err != nil {
 		return
 	}

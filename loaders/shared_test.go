@@ -10,6 +10,7 @@ import (
 	"encoding/hex"
 	"net/http/httptest"
 	"os"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -32,6 +33,10 @@ type sharedEnv struct {
 // newSharedEnv starts n Readers sharing Redis over one sandbox behind a
 // gate (held when hold).
 func newSharedEnv(t *testing.T, n int, hold bool, mut func(*SharedConfig)) *sharedEnv {
+	return newSharedEnvWith(t, n, hold, sandbox.Config{Seed: 3, ContactsPerLocation: 5}, mut)
+}
+
+func newSharedEnvWith(t *testing.T, n int, hold bool, sbc sandbox.Config, mut func(*SharedConfig)) *sharedEnv {
 	t.Helper()
 	url := os.Getenv("REDIS_URL")
 	if url == "" {
@@ -40,7 +45,7 @@ func newSharedEnv(t *testing.T, n int, hold bool, mut func(*SharedConfig)) *shar
 	var b [6]byte
 	_, _ = rand.Read(b[:])
 	prefix := "test:" + strings.ReplaceAll(t.Name(), "/", ".") + ":" + hex.EncodeToString(b[:]) + ":"
-	sb, err := sandbox.New(sandbox.Config{Seed: 3, ContactsPerLocation: 5})
+	sb, err := sandbox.New(sbc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -196,5 +201,55 @@ func TestSharedLeaseOfAGoneReplica(t *testing.T) {
 	}
 	if s := r.SharedStats(); s.LeaseWaits != 1 || s.LeaseWaitHits != 0 || s.L2Sets != 1 {
 		t.Errorf("stats %+v, want one wait without a hit, then the answer stored", s)
+	}
+}
+
+// TestSharedAnswersRoundTrip: every kind of answer read from Redis on a
+// second replica equals the first replica's, the fields a partial contact
+// carried included (JSON does not carry them), at no upstream call.
+func TestSharedAnswersRoundTrip(t *testing.T) {
+	e := newSharedEnvWith(t, 2, false, sandbox.Config{Seed: 3, ContactsPerLocation: 5, StrictListItems: true}, nil)
+	loc := e.sb.Locations()[0]
+	a, b := e.readers[0], e.readers[1]
+	full, err := a.Contact(e.ctx, e.id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		read func(r *Reader) (any, error)
+	}{
+		{"contact", func(r *Reader) (any, error) { return r.Contact(e.ctx, e.id) }},
+		{"tasks", func(r *Reader) (any, error) { return r.Tasks(e.ctx, e.id) }},
+		{"notes", func(r *Reader) (any, error) { return r.Notes(e.ctx, e.id) }},
+		{"appointments", func(r *Reader) (any, error) { return r.Appointments(e.ctx, e.id) }},
+		{"search (partial contacts)", func(r *Reader) (any, error) {
+			return r.Search(e.ctx, &upstream.SearchContactsRequest{LocationID: loc, PageLimit: 5})
+		}},
+		{"legacy list", func(r *Reader) (any, error) { return r.List(e.ctx, upstream.ListOptions{LocationID: loc, Limit: 5}) }},
+		{"duplicate", func(r *Reader) (any, error) { return r.FindDuplicate(e.ctx, loc, full.Email, "") }},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			want, err := tc.read(a)
+			if err != nil {
+				t.Fatal(err)
+			}
+			calls := e.gate.calls.Load()
+			got, err := tc.read(b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := e.gate.calls.Load() - calls; d != 0 {
+				t.Errorf("replica 2 made %d upstream calls, want 0 (from Redis)", d)
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("from Redis:\n%+v\nfrom the upstream:\n%+v", got, want)
+			}
+		})
+	}
+	res, _ := b.Search(e.ctx, &upstream.SearchContactsRequest{LocationID: loc, PageLimit: 5})
+	if res == nil || len(res.Contacts) == 0 || !res.Contacts[0].Partial() {
+		t.Error("the search's contacts are not partial: the test shows nothing")
 	}
 }
