@@ -253,3 +253,55 @@ func TestSharedAnswersRoundTrip(t *testing.T) {
 		t.Error("the search's contacts are not partial: the test shows nothing")
 	}
 }
+
+// TestSharedEvictionsReplayedAfterOutage: evictions a replica could not
+// publish while it had lost Redis (a partition: the others kept it) reach
+// Redis and the other replicas when it is back; past MaxPendingEvictions
+// the replay drops every shared answer and has every replica purge.
+func TestSharedEvictionsReplayedAfterOutage(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		maxPending int
+		evictions  int
+		wantPurge  bool
+	}{
+		{"replayed", 10, 1, false},
+		{"overflow purges everywhere", 1, 2, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newSharedEnv(t, 2, false, func(c *SharedConfig) { c.MaxPendingEvictions = tc.maxPending })
+			a, b := e.readers[0], e.readers[1]
+			for _, r := range e.readers {
+				if _, err := r.Contact(e.ctx, e.id); err != nil {
+					t.Fatal(err)
+				}
+			}
+			req := a.contactRequest(e.ctx, "contact", e.id)
+			vk := a.shared.valueKey(req)
+			e.conns[0].Report(context.DeadlineExceeded) // replica 1 loses Redis
+			for i := range tc.evictions {
+				a.Evict(Stale{Contacts: []string{e.id, "other" + string(rune('a'+i))}})
+			}
+			if _, _, ok := b.cache.Get(req.key); !ok || !e.exists(t, vk) {
+				t.Fatal("the eviction reached replica 2 or Redis while replica 1 was cut off: the test shows nothing")
+			}
+			e.conns[0].Report(nil) // back: the replay runs on its own goroutine
+			for i := 0; ; i++ {
+				_, _, held := b.cache.Get(req.key)
+				if !held && !e.exists(t, vk) {
+					break
+				}
+				if i == 1000 {
+					t.Fatal("the remembered eviction never reached replica 2 and Redis")
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			if s := a.SharedStats(); s.Purges != 1 {
+				t.Errorf("replica 1 purged %d times, want once (it may have missed evictions)", s.Purges)
+			}
+			if s := b.SharedStats(); (s.Purges == 1) != tc.wantPurge {
+				t.Errorf("replica 2 purged %d times, want a purge %v", s.Purges, tc.wantPurge)
+			}
+		})
+	}
+}
