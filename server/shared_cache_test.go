@@ -10,6 +10,7 @@ package server_test
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -25,11 +26,15 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/oauth2"
+
+	"github.com/ghl-graphql/gateway/events"
 	"github.com/ghl-graphql/gateway/loaders"
 	"github.com/ghl-graphql/gateway/redisx"
 	"github.com/ghl-graphql/gateway/server"
 	"github.com/ghl-graphql/gateway/upstream"
 	"github.com/ghl-graphql/gateway/upstream/sandbox"
+	"github.com/ghl-graphql/gateway/webhook"
 )
 
 // sharedSnapshot reads a contact and its three lists: four upstream calls
@@ -42,6 +47,7 @@ const sharedSnapshot = `query($id: ID!) { contact(id: $id) {
 type replicaSet struct {
 	t      *testing.T
 	sb     *sandbox.Server
+	up     *httptest.Server
 	gws    []*httptest.Server
 	conns  []*redisx.Conn
 	prefix string
@@ -70,6 +76,16 @@ func testPrefix(t testing.TB) string {
 // under prefix; mut adjusts each one's configuration.
 func newReplicas(t *testing.T, url, prefix string, n int, mut func(*server.Config)) *replicaSet {
 	t.Helper()
+	var each func(int, *server.Config)
+	if mut != nil {
+		each = func(_ int, c *server.Config) { mut(c) }
+	}
+	return newReplicasEach(t, url, prefix, n, each)
+}
+
+// newReplicasEach is newReplicas with a configuration per replica (i from 0).
+func newReplicasEach(t *testing.T, url, prefix string, n int, mut func(int, *server.Config)) *replicaSet {
+	t.Helper()
 	sb, err := sandbox.New(sandbox.Config{Seed: 1, ContactsPerLocation: 10})
 	if err != nil {
 		t.Fatal(err)
@@ -77,7 +93,8 @@ func newReplicas(t *testing.T, url, prefix string, n int, mut func(*server.Confi
 	up := httptest.NewServer(sb)
 	t.Cleanup(up.Close)
 	rs := &replicaSet{t: t, sb: sb, prefix: prefix, loc: sb.Locations()[0], token: sb.DefaultToken()}
-	for range n {
+	rs.up = up
+	for i := range n {
 		conn, err := redisx.Open(context.Background(), redisx.Config{URL: url, Prefix: prefix})
 		if err != nil {
 			t.Fatal(err)
@@ -89,7 +106,7 @@ func newReplicas(t *testing.T, url, prefix string, n int, mut func(*server.Confi
 		}
 		cfg := server.Config{Client: client, SharedCache: &loaders.SharedConfig{Conn: conn}}
 		if mut != nil {
-			mut(&cfg)
+			mut(i, &cfg)
 		}
 		h, err := server.New(cfg)
 		if err != nil {
@@ -426,6 +443,58 @@ func TestSharedCacheDegradedShortLifetimes(t *testing.T) {
 		rs.gql(0, rs.token, sharedSnapshot, vars)
 		if d := rs.calls() - before; d != tc.wantCalls {
 			t.Errorf("%s: %d upstream calls, want %d", tc.name, d, tc.wantCalls)
+		}
+	}
+}
+
+// TestSharedCacheWebhookEvictsEveryReplica: a change made in HighLevel (at
+// the sandbox, not through the gateway) whose webhook reaches replica 2
+// only is seen by the next read on replicas 1 and 3.
+func TestSharedCacheWebhookEvictsEveryReplica(t *testing.T) {
+	url := redisURL(t)
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bus := &recordingBus{ch: make(chan events.Change, 64)}
+	wh := &server.Webhooks{Receiver: webhook.Config{Ed25519Keys: []ed25519.PublicKey{pub}}, Bus: bus}
+	rs := newReplicasEach(t, url, testPrefix(t), 3, func(i int, c *server.Config) {
+		if i == 1 {
+			c.Webhooks = wh
+		}
+	})
+	t.Cleanup(func() { _ = wh.Drain(context.Background()) })
+	_, stop, err := rs.sb.StartWebhooks(sandbox.WebhookConfig{URL: rs.gws[1].URL + server.WebhookPath, PrivateKey: priv})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stop)
+	id := rs.contact()
+	vars := map[string]any{"id": id}
+	for i := range rs.gws {
+		rs.gql(i, rs.token, sharedSnapshot, vars)
+	}
+	direct, err := upstream.NewClient(upstream.WithBaseURL(rs.up.URL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := upstream.ContextWithTokenSource(context.Background(), oauth2.StaticTokenSource(&oauth2.Token{AccessToken: rs.token}))
+	if _, _, err := direct.Contacts.Update(ctx, id, &upstream.UpdateContactRequest{City: upstream.Set("Trondheim")}); err != nil {
+		t.Fatal(err)
+	}
+	// Applied on replica 2: evicted there, and on every replica, before the
+	// change is published to subscribers.
+	for applied := false; !applied; {
+		select {
+		case c := <-bus.ch:
+			applied = c.Type == "ContactUpdate"
+		case <-time.After(10 * time.Second): // a hang guard, not a threshold
+			t.Fatalf("the webhook was never applied; stats %+v", wh.Stats())
+		}
+	}
+	for _, i := range []int{0, 2} {
+		if got := cityOf(rs.gql(i, rs.token, sharedSnapshot, vars)); got != "Trondheim" {
+			t.Errorf("replica %d read city %v after the webhook reached replica 2, want Trondheim", i+1, got)
 		}
 	}
 }
