@@ -32,6 +32,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -117,6 +118,8 @@ type shared struct {
 	log    *slog.Logger
 	evictC string // channel of evictions
 	ackC   string // this replica's channel of acknowledgements
+	// stopped is closed when the subscriber ends (the connection closed).
+	stopped chan struct{}
 
 	mu      sync.Mutex
 	waiters map[string]chan struct{} // eviction id → acknowledgements
@@ -132,7 +135,6 @@ type shared struct {
 // answer), cache:t:<tag> (the set of answers carrying tag), cache:l:<hash>
 // (a lease); and the global set cache:locs of the slots that hold answers,
 // for evictions whose location is unknown.
-const allTag = "*all"
 
 // storeScript stores an answer unless the generation moved since it was
 // read. KEYS: gen, value, tag sets; ARGV: generation read, value, PX.
@@ -236,7 +238,7 @@ func newShared(r *Reader, cfg SharedConfig) (*shared, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	s := &shared{r: r, conn: cfg.Conn, cfg: cfg, id: randomID(), log: cfg.Logger,
-		waiters: map[string]chan struct{}{}}
+		waiters: map[string]chan struct{}{}, stopped: make(chan struct{})}
 	s.evictC = s.conn.Channel("cache", "evict")
 	s.ackC = s.conn.Channel("cache", "ack", s.id)
 	s.conn.OnChange(s.changed)
@@ -494,7 +496,7 @@ func (s *shared) store(ctx context.Context, req request, gen string, v any, ttl,
 		return
 	}
 	slot := slotOf(req.loc)
-	keys := []string{s.genKey(slot), s.valueKey(req), s.tagKey(slot, allTag)}
+	keys := []string{s.genKey(slot), s.valueKey(req)}
 	for _, t := range req.tags {
 		keys = append(keys, s.tagKey(slot, t))
 	}
@@ -627,6 +629,61 @@ func (s *shared) purgeLocal() {
 	}
 }
 
+// wipeTimeout bounds a wipe of every shared answer (a background task
+// after an overflow of remembered evictions, not a request's wait).
+const wipeTimeout = 30 * time.Second
+
+// wipeShared deletes every shared answer and tag set, and bumps every
+// slot's generation so that no fetch in flight stores after it. It scans
+// (on every master of a Cluster): a rare path, after an outage.
+func (s *shared) wipeShared() error {
+	ctx, cancel := context.WithTimeout(context.Background(), wipeTimeout)
+	defer cancel()
+	c := s.conn.Client()
+	slots, err := c.SMembers(ctx, s.conn.GlobalKey("cache", "locs")).Result()
+	s.report(err)
+	if err != nil {
+		return err
+	}
+	pipe := c.Pipeline()
+	for _, slot := range append(slots, "*") {
+		pipe.Incr(ctx, s.genKey(slot))
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		s.report(err)
+		return err
+	}
+	pattern := globEscape(s.conn.GlobalKey()) + "{*}:cache:[vt]:*"
+	wipe := func(ctx context.Context, node redis.UniversalClient) error {
+		iter := node.Scan(ctx, 0, pattern, 1000).Iterator()
+		for iter.Next(ctx) {
+			if err := node.Del(ctx, iter.Val()).Err(); err != nil {
+				return err
+			}
+		}
+		return iter.Err()
+	}
+	if cc, ok := c.(*redis.ClusterClient); ok {
+		err = cc.ForEachMaster(ctx, func(ctx context.Context, node *redis.Client) error { return wipe(ctx, node) })
+	} else {
+		err = wipe(ctx, c)
+	}
+	s.report(err)
+	return err
+}
+
+// globEscape escapes the glob characters of a key prefix for SCAN MATCH.
+func globEscape(p string) string {
+	var b strings.Builder
+	for _, r := range p {
+		if strings.ContainsRune(`*?[]\`, r) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
 // replay publishes the evictions remembered while Redis was down; after an
 // overflow it wipes every shared answer and has every replica purge.
 func (s *shared) replay() {
@@ -635,10 +692,7 @@ func (s *shared) replay() {
 	s.pending, s.overrun = nil, false
 	s.mu.Unlock()
 	if overrun {
-		ctx, cancel := s.conn.WithTimeout(context.Background())
-		err := s.deleteShared(ctx, "", []string{allTag})
-		cancel()
-		if err != nil {
+		if err := s.wipeShared(); err != nil {
 			s.mu.Lock()
 			s.overrun = true // try again when Redis is back
 			s.mu.Unlock()
@@ -656,6 +710,7 @@ func (s *shared) replay() {
 // is closed. After the subscription was lost and is back, the local cache
 // is dropped: evictions may have been published meanwhile.
 func (s *shared) subscribe(ready chan struct{}) {
+	defer close(s.stopped)
 	ctx := context.Background()
 	ps := s.conn.Client().Subscribe(ctx, s.evictC, s.ackC)
 	defer ps.Close()
@@ -663,7 +718,7 @@ func (s *shared) subscribe(ready chan struct{}) {
 	for {
 		m, err := ps.ReceiveTimeout(ctx, receiveEvery)
 		if err != nil {
-			if errors.Is(err, redis.ErrClosed) || errors.Is(s.conn.Client().Ping(ctx).Err(), redis.ErrClosed) {
+			if errors.Is(err, redis.ErrClosed) || s.closed() {
 				return
 			}
 			var ne interface{ Timeout() bool }
@@ -691,6 +746,13 @@ func (s *shared) subscribe(ready chan struct{}) {
 			s.receive(m)
 		}
 	}
+}
+
+// closed reports whether the connection was closed (the subscriber ends).
+func (s *shared) closed() bool {
+	ctx, cancel := s.conn.WithTimeout(context.Background())
+	defer cancel()
+	return errors.Is(s.conn.Client().Ping(ctx).Err(), redis.ErrClosed)
 }
 
 // receive applies one message.

@@ -77,14 +77,19 @@ func newSharedEnvWith(t *testing.T, n int, hold bool, sbc sandbox.Config, mut fu
 		e.conns = append(e.conns, conn)
 	}
 	t.Cleanup(func() {
-		ctx := context.Background()
-		c := e.conns[0].Client()
-		iter := c.Scan(ctx, 0, prefix+"*", 500).Iterator()
-		for iter.Next(ctx) {
-			c.Del(ctx, iter.Val())
-		}
 		for _, conn := range e.conns {
 			_ = conn.Close()
+		}
+		// A connection of its own: the test may have closed the replicas'.
+		ctx := context.Background()
+		conn, err := redisx.Open(ctx, redisx.Config{URL: url, Prefix: prefix})
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		iter := conn.Client().Scan(ctx, 0, prefix+"*", 500).Iterator()
+		for iter.Next(ctx) {
+			conn.Client().Del(ctx, iter.Val())
 		}
 	})
 	return e
@@ -303,5 +308,30 @@ func TestSharedEvictionsReplayedAfterOutage(t *testing.T) {
 				t.Errorf("replica 2 purged %d times, want a purge %v", s.Purges, tc.wantPurge)
 			}
 		})
+	}
+}
+
+// TestSharedSubscriberEndsWithTheConnection: closing the connection ends
+// the replica's subscriber (no goroutine outlives it).
+func TestSharedSubscriberEndsWithTheConnection(t *testing.T) {
+	e := newSharedEnv(t, 1, false, nil)
+	_ = e.conns[0].Close()
+	select {
+	case <-e.readers[0].shared.stopped:
+	case <-time.After(10 * time.Second): // a hang guard, not a threshold
+		t.Fatal("the subscriber outlived its connection")
+	}
+}
+
+// TestGlobEscape: a key prefix matches itself only in SCAN MATCH.
+func TestGlobEscape(t *testing.T) {
+	for in, want := range map[string]string{
+		"ghlgw:":    "ghlgw:",
+		"a*b?c[d]:": `a\*b\?c\[d\]:`,
+		`back\`:     `back\\`,
+	} {
+		if got := globEscape(in); got != want {
+			t.Errorf("globEscape(%q) = %q, want %q", in, got, want)
+		}
 	}
 }
