@@ -32,11 +32,11 @@ type sharedEnv struct {
 
 // newSharedEnv starts n Readers sharing Redis over one sandbox behind a
 // gate (held when hold).
-func newSharedEnv(t *testing.T, n int, hold bool, mut func(*SharedConfig)) *sharedEnv {
+func newSharedEnv(t testing.TB, n int, hold bool, mut func(*SharedConfig)) *sharedEnv {
 	return newSharedEnvWith(t, n, hold, sandbox.Config{Seed: 3, ContactsPerLocation: 5}, mut)
 }
 
-func newSharedEnvWith(t *testing.T, n int, hold bool, sbc sandbox.Config, mut func(*SharedConfig)) *sharedEnv {
+func newSharedEnvWith(t testing.TB, n int, hold bool, sbc sandbox.Config, mut func(*SharedConfig)) *sharedEnv {
 	t.Helper()
 	url := os.Getenv("REDIS_URL")
 	if url == "" {
@@ -334,4 +334,31 @@ func TestGlobEscape(t *testing.T) {
 			t.Errorf("globEscape(%q) = %q, want %q", in, got, want)
 		}
 	}
+}
+
+// BenchmarkSharedEvict: what an eviction (a write's, or a webhook's) costs
+// with three replicas sharing Redis (delete in Redis, publish, wait for the
+// acknowledgements) against the local invalidation alone, in one run:
+// REDIS_URL=redis://127.0.0.1:6379/0 go test -run=^$ -bench=SharedEvict ./loaders/
+func BenchmarkSharedEvict(b *testing.B) {
+	e := newSharedEnv(b, 3, false, nil)
+	local := cache.NewLRU(1 << 20)
+	st := Stale{Contacts: []string{e.id}, Searches: true}
+	tags := st.tags()
+	var tShared, tLocal time.Duration
+	n := 0
+	for b.Loop() {
+		start := time.Now()
+		e.readers[0].Evict(st)
+		tShared += time.Since(start)
+		start = time.Now()
+		local.Invalidate(tags...)
+		tLocal += time.Since(start)
+		n++
+	}
+	if s := e.readers[0].SharedStats(); s.AckTimeouts != 0 {
+		b.Errorf("%d evictions were not acknowledged in time", s.AckTimeouts)
+	}
+	b.ReportMetric(float64(tShared.Nanoseconds())/float64(n), "shared-ns/op")
+	b.ReportMetric(float64(tLocal.Nanoseconds())/float64(n), "local-ns/op")
 }
