@@ -314,7 +314,7 @@ func sharedLoad[T any](ctx context.Context, r *Reader, req *request) (fetched, f
 	if err != nil {
 		return fetched{}, noop, false
 	}
-	if f, ok := decodeInto[T](r, *req, raw, epoch); ok {
+	if f, ok := decodeInto[T](ctx, r, *req, raw, epoch); ok {
 		s.l2Hits.Add(1)
 		return f, noop, true
 	}
@@ -346,7 +346,7 @@ func sharedLoad[T any](ctx context.Context, r *Reader, req *request) (fetched, f
 		if err != nil {
 			return fetched{}, noop, false
 		}
-		if f, ok := decodeInto[T](r, *req, raw, epoch); ok {
+		if f, ok := decodeInto[T](ctx, r, *req, raw, epoch); ok {
 			s.leaseWaitHits.Add(1)
 			return f, noop, true
 		}
@@ -424,8 +424,10 @@ func (s *shared) mget(ctx context.Context, slot string, keys ...string) ([]any, 
 }
 
 // decodeInto decodes a stored answer into T and keeps it in the local
-// cache (unless an eviction came since epoch, read before the answer was).
-func decodeInto[T any](r *Reader, req request, raw any, epoch uint64) (fetched, bool) {
+// cache (unless an eviction came since epoch, read before the answer was);
+// a search's contacts are kept as single contacts too, as when it is
+// fetched (Reader.Search).
+func decodeInto[T any](ctx context.Context, r *Reader, req request, raw any, epoch uint64) (fetched, bool) {
 	str, ok := raw.(string)
 	if !ok {
 		return fetched{}, false
@@ -454,6 +456,9 @@ func decodeInto[T any](r *Reader, req request, raw any, epoch uint64) (fetched, 
 		c.Fields = env.F[i]
 	}
 	r.cache.SetStale(req.key, v, 2*len(str), ttl, r.keep(), req.tags, epoch)
+	if res, ok := any(v).(*upstream.SearchResult); ok && res != nil {
+		r.storeContacts(ctx, credential(ctx), res.Contacts, &upstream.Response{BodyBytes: len(str) / 2}, epoch)
+	}
 	return fetched{v, expires}, true
 }
 

@@ -362,3 +362,32 @@ func BenchmarkSharedEvict(b *testing.B) {
 	b.ReportMetric(float64(tShared.Nanoseconds())/float64(n), "shared-ns/op")
 	b.ReportMetric(float64(tLocal.Nanoseconds())/float64(n), "local-ns/op")
 }
+
+// TestSharedSearchHitKeepsItsContacts: a search read from Redis keeps its
+// contacts as single (listed) contacts on that replica, as a fetched one
+// does (Reader.Search), for the loaders that a listing's fields suffice.
+func TestSharedSearchHitKeepsItsContacts(t *testing.T) {
+	e := newSharedEnv(t, 2, false, nil)
+	body := &upstream.SearchContactsRequest{LocationID: e.sb.Locations()[0], PageLimit: 5}
+	if _, err := e.readers[0].Search(e.ctx, body); err != nil {
+		t.Fatal(err)
+	}
+	calls := e.gate.calls.Load()
+	res, err := e.readers[1].Search(e.ctx, body)
+	if err != nil || len(res.Contacts) == 0 {
+		t.Fatalf("search = %+v, %v", res, err)
+	}
+	if d := e.gate.calls.Load() - calls; d != 0 {
+		t.Errorf("%d upstream calls, want 0 (from Redis)", d)
+	}
+	cred := credential(e.ctx)
+	for _, c := range res.Contacts {
+		kind := "contact"
+		if c.Partial() {
+			kind = listedKind
+		}
+		if _, _, ok := e.readers[1].cache.Get(cacheKey(kind, cred, c.ID)); !ok {
+			t.Errorf("contact %s of the search is not kept on replica 2", c.ID)
+		}
+	}
+}
