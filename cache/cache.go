@@ -234,3 +234,42 @@ func (c *LRU) Stats() Stats {
 		Entries: entries, Bytes: bytes,
 	}
 }
+
+// Purge removes every entry and advances the epoch, so that no answer
+// fetched before it is stored after it. A replica that may have missed
+// invalidations (its Redis connection came back, issue 13) purges its
+// local cache.
+func (c *LRU) Purge() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.epoch.Add(1)
+	c.invalidations.Add(1)
+	c.lru.Purge()
+	c.bytes = 0
+	clear(c.byTag)
+}
+
+// Cap shortens every entry's time-to-live to at most d from now. Entries
+// kept for stale answers stay kept as long as before, so they can still be
+// served marked stale. A replica that loses Redis caps what it holds,
+// since writes on other replicas no longer reach it (issue 13's degraded
+// mode: local cache with short lifetimes).
+func (c *LRU) Cap(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	limit := c.now().Add(d)
+	for _, key := range c.lru.Keys() {
+		e, ok := c.lru.Peek(key)
+		if !ok || !e.expires.After(limit) {
+			continue
+		}
+		// A copy, not a change in place: readers hold entries past the lock.
+		ne := *e
+		if ne.dropAt.Equal(ne.expires) {
+			// Not kept for stale answers: it goes at the new expiry.
+			ne.dropAt = limit
+		}
+		ne.expires = limit
+		c.lru.Add(key, &ne)
+	}
+}

@@ -194,3 +194,49 @@ func TestInvalidatedEntryIsNotKept(t *testing.T) {
 		t.Error("SetStale stored an answer fetched before a write")
 	}
 }
+
+// TestPurgeAndCap: Purge empties the cache and advances the epoch; Cap
+// shortens lifetimes and keeps stale keeps.
+func TestPurgeAndCap(t *testing.T) {
+	now := time.Unix(1000, 0)
+	clock := func() time.Time { return now }
+	tests := []struct {
+		name string
+		run  func(c *LRU)
+		// after advancing 2s: Get hit of "fresh" and of "kept", GetStale of "kept"
+		wantFresh, wantKept, wantKeptStale bool
+	}{
+		{"nothing", func(*LRU) {}, true, true, true},
+		{"purge", func(c *LRU) { c.Purge() }, false, false, false},
+		{"cap 1s", func(c *LRU) { c.Cap(time.Second) }, false, false, true},
+		{"cap 1h", func(c *LRU) { c.Cap(time.Hour) }, true, true, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			now = time.Unix(1000, 0)
+			c := NewLRUWithClock(1<<20, clock)
+			c.Set("fresh", 1, 10, time.Minute, []string{"a"}, c.Epoch())
+			c.SetStale("kept", 2, 10, time.Minute, time.Hour, []string{"a"}, c.Epoch())
+			epoch := c.Epoch()
+			tc.run(c)
+			if tc.name == "purge" && (c.Epoch() == epoch || c.Stats().Entries != 0 || c.Stats().Bytes != 0) {
+				t.Errorf("after purge: epoch %d (was %d), stats %+v", c.Epoch(), epoch, c.Stats())
+			}
+			now = now.Add(2 * time.Second)
+			if _, _, ok := c.Get("fresh"); ok != tc.wantFresh {
+				t.Errorf("Get(fresh) = %v, want %v", ok, tc.wantFresh)
+			}
+			if _, _, ok := c.Get("kept"); ok != tc.wantKept {
+				t.Errorf("Get(kept) = %v, want %v", ok, tc.wantKept)
+			}
+			if _, _, _, ok := c.GetStale("kept"); ok != tc.wantKeptStale {
+				t.Errorf("GetStale(kept) = %v, want %v", ok, tc.wantKeptStale)
+			}
+			// Tags still evict after a cap.
+			c.Invalidate("a")
+			if _, _, _, ok := c.GetStale("kept"); ok {
+				t.Error("Invalidate missed a capped entry")
+			}
+		})
+	}
+}

@@ -127,6 +127,10 @@ func (r *Reader) Evict(s Stale) {
 	}
 	if tags := s.tags(); len(tags) > 0 {
 		r.cache.Invalidate(tags...)
+		if r.shared != nil {
+			// Every replica, before the write answers (shared.go).
+			r.shared.evict(s, tags)
+		}
 	}
 }
 

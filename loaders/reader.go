@@ -80,6 +80,10 @@ type Config struct {
 	// Now is the clock of expiries and staleness (default time.Now); the
 	// Cache should read the same one.
 	Now func() time.Time
+	// Shared, when not nil, shares the cache with the other replicas on
+	// Redis (shared.go): a second level, evictions applied everywhere,
+	// cold reads fetched once. It needs a Cache.
+	Shared *SharedConfig
 }
 
 // Reader reads from the upstream through the shared cache. Values it
@@ -96,6 +100,7 @@ type Reader struct {
 	now         func() time.Time
 	staleServed atomic.Uint64
 	refresh     refresher
+	shared      *shared // nil without Redis
 }
 
 // NewReader returns a Reader.
@@ -131,6 +136,13 @@ func NewReader(cfg Config) (*Reader, error) {
 		limit:    &locationLimiter{n: cfg.MaxConcurrentPerLocation, sems: map[string]*keySem{}},
 		staleFor: max(cfg.StaleFor, 0), changes: cfg.Changes, now: cfg.Now}
 	r.refresh.init(cfg.Refresh)
+	if cfg.Shared != nil && cfg.Cache != nil {
+		s, err := newShared(r, *cfg.Shared)
+		if err != nil {
+			return nil, err
+		}
+		r.shared = s
+	}
 	return r, nil
 }
 
@@ -204,6 +216,10 @@ type request struct {
 	loc  string   // location the call names (a claim: limits key on the budget key)
 	tags []string // invalidation tags
 	ttl  time.Duration
+	// l2gen is the generation of the shared cache read before the fetch
+	// (when l2genOK), which the store checks (shared.go).
+	l2gen   string
+	l2genOK bool
 }
 
 // cacheKey joins parts with a separator that IDs cannot contain once
@@ -257,6 +273,17 @@ func read[T any](ctx context.Context, r *Reader, req request, fetch func(context
 				return fetched{v, expires}, nil
 			}
 		}
+		// The other replicas' answers, under a cross-replica lease; never
+		// for a credential that must first be confirmed upstream.
+		if r.shared != nil && !skipCache(callCtx) && !confirmationFrom(callCtx).pending() {
+			req := req
+			f, release, ok := sharedLoad[T](callCtx, r, &req)
+			if ok {
+				return f, nil
+			}
+			defer release()
+			return r.fetchAndStore(callCtx, req, anyFetch)
+		}
 		return r.fetchAndStore(callCtx, req, anyFetch)
 	})
 	if err != nil {
@@ -281,6 +308,14 @@ func (r *Reader) fetchAndStore(callCtx context.Context, req request, fetch func(
 	if r.cache != nil {
 		epoch = r.cache.Epoch()
 	}
+	// The shared generation is read before the call, like the epoch; the
+	// request remembered for refreshes carries none.
+	gen, genOK := req.l2gen, req.l2genOK
+	req.l2gen, req.l2genOK = "", false
+	if r.shared != nil && !genOK {
+		gen, genOK = r.shared.gen(callCtx, req)
+	}
+	req.ttl = r.capTTL(req.ttl)
 	if err := r.affordable(callCtx); err != nil {
 		return fetched{}, err
 	}
@@ -298,6 +333,9 @@ func (r *Reader) fetchAndStore(callCtx context.Context, req request, fetch func(
 	expires := r.now().Add(req.ttl)
 	if r.cache != nil && r.cache.SetStale(req.key, v, 2*resp.BodyBytes, req.ttl, r.keep(), req.tags, epoch) {
 		r.refresh.remember(callCtx, req, fetch)
+	}
+	if r.shared != nil && genOK {
+		r.shared.store(callCtx, req, gen, v, req.ttl, r.keep(), expires)
 	}
 	return fetched{v, expires}, nil
 }
@@ -476,6 +514,16 @@ func (r *Reader) FindDuplicate(ctx context.Context, locationID, email, phone str
 		})
 }
 
+// capTTL is ttl, capped while the shared cache's Redis is down (local
+// caching only, with short lifetimes: other replicas' writes cannot reach
+// this one).
+func (r *Reader) capTTL(ttl time.Duration) time.Duration {
+	if r.shared == nil {
+		return ttl
+	}
+	return r.shared.ttl(ttl)
+}
+
 func (r *Reader) epoch() uint64 {
 	if r.cache == nil {
 		return 0
@@ -503,7 +551,7 @@ func (r *Reader) storeContacts(ctx context.Context, cred auth.Credential, contac
 			kind = listedKind
 		}
 		req := request{key: cacheKey(kind, cred, c.ID), loc: cred.LocationID,
-			tags: contactTags("contact", cred.LocationID, c.ID), ttl: r.ttls.Contact}
+			tags: contactTags("contact", cred.LocationID, c.ID), ttl: r.capTTL(r.ttls.Contact)}
 		// Only whole contacts are refreshed ahead: a refresh reads the whole
 		// contact, which belongs under "contact", not the listed entry.
 		if r.cache.SetStale(req.key, c, size, req.ttl, r.keep(), req.tags, epoch) && kind == "contact" {

@@ -202,6 +202,10 @@ type Config struct {
 	// MaxRequestIDBytes is the longest X-Request-Id kept from a client; 0
 	// means DefaultMaxRequestIDBytes (requestlog.go).
 	MaxRequestIDBytes int
+	// SharedCache, when not nil, shares the cache of upstream answers with
+	// the other replicas on Redis (loaders/shared.go, issue 13); the
+	// whole-response cache stays local but is evicted on every replica too.
+	SharedCache *loaders.SharedConfig
 }
 
 // DefaultCacheMaxBytes is the shared cache's default size.
@@ -245,7 +249,8 @@ func New(cfg Config) (http.Handler, error) {
 	}
 	reader, err := loaders.NewReader(loaders.Config{Client: cfg.Client, Cache: shared, TTLs: cfg.CacheTTLs,
 		MaxConcurrentPerLocation: cfg.MaxConcurrentPerLocation,
-		StaleFor:                 cfg.CacheStale, Changes: cfg.Changes, Refresh: cfg.Refresh, Now: cfg.Now})
+		StaleFor:                 cfg.CacheStale, Changes: cfg.Changes, Refresh: cfg.Refresh, Now: cfg.Now,
+		Shared: cfg.SharedCache})
 	if err != nil {
 		return nil, err
 	}

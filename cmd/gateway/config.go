@@ -97,6 +97,8 @@ type config struct {
 	realtime realtimeConfig
 	// Traces and request IDs (issue 15; tracing.go).
 	tracing tracingConfig
+	// The cache replicas share on Redis (issue 13; redis_cache.go).
+	redisCache redisCacheConfig
 	// explicit are the flags set on the command line or in the
 	// environment, for defaults that follow other settings.
 	explicit map[string]bool
@@ -286,6 +288,7 @@ func newFlagSet(cfg *config) *flag.FlagSet {
 	registerMetricsFlags(fs, &cfg.metrics)   // metrics.go (issue 15)
 	registerRealtimeFlags(fs, &cfg.realtime) // issue 13; redis_realtime.go
 	registerTracingFlags(fs, &cfg.tracing)   // issue 15; tracing.go
+	registerRedisCacheFlags(fs, &cfg.redisCache)
 
 	// The embedded sandbox's knobs, under a sandbox- prefix.
 	sfs := flag.NewFlagSet("sandbox", flag.ContinueOnError)
@@ -413,6 +416,7 @@ func (c *config) validate() error {
 	p.add(c.metrics.validate())
 	p.add(c.realtime.validate())
 	p.add(c.tracing.validate())
+	p.add(c.redisCache.validate())
 	return p.err()
 }
 
