@@ -134,6 +134,19 @@ func (r *Reader) Evict(s Stale) {
 	}
 }
 
+// EvictLocal removes what s reaches from this replica's cache only: for a
+// change another replica has already evicted everywhere (an event that
+// came over the replicas' bus), where Evict would spread it again, once
+// per replica that heard it.
+func (r *Reader) EvictLocal(s Stale) {
+	if r.cache == nil {
+		return
+	}
+	if tags := s.tags(); len(tags) > 0 {
+		r.cache.Invalidate(tags...)
+	}
+}
+
 // StaleOf returns the reach of a change HighLevel reported:
 //
 //   - a contact created, updated, tagged or DND-changed: the contact object

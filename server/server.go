@@ -310,8 +310,11 @@ func New(cfg Config) (http.Handler, error) {
 	}
 	if rb, ok := cfg.Bus.(interface{ OnRemote(func(events.Change)) }); ok && reader.Cache() != nil {
 		// Another replica's change (issue 13): evicted here before the
-		// subscribers here resolve it.
-		rb.OnRemote(func(c events.Change) { reader.Evict(loaders.StaleOf(c)) })
+		// subscribers here resolve it. Locally only: the replica that
+		// learned it has evicted it from the shared cache and told every
+		// replica already (loaders/shared.go); this covers a replica whose
+		// acknowledgement came too late, or no shared cache at all.
+		rb.OnRemote(func(c events.Change) { reader.EvictLocal(loaders.StaleOf(c)) })
 	}
 	// Outermost first: CORS, credential, body limit, response cache (a hit
 	// needs nothing after it), persisted-operations check, request shape,
