@@ -78,6 +78,7 @@ type Conn struct {
 	minReplicas int
 
 	up       atomic.Bool
+	closed   atomic.Bool
 	mu       sync.Mutex
 	onChange []func(up bool)
 	// events are the transitions not yet delivered to onChange, in order;
@@ -321,6 +322,10 @@ func (c *Conn) OnChange(f func(up bool)) {
 // without a probe per request. Errors that Redis itself answered (a
 // script's error, redis.Nil) do not make it down.
 func (c *Conn) Report(err error) {
+	if c.closed.Load() {
+		// Commands fail once the client is closed: that is no outage.
+		return
+	}
 	up := err == nil || errors.Is(err, redis.Nil) || isServerReply(err)
 	if c.up.Swap(up) == up {
 		return
@@ -365,6 +370,7 @@ func isServerReply(err error) bool {
 func (c *Conn) Close() error {
 	var err error
 	c.closeOnce.Do(func() {
+		c.closed.Store(true)
 		c.stop()
 		c.loops.Wait()
 		ctx, cancel := c.WithTimeout(context.Background())
