@@ -98,6 +98,11 @@ type Conn struct {
 func ParseURL(raw string) (*redis.UniversalOptions, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
+		// url.Error repeats the URL, password included: keep only why.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
 		return nil, fmt.Errorf("redis url: %w", err)
 	}
 	if u.Scheme != "redis" && u.Scheme != "rediss" {

@@ -37,6 +37,7 @@ func TestParseURL(t *testing.T) {
 		"no scheme":               {url: "cache:6379", wantErr: "scheme"},
 		"bad mode":                {url: "redis://cache?mode=ring", wantErr: "mode"},
 		"bad db":                  {url: "redis://cache/notanumber", wantErr: "redis url"},
+		"bad port":                {url: "redis://u:hunter2@cache:port", wantErr: "invalid port"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -44,6 +45,9 @@ func TestParseURL(t *testing.T) {
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("ParseURL(%q) = %v, want an error with %q", tc.url, err, tc.wantErr)
+				}
+				if strings.Contains(err.Error(), "hunter2") {
+					t.Errorf("error %q repeats the password", err)
 				}
 				return
 			}

@@ -87,6 +87,8 @@ type config struct {
 	protocol protocolConfig
 	// HighLevel's webhooks and freshness (issue 12).
 	webhooks webhookConfig
+	// Redis, shared by replicas (issue 13; redis.go).
+	redis redisConfig
 	// explicit are the flags set on the command line or in the
 	// environment, for defaults that follow other settings.
 	explicit map[string]bool
@@ -271,6 +273,7 @@ func newFlagSet(cfg *config) *flag.FlagSet {
 	fs.DurationVar(&cfg.protocol.corsMaxAge, "cors-max-age", server.DefaultCORSMaxAge, "how long browsers may cache a CORS preflight's answer (Access-Control-Max-Age, whole seconds); 0 sends none")
 	// HighLevel's webhooks and freshness (issue 12; webhooks.go).
 	registerWebhookFlags(fs, &cfg.webhooks)
+	registerRedisFlags(fs, &cfg.redis)
 
 	// The embedded sandbox's knobs, under a sandbox- prefix.
 	sfs := flag.NewFlagSet("sandbox", flag.ContinueOnError)
@@ -394,6 +397,7 @@ func (c *config) validate() error {
 	p.add(c.conn.validate(c.requestTimeout))
 	p.add(c.validateStale())
 	p.add(c.webhooks.validate())
+	p.add(c.redis.validate())
 	return p.err()
 }
 

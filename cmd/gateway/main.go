@@ -91,13 +91,19 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger, stdout io.Writ
 		}
 	}
 
+	// What replicas share on Redis (issue 13; redis.go): nothing without -redis-url.
+	shared, err := cfg.redis.openShared(ctx, logger)
+	if err != nil {
+		return err
+	}
+	defer shared.close()
 	httpClient := upstream.NewHTTPClient()
 	client, err := upstream.NewClient(
 		upstream.WithBaseURL(baseURL),
 		upstream.WithHTTPClient(httpClient),
 		upstream.WithTimeout(cfg.upstreamTimeout),
 		upstream.WithLogger(logger),
-		upstream.WithRateBudget(upstream.NewLocalBudget(cfg.budget)),
+		upstream.WithRateBudget(shared.rateBudget(cfg.budget)),
 		upstream.WithRetryPolicy(cfg.retry),
 		upstream.WithCircuitBreaker(cfg.breaker),
 	)
@@ -122,6 +128,7 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger, stdout io.Writ
 		Ready:                    server.UpstreamReady(client, &http.Client{Transport: httpClient.Transport, Timeout: 3 * time.Second}),
 	}
 	scfg.CacheStale, scfg.Refresh = cfg.staleSettings()
+	scfg.Degraded = shared.degradedReasons
 	if cfg.playground {
 		pg := &playground.Options{Endpoint: server.GraphQLPath, UseCDN: cfg.playgroundCDN}
 		if cfg.subs.enabled {
