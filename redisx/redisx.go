@@ -13,6 +13,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"strings"
 	"sync"
@@ -384,4 +385,18 @@ func (c *Conn) Close() error {
 		err = c.client.Close()
 	})
 	return err
+}
+
+// RouteClientLog sends go-redis's own log lines (a failed dial on every
+// probe while Redis is down, for one) to logger at debug level: the
+// transitions, which say what matters, are logged by the gateway once
+// each. go-redis has one logger per process, so this is process-wide.
+func RouteClientLog(logger *slog.Logger) {
+	redis.SetLogger(slogPrintf{logger})
+}
+
+type slogPrintf struct{ l *slog.Logger }
+
+func (s slogPrintf) Printf(ctx context.Context, format string, v ...any) {
+	s.l.DebugContext(ctx, "redis client: "+fmt.Sprintf(format, v...))
 }

@@ -77,6 +77,7 @@ func (c redisConfig) openShared(ctx context.Context, logger *slog.Logger) (*shar
 	if c.url == "" {
 		return s, nil
 	}
+	redisx.RouteClientLog(logger)
 	conn, err := redisx.Open(ctx, redisx.Config{URL: c.url, Prefix: c.prefix, OpTimeout: c.opTimeout, Replicas: c.replicas})
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", setting("redis-url"), err)
