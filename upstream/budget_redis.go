@@ -49,6 +49,10 @@ const (
 	// every Wait, so only lost answers pile up, and the oldest are dropped
 	// (their entries then count two intervals, the conservative reckoning).
 	maxInflightMembers = 2 * maxBudgetWindow
+	// flushAfter bounds how long answered calls wait to be re-stamped in
+	// the shared window when no call of theirs carries them: until then
+	// the other replicas count them in flight (two intervals).
+	flushAfter = 100 * time.Millisecond
 )
 
 // RedisBudget is the RateBudget of replicas sharing one Redis. Create it
@@ -76,7 +80,8 @@ type RedisBudget struct {
 type sharedKey struct {
 	// inflight are the members of calls granted whose answer has not come,
 	// oldest first; restamp, those answered, to re-stamp at the next script.
-	inflight, restamp []string
+	inflight []string
+	restamp  []answered
 	// remaining and remainingAt: the last X-RateLimit-Remaining, and when
 	// it came; dailyRemaining the lowest X-RateLimit-Daily-Remaining; -1 none.
 	remaining      int
@@ -89,6 +94,12 @@ type sharedKey struct {
 	usedAt   time.Time
 	flushing bool
 	lastUsed time.Time
+}
+
+// answered is a call whose answer came at at.
+type answered struct {
+	member string
+	at     time.Time
 }
 
 func (k *sharedKey) pending() bool {
@@ -259,7 +270,7 @@ func (b *RedisBudget) take(ctx context.Context, key string) (takeResult, error) 
 // sentCorrections is what one script call carried, to put back if it
 // failed.
 type sentCorrections struct {
-	restamp []string
+	restamp []answered
 }
 
 // collect builds the script's arguments for key, taking its queued
@@ -280,8 +291,9 @@ func (b *RedisBudget) collect(key string, take bool, member string) ([]any, sent
 	}
 	args := []any{takeArg, maxN, interval.Milliseconds(), daily, member,
 		k.block.Milliseconds(), k.remaining, age, k.dailyRemaining}
-	for _, m := range k.restamp {
-		args = append(args, m)
+	for _, a := range k.restamp {
+		// The age, not the time: the script stamps it on Redis's clock.
+		args = append(args, a.member, max(now.Sub(a.at), 0).Milliseconds())
 	}
 	sent := sentCorrections{restamp: k.restamp}
 	k.restamp, k.remaining, k.dailyRemaining, k.block = nil, -1, -1, 0
@@ -361,7 +373,7 @@ func (b *RedisBudget) Observe(key string, r Rate, status int, retryAfter time.Du
 		// Which call was answered is unknown: re-stamp the oldest, as
 		// LocalBudget does, which keeps every stamp at or after the time
 		// the upstream counted it.
-		k.restamp = append(k.restamp, k.inflight[0])
+		k.restamp = append(k.restamp, answered{member: k.inflight[0], at: now})
 		k.inflight = k.inflight[1:]
 	}
 	if r.Remaining >= 0 {
@@ -379,9 +391,9 @@ func (b *RedisBudget) Observe(key string, r Rate, status int, retryAfter time.Du
 		k.block = max(k.block, d)
 	} else {
 		// Only the re-stamps matter for the next caller (they free slots
-		// sooner); under load the next call carries them, and a quiet key
-		// sends them in one batch.
-		delay = b.cfg.Interval / 2
+		// sooner, and the other replicas' waits are reckoned from them):
+		// the next call carries them, or, soon after, one batch does.
+		delay = min(b.cfg.Interval/20, flushAfter)
 	}
 	start := status != 429 && !k.flushing && k.pending()
 	if start {
@@ -504,8 +516,10 @@ func (b *RedisBudget) Confirm(from, to string) {
 //
 // ARGV: take (1: take a slot for ARGV[5]), max, interval ms, daily,
 // member, block ms (a 429 seen), X-RateLimit-Remaining seen (-1: none),
-// its age in ms, X-RateLimit-Daily-Remaining seen (-1: none), then the
-// members answered, to re-stamp. The time is Redis's own (TIME), so the
+// its age in ms, X-RateLimit-Daily-Remaining seen (-1: none), then pairs
+// of a member answered and the answer's age in ms, to re-stamp (at now
+// minus the age: no earlier than the answer, since the age was measured
+// before the script ran). The time is Redis's own (TIME), so the
 // replicas' clocks need not agree.
 //
 // Returns {granted 0/1, ms until the next slot when not granted, calls in
@@ -522,8 +536,8 @@ local blockMs = tonumber(ARGV[6])
 local obsRem = tonumber(ARGV[7])
 local obsAge = tonumber(ARGV[8])
 local obsDaily = tonumber(ARGV[9])
-for i = 10, #ARGV do
-  redis.call('ZADD', KEYS[1], 'XX', now, ARGV[i])
+for i = 10, #ARGV - 1, 2 do
+  redis.call('ZADD', KEYS[1], 'XX', now - tonumber(ARGV[i + 1]), ARGV[i])
 end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - interval)
 local meta = redis.call('HMGET', KEYS[2], 'day', 'used', 'blocked')
