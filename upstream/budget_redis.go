@@ -237,7 +237,9 @@ func (b *RedisBudget) Wait(ctx context.Context, key string) error {
 		if part != nil {
 			part.release(key)
 		}
-		b.local.holdUntil(key, b.cfg.Now().Add(res.wait))
+		// One millisecond more: the script's clock has millisecond
+		// resolution, and a retry a hair early is refused again.
+		b.local.holdUntil(key, b.cfg.Now().Add(res.wait+time.Millisecond))
 	}
 }
 
@@ -289,8 +291,15 @@ func (b *RedisBudget) collect(key string, take bool, member string) ([]any, sent
 	if k.remaining >= 0 {
 		age = max(now.Sub(k.remainingAt), 0).Milliseconds()
 	}
+	// A location's day count lives until its day is over; a credential's
+	// key, which anyone can make up with a token, no longer than its
+	// window (LocalBudget forgets those after two idle intervals too).
+	metaTTL := 25 * time.Hour
+	if strings.HasPrefix(key, CredentialKeyPrefix) {
+		metaTTL = 2*interval + time.Second
+	}
 	args := []any{takeArg, maxN, interval.Milliseconds(), daily, member,
-		k.block.Milliseconds(), k.remaining, age, k.dailyRemaining}
+		k.block.Milliseconds(), k.remaining, age, k.dailyRemaining, metaTTL.Milliseconds()}
 	for _, a := range k.restamp {
 		// The age, not the time: the script stamps it on Redis's clock.
 		args = append(args, a.member, max(now.Sub(a.at), 0).Milliseconds())
@@ -516,7 +525,8 @@ func (b *RedisBudget) Confirm(from, to string) {
 //
 // ARGV: take (1: take a slot for ARGV[5]), max, interval ms, daily,
 // member, block ms (a 429 seen), X-RateLimit-Remaining seen (-1: none),
-// its age in ms, X-RateLimit-Daily-Remaining seen (-1: none), then pairs
+// its age in ms, X-RateLimit-Daily-Remaining seen (-1: none), the meta
+// hash's lifetime in ms, then pairs
 // of a member answered and the answer's age in ms, to re-stamp (at now
 // minus the age: no earlier than the answer, since the age was measured
 // before the script ran). The time is Redis's own (TIME), so the
@@ -536,7 +546,8 @@ local blockMs = tonumber(ARGV[6])
 local obsRem = tonumber(ARGV[7])
 local obsAge = tonumber(ARGV[8])
 local obsDaily = tonumber(ARGV[9])
-for i = 10, #ARGV - 1, 2 do
+local metaTTL = tonumber(ARGV[10])
+for i = 11, #ARGV - 1, 2 do
   redis.call('ZADD', KEYS[1], 'XX', now - tonumber(ARGV[i + 1]), ARGV[i])
 end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - interval)
@@ -574,7 +585,7 @@ if take then
   end
 end
 redis.call('HSET', KEYS[2], 'day', day, 'used', used, 'blocked', blocked)
-redis.call('PEXPIRE', KEYS[2], 90000000)
+redis.call('PEXPIRE', KEYS[2], metaTTL)
 redis.call('PEXPIRE', KEYS[1], 2 * interval + 1000)
 return {granted, wait, count}
 `)

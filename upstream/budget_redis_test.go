@@ -386,3 +386,67 @@ func BenchmarkRedisBudgetWait(b *testing.B) {
 	b.ReportMetric(q(st, 0.99)-q(lt, 0.99), "added-p99-µs")
 	b.ReportMetric(q(st, 0.50)/max(q(lt, 0.50), 0.001), "p50-ratio")
 }
+
+// TestRedisBudgetCredentialKey: an unconfirmed credential's small window is
+// one for all replicas, and its keys in Redis live no longer than it.
+func TestRedisBudgetCredentialKey(t *testing.T) {
+	url := redistest.URL(t)
+	prefix := redistest.Prefix(t, url)
+	cfg := BudgetConfig{Max: 10, Interval: time.Second, UnconfirmedMax: 2, MaxWait: 50 * time.Millisecond}
+	ca := openConn(t, url, prefix, 1)
+	a := NewRedisBudget(ca, cfg, nil)
+	b := NewRedisBudget(openConn(t, url, prefix, 1), cfg, nil)
+	key := CredentialBudgetKey("h4sh")
+	for range 2 {
+		mustWait(t, a, key)
+		a.Observe(key, unknownRate, 200, 0)
+	}
+	if err := b.Wait(context.Background(), key); !errors.Is(err, ErrRateLimited) {
+		t.Errorf("the other replica's Wait on the spent credential window: %v, want ErrRateLimited", err)
+	}
+	ttl, err := ca.Client().PTTL(context.Background(), ca.Key(key, "budget", "meta")).Result()
+	if err != nil || ttl <= 0 || ttl > 2*cfg.Interval+time.Second {
+		t.Errorf("credential meta key TTL %v (%v), want at most %v", ttl, err, 2*cfg.Interval+time.Second)
+	}
+}
+
+// TestRedisBudgetKeepsLocalPriorities: when the shared window is full, a
+// replica's waiters are served in its local order: an interactive call
+// that came later goes before a background one.
+func TestRedisBudgetKeepsLocalPriorities(t *testing.T) {
+	url := redistest.URL(t)
+	prefix := redistest.Prefix(t, url)
+	// One call per window: the two waiters get slots a window apart.
+	cfg := BudgetConfig{Max: 1, Interval: time.Second, MaxWait: 5 * time.Second}
+	a := NewRedisBudget(openConn(t, url, prefix, 1), cfg, nil)
+	other := NewRedisBudget(openConn(t, url, prefix, 1), cfg, nil)
+	// Another replica spends the window.
+	mustWait(t, other, "loc")
+	other.Observe("loc", unknownRate, 200, 0)
+	var mu sync.Mutex
+	var order []string
+	var wg sync.WaitGroup
+	waiter := func(name string, prio Priority) {
+		wg.Go(func() {
+			ctx := ContextWithBudgetRequest(context.Background(), BudgetRequest{Client: name, Priority: prio})
+			if err := a.Wait(ctx, "loc"); err != nil {
+				t.Errorf("%s: %v", name, err)
+				return
+			}
+			mu.Lock()
+			order = append(order, name)
+			mu.Unlock()
+			a.Observe("loc", unknownRate, 200, 0)
+		})
+	}
+	waiter("background", PriorityBackground)
+	// The background call is in line (held until the shared slot frees)
+	// before the interactive one comes.
+	waitUntil(t, "the background call waiting", func() bool { return a.Remaining("loc") == 0 })
+	time.Sleep(20 * time.Millisecond)
+	waiter("interactive", PriorityInteractive)
+	wg.Wait()
+	if len(order) != 2 || order[0] != "interactive" {
+		t.Errorf("served %v, want interactive first", order)
+	}
+}
