@@ -93,6 +93,8 @@ type sharedKey struct {
 	used     int
 	usedAt   time.Time
 	flushing bool
+	// gate lets one caller at a time run the script for this key.
+	gate     chan struct{}
 	lastUsed time.Time
 }
 
@@ -202,7 +204,29 @@ func (b *RedisBudget) Wait(ctx context.Context, key string) error {
 		if !shared {
 			return nil
 		}
+		// One caller of a key at a time asks the script: when it hears the
+		// window is full, those let go by the local line at the same moment
+		// go back in line without a round trip each.
+		gate := b.gate(key)
+		select {
+		case gate <- struct{}{}:
+		case <-ctx.Done():
+			b.local.release(key)
+			if part != nil {
+				part.release(key)
+			}
+			return &Error{Err: ctx.Err()}
+		}
+		if b.local.heldUntil(key).After(b.cfg.Now()) {
+			<-gate
+			b.local.release(key)
+			if part != nil {
+				part.release(key)
+			}
+			continue
+		}
 		res, err := b.take(ctx, key)
+		<-gate
 		if err != nil {
 			if ctx.Err() != nil {
 				// The caller gave up; Redis may have taken the slot, which
@@ -344,11 +368,19 @@ func (b *RedisBudget) sharedKey(key string, now time.Time) *sharedKey {
 	}
 	k := b.keys[key]
 	if k == nil {
-		k = &sharedKey{remaining: -1, dailyRemaining: -1}
+		k = &sharedKey{remaining: -1, dailyRemaining: -1, gate: make(chan struct{}, 1)}
 		b.keys[key] = k
 	}
 	k.lastUsed = now
 	return k
+}
+
+// gate is the channel that admits one script caller of key at a time.
+func (b *RedisBudget) gate(key string) chan struct{} {
+	key = b.local.resolveKey(key)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.sharedKey(key, b.cfg.Now()).gate
 }
 
 func (b *RedisBudget) member() string {
@@ -532,8 +564,10 @@ func (b *RedisBudget) Confirm(from, to string) {
 // before the script ran). The time is Redis's own (TIME), so the
 // replicas' clocks need not agree.
 //
-// Returns {granted 0/1, ms until the next slot when not granted, calls in
-// the window}.
+// Returns {granted 0/1, ms until the next slot may free when not granted
+// (a call in flight counted as leaving an interval after its grant: the
+// retry then may be refused again if its answer has not come, but no
+// caller sleeps through a slot), calls in the window}.
 var windowScript = redis.NewScript(`
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -572,8 +606,19 @@ local wait = 0
 if take then
   if blocked > now then wait = blocked - now end
   if count >= limit then
-    local e = redis.call('ZRANGE', KEYS[1], count - limit, count - limit, 'WITHSCORES')
-    wait = math.max(wait, tonumber(e[2]) + interval - now)
+    -- When the next slot frees, on the hopeful reckoning: a call in flight
+    -- (its score, grant plus interval, is still ahead) leaves when its
+    -- interval from the grant ends, if its answer re-stamps it by then;
+    -- the others an interval after their score. The caller only sleeps
+    -- until then: the grant above counts every call cautiously.
+    local all = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
+    local exps = {}
+    for i = 2, #all, 2 do
+      local sc = tonumber(all[i])
+      if sc > now then exps[#exps + 1] = sc else exps[#exps + 1] = sc + interval end
+    end
+    table.sort(exps)
+    wait = math.max(wait, exps[count - limit + 1] - now)
   end
   if used >= daily then wait = math.max(wait, (day + 1) * 86400000 - now) end
   if wait <= 0 then
@@ -634,6 +679,16 @@ func (b *LocalBudget) release(key string) {
 			return
 		}
 	}
+}
+
+// heldUntil is when key's hold (a 429, or a full shared window) ends.
+func (b *LocalBudget) heldUntil(key string) time.Time {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if kb := b.keys[b.resolve(key, b.cfg.Now())]; kb != nil {
+		return kb.blockedUntil
+	}
+	return time.Time{}
 }
 
 // holdUntil lets no call of key go before until, as a 429 does: the

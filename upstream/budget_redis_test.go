@@ -14,6 +14,7 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -82,9 +83,11 @@ func call(ctx context.Context, t testing.TB, b RateBudget, key, url string) erro
 }
 
 // overload runs workers per budget that call as fast as the budget lets
-// them until d has passed; a refused call waits what the refusal says.
-func overload(t *testing.T, budgets []RateBudget, workers int, d time.Duration, key, url string) {
+// them until d has passed; a refused call waits what the refusal says. It
+// returns how many times Wait was called.
+func overload(t *testing.T, budgets []RateBudget, workers int, d time.Duration, key, url string) int64 {
 	t.Helper()
+	var waits atomic.Int64
 	var wg sync.WaitGroup
 	end := time.Now().Add(d)
 	for i, b := range budgets {
@@ -93,6 +96,7 @@ func overload(t *testing.T, budgets []RateBudget, workers int, d time.Duration, 
 				for time.Now().Before(end) {
 					ctx := ContextWithBudgetRequest(context.Background(),
 						BudgetRequest{Client: fmt.Sprintf("client%d-%d", i, w), MaxWait: 300 * time.Millisecond})
+					waits.Add(1)
 					err := call(ctx, t, b, key, url)
 					var e *Error
 					if errors.As(err, &e) && errors.Is(err, ErrRateLimited) {
@@ -106,6 +110,7 @@ func overload(t *testing.T, budgets []RateBudget, workers int, d time.Duration, 
 		}
 	}
 	wg.Wait()
+	return waits.Load()
 }
 
 func openConn(t *testing.T, url, prefix string, replicas int) *redisx.Conn {
@@ -448,5 +453,44 @@ func TestRedisBudgetKeepsLocalPriorities(t *testing.T) {
 	wg.Wait()
 	if len(order) != 2 || order[0] != "interactive" {
 		t.Errorf("served %v, want interactive first", order)
+	}
+}
+
+// TestRedisBudgetRoundTrips counts the scripts Redis ran under a 20-fold
+// overload of three replicas (a Redis of the test's own, whose command
+// counts are the test's alone): about one per Wait, not one per waiter
+// every time a slot frees.
+func TestRedisBudgetRoundTrips(t *testing.T) {
+	rs := redistest.Start(t)
+	up := &windowUpstream{max: 10, interval: time.Second}
+	srv := httptest.NewServer(up)
+	defer srv.Close()
+	var budgets []RateBudget
+	var conn *redisx.Conn
+	for range 3 {
+		conn = openConn(t, rs.URL(), "", 1)
+		budgets = append(budgets, NewRedisBudget(conn, testWindow, nil))
+	}
+	waits := overload(t, budgets, 8, 2*time.Second, "loc", srv.URL)
+	served, tooMany, _ := up.counts()
+	info, err := conn.Client().Info(context.Background(), "commandstats").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	scripts := 0
+	for _, cmd := range []string{"cmdstat_evalsha:calls=", "cmdstat_eval:calls="} {
+		if _, rest, ok := strings.Cut(info, cmd); ok {
+			n, _ := strconv.Atoi(rest[:strings.IndexByte(rest, ',')])
+			scripts += n
+		}
+	}
+	t.Logf("%d Waits, %d served, %d scripts (%.2f per Wait), %d 429s", waits, served, scripts, float64(scripts)/float64(waits), tooMany)
+	if tooMany != 0 {
+		t.Errorf("%d 429s, want 0", tooMany)
+	}
+	// One per Wait; and per slot freed, one retry per replica and one
+	// batch of corrections. A herd would be one per waiter per slot.
+	if int64(scripts) > waits+int64(served)*int64(len(budgets)+1) {
+		t.Errorf("%d scripts for %d Waits and %d calls served: more than one round trip per call", scripts, waits, served)
 	}
 }
