@@ -217,7 +217,10 @@ func (b *RedisBudget) Wait(ctx context.Context, key string) error {
 			}
 			return &Error{Err: ctx.Err()}
 		}
-		if b.local.heldUntil(key).After(b.cfg.Now()) {
+		if !b.conn.Up() || b.local.heldUntil(key).After(b.cfg.Now()) {
+			// Redis went down while this caller waited for the gate (the
+			// caller ahead timed out: no one waits for it twice), or the
+			// window is full: back in line, degraded or held.
 			<-gate
 			b.local.release(key)
 			if part != nil {
@@ -238,8 +241,11 @@ func (b *RedisBudget) Wait(ctx context.Context, key string) error {
 				return &Error{Err: ctx.Err()}
 			}
 			// Redis failed this call: degraded from now on, this call
-			// included.
-			b.conn.Report(err)
+			// included. An error Redis itself answered (out of memory, a
+			// read-only replica after a failover) counts as down too: no
+			// call goes on a budget that no replica can record; the probe
+			// tries again within a second.
+			b.conn.Report(errors.New(err.Error()))
 			if part == nil {
 				if part, _ = b.mode(); part != nil {
 					if err := part.Wait(ctx, key); err != nil {

@@ -494,3 +494,26 @@ func TestRedisBudgetRoundTrips(t *testing.T) {
 		t.Errorf("%d scripts for %d Waits and %d calls served: more than one round trip per call", scripts, waits, served)
 	}
 }
+
+// TestRedisBudgetRefusedScriptIsDegraded: a Redis that answers but refuses
+// the script (out of memory) leaves the budget at 1/N, never unlimited.
+func TestRedisBudgetRefusedScriptIsDegraded(t *testing.T) {
+	rs := redistest.Start(t)
+	conn := openConn(t, rs.URL(), "", 2)
+	// The test's own server: setting its memory limit touches no one else.
+	if err := conn.Client().ConfigSet(context.Background(), "maxmemory", "1").Err(); err != nil {
+		t.Fatal(err)
+	}
+	b := NewRedisBudget(conn, BudgetConfig{Max: 10, Interval: 10 * time.Second}, nil)
+	granted := 0
+	for range 30 {
+		ctx := ContextWithBudgetRequest(context.Background(), BudgetRequest{MaxWait: time.Millisecond})
+		if b.Wait(ctx, "loc") == nil {
+			granted++
+			b.Observe("loc", unknownRate, 200, 0)
+		}
+	}
+	if granted != 5 {
+		t.Errorf("granted %d of 30 with every script refused, want 5 (1/2 of the window)", granted)
+	}
+}
