@@ -78,6 +78,10 @@ type Config struct {
 	// Ready reports whether the upstream is reachable, for /readyz; nil
 	// means always ready.
 	Ready func(context.Context) error
+	// Degraded lists why the gateway serves degraded (e.g. Redis down, its
+	// shared pieces local), for /readyz: still 200, since it serves, but
+	// the body says "degraded" and why. nil or empty: not degraded.
+	Degraded func() []string
 	// CacheMaxBytes bounds the shared cache of upstream answers; 0 means
 	// DefaultCacheMaxBytes, a negative value switches the shared cache off.
 	CacheMaxBytes int64
@@ -385,7 +389,7 @@ func New(cfg Config) (http.Handler, error) {
 	mux.HandleFunc(HealthPath, func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
-	mux.Handle(ReadyPath, readyHandler(cfg.Ready))
+	mux.Handle(ReadyPath, readyHandler(cfg.Ready, cfg.Degraded))
 	if cfg.Playground != nil {
 		pg, err := playground.Handler(*cfg.Playground)
 		if err != nil {
@@ -639,8 +643,19 @@ func withTimeout(d time.Duration, next http.Handler) http.Handler {
 }
 
 // readyHandler answers /readyz from the readiness check, caching the answer
-// briefly so that a probe storm does not become an upstream storm.
-func readyHandler(check func(context.Context) error) http.Handler {
+// briefly so that a probe storm does not become an upstream storm. A
+// gateway that serves degraded is ready (taking it out of the load
+// balancer would not bring Redis back), and says so.
+func readyHandler(check func(context.Context) error, degraded func() []string) http.Handler {
+	ready := func(w http.ResponseWriter) {
+		if degraded != nil {
+			if why := degraded(); len(why) > 0 {
+				writeJSON(w, http.StatusOK, map[string]any{"status": "degraded", "degraded": why})
+				return
+			}
+		}
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	}
 	var (
 		mu      sync.Mutex
 		checked time.Time
@@ -649,7 +664,7 @@ func readyHandler(check func(context.Context) error) http.Handler {
 	const ttl = 2 * time.Second
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if check == nil {
-			writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+			ready(w)
 			return
 		}
 		mu.Lock()
@@ -665,7 +680,7 @@ func readyHandler(check func(context.Context) error) http.Handler {
 			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "error": err.Error()})
 			return
 		}
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+		ready(w)
 	})
 }
 

@@ -22,6 +22,7 @@ import (
 	"github.com/ghl-graphql/gateway/clientauth"
 	"github.com/ghl-graphql/gateway/loaders"
 	"github.com/ghl-graphql/gateway/oauth"
+	"github.com/ghl-graphql/gateway/redisx"
 	"github.com/ghl-graphql/gateway/resolvers"
 	"github.com/ghl-graphql/gateway/server"
 	"github.com/ghl-graphql/gateway/upstream"
@@ -99,6 +100,8 @@ type config struct {
 	tracing tracingConfig
 	// The cache replicas share on Redis (issue 13; redis_cache.go).
 	redisCache redisCacheConfig
+	// Redis, shared by replicas (issue 13; redis.go).
+	redis redisConfig
 	// explicit are the flags set on the command line or in the
 	// environment, for defaults that follow other settings.
 	explicit map[string]bool
@@ -289,6 +292,7 @@ func newFlagSet(cfg *config) *flag.FlagSet {
 	registerRealtimeFlags(fs, &cfg.realtime) // issue 13; redis_realtime.go
 	registerTracingFlags(fs, &cfg.tracing)   // issue 15; tracing.go
 	registerRedisCacheFlags(fs, &cfg.redisCache)
+	registerRedisFlags(fs, &cfg.redis)
 
 	// The embedded sandbox's knobs, under a sandbox- prefix.
 	sfs := flag.NewFlagSet("sandbox", flag.ContinueOnError)
@@ -417,6 +421,7 @@ func (c *config) validate() error {
 	p.add(c.realtime.validate())
 	p.add(c.tracing.validate())
 	p.add(c.redisCache.validate())
+	p.add(c.redis.validate())
 	return p.err()
 }
 
@@ -579,10 +584,10 @@ func (c *config) origins() []string {
 }
 
 // managed builds managed mode from the configuration.
-func (c *config) managed(ctx context.Context, logger *slog.Logger) (*server.Managed, error) {
+func (c *config) managed(ctx context.Context, conn *redisx.Conn, logger *slog.Logger) (*server.Managed, error) {
 	stateKey, _ := oauth.ParseKey(c.oauthStateKey)
 	// Issue 13: pass the shared Redis connection (-redis-url) for the token store on Redis.
-	store, err := c.tokenStore(ctx, nil, logger)
+	store, err := c.tokenStore(ctx, conn, logger)
 	if err != nil {
 		return nil, err
 	}

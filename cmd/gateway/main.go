@@ -98,6 +98,12 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger, stdout io.Writ
 		return err
 	}
 	defer stopTracing()
+	// What replicas share on Redis (issue 13; redis.go): nothing without -redis-url.
+	shared, err := cfg.redis.openShared(ctx, logger)
+	if err != nil {
+		return err
+	}
+	defer shared.close()
 	httpClient := upstream.NewHTTPClient()
 	cfg.metrics.build() // before the client, which reports to it (metrics.go)
 	client, err := upstream.NewClient(
@@ -105,7 +111,7 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger, stdout io.Writ
 		upstream.WithHTTPClient(httpClient),
 		upstream.WithTimeout(cfg.upstreamTimeout),
 		upstream.WithLogger(logger),
-		upstream.WithRateBudget(upstream.NewLocalBudget(cfg.budget)),
+		upstream.WithRateBudget(shared.rateBudget(cfg.budget)),
 		upstream.WithRetryPolicy(cfg.retry),
 		upstream.WithCircuitBreaker(cfg.breaker),
 		cfg.metrics.clientOption(),
@@ -134,6 +140,7 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger, stdout io.Writ
 		Ready:                    server.UpstreamReady(client, &http.Client{Transport: httpClient.Transport, Timeout: 3 * time.Second}),
 	}
 	scfg.CacheStale, scfg.Refresh = cfg.staleSettings()
+	scfg.Degraded = shared.degradedReasons
 	if cfg.playground {
 		pg := &playground.Options{Endpoint: server.GraphQLPath, UseCDN: cfg.playgroundCDN}
 		if cfg.subs.enabled {
@@ -153,7 +160,7 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger, stdout io.Writ
 	scfg.CORSOrigins = cfg.origins()
 	cfg.protocolSettings(&scfg)
 	if cfg.authMode == "managed" {
-		m, err := cfg.managed(ctx, logger)
+		m, err := cfg.managed(ctx, shared.conn, logger)
 		if err != nil {
 			return err
 		}
@@ -186,7 +193,7 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger, stdout io.Writ
 	scfg.CredentialCacheBytes = cfg.conn.credentialCacheBytes
 	// One bus for every publisher (the gateway's mutations; webhooks) and
 	// the subscriptions (issue 12).
-	bus, closeBus := cfg.realtime.bus(nil, logger) // issue 13: the shared *redisx.Conn instead of nil
+	bus, closeBus := cfg.realtime.bus(shared.conn, logger) // across replicas with -redis-url (issue 13)
 	scfg.Bus, scfg.NoSubscriptions, scfg.Subscriptions = bus, !cfg.subs.enabled, cfg.subs.limits()
 	scfg.CacheMaxBytes = cfg.cacheMaxBytes
 	if scfg.CacheMaxBytes == 0 {
@@ -199,7 +206,8 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger, stdout io.Writ
 	scfg.Webhooks = wh
 	scfg.CacheTTLs = cfg.effectiveTTLs(wh != nil)
 	cfg.metrics.wire(client, &scfg)
-	cfg.realtime.share(nil, &scfg, logger) // issue 13: the shared *redisx.Conn instead of nil
+	cfg.realtime.share(shared.conn, &scfg, logger) // APQ, webhook de-duplication, learned token facts (issue 13)
+	scfg.SharedCache = cfg.redisCache.shared(shared.conn, logger)
 	handler, err := server.New(scfg)
 	if err != nil {
 		return err

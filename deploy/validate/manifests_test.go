@@ -44,12 +44,6 @@ const (
 	repoRoot    = "../.."
 )
 
-// pendingFlags are gateway flags other branches of this round add (issue
-// 13's redis.go, issue 15's metrics.go): until they are merged, an
-// environment variable naming one is logged instead of failing. Once they
-// are flags, they are checked like every other.
-var pendingFlags = map[string]bool{"redis-url": true, "replicas": true, "metrics-addr": true}
-
 // Every manifest decodes strictly into its Kubernetes API type, and the
 // strict decoding does refuse an unknown field (so the checks below are
 // not vacuous).
@@ -654,10 +648,6 @@ func checkGatewayConfig(t reporter, s *Set, d *appsv1.Deployment, c *corev1.Cont
 		}
 		flag := strings.ToLower(strings.ReplaceAll(name, "_", "-"))
 		if flags[flag] || flag == "config" { // -config is no key of the file it names
-			continue
-		}
-		if pendingFlags[flag] {
-			t.Logf("%s: -%s is not a flag of this build yet (another branch adds it)", k, flag)
 			continue
 		}
 		t.Errorf("%s names no gateway setting", k)
