@@ -99,6 +99,10 @@ func main() {
 	flag.StringVar(&m.baselineBin, "mix-baseline-bin", "", "mix: baseline gateway binary (e.g. one built from main); empty: the same as -mix-gateway-bin's default")
 	gwFlags := flag.String("mix-gateway-flags", "", "mix: flags of the gateway under test, as one shell-quoted string, e.g. '-budget-max-wait=2s'")
 	baseFlags := flag.String("mix-baseline-flags", "-request-timeout 2s", "mix: flags of the baseline gateway")
+	var ro replicaOptions
+	replicasOnly := flag.Bool("replicas-only", false, "run only the replica figures (issue 13: what Redis costs and saves; needs -redis-url)")
+	flag.StringVar(&ro.redisURL, "redis-url", os.Getenv("REDIS_URL"), "Redis of the replica figures (default $REDIS_URL); empty skips them")
+	flag.IntVar(&ro.contacts, "replicas-snapshots", 20, "replicas: distinct cold snapshots, each asked three times")
 	flag.Parse()
 
 	if *serve != "" {
@@ -126,6 +130,17 @@ func main() {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(2)
 	}
+	ro.samples, ro.duration, ro.concurrency = o.samples*5, o.duration, o.concurrency
+	if *short {
+		ro.contacts = min(ro.contacts, 5)
+	}
+	if *replicasOnly {
+		if err := runReplicas(ro); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if !*mixOnly {
 		if err := run(o); err != nil {
 			fmt.Fprintln(os.Stderr, "bench:", err)
@@ -134,6 +149,12 @@ func main() {
 	}
 	if *mixOn || *mixOnly {
 		if err := runMix(m); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+	}
+	if !*mixOnly && ro.redisURL != "" {
+		if err := runReplicas(ro); err != nil {
 			fmt.Fprintln(os.Stderr, "bench:", err)
 			os.Exit(1)
 		}
