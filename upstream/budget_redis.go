@@ -259,6 +259,14 @@ func (b *RedisBudget) Wait(ctx context.Context, key string) error {
 		if res.granted {
 			return nil
 		}
+		if res.aliasOf != "" {
+			b.local.release(key)
+			if part != nil {
+				part.release(key)
+			}
+			b.confirmLocal(key, res.aliasOf)
+			continue
+		}
 		// The location is full across the replicas: give the local slot
 		// back and hold this key's line until the shared slot frees; the
 		// local line then lets its next caller retry, or refuses those who
@@ -277,6 +285,9 @@ func (b *RedisBudget) Wait(ctx context.Context, key string) error {
 type takeResult struct {
 	granted bool
 	wait    time.Duration
+	// aliasOf is the location another replica confirmed the credential
+	// key belongs to: the call goes on that key's window instead.
+	aliasOf string
 }
 
 // take runs the window script for one call of key, carrying the
@@ -296,6 +307,12 @@ func (b *RedisBudget) take(ctx context.Context, key string) (takeResult, error) 
 		return takeResult{}, fmt.Errorf("rate budget on Redis: %w", err)
 	}
 	b.conn.Report(nil)
+	if vals[0] == -1 {
+		to, err := b.conn.Client().HGet(rctx, b.windowKeys(key)[1], "alias").Result()
+		if err == nil && to != "" && to != key {
+			return takeResult{aliasOf: to}, nil
+		}
+	}
 	return takeResult{granted: vals[0] == 1, wait: time.Duration(vals[1]) * time.Millisecond}, nil
 }
 
@@ -545,6 +562,14 @@ func (b *RedisBudget) Limit(key string) (int, time.Duration) { return b.local.Li
 // Cluster slots, which no script can touch together): the location's
 // window learns of them from the next X-RateLimit-Remaining.
 func (b *RedisBudget) Confirm(from, to string) {
+	b.confirmLocal(from, to)
+	if b.conn.Up() {
+		b.moveShared(from, to)
+	}
+}
+
+// confirmLocal is Confirm on this replica's own windows.
+func (b *RedisBudget) confirmLocal(from, to string) {
 	b.local.Confirm(from, to)
 	b.mu.Lock()
 	part := b.part
@@ -553,6 +578,61 @@ func (b *RedisBudget) Confirm(from, to string) {
 		part.Confirm(from, to)
 	}
 }
+
+// moveShared counts the calls the shared window of from holds (every
+// replica's, made before any of them knew the credential's location)
+// against to's shared window too, as the upstream did: without it, the
+// replicas' unconfirmed calls and the location's full window add up to
+// more than the location's limit in the interval after the confirmation.
+// The two windows are in different Cluster slots: one read, then one
+// write, each bounded by the op timeout; members are unique per replica
+// and call, so a second replica's confirmation adds nothing twice.
+func (b *RedisBudget) moveShared(from, to string) {
+	ctx, cancel := b.conn.WithTimeout(context.Background())
+	defer cancel()
+	// The alias first: a replica's later take on from is sent to to; what
+	// it took before is in from's window, moved below.
+	meta := b.windowKeys(from)[1]
+	if err := b.conn.Client().HSet(ctx, meta, "alias", to).Err(); err != nil {
+		return
+	}
+	_ = b.conn.Client().PExpire(ctx, meta, 2*b.cfg.Interval+time.Second).Err()
+	interval := strconv.FormatInt(b.cfg.Interval.Milliseconds(), 10)
+	pairs, err := confirmReadScript.Run(ctx, b.conn.Client(), []string{b.windowKeys(from)[0]}, interval).StringSlice()
+	if err != nil || len(pairs) == 0 {
+		return // nothing to move, or Redis failed: the next 429 or X-RateLimit-Remaining corrects the window
+	}
+	args := append([]any{strconv.FormatInt(2*b.cfg.Interval.Milliseconds()+1000, 10)}, anySlice(pairs)...)
+	_ = confirmMoveScript.Run(ctx, b.conn.Client(), []string{b.windowKeys(to)[0]}, args...).Err()
+}
+
+func anySlice(ss []string) []any {
+	out := make([]any, len(ss))
+	for i, s := range ss {
+		out[i] = s
+	}
+	return out
+}
+
+// confirmReadScript returns a window's calls still in it, as member,
+// score pairs. KEYS[1]: the window; ARGV[1]: the interval in ms.
+var confirmReadScript = redis.NewScript(`
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[1]))
+return redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
+`)
+
+// confirmMoveScript adds calls to a window, keeping those it holds.
+// KEYS[1]: the window; ARGV[1]: its lifetime in ms, then member, score
+// pairs.
+var confirmMoveScript = redis.NewScript(`
+for i = 2, #ARGV - 1, 2 do
+  redis.call('ZADD', KEYS[1], 'NX', ARGV[i + 1], ARGV[i])
+end
+redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[1]))
+return 1
+`)
 
 // windowScript is the shared window of one key. KEYS[1] is a sorted set of
 // the calls in the window (member: replica and call; score: when the
@@ -587,6 +667,11 @@ local obsRem = tonumber(ARGV[7])
 local obsAge = tonumber(ARGV[8])
 local obsDaily = tonumber(ARGV[9])
 local metaTTL = tonumber(ARGV[10])
+if take and redis.call('HEXISTS', KEYS[2], 'alias') == 1 then
+  -- A credential another replica saw confirmed: its calls count against
+  -- the location's window now (the caller reads where, and moves).
+  return {-1, 0, 0}
+end
 for i = 11, #ARGV - 1, 2 do
   redis.call('ZADD', KEYS[1], 'XX', now - tonumber(ARGV[i + 1]), ARGV[i])
 end

@@ -517,3 +517,33 @@ func TestRedisBudgetRefusedScriptIsDegraded(t *testing.T) {
 		t.Errorf("granted %d of 30 with every script refused, want 5 (1/2 of the window)", granted)
 	}
 }
+
+// TestRedisBudgetConfirmAcrossReplicas: replica A learns that a credential
+// belongs to a location. The calls every replica made on the credential's
+// own window count against the location's from then on, and replica B,
+// which has not seen the confirmation itself, takes its next call from
+// the location's window: the location never gets more than its limit.
+func TestRedisBudgetConfirmAcrossReplicas(t *testing.T) {
+	url := redistest.URL(t)
+	prefix := redistest.Prefix(t, url)
+	cfg := BudgetConfig{Max: 3, Interval: 2 * time.Second, UnconfirmedMax: 2, MaxWait: 50 * time.Millisecond}
+	a := NewRedisBudget(openConn(t, url, prefix, 1), cfg, nil)
+	b := NewRedisBudget(openConn(t, url, prefix, 1), cfg, nil)
+	cred := CredentialBudgetKey("c0nf1rm")
+	for _, r := range []RateBudget{a, b} { // one call each, answered, on the credential's window
+		mustWait(t, r, cred)
+		r.Observe(cred, unknownRate, 200, 0)
+	}
+	a.Confirm(cred, "loc")
+	// The location's window holds both calls: one slot is left, for
+	// whichever replica asks first, on either key.
+	mustWait(t, b, cred)
+	b.Observe(cred, unknownRate, 200, 0)
+	for name, r := range map[string]RateBudget{"A on the location": a, "B on the credential": b} {
+		for _, key := range []string{"loc", cred} {
+			if err := r.Wait(context.Background(), key); !errors.Is(err, ErrRateLimited) {
+				t.Errorf("%s, key %s: %v, want ErrRateLimited (3 calls in the window)", name, key, err)
+			}
+		}
+	}
+}
