@@ -72,7 +72,11 @@ func runReplicas(o replicaOptions) error {
 	_, _ = rand.Read(b[:])
 	prefix := "bench:" + hex.EncodeToString(b[:]) + ":"
 	shared := []string{"-redis-url", o.redisURL, "-redis-prefix", prefix}
-	start := func(extra []string) (*gatewayProc, error) { return startGateway(o.bin, upURL, extra) }
+	// The sandbox has no rate limit here, nor need the gateways: these
+	// figures are about Redis, not about waiting for HighLevel's budget.
+	start := func(extra []string) (*gatewayProc, error) {
+		return startGateway(o.bin, upURL, append([]string{"-rate-max", "1000000", "-budget-unconfirmed-max", "1000"}, extra...))
+	}
 	var figs []replicaFigure
 	add := func(f replicaFigure) {
 		figs = append(figs, f)
