@@ -53,9 +53,9 @@ func New(r *Reader) *Loaders {
 	return &Loaders{
 		reader:       r,
 		contact:      dataloadgen.NewMappedLoader(each(r.Contact), opt),
-		tasks:        dataloadgen.NewMappedLoader(each(r.Tasks), opt),
-		notes:        dataloadgen.NewMappedLoader(each(r.Notes), opt),
-		appointments: dataloadgen.NewMappedLoader(each(r.Appointments), opt),
+		tasks:        dataloadgen.NewMappedLoader(each(completing(r.Tasks)), opt),
+		notes:        dataloadgen.NewMappedLoader(each(completing(r.Notes)), opt),
+		appointments: dataloadgen.NewMappedLoader(each(completing(r.Appointments)), opt),
 		task: dataloadgen.NewMappedLoader(each(func(ctx context.Context, k ChildKey) (*upstream.Task, error) {
 			return r.Task(ctx, k.ContactID, k.ID)
 		}), opt),
@@ -223,6 +223,15 @@ func (l *Loaders) PrimeContact(c *upstream.Contact) {
 		l.listed = map[string]*upstream.Contact{}
 	}
 	l.listed[c.ID] = c
+}
+
+// completing marks the calls of fetch as completing an answer: a
+// contact's lists are only ever read as fields of a contact, so an answer
+// that lacks them still has data (the contact), and while the budget is
+// short they wait behind the calls that give answers their data
+// (upstream.ContextCompleting).
+func completing[K comparable, V any](fetch func(context.Context, K) (V, error)) func(context.Context, K) (V, error) {
+	return func(ctx context.Context, k K) (V, error) { return fetch(upstream.ContextCompleting(ctx), k) }
 }
 
 // each turns a one-key fetch into a batch fetch that runs the keys

@@ -162,6 +162,40 @@ const (
 	PriorityBackground
 )
 
+// levels is how many ranks of waiting calls there are: each Priority, and
+// within it the calls that turn an answer with no data into one with data
+// before the calls that only complete an answer (ContextCompleting).
+const levels = 4
+
+// level is the rank of a waiting call of a request of priority p.
+func level(p Priority, completing bool) uint8 {
+	l := 2 * uint8(min(p, PriorityBackground))
+	if completing {
+		l++
+	}
+	return l
+}
+
+type completingKey struct{}
+
+// ContextCompleting marks the calls of ctx as completing an answer that
+// has data without them: a contact's tasks, notes or appointments, when the
+// contact itself is answered. While the budget is short, a waiting
+// completing call goes after every waiting call of the same priority that
+// is not (the contact, a search: what turns a RATE_LIMITED answer into a
+// partial one), so that scarce calls are spent where an answer has no data.
+func ContextCompleting(ctx context.Context) context.Context {
+	if completing(ctx) {
+		return ctx
+	}
+	return context.WithValue(ctx, completingKey{}, true)
+}
+
+func completing(ctx context.Context) bool {
+	v, _ := ctx.Value(completingKey{}).(bool)
+	return v
+}
+
 // BudgetRequest describes the request calls belong to, for the budget's
 // waits; see ContextWithBudgetRequest.
 type BudgetRequest struct {
@@ -308,7 +342,7 @@ type budgetEntry struct {
 	seq    uint64
 	client string
 	req    uint64
-	prio   Priority
+	level  uint8 // see level: priority, then completing or not
 	rank   int
 	// rejections is the key's count when the waiter came.
 	rejections int
@@ -338,9 +372,9 @@ type keyBudget struct {
 	// rejections counts the 401s the key was answered: the calls waiting
 	// behind the one that drew it are refused (see Wait).
 	rejections int
-	// Round-robin state: the client last served per priority, and the
+	// Round-robin state: the client last served per level, and the
 	// request last served per client.
-	lastClient [2]string
+	lastClient [levels]string
 	lastReq    map[string]uint64
 	// changed is closed (and replaced) whenever a slot may have freed or
 	// the line changed, to wake the waiters so that they look again.
@@ -563,11 +597,11 @@ func (kb *keyBudget) rerank() {
 		next int
 	}
 	rank := 0
-	for prio := range Priority(2) {
+	for lvl := range uint8(levels) {
 		byClient := map[string]*client{}
 		var clients []*client
 		for _, e := range kb.entries {
-			if e.kind != entryReserved || e.prio != prio {
+			if e.kind != entryReserved || e.level != lvl {
 				continue
 			}
 			c := byClient[e.client]
@@ -590,7 +624,7 @@ func (kb *keyBudget) rerank() {
 		// requests in ID order, starting after the client's last served;
 		// each request's calls in arrival order.
 		slices.SortFunc(clients, func(a, b *client) int { return cmp.Compare(a.name, b.name) })
-		start, _ := slices.BinarySearchFunc(clients, kb.lastClient[prio], func(c *client, name string) int {
+		start, _ := slices.BinarySearchFunc(clients, kb.lastClient[lvl], func(c *client, name string) int {
 			if c.name <= name {
 				return -1
 			}
@@ -664,7 +698,7 @@ func (kb *keyBudget) take(r *budgetEntry, now time.Time) {
 	r.kind, r.at = entryPending, now
 	kb.reserved--
 	kb.dayUsed++
-	kb.lastClient[r.prio] = r.client
+	kb.lastClient[r.level] = r.client
 	kb.lastReq[r.client] = r.req
 	if kb.reserved > 0 {
 		kb.rerank()
@@ -758,7 +792,7 @@ func (b *LocalBudget) Wait(ctx context.Context, key string) error {
 		}
 	}
 	b.seq++
-	r := &budgetEntry{kind: entryReserved, at: now, seq: b.seq, client: acct.Client, req: acct.id, prio: acct.Priority}
+	r := &budgetEntry{kind: entryReserved, at: now, seq: b.seq, client: acct.Client, req: acct.id, level: level(acct.Priority, completing(ctx))}
 	r.rejections = kb.rejections
 	kb.insert(r)
 	waiting := false
