@@ -94,14 +94,24 @@ func (l *Loaders) ContactCarrying(ctx context.Context, id string, need upstream.
 	if v, ok := cached[*upstream.Contact](ctx, l.reader, req); ok {
 		return v, nil
 	}
-	if c := l.listedContact(ctx, id); c != nil && c.Carries(need) {
+	c := l.listedContact(ctx, id)
+	if c != nil && c.Carries(need) {
 		return c, nil
+	}
+	if c == nil {
+		// Neither copy: the location's listing may bring this contact and
+		// the next misses in one call.
+		l.reader.primeOnMiss(ctx)
 	}
 	c, err := l.contact.Load(ctx, id)
 	if err == nil {
 		l.stale.markField(ctx, req.key) // as load does: the batch ran on another context
+		return c, nil
 	}
-	return c, err
+	if lc, ok := l.reader.staleListed(ctx, id, need, err); ok {
+		return lc, nil
+	}
+	return nil, err
 }
 
 // listedContact is the partial contact a listing returned, nil if none.

@@ -77,6 +77,9 @@ type Config struct {
 	// Refresh configures refresh-ahead on spare budget; the zero value
 	// switches it off.
 	Refresh RefreshConfig
+	// Prime configures priming the contact cache from the location's
+	// listing when reads miss contacts; the zero value switches it off.
+	Prime PrimeConfig
 	// Now is the clock of expiries and staleness (default time.Now); the
 	// Cache should read the same one.
 	Now func() time.Time
@@ -96,6 +99,7 @@ type Reader struct {
 	now         func() time.Time
 	staleServed atomic.Uint64
 	refresh     refresher
+	prime       primer
 }
 
 // NewReader returns a Reader.
@@ -127,10 +131,14 @@ func NewReader(cfg Config) (*Reader, error) {
 	if err := cfg.Refresh.normalize(); err != nil {
 		return nil, err
 	}
+	if err := cfg.Prime.normalize(); err != nil {
+		return nil, err
+	}
 	r := &Reader{client: cfg.Client, cache: cfg.Cache, ttls: cfg.TTLs,
 		limit:    &locationLimiter{n: cfg.MaxConcurrentPerLocation, sems: map[string]*keySem{}},
 		staleFor: max(cfg.StaleFor, 0), changes: cfg.Changes, now: cfg.Now}
 	r.refresh.init(cfg.Refresh)
+	r.prime.cfg = cfg.Prime
 	return r, nil
 }
 
@@ -142,12 +150,17 @@ type Stats struct {
 	// RefreshNoSpare those not sent because the budget had no spare
 	// slots; RefreshStored those whose answer was stored.
 	RefreshStarted, RefreshNoSpare, RefreshStored uint64
+	// PrimeSweeps counts sweeps of a location's listing started,
+	// PrimePages the pages they stored, PrimeRefused the pages the budget
+	// refused (tried again later).
+	PrimeSweeps, PrimePages, PrimeRefused uint64
 }
 
 // Stats returns the Reader's counters.
 func (r *Reader) Stats() Stats {
 	return Stats{StaleServed: r.staleServed.Load(), RefreshStarted: r.refresh.started.Load(),
-		RefreshNoSpare: r.refresh.noSpare.Load(), RefreshStored: r.refresh.stored.Load()}
+		RefreshNoSpare: r.refresh.noSpare.Load(), RefreshStored: r.refresh.stored.Load(),
+		PrimeSweeps: r.prime.sweeps.Load(), PrimePages: r.prime.pages.Load(), PrimeRefused: r.prime.refused.Load()}
 }
 
 // keep is how long past its time-to-live an answer is kept, to be served

@@ -248,3 +248,25 @@ func (r *Reader) unchanged(ctx context.Context, req request) (any, bool) {
 	}
 	return v, true
 }
+
+// staleListed serves, when err says no fresh answer can be had, the listed
+// copy of contact id kept past its time-to-live, if it carries need: as
+// serveStale does for the whole contact, within the same bounds and marked.
+func (r *Reader) staleListed(ctx context.Context, id string, need upstream.ContactFields, err error) (*upstream.Contact, bool) {
+	if r.cache == nil || !staleAllowed(err) {
+		return nil, false
+	}
+	req := r.contactRequest(ctx, listedKind, id)
+	v, _, _, ok := r.cache.GetStale(req.key)
+	if !ok {
+		return nil, false
+	}
+	if c, _ := v.(*upstream.Contact); c == nil || !c.Carries(need) {
+		return nil, false
+	}
+	v, ok = r.serveStale(ctx, req, err)
+	if !ok {
+		return nil, false
+	}
+	return v.(*upstream.Contact), true
+}

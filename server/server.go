@@ -117,6 +117,9 @@ type Config struct {
 	// Refresh configures refresh-ahead of hot answers on spare budget; the
 	// zero value switches it off.
 	Refresh loaders.RefreshConfig
+	// Prime configures priming the contact cache from the location's
+	// listing when reads miss contacts; the zero value switches it off.
+	Prime loaders.PrimeConfig
 	// Changes, when not nil, vouches for cached answers no change event has
 	// touched (webhooks): they stay fresh past their time-to-live.
 	Changes loaders.ChangeFeed
@@ -232,7 +235,7 @@ func New(cfg Config) (http.Handler, error) {
 	}
 	reader, err := loaders.NewReader(loaders.Config{Client: cfg.Client, Cache: shared, TTLs: cfg.CacheTTLs,
 		MaxConcurrentPerLocation: cfg.MaxConcurrentPerLocation,
-		StaleFor:                 cfg.CacheStale, Changes: cfg.Changes, Refresh: cfg.Refresh, Now: cfg.Now})
+		StaleFor:                 cfg.CacheStale, Changes: cfg.Changes, Refresh: cfg.Refresh, Prime: cfg.Prime, Now: cfg.Now})
 	if err != nil {
 		return nil, err
 	}

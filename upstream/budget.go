@@ -89,6 +89,13 @@ const (
 	// a backlog that only a stale copy or a later retry can beat, and the
 	// client hears so fast (see docs/design.md, "Budget trust and waits").
 	DefaultBudgetMaxWait = 2 * time.Second
+	// DefaultBudgetCompletingShare: a contact's lists may fill half of a
+	// window. A cold snapshot is one contact read and three list reads, so
+	// without a bound its lists take three quarters of every window, and
+	// the contacts that would turn RATE_LIMITED answers into data wait
+	// (see docs/design.md, "Budget mix: spend calls where answers have no
+	// data").
+	DefaultBudgetCompletingShare = 0.5
 	// DefaultBudgetUnconfirmedMax is the default window of a credential
 	// whose location the upstream has not confirmed.
 	DefaultBudgetUnconfirmedMax = 10
@@ -105,6 +112,11 @@ type BudgetConfig struct {
 	// MaxWait bounds how long one request waits for slots in total, when
 	// its context carries no allowance of its own (default 2s).
 	MaxWait time.Duration
+	// CompletingShare is the share of a window that completing calls
+	// (ContextCompleting) may fill: past it they wait, or are refused, and
+	// the rest is left to calls that give answers their data (default
+	// DefaultBudgetCompletingShare; 1 lets them fill the window).
+	CompletingShare float64
 	// UnconfirmedMax is the number of calls per Interval of a credential's
 	// own key (CredentialBudgetKey), which also lets only one call be in
 	// flight until the upstream has accepted the credential (default 10).
@@ -369,6 +381,8 @@ type keyBudget struct {
 	// key into that one; its waiters move there.
 	credential, accepted bool
 	movedTo              string
+	// completingShare is BudgetConfig.CompletingShare.
+	completingShare float64
 	// rejections counts the 401s the key was answered: the calls waiting
 	// behind the one that drew it are refused (see Wait).
 	rejections int
@@ -394,6 +408,9 @@ func NewLocalBudget(cfg BudgetConfig) *LocalBudget {
 	}
 	if cfg.MaxWait <= 0 {
 		cfg.MaxWait = DefaultBudgetMaxWait
+	}
+	if !(cfg.CompletingShare > 0) || cfg.CompletingShare > 1 {
+		cfg.CompletingShare = DefaultBudgetCompletingShare
 	}
 	if cfg.UnconfirmedMax <= 0 {
 		cfg.UnconfirmedMax = DefaultBudgetUnconfirmedMax
@@ -467,6 +484,7 @@ func (b *LocalBudget) key(key string, now time.Time) *keyBudget {
 			}
 		}
 		kb = &keyBudget{name: key, max: b.cfg.Max, interval: b.cfg.Interval, daily: b.cfg.Daily, credential: cred,
+			completingShare: b.cfg.CompletingShare,
 			lastReq: map[string]uint64{}, changed: make(chan struct{})}
 		if cred {
 			kb.max = b.cfg.UnconfirmedMax
@@ -478,6 +496,17 @@ func (b *LocalBudget) key(key string, now time.Time) *keyBudget {
 	kb.rollDay(now)
 	kb.prune(now)
 	return kb
+}
+
+// capFor is how many calls of the window a waiter of this level may find
+// alive and still go: the whole window, or for a completing call its share
+// (BudgetConfig.CompletingShare), so that the rest of every window is left
+// to the calls that give answers their data.
+func (kb *keyBudget) capFor(lvl uint8) int {
+	if lvl%2 == 0 || kb.completingShare >= 1 {
+		return kb.max
+	}
+	return max(1, int(float64(kb.max)*kb.completingShare))
 }
 
 // rollDay starts a new daily count when now is on another UTC day.
@@ -519,12 +548,18 @@ func (kb *keyBudget) prune(now time.Time) {
 // r must wait for an answer first (a credential not yet accepted has one
 // call at a time in flight); the time returned then only bounds the sleep.
 func (kb *keyBudget) earliest(r *budgetEntry, now time.Time, conservative bool) (t time.Time, waitAnswer bool) {
-	return kb.slot(r, -1, now, conservative)
+	capN := kb.max
+	if r != nil {
+		capN = kb.capFor(r.level)
+	}
+	return kb.slot(r, -1, now, conservative, capN)
 }
 
 // slot is earliest with ahead waiters going first: those ranked before r
 // when ahead is negative.
-func (kb *keyBudget) slot(r *budgetEntry, ahead int, now time.Time, conservative bool) (t time.Time, waitAnswer bool) {
+// capN is how many calls of the window r may find alive and still go: the
+// window's max, less the reserve completing calls leave (see capFor).
+func (kb *keyBudget) slot(r *budgetEntry, ahead int, now time.Time, conservative bool, capN int) (t time.Time, waitAnswer bool) {
 	var exp []time.Time
 	count := ahead < 0
 	ahead = max(ahead, 0)
@@ -563,9 +598,9 @@ func (kb *keyBudget) slot(r *budgetEntry, ahead int, now time.Time, conservative
 			return 1
 		})
 		exp = exp[gone:]
-		if len(exp) >= kb.max {
-			// Once the (len-max+1) earliest expiries have passed, max-1 remain.
-			t = exp[len(exp)-kb.max]
+		if len(exp) >= capN {
+			// Once the (len-capN+1) earliest expiries have passed, capN-1 remain.
+			t = exp[len(exp)-capN]
 			continue
 		}
 		if i == ahead {
@@ -775,9 +810,10 @@ func (b *LocalBudget) Wait(ctx context.Context, key string) error {
 		b.mu.Unlock()
 		return budgetError(b.cfg.Interval)
 	}
+	lvl := level(acct.Priority, completing(ctx))
 	if kb.reserved == 0 {
 		// Nobody waits: the common case needs no line.
-		if t, _ := kb.earliest(nil, now, true); !t.After(now) {
+		if t, _ := kb.slot(nil, -1, now, true, kb.capFor(lvl)); !t.After(now) {
 			kb.grant(now)
 			b.mu.Unlock()
 			return nil
@@ -786,13 +822,13 @@ func (b *LocalBudget) Wait(ctx context.Context, key string) error {
 	if !kb.credential {
 		// Refused even at the head of the line: no need to join it (the
 		// common case under overload, which must stay cheap).
-		if t, _ := kb.slot(nil, 0, now, false); t.Sub(now) > limit.Sub(now) || !limit.After(now) {
+		if t, _ := kb.slot(nil, 0, now, false, kb.capFor(lvl)); t.Sub(now) > limit.Sub(now) || !limit.After(now) {
 			b.mu.Unlock()
 			return budgetError(max(t.Sub(now), 0))
 		}
 	}
 	b.seq++
-	r := &budgetEntry{kind: entryReserved, at: now, seq: b.seq, client: acct.Client, req: acct.id, level: level(acct.Priority, completing(ctx))}
+	r := &budgetEntry{kind: entryReserved, at: now, seq: b.seq, client: acct.Client, req: acct.id, level: lvl}
 	r.rejections = kb.rejections
 	kb.insert(r)
 	waiting := false

@@ -87,6 +87,8 @@ type config struct {
 	protocol protocolConfig
 	// HighLevel's webhooks and freshness (issue 12).
 	webhooks webhookConfig
+	// Priming the contact cache from the listing (issue 16; budgetmix.go).
+	prime primeConfig
 	// explicit are the flags set on the command line or in the
 	// environment, for defaults that follow other settings.
 	explicit map[string]bool
@@ -271,6 +273,7 @@ func newFlagSet(cfg *config) *flag.FlagSet {
 	fs.DurationVar(&cfg.protocol.corsMaxAge, "cors-max-age", server.DefaultCORSMaxAge, "how long browsers may cache a CORS preflight's answer (Access-Control-Max-Age, whole seconds); 0 sends none")
 	// HighLevel's webhooks and freshness (issue 12; webhooks.go).
 	registerWebhookFlags(fs, &cfg.webhooks)
+	registerPrimeFlags(fs, &cfg.prime, &cfg.budget)
 
 	// The embedded sandbox's knobs, under a sandbox- prefix.
 	sfs := flag.NewFlagSet("sandbox", flag.ContinueOnError)
@@ -394,6 +397,7 @@ func (c *config) validate() error {
 	p.add(c.conn.validate(c.requestTimeout))
 	p.add(c.validateStale())
 	p.add(c.webhooks.validate())
+	p.add(c.prime.validate())
 	return p.err()
 }
 

@@ -122,6 +122,7 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger, stdout io.Writ
 		Ready:                    server.UpstreamReady(client, &http.Client{Transport: httpClient.Transport, Timeout: 3 * time.Second}),
 	}
 	scfg.CacheStale, scfg.Refresh = cfg.staleSettings()
+	scfg.Prime = cfg.prime.settings()
 	if cfg.playground {
 		pg := &playground.Options{Endpoint: server.GraphQLPath, UseCDN: cfg.playgroundCDN}
 		if cfg.subs.enabled {
