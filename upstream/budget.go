@@ -485,7 +485,7 @@ func (b *LocalBudget) key(key string, now time.Time) *keyBudget {
 		}
 		kb = &keyBudget{name: key, max: b.cfg.Max, interval: b.cfg.Interval, daily: b.cfg.Daily, credential: cred,
 			completingShare: b.cfg.CompletingShare,
-			lastReq: map[string]uint64{}, changed: make(chan struct{})}
+			lastReq:         map[string]uint64{}, changed: make(chan struct{})}
 		if cred {
 			kb.max = b.cfg.UnconfirmedMax
 			b.credKeys++
