@@ -534,3 +534,43 @@ func TestBudgetCompletingYields(t *testing.T) {
 		ft.Advance(time.Second)
 	})
 }
+
+// TestBudgetCompletingShare: completing calls fill at most their share of
+// a window, even with slots free; the rest stays for calls that give
+// answers their data; a share of 1 lets them fill it.
+func TestBudgetCompletingShare(t *testing.T) {
+	b, ft := sleepyBudget(BudgetConfig{Max: 4, Interval: 10 * time.Second, MaxWait: time.Second, CompletingShare: 0.5})
+	list := func() error {
+		ctx := ContextCompleting(request("c", PriorityInteractive, time.Second))
+		err := b.Wait(ctx, "loc")
+		if err == nil {
+			b.Observe("loc", unknownRate, 200, 0)
+		}
+		return err
+	}
+	for i := range 2 {
+		if err := list(); err != nil {
+			t.Fatalf("completing call %d within its share: %v", i, err)
+		}
+	}
+	ft.Advance(time.Second)
+	// Two slots are free, but they are the data-giving calls' half: the
+	// third list is refused, its retry the time until the first list's
+	// slot leaves the window.
+	wantRefused(t, list(), 9*time.Second)
+	for i := range 2 {
+		if err := b.Wait(request("c", PriorityInteractive, time.Second), "loc"); err != nil {
+			t.Fatalf("contact read %d in the reserved half: %v", i, err)
+		}
+		b.Observe("loc", unknownRate, 200, 0)
+	}
+
+	t.Run("share 1: the whole window", func(t *testing.T) {
+		b, _ := sleepyBudget(BudgetConfig{Max: 4, Interval: 10 * time.Second, MaxWait: time.Second, CompletingShare: 1})
+		for i := range 4 {
+			if err := b.Wait(ContextCompleting(context.Background()), "loc"); err != nil {
+				t.Fatalf("completing call %d: %v", i, err)
+			}
+		}
+	})
+}
