@@ -114,8 +114,10 @@ type BudgetConfig struct {
 	MaxWait time.Duration
 	// CompletingShare is the share of a window that completing calls
 	// (ContextCompleting) may fill: past it they wait, or are refused, and
-	// the rest is left to calls that give answers their data (default
-	// DefaultBudgetCompletingShare; 1 lets them fill the window).
+	// the rest is left to calls that give answers their data. 0 (or 1)
+	// lets them fill the window, as a budget without the policy would; the
+	// gateway's -budget-completing-share defaults to
+	// DefaultBudgetCompletingShare.
 	CompletingShare float64
 	// UnconfirmedMax is the number of calls per Interval of a credential's
 	// own key (CredentialBudgetKey), which also lets only one call be in
@@ -410,7 +412,7 @@ func NewLocalBudget(cfg BudgetConfig) *LocalBudget {
 		cfg.MaxWait = DefaultBudgetMaxWait
 	}
 	if !(cfg.CompletingShare > 0) || cfg.CompletingShare > 1 {
-		cfg.CompletingShare = DefaultBudgetCompletingShare
+		cfg.CompletingShare = 1
 	}
 	if cfg.UnconfirmedMax <= 0 {
 		cfg.UnconfirmedMax = DefaultBudgetUnconfirmedMax

@@ -565,8 +565,8 @@ func TestBudgetCompletingShare(t *testing.T) {
 		b.Observe("loc", unknownRate, 200, 0)
 	}
 
-	t.Run("share 1: the whole window", func(t *testing.T) {
-		b, _ := sleepyBudget(BudgetConfig{Max: 4, Interval: 10 * time.Second, MaxWait: time.Second, CompletingShare: 1})
+	t.Run("share 0 (unset): the whole window", func(t *testing.T) {
+		b, _ := sleepyBudget(BudgetConfig{Max: 4, Interval: 10 * time.Second, MaxWait: time.Second})
 		for i := range 4 {
 			if err := b.Wait(ContextCompleting(context.Background()), "loc"); err != nil {
 				t.Fatalf("completing call %d: %v", i, err)
