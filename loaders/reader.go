@@ -270,6 +270,7 @@ func read[T any](ctx context.Context, r *Reader, req request, fetch func(context
 		if v, ok := r.serveStale(ctx, req, err); ok {
 			return v.(T), nil
 		}
+		touched.noteRefusal(err)
 		var zero T
 		return zero, err
 	}

@@ -117,6 +117,10 @@ type Config struct {
 	// Refresh configures refresh-ahead of hot answers on spare budget; the
 	// zero value switches it off.
 	Refresh loaders.RefreshConfig
+	// PartialCacheTTL bounds how long a partial answer whose only errors
+	// are RATE_LIMITED is stored in the whole-response cache (never past
+	// the refusal's retryAfter); 0 stores none.
+	PartialCacheTTL time.Duration
 	// Prime configures priming the contact cache from the location's
 	// listing when reads miss contacts; the zero value switches it off.
 	Prime loaders.PrimeConfig
@@ -300,7 +304,7 @@ func New(cfg Config) (http.Handler, error) {
 	}
 	if reader.Cache() != nil && !cfg.NoResponseCache {
 		gql.AroundOperations(onlyQueriesCached)
-		gql.AroundResponses(noErrorsCached)
+		gql.AroundResponses(noErrorsCached(cfg.PartialCacheTTL, reader.Now))
 		exec = withResponseCache(reader, exec)
 	}
 	exec = withBatches(cfg.maxBatch(), cfg.RequestTimeout, withAPQ(cfg.apqStore(), cfg.PersistedOperations, exec))

@@ -122,7 +122,7 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger, stdout io.Writ
 		Ready:                    server.UpstreamReady(client, &http.Client{Transport: httpClient.Transport, Timeout: 3 * time.Second}),
 	}
 	scfg.CacheStale, scfg.Refresh = cfg.staleSettings()
-	scfg.Prime = cfg.prime.settings()
+	scfg.Prime, scfg.PartialCacheTTL = cfg.prime.settings(), cfg.prime.partialTTL
 	if cfg.playground {
 		pg := &playground.Options{Endpoint: server.GraphQLPath, UseCDN: cfg.playgroundCDN}
 		if cfg.subs.enabled {
