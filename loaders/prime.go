@@ -7,7 +7,7 @@
 // brought is data.
 //
 // A sweep lists the first Contacts contacts of the location (the search's
-// default order, newest first), page after page, and stores each as a
+// default order, newest first), all its pages at once, and stores each as a
 // listed contact (kind listedKind: it never stands in for a whole contact,
 // only for the fields it carries, see Loaders.ContactCarrying). It starts
 // when a read of a contact finds neither the whole contact nor a listed copy
@@ -96,6 +96,8 @@ type primer struct {
 
 	mu   sync.Mutex
 	last map[string]time.Time // when the last sweep started, by credential and location
+	// totals is how many contacts the last sweep's first page counted.
+	totals map[string]int
 	wg   sync.WaitGroup
 
 	sweeps, pages, refused atomic.Uint64
@@ -125,7 +127,7 @@ func (r *Reader) primeOnMiss(ctx context.Context) {
 		return
 	}
 	if p.last == nil || len(p.last) >= maxPrimeKeys {
-		p.last = map[string]time.Time{}
+		p.last, p.totals = map[string]time.Time{}, map[string]int{}
 	}
 	p.last[key] = now
 	p.wg.Add(1)
@@ -147,27 +149,38 @@ func (r *Reader) primeOnMiss(ctx context.Context) {
 	go func() {
 		defer p.wg.Done()
 		defer cancel()
-		r.sweep(sctx, cred)
+		r.sweep(sctx, cred, key)
 	}()
 }
 
-// sweep lists the credential's location: the first page, which tells how
-// many contacts there are, then the other pages all at once (numbered
+// sweep lists the credential's location, every page at once (numbered
 // pages, not a cursor), so that they take their slots together in the
-// budget's line rather than one round trip apart each: under a window of
-// bursts, pages one after the other would get one slot per window.
-func (r *Reader) sweep(ctx context.Context, cred auth.Credential) {
+// budget's line rather than one round trip apart each: HighLevel's window
+// frees its slots in the bursts in which they were taken, and pages one
+// after the other would get one slot per window. How many pages is what
+// the last sweep of the location learnt (the search's total), or, the
+// first time, enough for Contacts: a location with fewer contacts costs a
+// few empty pages once.
+func (r *Reader) sweep(ctx context.Context, cred auth.Credential, key string) {
 	p := &r.prime
 	size := p.cfg.PageSize
-	first, ok := r.primeRetrying(ctx, cred, 1, size)
-	if !ok {
-		return
+	want := p.cfg.Contacts
+	p.mu.Lock()
+	if total, ok := p.totals[key]; ok {
+		want = min(want, total)
 	}
-	want := min(p.cfg.Contacts, first.Total, upstream.MaxSearchPagedResults)
-	pages := (want + size - 1) / size
+	p.mu.Unlock()
+	pages := max((min(want, upstream.MaxSearchPagedResults)+size-1)/size, 1)
 	var wg sync.WaitGroup
-	for page := 2; page <= pages; page++ {
-		wg.Go(func() { r.primeRetrying(ctx, cred, page, size) })
+	for page := 1; page <= pages; page++ {
+		wg.Go(func() {
+			res, ok := r.primeRetrying(ctx, cred, page, size)
+			if ok && page == 1 {
+				p.mu.Lock()
+				p.totals[key] = res.Total
+				p.mu.Unlock()
+			}
+		})
 	}
 	wg.Wait()
 }

@@ -19,11 +19,16 @@ import (
 // primeEnv is a staleEnv whose Reader primes 9 contacts in pages of 3, with
 // a fake sleep that records the waits between refused pages.
 func primeEnv(t *testing.T, budget upstream.BudgetConfig) (*staleEnv, *[]time.Duration) {
+	return primeEnvOf(t, budget, 9)
+}
+
+// primeEnvOf is primeEnv with sweeps of this many contacts.
+func primeEnvOf(t *testing.T, budget upstream.BudgetConfig, contacts int) (*staleEnv, *[]time.Duration) {
 	t.Helper()
 	var slept []time.Duration
 	var mu sync.Mutex
 	e := newStaleEnv(t, budget, func(c *Config) {
-		c.Prime = PrimeConfig{Contacts: 9, PageSize: 3, Sleep: func(ctx context.Context, d time.Duration) error {
+		c.Prime = PrimeConfig{Contacts: contacts, PageSize: 3, Sleep: func(ctx context.Context, d time.Duration) error {
 			mu.Lock()
 			defer mu.Unlock()
 			slept = append(slept, d)
@@ -141,14 +146,41 @@ func TestPrimeFromListing(t *testing.T) {
 	t.Run("a page the budget refuses waits until just before its slot", func(t *testing.T) {
 		e, slept := primeEnv(t, upstream.BudgetConfig{Max: 2})
 		ctx, l := e.confirmedRequest()
-		_, _ = l.ContactCarrying(ctx, e.ids[0], nameAndEmail) // the read and the first page take both slots
+		// The read and the three pages go at once, for two slots.
+		_, err := l.ContactCarrying(ctx, e.ids[0], nameAndEmail)
 		e.reader.WaitPrimes()
 		st := e.reader.Stats()
+		granted := int(st.PrimePages)
+		if err == nil {
+			granted++
+		}
 		// The window frees its slots an hour after they were taken: a
 		// refused page sleeps until a second before, to wait in line then.
-		if st.PrimePages != 1 || st.PrimeRefused != 2 || len(*slept) != 2 || (*slept)[0] != testWindow-time.Second {
-			t.Errorf("stats %+v, waits %v: want the first page stored, the other two refused, each waiting %v",
-				st, *slept, testWindow-time.Second)
+		if granted != 2 || st.PrimeRefused != 3-st.PrimePages || len(*slept) != int(st.PrimeRefused) {
+			t.Fatalf("stats %+v, read %v, waits %v: want two calls let go, each refused page waiting once", st, err, *slept)
+		}
+		for _, d := range *slept {
+			if d != testWindow-time.Second {
+				t.Errorf("a refused page waited %v, want %v", d, testWindow-time.Second)
+			}
+		}
+	})
+
+	t.Run("the first sweep asks for every page, later ones for the pages the location has", func(t *testing.T) {
+		e, _ := primeEnvOf(t, upstream.BudgetConfig{Max: 100}, 30) // the location has 10 contacts
+		ctx, l := e.confirmedRequest()
+		_, _ = l.ContactCarrying(ctx, e.ids[0], nameAndEmail)
+		e.reader.WaitPrimes()
+		if n := e.reader.Stats().PrimePages; n != 10 {
+			t.Fatalf("first sweep: %d pages, want 10 (30 contacts in pages of 3, the total unknown)", n)
+		}
+		e.clock.Advance(testTTL)
+		e.reader.Invalidate(e.sb.Locations()[0], e.ids[1])
+		ctx, l = e.confirmedRequest()
+		_, _ = l.ContactCarrying(ctx, e.ids[1], nameAndEmail)
+		e.reader.WaitPrimes()
+		if n := e.reader.Stats().PrimePages; n != 14 {
+			t.Errorf("second sweep: %d pages, want 4 (10 contacts in pages of 3)", n-10)
 		}
 	})
 

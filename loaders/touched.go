@@ -32,6 +32,9 @@ type Touched struct {
 	// and retry is the soonest their calls could go.
 	refusals int
 	retry    time.Duration
+	// partialErrors is the RATE_LIMITED errors of a partial answer stored
+	// (see Partial).
+	partialErrors int
 }
 
 type touchedKey struct{}
@@ -133,12 +136,22 @@ func (t *Touched) Refused() (retry time.Duration, ok bool) {
 	return t.retry, t.refusals > 0
 }
 
-// Until bounds the expiry of the response at at: a partial answer is worth
-// storing only until the calls its missing parts need could go.
-func (t *Touched) Until(at time.Time) {
+// Partial records that the response is a partial answer with this many
+// RATE_LIMITED errors, and bounds its expiry at until: it is worth storing
+// only until the calls its missing parts need could go.
+func (t *Touched) Partial(until time.Time, rateLimited int) {
 	t.mu.Lock()
-	if t.expires.IsZero() || at.Before(t.expires) {
-		t.expires = at
+	if t.expires.IsZero() || until.Before(t.expires) {
+		t.expires = until
 	}
+	t.partialErrors = rateLimited
 	t.mu.Unlock()
+}
+
+// PartialErrors is what Partial recorded: the RATE_LIMITED errors of the
+// response, 0 for a whole answer.
+func (t *Touched) PartialErrors() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.partialErrors
 }

@@ -48,6 +48,9 @@ type cachedResponse struct {
 	// eight looks per refresh window, not one per hit.
 	step time.Duration
 	next atomic.Int64 // unix nanoseconds
+	// rateLimited is the RATE_LIMITED errors of a stored partial answer,
+	// for the request log of its hits.
+	rateLimited int
 }
 
 // withResponseCache answers repeated identical queries of one credential
@@ -91,6 +94,9 @@ func withResponseCache(reader *loaders.Reader, next http.Handler) http.Handler {
 						reader.RefreshAhead(r.Context(), resp.keys)
 					}
 				}
+				if resp.rateLimited > 0 {
+					countStoredErrors(r.Context(), resp.rateLimited)
+				}
 				w.Header().Set("Content-Type", resp.contentType)
 				_, _ = w.Write(resp.body)
 				return
@@ -111,6 +117,7 @@ func withResponseCache(reader *loaders.Reader, next http.Handler) http.Handler {
 		ttl := expires.Sub(reader.Now())
 		resp := &cachedResponse{contentType: rec.Header().Get("Content-Type"), body: rec.buf.Bytes()}
 		resp.keys, resp.refreshAt = touched.Refresh()
+		resp.rateLimited = touched.PartialErrors()
 		resp.step = max(expires.Sub(resp.refreshAt)/8, time.Millisecond)
 		c.Set(key, resp, len(resp.body)+len(resp.keys)*64, ttl, tags, epoch)
 	})
@@ -172,7 +179,7 @@ func noErrorsCached(partialTTL time.Duration, now func() time.Time) func(context
 		}
 		if resp != nil && partialTTL > 0 && onlyRateLimited(resp.Errors) {
 			if retry, ok := t.Refused(); ok {
-				t.Until(now().Add(min(retry, partialTTL)))
+				t.Partial(now().Add(min(retry, partialTTL)), len(resp.Errors))
 				return resp
 			}
 		}
@@ -238,5 +245,19 @@ func cacheFirstBudget(b budgetFunc) budgetFunc {
 			return 0, 0, false
 		}
 		return b(ctx, cost)
+	}
+}
+
+// countStoredErrors tells the request log that a stored partial answer was
+// served: n RATE_LIMITED errors, with data.
+func countStoredErrors(ctx context.Context, n int) {
+	o, _ := ctx.Value(outcomeKey{}).(*requestOutcome)
+	if o == nil {
+		return
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for range n {
+		o.count(errcode.CodeRateLimited)
 	}
 }
