@@ -98,7 +98,7 @@ type primer struct {
 	last map[string]time.Time // when the last sweep started, by credential and location
 	// totals is how many contacts the last sweep's first page counted.
 	totals map[string]int
-	wg   sync.WaitGroup
+	wg     sync.WaitGroup
 
 	sweeps, pages, refused atomic.Uint64
 }
