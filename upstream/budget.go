@@ -45,8 +45,10 @@ type RateBudget interface {
 	// the budget's own MaxWait): when the slot cannot come within it, Wait
 	// returns at once an *Error whose Err matches ErrRateLimited, with
 	// RetryAfter the time until the slot and RequestSent false. Waiting
-	// calls are served fairly: interactive before background, round-robin
-	// between clients and, within a client, between requests. When ctx ends
+	// calls are served fairly: interactive before background, within a
+	// priority the calls that give answers data before completing ones
+	// (ContextCompleting, which also fill at most their share of a window),
+	// round-robin between clients and, within a client, between requests. When ctx ends
 	// during the wait it returns an *Error that wraps ctx.Err(). On a
 	// credential's own key, calls waiting behind one the upstream answers
 	// 401 are refused with an *Error matching ErrUnauthorized.
@@ -308,7 +310,8 @@ func (a *waitAccount) end(now time.Time) {
 // Client.Do does.
 //
 // Waiters are ranked, and a waiter counts only the reservations ranked
-// before it: interactive before background; within a priority, round-robin
+// before it: interactive before background; within a priority, calls that
+// give answers their data before completing ones; within a level, round-robin
 // between clients (the last one served goes last), and within a client
 // between its requests; within a request, first come first served. A
 // waiter pushed back past its allowance by others ranked before it is
