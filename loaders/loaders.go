@@ -95,10 +95,12 @@ func (l *Loaders) ContactCarrying(ctx context.Context, id string, need upstream.
 		return v, nil
 	}
 	c := l.listedContact(ctx, id)
-	if c != nil && c.Carries(need) {
-		return c, nil
-	}
-	if c == nil {
+	if c != nil {
+		l.reader.prime.listedRead(ctx, c.Carries(need))
+		if c.Carries(need) {
+			return c, nil
+		}
+	} else {
 		// Neither copy: the location's listing may bring this contact and
 		// the next misses in one call.
 		l.reader.primeOnMiss(ctx)

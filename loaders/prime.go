@@ -98,12 +98,55 @@ type primer struct {
 	last map[string]time.Time // when the last sweep started, by credential and location
 	// totals is how many contacts the last sweep's first page counted.
 	totals map[string]int
-	wg     sync.WaitGroup
+	// use counts, by credential and location, the reads a listed copy
+	// answered and those it could not (it lacked a field asked for).
+	use map[string]*primeUse
+	wg  sync.WaitGroup
 
-	sweeps, pages, refused atomic.Uint64
+	sweeps, pages, refused, skipped atomic.Uint64
 }
 
 func (p *primer) on() bool { return p.cfg.Contacts > 0 }
+
+// primeUse is how useful listed copies have been to one location's reads.
+type primeUse struct{ served, lacked atomic.Int64 }
+
+// useOf returns the counters of the credential of ctx, nil when priming is
+// off or there is no credential.
+func (p *primer) useOf(ctx context.Context) *primeUse {
+	if !p.on() {
+		return nil
+	}
+	cred, ok := auth.FromContext(ctx)
+	if !ok {
+		return nil
+	}
+	key := cred.ID + "\x1f" + cred.LocationID
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.use == nil || len(p.use) >= maxPrimeKeys {
+		p.use = map[string]*primeUse{}
+	}
+	u := p.use[key]
+	if u == nil {
+		u = &primeUse{}
+		p.use[key] = u
+	}
+	return u
+}
+
+// listedRead records whether a listed copy answered a read (it carried
+// every field asked for): a location whose listing lacks what its reads
+// ask (HighLevel's search items carry no name and no phone) is not swept.
+func (p *primer) listedRead(ctx context.Context, served bool) {
+	if u := p.useOf(ctx); u != nil {
+		if served {
+			u.served.Add(1)
+		} else {
+			u.lacked.Add(1)
+		}
+	}
+}
 
 // primeOnMiss starts a sweep of the location of ctx's credential when none
 // started within a contact time-to-live: a read found neither the whole
@@ -124,6 +167,17 @@ func (r *Reader) primeOnMiss(ctx context.Context) {
 	p.mu.Lock()
 	if t, seen := p.last[key]; seen && now.Sub(t) < r.ttls.Contact {
 		p.mu.Unlock()
+		return
+	}
+	if u := p.use[key]; u != nil && u.lacked.Load() > u.served.Load() {
+		// Listed copies failed more reads than they answered: another
+		// sweep would cost calls and answer little. Counted afresh, so
+		// that a change of the reads' fields is seen.
+		u.served.Store(0)
+		u.lacked.Store(0)
+		p.last[key] = now
+		p.mu.Unlock()
+		p.skipped.Add(1)
 		return
 	}
 	if p.last == nil || len(p.last) >= maxPrimeKeys {

@@ -184,6 +184,28 @@ func TestPrimeFromListing(t *testing.T) {
 		}
 	})
 
+	t.Run("a listing that lacks what reads ask is not swept again", func(t *testing.T) {
+		e, _ := primeEnv(t, upstream.BudgetConfig{Max: 100})
+		e.sb.SetStrictListItems(true) // items carry the spec's fields: no names
+		ctx, l := e.confirmedRequest()
+		_, _ = l.ContactCarrying(ctx, e.ids[0], nameAndEmail)
+		e.reader.WaitPrimes()
+		for _, id := range e.ids[1:5] {
+			ctx, l := e.confirmedRequest()
+			if c, err := l.ContactCarrying(ctx, id, nameAndEmail); err != nil || c.Partial() {
+				t.Fatalf("%s: %+v, %v; want the whole contact read", id, c, err)
+			}
+		}
+		e.clock.Advance(testTTL)
+		e.reader.Invalidate(e.sb.Locations()[0], e.ids[1])
+		ctx, l = e.confirmedRequest()
+		_, _ = l.ContactCarrying(ctx, e.ids[1], nameAndEmail)
+		e.reader.WaitPrimes()
+		if st := e.reader.Stats(); st.PrimeSweeps != 1 || st.PrimeSkipped != 1 {
+			t.Errorf("stats %+v: want the second sweep skipped", st)
+		}
+	})
+
 	t.Run("off, or an unconfirmed credential: no listing", func(t *testing.T) {
 		e := newStaleEnv(t, upstream.BudgetConfig{Max: 100}, nil)
 		ctx, l := e.confirmedRequest()

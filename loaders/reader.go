@@ -152,15 +152,17 @@ type Stats struct {
 	RefreshStarted, RefreshNoSpare, RefreshStored uint64
 	// PrimeSweeps counts sweeps of a location's listing started,
 	// PrimePages the pages they stored, PrimeRefused the pages the budget
-	// refused (tried again later).
-	PrimeSweeps, PrimePages, PrimeRefused uint64
+	// refused (tried again later), PrimeSkipped the sweeps not started
+	// because listed copies lacked what reads asked more often than not.
+	PrimeSweeps, PrimePages, PrimeRefused, PrimeSkipped uint64
 }
 
 // Stats returns the Reader's counters.
 func (r *Reader) Stats() Stats {
 	return Stats{StaleServed: r.staleServed.Load(), RefreshStarted: r.refresh.started.Load(),
 		RefreshNoSpare: r.refresh.noSpare.Load(), RefreshStored: r.refresh.stored.Load(),
-		PrimeSweeps: r.prime.sweeps.Load(), PrimePages: r.prime.pages.Load(), PrimeRefused: r.prime.refused.Load()}
+		PrimeSweeps: r.prime.sweeps.Load(), PrimePages: r.prime.pages.Load(), PrimeRefused: r.prime.refused.Load(),
+		PrimeSkipped: r.prime.skipped.Load()}
 }
 
 // keep is how long past its time-to-live an answer is kept, to be served
