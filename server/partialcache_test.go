@@ -128,3 +128,43 @@ func TestPartialAnswersStoredBriefly(t *testing.T) {
 		}
 	})
 }
+
+// A contact the gateway never read is answered from the location's listing
+// once a miss has primed it, with the budget spent: data where the first
+// round answered RATE_LIMITED.
+func TestPrimedContactAnsweredWithTheBudgetSpent(t *testing.T) {
+	clock := fakeclock.New(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
+	budget := upstream.NewLocalBudget(upstream.BudgetConfig{Max: 3, Interval: time.Hour, Now: clock.Now})
+	e := newE2E(t, withFullListings(), withClientOptions(upstream.WithRateBudget(budget)), withServer(func(c *server.Config) {
+		c.Now = clock.Now
+		c.CacheTTLs = loaders.TTLs{Contact: time.Minute, Lists: time.Minute, Search: time.Minute}
+		c.Prime = loaders.PrimeConfig{Contacts: 100, PageSize: 100}
+	}))
+	ids := e.sb.ContactIDs(e.locA)
+	one := `query($id: ID!) { contact(id: $id) { id name email } }`
+	// The first answer confirms the token's location; the second read's
+	// miss then primes it: a listing page beside the read.
+	e.gql(e.token, one, map[string]any{"id": ids[0]}).ok(t)
+	e.gql(e.token, one, map[string]any{"id": ids[1]}).ok(t)
+	deadline := time.Now().Add(10 * time.Second)
+	for e.sb.TotalCalls() < 3 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if n := e.sb.TotalCalls(); n != 3 {
+		t.Fatalf("%d upstream calls, want 3 (two reads and one listing page)", n)
+	}
+	// The page's contacts are stored just after its answer: a read before
+	// that is refused (no slot, no call) and tried again.
+	var r response
+	for {
+		r = e.gql(e.token, one, map[string]any{"id": ids[7]})
+		if len(r.Errors) == 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	r.ok(t)
+	if r.get("contact.id") != ids[7] || r.get("contact.name") == nil || e.sb.TotalCalls() != 3 {
+		t.Errorf("unread contact with the budget spent: %s, %d calls; want it from the listing, no call", r.Body, e.sb.TotalCalls())
+	}
+}
