@@ -6,6 +6,7 @@ package loaders
 import (
 	"context"
 	"errors"
+	"net/http"
 	"sync"
 	"testing"
 	"time"
@@ -219,4 +220,37 @@ func TestPrimeFromListing(t *testing.T) {
 			t.Errorf("%d and %d calls; want only the reads", e.calls.Load(), e2.calls.Load())
 		}
 	})
+}
+
+// A read whose answer is kept past its TTL (a refusal would serve it
+// stale) only freshens data: it is a completing call, which yields to reads
+// of answers the gateway does not hold, unless the client refuses stale
+// answers.
+func TestRefreshOfAKeptAnswerYields(t *testing.T) {
+	e := newStaleEnv(t, upstream.BudgetConfig{Max: 4, CompletingShare: 0.5}, nil)
+	for _, id := range e.ids[:2] { // two of four slots; completing calls may fill two
+		if _, err := e.reader.Contact(credCtx(e.tok), id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.clock.Advance(testTTL + time.Second)
+	calls := e.calls.Load()
+	ctx, l := e.request(nil)
+	if c, err := e.reader.Contact(ctx, e.ids[0]); err != nil || c.ID != e.ids[0] {
+		t.Fatalf("kept contact: %v, %v", c, err)
+	}
+	if _, stale := staleAge(l, e.reader.contactRequest(ctx, "contact", e.ids[0]).key); !stale || e.calls.Load() != calls {
+		t.Errorf("stale %v, %d calls: want the kept copy served stale and its refresh refused (two slots free, but the data-giving half)",
+			stale, e.calls.Load()-calls)
+	}
+	// A contact the gateway does not hold takes a free slot.
+	ctx, _ = e.request(nil)
+	if _, err := e.reader.Contact(ctx, e.ids[2]); err != nil || e.calls.Load() != calls+1 {
+		t.Errorf("unheld contact: %v, %d calls; want it read", err, e.calls.Load()-calls)
+	}
+	// A client that refuses stale answers gets the fresh read.
+	ctx, l = e.request(http.Header{"Cache-Control": {"max-stale=0"}})
+	if _, err := e.reader.Contact(ctx, e.ids[1]); err != nil || e.calls.Load() != calls+2 {
+		t.Errorf("max-stale=0: %v, %d calls; want a fresh read", err, e.calls.Load()-calls)
+	}
 }

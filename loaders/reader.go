@@ -257,7 +257,13 @@ func read[T any](ctx context.Context, r *Reader, req request, fetch func(context
 		}
 	}
 	anyFetch := func(ctx context.Context) (any, *upstream.Response, error) { return fetch(ctx) }
-	got, err := r.flight.do(ctx, req.key, func(callCtx context.Context) (any, error) {
+	callCtx := ctx
+	if r.canFallBack(ctx, req) {
+		// A refusal would serve the kept copy: the call only freshens an
+		// answer that has data, so it yields to calls that give data.
+		callCtx = upstream.ContextCompleting(ctx)
+	}
+	got, err := r.flight.do(callCtx, req.key, func(callCtx context.Context) (any, error) {
 		// A caller can miss the cache just before another's call stores its
 		// answer and reach the flights just after that call has left them:
 		// look again, now that no call for req is running.

@@ -231,6 +231,30 @@ func (r *Reader) serveStale(ctx context.Context, req request, err error) (any, b
 	return v, true
 }
 
+// canFallBack reports whether, were req's call refused for the rate
+// limit, serveStale would serve a kept answer: the cache keeps one past its
+// time-to-live and within the gateway's and the client's bounds, and the
+// request can mark it.
+func (r *Reader) canFallBack(ctx context.Context, req request) bool {
+	if r.cache == nil || r.staleFor <= 0 || skipCache(ctx) {
+		return false
+	}
+	l := For(ctx)
+	if l == nil || (l.stale.hasMax && l.stale.maxStale <= 0) {
+		return false
+	}
+	_, _, expires, ok := r.cache.GetStale(req.key)
+	if !ok {
+		return false
+	}
+	bound := r.staleFor
+	if l.stale.hasMax {
+		bound = min(bound, l.stale.maxStale)
+	}
+	now := r.now()
+	return !now.Before(expires) && now.Sub(expires) <= bound
+}
+
 // unchanged returns the answer kept for req, as fresh, when the change feed
 // says nothing it holds has changed since it was fetched.
 func (r *Reader) unchanged(ctx context.Context, req request) (any, bool) {
