@@ -53,9 +53,9 @@ func New(r *Reader) *Loaders {
 	return &Loaders{
 		reader:       r,
 		contact:      dataloadgen.NewMappedLoader(each(r.Contact), opt),
-		tasks:        dataloadgen.NewMappedLoader(each(r.Tasks), opt),
-		notes:        dataloadgen.NewMappedLoader(each(r.Notes), opt),
-		appointments: dataloadgen.NewMappedLoader(each(r.Appointments), opt),
+		tasks:        dataloadgen.NewMappedLoader(each(completing(r.Tasks)), opt),
+		notes:        dataloadgen.NewMappedLoader(each(completing(r.Notes)), opt),
+		appointments: dataloadgen.NewMappedLoader(each(completing(r.Appointments)), opt),
 		task: dataloadgen.NewMappedLoader(each(func(ctx context.Context, k ChildKey) (*upstream.Task, error) {
 			return r.Task(ctx, k.ContactID, k.ID)
 		}), opt),
@@ -94,14 +94,26 @@ func (l *Loaders) ContactCarrying(ctx context.Context, id string, need upstream.
 	if v, ok := cached[*upstream.Contact](ctx, l.reader, req); ok {
 		return v, nil
 	}
-	if c := l.listedContact(ctx, id); c != nil && c.Carries(need) {
-		return c, nil
+	c := l.listedContact(ctx, id)
+	if c != nil {
+		l.reader.prime.listedRead(ctx, c.Carries(need))
+		if c.Carries(need) {
+			return c, nil
+		}
+	} else {
+		// Neither copy: the location's listing may bring this contact and
+		// the next misses in one call.
+		l.reader.primeOnMiss(ctx)
 	}
 	c, err := l.contact.Load(ctx, id)
 	if err == nil {
 		l.stale.markField(ctx, req.key) // as load does: the batch ran on another context
+		return c, nil
 	}
-	return c, err
+	if lc, ok := l.reader.staleListed(ctx, id, need, err); ok {
+		return lc, nil
+	}
+	return nil, err
 }
 
 // listedContact is the partial contact a listing returned, nil if none.
@@ -223,6 +235,15 @@ func (l *Loaders) PrimeContact(c *upstream.Contact) {
 		l.listed = map[string]*upstream.Contact{}
 	}
 	l.listed[c.ID] = c
+}
+
+// completing marks the calls of fetch as completing an answer: a
+// contact's lists are only ever read as fields of a contact, so an answer
+// that lacks them still has data (the contact), and while the budget is
+// short they wait behind the calls that give answers their data
+// (upstream.ContextCompleting).
+func completing[K comparable, V any](fetch func(context.Context, K) (V, error)) func(context.Context, K) (V, error) {
+	return func(ctx context.Context, k K) (V, error) { return fetch(upstream.ContextCompleting(ctx), k) }
 }
 
 // each turns a one-key fetch into a batch fetch that runs the keys

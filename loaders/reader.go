@@ -77,6 +77,9 @@ type Config struct {
 	// Refresh configures refresh-ahead on spare budget; the zero value
 	// switches it off.
 	Refresh RefreshConfig
+	// Prime configures priming the contact cache from the location's
+	// listing when reads miss contacts; the zero value switches it off.
+	Prime PrimeConfig
 	// Now is the clock of expiries and staleness (default time.Now); the
 	// Cache should read the same one.
 	Now func() time.Time
@@ -101,6 +104,7 @@ type Reader struct {
 	staleServed atomic.Uint64
 	refresh     refresher
 	shared      *shared // nil without Redis
+	prime       primer
 }
 
 // NewReader returns a Reader.
@@ -132,6 +136,9 @@ func NewReader(cfg Config) (*Reader, error) {
 	if err := cfg.Refresh.normalize(); err != nil {
 		return nil, err
 	}
+	if err := cfg.Prime.normalize(); err != nil {
+		return nil, err
+	}
 	r := &Reader{client: cfg.Client, cache: cfg.Cache, ttls: cfg.TTLs,
 		limit:    &locationLimiter{n: cfg.MaxConcurrentPerLocation, sems: map[string]*keySem{}},
 		staleFor: max(cfg.StaleFor, 0), changes: cfg.Changes, now: cfg.Now}
@@ -143,6 +150,7 @@ func NewReader(cfg Config) (*Reader, error) {
 		}
 		r.shared = s
 	}
+	r.prime.cfg = cfg.Prime
 	return r, nil
 }
 
@@ -157,13 +165,20 @@ type Stats struct {
 	// Flights counts the upstream calls the Reader started; Coalesced
 	// the callers who joined one already under way instead of calling.
 	Flights, Coalesced uint64
+	// PrimeSweeps counts sweeps of a location's listing started,
+	// PrimePages the pages they stored, PrimeRefused the pages the budget
+	// refused (tried again later), PrimeSkipped the sweeps not started
+	// because listed copies lacked what reads asked more often than not.
+	PrimeSweeps, PrimePages, PrimeRefused, PrimeSkipped uint64
 }
 
 // Stats returns the Reader's counters.
 func (r *Reader) Stats() Stats {
 	return Stats{StaleServed: r.staleServed.Load(), RefreshStarted: r.refresh.started.Load(),
 		RefreshNoSpare: r.refresh.noSpare.Load(), RefreshStored: r.refresh.stored.Load(),
-		Flights: r.flight.started.Load(), Coalesced: r.flight.joined.Load()}
+		Flights: r.flight.started.Load(), Coalesced: r.flight.joined.Load(),
+		PrimeSweeps: r.prime.sweeps.Load(), PrimePages: r.prime.pages.Load(), PrimeRefused: r.prime.refused.Load(),
+		PrimeSkipped: r.prime.skipped.Load()}
 }
 
 // keep is how long past its time-to-live an answer is kept, to be served
@@ -264,7 +279,13 @@ func read[T any](ctx context.Context, r *Reader, req request, fetch func(context
 		}
 	}
 	anyFetch := func(ctx context.Context) (any, *upstream.Response, error) { return fetch(ctx) }
-	got, err := r.flight.do(ctx, req.key, func(callCtx context.Context) (any, error) {
+	callCtx := ctx
+	if r.canFallBack(ctx, req) {
+		// A refusal would serve the kept copy: the call only freshens an
+		// answer that has data, so it yields to calls that give data.
+		callCtx = upstream.ContextCompleting(ctx)
+	}
+	got, err := r.flight.do(callCtx, req.key, func(callCtx context.Context) (any, error) {
 		// A caller can miss the cache just before another's call stores its
 		// answer and reach the flights just after that call has left them:
 		// look again, now that no call for req is running.
@@ -291,6 +312,7 @@ func read[T any](ctx context.Context, r *Reader, req request, fetch func(context
 			countHit(ctx)
 			return v.(T), nil
 		}
+		touched.noteRefusal(err)
 		var zero T
 		return zero, err
 	}

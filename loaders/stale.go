@@ -231,6 +231,30 @@ func (r *Reader) serveStale(ctx context.Context, req request, err error) (any, b
 	return v, true
 }
 
+// canFallBack reports whether, were req's call refused for the rate
+// limit, serveStale would serve a kept answer: the cache keeps one past its
+// time-to-live and within the gateway's and the client's bounds, and the
+// request can mark it.
+func (r *Reader) canFallBack(ctx context.Context, req request) bool {
+	if r.cache == nil || r.staleFor <= 0 || skipCache(ctx) {
+		return false
+	}
+	l := For(ctx)
+	if l == nil || (l.stale.hasMax && l.stale.maxStale <= 0) {
+		return false
+	}
+	_, _, expires, ok := r.cache.GetStale(req.key)
+	if !ok {
+		return false
+	}
+	bound := r.staleFor
+	if l.stale.hasMax {
+		bound = min(bound, l.stale.maxStale)
+	}
+	now := r.now()
+	return !now.Before(expires) && now.Sub(expires) <= bound
+}
+
 // unchanged returns the answer kept for req, as fresh, when the change feed
 // says nothing it holds has changed since it was fetched.
 func (r *Reader) unchanged(ctx context.Context, req request) (any, bool) {
@@ -247,4 +271,26 @@ func (r *Reader) unchanged(ctx context.Context, req request) (any, bool) {
 		t.note(req, r.now().Add(req.ttl))
 	}
 	return v, true
+}
+
+// staleListed serves, when err says no fresh answer can be had, the listed
+// copy of contact id kept past its time-to-live, if it carries need: as
+// serveStale does for the whole contact, within the same bounds and marked.
+func (r *Reader) staleListed(ctx context.Context, id string, need upstream.ContactFields, err error) (*upstream.Contact, bool) {
+	if r.cache == nil || !staleAllowed(err) {
+		return nil, false
+	}
+	req := r.contactRequest(ctx, listedKind, id)
+	v, _, _, ok := r.cache.GetStale(req.key)
+	if !ok {
+		return nil, false
+	}
+	if c, _ := v.(*upstream.Contact); c == nil || !c.Carries(need) {
+		return nil, false
+	}
+	v, ok = r.serveStale(ctx, req, err)
+	if !ok {
+		return nil, false
+	}
+	return v.(*upstream.Contact), true
 }

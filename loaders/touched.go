@@ -8,9 +8,12 @@ package loaders
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/ghl-graphql/gateway/upstream"
 )
 
 // Touched collects what one request read. It is safe for concurrent use:
@@ -25,6 +28,13 @@ type Touched struct {
 	// stored response's hits.
 	refreshAt time.Time
 	keys      []string
+	// refusals counts the reads the rate budget refused (RATE_LIMITED),
+	// and retry is the soonest their calls could go.
+	refusals int
+	retry    time.Duration
+	// partialErrors is the RATE_LIMITED errors of a partial answer stored
+	// (see Partial).
+	partialErrors int
 }
 
 type touchedKey struct{}
@@ -99,4 +109,49 @@ func (t *Touched) Result() (tags []string, expires time.Time, ok bool) {
 		tags = append(tags, tag)
 	}
 	return tags, t.expires, true
+}
+
+// noteRefusal records a read that failed with err, when err is the rate
+// budget's refusal: the response then has a RATE_LIMITED part, which the
+// same query would get again until the call could go.
+func (t *Touched) noteRefusal(err error) {
+	var ue *upstream.Error
+	if t == nil || !errors.Is(err, upstream.ErrRateLimited) || !errors.As(err, &ue) || ue.RetryAfter <= 0 {
+		return
+	}
+	t.mu.Lock()
+	if t.refusals == 0 || ue.RetryAfter < t.retry {
+		t.retry = ue.RetryAfter
+	}
+	t.refusals++
+	t.mu.Unlock()
+}
+
+// Refused reports whether the rate budget refused some of the request's
+// reads, and the soonest time, from the refusal, at which one of their
+// calls could go.
+func (t *Touched) Refused() (retry time.Duration, ok bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.retry, t.refusals > 0
+}
+
+// Partial records that the response is a partial answer with this many
+// RATE_LIMITED errors, and bounds its expiry at until: it is worth storing
+// only until the calls its missing parts need could go.
+func (t *Touched) Partial(until time.Time, rateLimited int) {
+	t.mu.Lock()
+	if t.expires.IsZero() || until.Before(t.expires) {
+		t.expires = until
+	}
+	t.partialErrors = rateLimited
+	t.mu.Unlock()
+}
+
+// PartialErrors is what Partial recorded: the RATE_LIMITED errors of the
+// response, 0 for a whole answer.
+func (t *Touched) PartialErrors() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.partialErrors
 }

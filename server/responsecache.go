@@ -1,7 +1,8 @@
 // This file holds the whole-response cache: a warm query is answered with
 // the bytes of an earlier identical answer, without running the executor.
-// A response is stored only when it is a query's, carries no error, and was
-// built wholly from cached upstream answers; it is tagged with those
+// A response is stored only when it is a query's, carries no error (but the
+// rate budget's, briefly: see noErrorsCached), and was built wholly from
+// cached upstream answers; it is tagged with those
 // answers' tags, so the writes that evict them evict it too, and it expires
 // when the first of them would.
 
@@ -21,8 +22,15 @@ import (
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/ghl-graphql/gateway/auth"
+	"github.com/ghl-graphql/gateway/errcode"
 	"github.com/ghl-graphql/gateway/loaders"
 )
+
+// DefaultPartialCacheTTL bounds how long a partial answer whose only errors
+// are RATE_LIMITED is stored (Config.PartialCacheTTL): long enough that a
+// hot query runs once a second rather than on every request, short enough
+// that its retryAfter is off by at most a second.
+const DefaultPartialCacheTTL = time.Second
 
 // maxCachedResponse bounds a stored response; larger ones are served, not kept.
 const maxCachedResponse = 1 << 20
@@ -45,6 +53,9 @@ type cachedResponse struct {
 	// metrics of its hits (observe.go).
 	requestID requestIDSpot
 	operation string
+	// rateLimited is the RATE_LIMITED errors of a stored partial answer,
+	// for the request log of its hits.
+	rateLimited int
 }
 
 // withResponseCache answers repeated identical queries of one credential
@@ -89,6 +100,9 @@ func withResponseCache(reader *loaders.Reader, counts *hitCounter, next http.Han
 						reader.RefreshAhead(r.Context(), resp.keys)
 					}
 				}
+				if resp.rateLimited > 0 {
+					countStoredErrors(r.Context(), resp.rateLimited)
+				}
 				w.Header().Set("Content-Type", resp.contentType)
 				markCached(r.Context(), resp.operation)
 				resp.requestID.write(r.Context(), w, resp.body) // this request's ID, not the first one's
@@ -113,6 +127,7 @@ func withResponseCache(reader *loaders.Reader, counts *hitCounter, next http.Han
 		resp.requestID = findRequestID(resp.body, RequestID(r.Context()))
 		resp.operation = requestOperation(ctx)
 		resp.keys, resp.refreshAt = touched.Refresh()
+		resp.rateLimited = touched.PartialErrors()
 		resp.step = max(expires.Sub(resp.refreshAt)/8, time.Millisecond)
 		c.Set(key, resp, len(resp.body)+len(resp.keys)*64, ttl, tags, epoch)
 	})
@@ -158,13 +173,39 @@ func onlyQueriesCached(ctx context.Context, next graphql.OperationHandler) graph
 }
 
 // noErrorsCached marks a response with errors (partial data included)
-// uncacheable.
-func noErrorsCached(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
-	resp := next(ctx)
-	if t := loaders.TouchedFrom(ctx); t != nil && (resp == nil || len(resp.Errors) > 0) {
+// uncacheable, except a partial answer whose every error is the rate
+// budget's RATE_LIMITED (partialTTL > 0): the same query would get the same
+// answer until the refused calls could go, so it is stored until the
+// soonest of them could (the refusal's retryAfter), and no longer than
+// partialTTL. Under a spent budget most answers are such partial ones
+// (a contact, its lists RATE_LIMITED), and executing each again costs
+// twenty times a stored answer.
+func noErrorsCached(partialTTL time.Duration, now func() time.Time) func(context.Context, graphql.ResponseHandler) *graphql.Response {
+	return func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
+		resp := next(ctx)
+		t := loaders.TouchedFrom(ctx)
+		if t == nil || (resp != nil && len(resp.Errors) == 0) {
+			return resp
+		}
+		if resp != nil && partialTTL > 0 && onlyRateLimited(resp.Errors) {
+			if retry, ok := t.Refused(); ok {
+				t.Partial(now().Add(min(retry, partialTTL)), len(resp.Errors))
+				return resp
+			}
+		}
 		t.MarkUncacheable()
+		return resp
 	}
-	return resp
+}
+
+// onlyRateLimited reports whether every error is RATE_LIMITED.
+func onlyRateLimited(errs gqlerror.List) bool {
+	for _, e := range errs {
+		if code, _ := e.Extensions["code"].(string); code != errcode.CodeRateLimited {
+			return false
+		}
+	}
+	return true
 }
 
 // staleMarks adds extensions.stale to a response with parts served stale:
@@ -214,5 +255,19 @@ func cacheFirstBudget(b budgetFunc) budgetFunc {
 			return 0, 0, false
 		}
 		return b(ctx, cost)
+	}
+}
+
+// countStoredErrors tells the request log that a stored partial answer was
+// served: n RATE_LIMITED errors, with data.
+func countStoredErrors(ctx context.Context, n int) {
+	o, _ := ctx.Value(outcomeKey{}).(*requestOutcome)
+	if o == nil {
+		return
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for range n {
+		o.count(errcode.CodeRateLimited)
 	}
 }

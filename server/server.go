@@ -120,6 +120,13 @@ type Config struct {
 	// Refresh configures refresh-ahead of hot answers on spare budget; the
 	// zero value switches it off.
 	Refresh loaders.RefreshConfig
+	// PartialCacheTTL bounds how long a partial answer whose only errors
+	// are RATE_LIMITED is stored in the whole-response cache (never past
+	// the refusal's retryAfter); 0 stores none.
+	PartialCacheTTL time.Duration
+	// Prime configures priming the contact cache from the location's
+	// listing when reads miss contacts; the zero value switches it off.
+	Prime loaders.PrimeConfig
 	// Changes, when not nil, vouches for cached answers no change event has
 	// touched (webhooks): they stay fresh past their time-to-live.
 	Changes loaders.ChangeFeed
@@ -253,7 +260,7 @@ func New(cfg Config) (http.Handler, error) {
 	}
 	reader, err := loaders.NewReader(loaders.Config{Client: cfg.Client, Cache: shared, TTLs: cfg.CacheTTLs,
 		MaxConcurrentPerLocation: cfg.MaxConcurrentPerLocation,
-		StaleFor:                 cfg.CacheStale, Changes: cfg.Changes, Refresh: cfg.Refresh, Now: cfg.Now,
+		StaleFor:                 cfg.CacheStale, Changes: cfg.Changes, Refresh: cfg.Refresh, Prime: cfg.Prime, Now: cfg.Now,
 		Shared: cfg.SharedCache})
 	if err != nil {
 		return nil, err
@@ -332,7 +339,7 @@ func New(cfg Config) (http.Handler, error) {
 	parts := Parts{Cache: reader.Cache(), Reader: reader, Bus: cfg.Bus, Webhooks: cfg.Webhooks}
 	if reader.Cache() != nil && !cfg.NoResponseCache {
 		gql.AroundOperations(onlyQueriesCached)
-		gql.AroundResponses(noErrorsCached)
+		gql.AroundResponses(noErrorsCached(cfg.PartialCacheTTL, reader.Now))
 		counts := &hitCounter{}
 		parts.ResponseCache = counts.stats
 		exec = withResponseCache(reader, counts, exec)

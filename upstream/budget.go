@@ -45,8 +45,10 @@ type RateBudget interface {
 	// the budget's own MaxWait): when the slot cannot come within it, Wait
 	// returns at once an *Error whose Err matches ErrRateLimited, with
 	// RetryAfter the time until the slot and RequestSent false. Waiting
-	// calls are served fairly: interactive before background, round-robin
-	// between clients and, within a client, between requests. When ctx ends
+	// calls are served fairly: interactive before background, within a
+	// priority the calls that give answers data before completing ones
+	// (ContextCompleting, which also fill at most their share of a window),
+	// round-robin between clients and, within a client, between requests. When ctx ends
 	// during the wait it returns an *Error that wraps ctx.Err(). On a
 	// credential's own key, calls waiting behind one the upstream answers
 	// 401 are refused with an *Error matching ErrUnauthorized.
@@ -89,6 +91,13 @@ const (
 	// a backlog that only a stale copy or a later retry can beat, and the
 	// client hears so fast (see docs/design.md, "Budget trust and waits").
 	DefaultBudgetMaxWait = 2 * time.Second
+	// DefaultBudgetCompletingShare: a contact's lists may fill half of a
+	// window. A cold snapshot is one contact read and three list reads, so
+	// without a bound its lists take three quarters of every window, and
+	// the contacts that would turn RATE_LIMITED answers into data wait
+	// (see docs/design.md, "Budget mix: spend calls where answers have no
+	// data").
+	DefaultBudgetCompletingShare = 0.5
 	// DefaultBudgetUnconfirmedMax is the default window of a credential
 	// whose location the upstream has not confirmed.
 	DefaultBudgetUnconfirmedMax = 10
@@ -105,6 +114,13 @@ type BudgetConfig struct {
 	// MaxWait bounds how long one request waits for slots in total, when
 	// its context carries no allowance of its own (default 2s).
 	MaxWait time.Duration
+	// CompletingShare is the share of a window that completing calls
+	// (ContextCompleting) may fill: past it they wait, or are refused, and
+	// the rest is left to calls that give answers their data. 0 (or 1)
+	// lets them fill the window, as a budget without the policy would; the
+	// gateway's -budget-completing-share defaults to
+	// DefaultBudgetCompletingShare.
+	CompletingShare float64
 	// UnconfirmedMax is the number of calls per Interval of a credential's
 	// own key (CredentialBudgetKey), which also lets only one call be in
 	// flight until the upstream has accepted the credential (default 10).
@@ -161,6 +177,40 @@ const (
 	// PriorityBackground is for bulk syncs and the like, which yield.
 	PriorityBackground
 )
+
+// levels is how many ranks of waiting calls there are: each Priority, and
+// within it the calls that turn an answer with no data into one with data
+// before the calls that only complete an answer (ContextCompleting).
+const levels = 4
+
+// level is the rank of a waiting call of a request of priority p.
+func level(p Priority, completing bool) uint8 {
+	l := 2 * uint8(min(p, PriorityBackground))
+	if completing {
+		l++
+	}
+	return l
+}
+
+type completingKey struct{}
+
+// ContextCompleting marks the calls of ctx as completing an answer that
+// has data without them: a contact's tasks, notes or appointments, when the
+// contact itself is answered. While the budget is short, a waiting
+// completing call goes after every waiting call of the same priority that
+// is not (the contact, a search: what turns a RATE_LIMITED answer into a
+// partial one), so that scarce calls are spent where an answer has no data.
+func ContextCompleting(ctx context.Context) context.Context {
+	if completing(ctx) {
+		return ctx
+	}
+	return context.WithValue(ctx, completingKey{}, true)
+}
+
+func completing(ctx context.Context) bool {
+	v, _ := ctx.Value(completingKey{}).(bool)
+	return v
+}
 
 // BudgetRequest describes the request calls belong to, for the budget's
 // waits; see ContextWithBudgetRequest.
@@ -260,7 +310,8 @@ func (a *waitAccount) end(now time.Time) {
 // Client.Do does.
 //
 // Waiters are ranked, and a waiter counts only the reservations ranked
-// before it: interactive before background; within a priority, round-robin
+// before it: interactive before background; within a priority, calls that
+// give answers their data before completing ones; within a level, round-robin
 // between clients (the last one served goes last), and within a client
 // between its requests; within a request, first come first served. A
 // waiter pushed back past its allowance by others ranked before it is
@@ -308,7 +359,7 @@ type budgetEntry struct {
 	seq    uint64
 	client string
 	req    uint64
-	prio   Priority
+	level  uint8 // see level: priority, then completing or not
 	rank   int
 	// rejections is the key's count when the waiter came.
 	rejections int
@@ -335,12 +386,14 @@ type keyBudget struct {
 	// key into that one; its waiters move there.
 	credential, accepted bool
 	movedTo              string
+	// completingShare is BudgetConfig.CompletingShare.
+	completingShare float64
 	// rejections counts the 401s the key was answered: the calls waiting
 	// behind the one that drew it are refused (see Wait).
 	rejections int
-	// Round-robin state: the client last served per priority, and the
+	// Round-robin state: the client last served per level, and the
 	// request last served per client.
-	lastClient [2]string
+	lastClient [levels]string
 	lastReq    map[string]uint64
 	// changed is closed (and replaced) whenever a slot may have freed or
 	// the line changed, to wake the waiters so that they look again.
@@ -360,6 +413,9 @@ func NewLocalBudget(cfg BudgetConfig) *LocalBudget {
 	}
 	if cfg.MaxWait <= 0 {
 		cfg.MaxWait = DefaultBudgetMaxWait
+	}
+	if !(cfg.CompletingShare > 0) || cfg.CompletingShare > 1 {
+		cfg.CompletingShare = 1
 	}
 	if cfg.UnconfirmedMax <= 0 {
 		cfg.UnconfirmedMax = DefaultBudgetUnconfirmedMax
@@ -433,7 +489,8 @@ func (b *LocalBudget) key(key string, now time.Time) *keyBudget {
 			}
 		}
 		kb = &keyBudget{name: key, max: b.cfg.Max, interval: b.cfg.Interval, daily: b.cfg.Daily, credential: cred,
-			lastReq: map[string]uint64{}, changed: make(chan struct{})}
+			completingShare: b.cfg.CompletingShare,
+			lastReq:         map[string]uint64{}, changed: make(chan struct{})}
 		if cred {
 			kb.max = b.cfg.UnconfirmedMax
 			b.credKeys++
@@ -444,6 +501,17 @@ func (b *LocalBudget) key(key string, now time.Time) *keyBudget {
 	kb.rollDay(now)
 	kb.prune(now)
 	return kb
+}
+
+// capFor is how many calls of the window a waiter of this level may find
+// alive and still go: the whole window, or for a completing call its share
+// (BudgetConfig.CompletingShare), so that the rest of every window is left
+// to the calls that give answers their data.
+func (kb *keyBudget) capFor(lvl uint8) int {
+	if lvl%2 == 0 || kb.completingShare >= 1 {
+		return kb.max
+	}
+	return max(1, int(float64(kb.max)*kb.completingShare))
 }
 
 // rollDay starts a new daily count when now is on another UTC day.
@@ -485,12 +553,18 @@ func (kb *keyBudget) prune(now time.Time) {
 // r must wait for an answer first (a credential not yet accepted has one
 // call at a time in flight); the time returned then only bounds the sleep.
 func (kb *keyBudget) earliest(r *budgetEntry, now time.Time, conservative bool) (t time.Time, waitAnswer bool) {
-	return kb.slot(r, -1, now, conservative)
+	capN := kb.max
+	if r != nil {
+		capN = kb.capFor(r.level)
+	}
+	return kb.slot(r, -1, now, conservative, capN)
 }
 
 // slot is earliest with ahead waiters going first: those ranked before r
 // when ahead is negative.
-func (kb *keyBudget) slot(r *budgetEntry, ahead int, now time.Time, conservative bool) (t time.Time, waitAnswer bool) {
+// capN is how many calls of the window r may find alive and still go: the
+// window's max, less the reserve completing calls leave (see capFor).
+func (kb *keyBudget) slot(r *budgetEntry, ahead int, now time.Time, conservative bool, capN int) (t time.Time, waitAnswer bool) {
 	var exp []time.Time
 	count := ahead < 0
 	ahead = max(ahead, 0)
@@ -529,9 +603,9 @@ func (kb *keyBudget) slot(r *budgetEntry, ahead int, now time.Time, conservative
 			return 1
 		})
 		exp = exp[gone:]
-		if len(exp) >= kb.max {
-			// Once the (len-max+1) earliest expiries have passed, max-1 remain.
-			t = exp[len(exp)-kb.max]
+		if len(exp) >= capN {
+			// Once the (len-capN+1) earliest expiries have passed, capN-1 remain.
+			t = exp[len(exp)-capN]
 			continue
 		}
 		if i == ahead {
@@ -563,11 +637,11 @@ func (kb *keyBudget) rerank() {
 		next int
 	}
 	rank := 0
-	for prio := range Priority(2) {
+	for lvl := range uint8(levels) {
 		byClient := map[string]*client{}
 		var clients []*client
 		for _, e := range kb.entries {
-			if e.kind != entryReserved || e.prio != prio {
+			if e.kind != entryReserved || e.level != lvl {
 				continue
 			}
 			c := byClient[e.client]
@@ -590,7 +664,7 @@ func (kb *keyBudget) rerank() {
 		// requests in ID order, starting after the client's last served;
 		// each request's calls in arrival order.
 		slices.SortFunc(clients, func(a, b *client) int { return cmp.Compare(a.name, b.name) })
-		start, _ := slices.BinarySearchFunc(clients, kb.lastClient[prio], func(c *client, name string) int {
+		start, _ := slices.BinarySearchFunc(clients, kb.lastClient[lvl], func(c *client, name string) int {
 			if c.name <= name {
 				return -1
 			}
@@ -664,7 +738,7 @@ func (kb *keyBudget) take(r *budgetEntry, now time.Time) {
 	r.kind, r.at = entryPending, now
 	kb.reserved--
 	kb.dayUsed++
-	kb.lastClient[r.prio] = r.client
+	kb.lastClient[r.level] = r.client
 	kb.lastReq[r.client] = r.req
 	if kb.reserved > 0 {
 		kb.rerank()
@@ -741,9 +815,10 @@ func (b *LocalBudget) Wait(ctx context.Context, key string) error {
 		b.mu.Unlock()
 		return budgetError(b.cfg.Interval)
 	}
+	lvl := level(acct.Priority, completing(ctx))
 	if kb.reserved == 0 {
 		// Nobody waits: the common case needs no line.
-		if t, _ := kb.earliest(nil, now, true); !t.After(now) {
+		if t, _ := kb.slot(nil, -1, now, true, kb.capFor(lvl)); !t.After(now) {
 			kb.grant(now)
 			b.mu.Unlock()
 			return nil
@@ -752,13 +827,13 @@ func (b *LocalBudget) Wait(ctx context.Context, key string) error {
 	if !kb.credential {
 		// Refused even at the head of the line: no need to join it (the
 		// common case under overload, which must stay cheap).
-		if t, _ := kb.slot(nil, 0, now, false); t.Sub(now) > limit.Sub(now) || !limit.After(now) {
+		if t, _ := kb.slot(nil, 0, now, false, kb.capFor(lvl)); t.Sub(now) > limit.Sub(now) || !limit.After(now) {
 			b.mu.Unlock()
 			return budgetError(max(t.Sub(now), 0))
 		}
 	}
 	b.seq++
-	r := &budgetEntry{kind: entryReserved, at: now, seq: b.seq, client: acct.Client, req: acct.id, prio: acct.Priority}
+	r := &budgetEntry{kind: entryReserved, at: now, seq: b.seq, client: acct.Client, req: acct.id, level: lvl}
 	r.rejections = kb.rejections
 	kb.insert(r)
 	waiting := false

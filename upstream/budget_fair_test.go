@@ -472,3 +472,105 @@ func BenchmarkBudgetRefusalBehindALine(b *testing.B) {
 	cancel()
 	wg.Wait()
 }
+
+// TestBudgetCompletingYields: within one client and priority, a call that
+// only completes an answer (ContextCompleting: a contact's list) waits
+// behind calls that give an answer its data, whatever the arrival order;
+// and a completing call pushed past its bound by them is refused at once.
+func TestBudgetCompletingYields(t *testing.T) {
+	b, ft := sleepyBudget(BudgetConfig{Max: 1, Interval: time.Second, MaxWait: time.Hour})
+	fill(t, b, "loc", 1)
+	order := make(chan string, 4)
+	errs := make(chan error, 4)
+	var wg sync.WaitGroup
+	call := func(ctx context.Context, who string) {
+		wg.Go(func() {
+			err := b.Wait(ctx, "loc")
+			if err == nil {
+				b.Observe("loc", unknownRate, 200, 0)
+			}
+			errs <- err
+			order <- who
+		})
+	}
+	// Three requests' lists arrive first (each may wait 10 s)...
+	for i := range 3 {
+		call(ContextCompleting(request("c", PriorityInteractive, 10*time.Second)), fmt.Sprint("list-", i))
+		ft.waitArmed(i + 1)
+	}
+	// ...then a contact read of a fourth request.
+	call(request("c", PriorityInteractive, 10*time.Second), "contact")
+	ft.waitArmed(4)
+	ft.Advance(time.Second)
+	if who := <-order; who != "contact" {
+		t.Errorf("first served: %s, want the contact (the lists only complete answers that have data)", who)
+	}
+	if err := <-errs; err != nil {
+		t.Fatalf("contact: %v", err)
+	}
+	for i := range 3 {
+		ft.waitArmed(3 - i)
+		ft.Advance(time.Second)
+		if who := <-order; who == "contact" {
+			t.Fatalf("the contact went after a list")
+		}
+		if err := <-errs; err != nil {
+			t.Errorf("list: %v", err)
+		}
+	}
+	wg.Wait()
+
+	t.Run("a completing waiter pushed past its bound is refused", func(t *testing.T) {
+		b, ft := sleepyBudget(BudgetConfig{Max: 1, Interval: time.Second, MaxWait: time.Hour})
+		fill(t, b, "loc", 1)
+		done := make(chan error, 1)
+		go func() {
+			done <- b.Wait(ContextCompleting(request("c", PriorityInteractive, 1500*time.Millisecond)), "loc")
+		}()
+		ft.waitArmed(1)
+		go func() { _ = b.Wait(request("c", PriorityInteractive, 5*time.Second), "loc") }()
+		wantRefused(t, <-done, 2*time.Second)
+		ft.waitArmed(1)
+		ft.Advance(time.Second)
+	})
+}
+
+// TestBudgetCompletingShare: completing calls fill at most their share of
+// a window, even with slots free; the rest stays for calls that give
+// answers their data; a share of 1 lets them fill it.
+func TestBudgetCompletingShare(t *testing.T) {
+	b, ft := sleepyBudget(BudgetConfig{Max: 4, Interval: 10 * time.Second, MaxWait: time.Second, CompletingShare: 0.5})
+	list := func() error {
+		ctx := ContextCompleting(request("c", PriorityInteractive, time.Second))
+		err := b.Wait(ctx, "loc")
+		if err == nil {
+			b.Observe("loc", unknownRate, 200, 0)
+		}
+		return err
+	}
+	for i := range 2 {
+		if err := list(); err != nil {
+			t.Fatalf("completing call %d within its share: %v", i, err)
+		}
+	}
+	ft.Advance(time.Second)
+	// Two slots are free, but they are the data-giving calls' half: the
+	// third list is refused, its retry the time until the first list's
+	// slot leaves the window.
+	wantRefused(t, list(), 9*time.Second)
+	for i := range 2 {
+		if err := b.Wait(request("c", PriorityInteractive, time.Second), "loc"); err != nil {
+			t.Fatalf("contact read %d in the reserved half: %v", i, err)
+		}
+		b.Observe("loc", unknownRate, 200, 0)
+	}
+
+	t.Run("share 0 (unset): the whole window", func(t *testing.T) {
+		b, _ := sleepyBudget(BudgetConfig{Max: 4, Interval: 10 * time.Second, MaxWait: time.Second})
+		for i := range 4 {
+			if err := b.Wait(ContextCompleting(context.Background()), "loc"); err != nil {
+				t.Fatalf("completing call %d: %v", i, err)
+			}
+		}
+	})
+}

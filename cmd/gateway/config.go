@@ -102,6 +102,8 @@ type config struct {
 	redisCache redisCacheConfig
 	// Redis, shared by replicas (issue 13; redis.go).
 	redis redisConfig
+	// Priming the contact cache from the listing (issue 16; budgetmix.go).
+	prime primeConfig
 	// explicit are the flags set on the command line or in the
 	// environment, for defaults that follow other settings.
 	explicit map[string]bool
@@ -293,6 +295,7 @@ func newFlagSet(cfg *config) *flag.FlagSet {
 	registerTracingFlags(fs, &cfg.tracing)   // issue 15; tracing.go
 	registerRedisCacheFlags(fs, &cfg.redisCache)
 	registerRedisFlags(fs, &cfg.redis)
+	registerPrimeFlags(fs, &cfg.prime, &cfg.budget)
 
 	// The embedded sandbox's knobs, under a sandbox- prefix.
 	sfs := flag.NewFlagSet("sandbox", flag.ContinueOnError)
@@ -422,6 +425,7 @@ func (c *config) validate() error {
 	p.add(c.tracing.validate())
 	p.add(c.redisCache.validate())
 	p.add(c.redis.validate())
+	p.add(c.prime.validate())
 	return p.err()
 }
 

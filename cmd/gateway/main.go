@@ -141,6 +141,7 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger, stdout io.Writ
 	}
 	scfg.CacheStale, scfg.Refresh = cfg.staleSettings()
 	scfg.Degraded = shared.degradedReasons
+	scfg.Prime, scfg.PartialCacheTTL = cfg.prime.settings(), cfg.prime.partialTTL
 	if cfg.playground {
 		pg := &playground.Options{Endpoint: server.GraphQLPath, UseCDN: cfg.playgroundCDN}
 		if cfg.subs.enabled {
