@@ -41,6 +41,9 @@ const (
 	// DefaultPrimePageSize: 100 contacts per call keeps each answer about
 	// 100 KB (HighLevel's search allows up to 500).
 	DefaultPrimePageSize = 100
+	// DefaultPrimeWhenRemaining: sweeps start once half of a location's
+	// window is spent.
+	DefaultPrimeWhenRemaining = 0.5
 	// primeClient is the budget client the sweeps' calls wait as.
 	primeClient = "gateway:prime"
 	// maxPrimeKeys bounds the credentials and locations whose last sweep is
@@ -57,6 +60,13 @@ type PrimeConfig struct {
 	// PageSize is the contacts per listing call, 1 to
 	// upstream.MaxSearchPageLimit; 0 means DefaultPrimePageSize.
 	PageSize int
+	// WhenRemaining is the share of the location's rate window, 0 to 1,
+	// at or under which a miss starts a sweep: while the budget has room,
+	// a miss is one call that answers it whole, and a sweep would spend
+	// ten on copies that may lack fields; once calls are scarce, one call
+	// of the listing answers a hundred contacts. 0 means
+	// DefaultPrimeWhenRemaining; 1 sweeps on every miss.
+	WhenRemaining float64
 	// Sleep waits d or until ctx ends (default: a real timer), between a
 	// page the budget refused and its next try; tests set a fake one.
 	Sleep func(ctx context.Context, d time.Duration) error
@@ -68,6 +78,12 @@ func (c *PrimeConfig) normalize() error {
 	}
 	if c.Contacts < 0 {
 		return fmt.Errorf("loaders: prime contacts %d is negative", c.Contacts)
+	}
+	if c.WhenRemaining == 0 {
+		c.WhenRemaining = DefaultPrimeWhenRemaining
+	}
+	if c.WhenRemaining < 0 || c.WhenRemaining > 1 {
+		return fmt.Errorf("loaders: prime when-remaining %v outside 0..1", c.WhenRemaining)
 	}
 	if c.PageSize == 0 {
 		c.PageSize = DefaultPrimePageSize
@@ -162,6 +178,9 @@ func (r *Reader) primeOnMiss(ctx context.Context) {
 	if !ok || !cred.Confirmed() || cred.ID == "" {
 		return
 	}
+	if !r.budgetScarce(upstream.BudgetKeyFromContext(ctx), cred.BudgetKey()) {
+		return
+	}
 	key := cred.ID + "\x1f" + cred.LocationID
 	now := r.now()
 	p.mu.Lock()
@@ -205,6 +224,27 @@ func (r *Reader) primeOnMiss(ctx context.Context) {
 		defer cancel()
 		r.sweep(sctx, cred, key)
 	}()
+}
+
+// budgetScarce reports whether the budget key's window has at most the
+// configured share left (a client without a budget never is).
+func (r *Reader) budgetScarce(keys ...string) bool {
+	share := r.prime.cfg.WhenRemaining
+	if share >= 1 {
+		return true
+	}
+	for _, key := range keys {
+		if key == "" {
+			continue
+		}
+		limit, _, ok := r.client.RateLimit(key)
+		left := r.client.RateRemaining(key)
+		if !ok || limit <= 0 || left < 0 {
+			return false
+		}
+		return float64(left) <= share*float64(limit)
+	}
+	return false
 }
 
 // sweep lists the credential's location, every page at once (numbered

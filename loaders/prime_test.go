@@ -25,11 +25,17 @@ func primeEnv(t *testing.T, budget upstream.BudgetConfig) (*staleEnv, *[]time.Du
 
 // primeEnvOf is primeEnv with sweeps of this many contacts.
 func primeEnvOf(t *testing.T, budget upstream.BudgetConfig, contacts int) (*staleEnv, *[]time.Duration) {
+	return primeEnvWhen(t, budget, contacts, 1)
+}
+
+// primeEnvWhen is primeEnvOf whose sweeps start only with at most this
+// share of the window left.
+func primeEnvWhen(t *testing.T, budget upstream.BudgetConfig, contacts int, whenRemaining float64) (*staleEnv, *[]time.Duration) {
 	t.Helper()
 	var slept []time.Duration
 	var mu sync.Mutex
 	e := newStaleEnv(t, budget, func(c *Config) {
-		c.Prime = PrimeConfig{Contacts: contacts, PageSize: 3, Sleep: func(ctx context.Context, d time.Duration) error {
+		c.Prime = PrimeConfig{Contacts: contacts, PageSize: 3, WhenRemaining: whenRemaining, Sleep: func(ctx context.Context, d time.Duration) error {
 			mu.Lock()
 			defer mu.Unlock()
 			slept = append(slept, d)
@@ -252,5 +258,33 @@ func TestRefreshOfAKeptAnswerYields(t *testing.T) {
 	ctx, l = e.request(http.Header{"Cache-Control": {"max-stale=0"}})
 	if _, err := e.reader.Contact(ctx, e.ids[1]); err != nil || e.calls.Load() != calls+2 {
 		t.Errorf("max-stale=0: %v, %d calls; want a fresh read", err, e.calls.Load()-calls)
+	}
+}
+
+// TestPrimeOnlyWhenCallsAreScarce: while the location's window has room, a
+// miss is one call that answers it whole and no sweep starts; once no more
+// than the configured share is left, a miss sweeps.
+func TestPrimeOnlyWhenCallsAreScarce(t *testing.T) {
+	e, _ := primeEnvWhen(t, upstream.BudgetConfig{Max: 20}, 9, 0.5)
+	read := func(id string) {
+		t.Helper()
+		ctx, l := e.confirmedRequest()
+		if _, err := l.ContactCarrying(ctx, id, nameAndEmail); err != nil {
+			t.Fatal(err)
+		}
+		e.reader.WaitPrimes()
+	}
+	// Ten misses, one call each: the window goes from 20 left to 10.
+	for _, id := range e.ids[:10] {
+		read(id)
+	}
+	if n, calls := e.reader.Stats().PrimeSweeps, e.calls.Load(); n != 0 || calls != 10 {
+		t.Fatalf("%d sweeps and %d calls for ten misses with room in the window, want 0 and 10", n, calls)
+	}
+	// Half the window is spent: the next miss sweeps.
+	e.reader.Invalidate(e.sb.Locations()[0], e.ids[0])
+	read(e.ids[0])
+	if n := e.reader.Stats().PrimeSweeps; n != 1 {
+		t.Errorf("%d sweeps with half the window spent, want 1", n)
 	}
 }

@@ -138,7 +138,7 @@ func TestPrimedContactAnsweredWithTheBudgetSpent(t *testing.T) {
 	e := newE2E(t, withFullListings(), withClientOptions(upstream.WithRateBudget(budget)), withServer(func(c *server.Config) {
 		c.Now = clock.Now
 		c.CacheTTLs = loaders.TTLs{Contact: time.Minute, Lists: time.Minute, Search: time.Minute}
-		c.Prime = loaders.PrimeConfig{Contacts: 100, PageSize: 100}
+		c.Prime = loaders.PrimeConfig{Contacts: 100, PageSize: 100, WhenRemaining: 1}
 	}))
 	ids := e.sb.ContactIDs(e.locA)
 	one := `query($id: ID!) { contact(id: $id) { id name email } }`

@@ -18,9 +18,10 @@ import (
 
 // primeConfig is the priming settings.
 type primeConfig struct {
-	contacts   int
-	pageSize   int
-	partialTTL time.Duration
+	contacts      int
+	pageSize      int
+	whenRemaining float64
+	partialTTL    time.Duration
 	// completingShare is set into the budget's configuration (see
 	// upstream.BudgetConfig.CompletingShare).
 	completingShare *float64
@@ -34,6 +35,7 @@ func registerPrimeFlags(fs *flag.FlagSet, c *primeConfig, budget *upstream.Budge
 	fs.IntVar(&c.contacts, "prime-contacts", loaders.DefaultPrimeContacts, "when reads miss contacts, list up to this many of the location's contacts into the cache (a call per -prime-page-size, at most once per contact TTL); 0 switches priming off")
 	fs.DurationVar(&c.partialTTL, "cache-partial-ttl", server.DefaultPartialCacheTTL, "longest a partial answer whose only errors are RATE_LIMITED is stored in the whole-response cache (never past its retryAfter); 0 stores none")
 	fs.IntVar(&c.pageSize, "prime-page-size", loaders.DefaultPrimePageSize, "contacts per listing call of -prime-contacts (1 to 500)")
+	fs.Float64Var(&c.whenRemaining, "prime-when-remaining", loaders.DefaultPrimeWhenRemaining, "share of a location's rate window (0 to 1] at or under which a miss starts a sweep of -prime-contacts; 1 sweeps on every miss")
 }
 
 // validate names the first bad priming setting.
@@ -43,6 +45,9 @@ func (c primeConfig) validate() error {
 	}
 	if v := *c.completingShare; !(v > 0 && v <= 1) {
 		return fmt.Errorf("%s %v: must be above 0 and at most 1", setting("budget-completing-share"), v)
+	}
+	if !(c.whenRemaining > 0 && c.whenRemaining <= 1) {
+		return fmt.Errorf("%s %v: must be above 0 and at most 1", setting("prime-when-remaining"), c.whenRemaining)
 	}
 	if c.partialTTL < 0 {
 		return fmt.Errorf("%s %v: must not be negative (0 stores no partial answer)", setting("cache-partial-ttl"), c.partialTTL)
@@ -55,5 +60,5 @@ func (c primeConfig) validate() error {
 
 // settings returns the loaders' priming configuration.
 func (c primeConfig) settings() loaders.PrimeConfig {
-	return loaders.PrimeConfig{Contacts: c.contacts, PageSize: c.pageSize}
+	return loaders.PrimeConfig{Contacts: c.contacts, PageSize: c.pageSize, WhenRemaining: c.whenRemaining}
 }

@@ -22,14 +22,16 @@ func TestPrimeSettings(t *testing.T) {
 		partial time.Duration
 		wantErr string
 	}{
-		{name: "defaults", prime: loaders.PrimeConfig{Contacts: loaders.DefaultPrimeContacts, PageSize: loaders.DefaultPrimePageSize},
+		{name: "defaults", prime: loaders.PrimeConfig{Contacts: loaders.DefaultPrimeContacts, PageSize: loaders.DefaultPrimePageSize, WhenRemaining: loaders.DefaultPrimeWhenRemaining},
 			share: upstream.DefaultBudgetCompletingShare, partial: server.DefaultPartialCacheTTL},
-		{name: "off", args: []string{"-prime-contacts", "0", "-cache-partial-ttl", "0"}, prime: loaders.PrimeConfig{PageSize: loaders.DefaultPrimePageSize},
+		{name: "off", args: []string{"-prime-contacts", "0", "-cache-partial-ttl", "0"}, prime: loaders.PrimeConfig{PageSize: loaders.DefaultPrimePageSize, WhenRemaining: loaders.DefaultPrimeWhenRemaining},
 			share: upstream.DefaultBudgetCompletingShare},
 		{name: "from the environment",
 			env: map[string]string{"GATEWAY_PRIME_CONTACTS": "5000", "GATEWAY_PRIME_PAGE_SIZE": "500", "GATEWAY_BUDGET_COMPLETING_SHARE": "1",
-				"GATEWAY_CACHE_PARTIAL_TTL": "300ms"},
-			prime: loaders.PrimeConfig{Contacts: 5000, PageSize: 500}, share: 1, partial: 300 * time.Millisecond},
+				"GATEWAY_CACHE_PARTIAL_TTL": "300ms", "GATEWAY_PRIME_WHEN_REMAINING": "1"},
+			prime: loaders.PrimeConfig{Contacts: 5000, PageSize: 500, WhenRemaining: 1}, share: 1, partial: 300 * time.Millisecond},
+		{name: "sweeps with no window left", args: []string{"-prime-when-remaining", "0"}, wantErr: "-prime-when-remaining"},
+		{name: "sweeps past a whole window", args: []string{"-prime-when-remaining", "1.1"}, wantErr: "-prime-when-remaining"},
 		{name: "negative partial TTL", args: []string{"-cache-partial-ttl", "-1s"}, wantErr: "-cache-partial-ttl"},
 		{name: "negative contacts", args: []string{"-prime-contacts", "-1"}, wantErr: "-prime-contacts"},
 		{name: "page of none", args: []string{"-prime-page-size", "0"}, wantErr: "-prime-page-size"},
@@ -42,7 +44,7 @@ func TestPrimeSettings(t *testing.T) {
 			if !ok {
 				return
 			}
-			if got := c.prime.settings(); got.Contacts != tc.prime.Contacts || got.PageSize != tc.prime.PageSize {
+			if got := c.prime.settings(); got.Contacts != tc.prime.Contacts || got.PageSize != tc.prime.PageSize || got.WhenRemaining != tc.prime.WhenRemaining {
 				t.Errorf("prime = %+v, want %+v", got, tc.prime)
 			}
 			if c.prime.partialTTL != tc.partial {
