@@ -16,31 +16,13 @@ import (
 
 	"github.com/ghl-graphql/gateway/metrics"
 	"github.com/ghl-graphql/gateway/server"
-	"github.com/ghl-graphql/gateway/upstream"
 	"github.com/ghl-graphql/gateway/upstream/sandbox"
 )
 
-// benchGateway returns a gateway over sb, with metrics when m is not nil.
+// benchGateway returns a gateway over upURL, with metrics when m is not
+// nil (observability_bench_test.go's, without tracing).
 func benchGateway(b *testing.B, upURL string, m *metrics.Metrics, noResponseCache bool) http.Handler {
-	b.Helper()
-	opts := []upstream.Option{upstream.WithBaseURL(upURL), upstream.WithRateBudget(upstream.NewLocalBudget(upstream.BudgetConfig{}))}
-	if m != nil {
-		opts = append(opts, upstream.WithObserver(m))
-	}
-	client, err := upstream.NewClient(opts...)
-	if err != nil {
-		b.Fatal(err)
-	}
-	cfg := server.Config{Client: client, NoResponseCache: noResponseCache}
-	if m != nil {
-		cfg.Observer = m
-		m.WatchClient(client)
-	}
-	h, err := server.New(cfg)
-	if err != nil {
-		b.Fatal(err)
-	}
-	return h
+	return observedGateway(b, upURL, m, nil, noResponseCache)
 }
 
 // BenchmarkWarmSnapshotMetrics reports on/off, the throughput with
