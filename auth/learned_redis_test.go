@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ghl-graphql/gateway/internal/redisfixture"
 	"github.com/ghl-graphql/gateway/redisx"
+	"github.com/ghl-graphql/gateway/redisx/redistest"
 )
 
 // sharedReplicas returns n Learned, one per connection, sharing facts
@@ -31,7 +31,7 @@ func sharedReplicas(conns []*redisx.Conn, now func() time.Time, logger *slog.Log
 // a write refusal learned on replica 2 reaches replica 3; and no key
 // holds the token.
 func TestLearnedSharedAcrossReplicas(t *testing.T) {
-	conns := redisfixture.Conn(t, 3)
+	conns := redistest.SharedConns(t, 3)
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	ls := sharedReplicas(conns, func() time.Time { return now }, nil)
 	const token = "pit-shared-secret-token"
@@ -81,8 +81,8 @@ func TestLearnedSharedAcrossReplicas(t *testing.T) {
 // still learns by itself, a miss costs no command while the connection
 // knows Redis is down, and sharing resumes after the restart.
 func TestLearnedSharedDegrades(t *testing.T) {
-	srv := redisfixture.StartServer(t)
-	conns := redisfixture.Open(t, srv.URL(), redisfixture.Prefix(t), 2)
+	srv := redistest.Start(t)
+	conns := redistest.Conns(t, srv.URL(), redistest.Prefix(t, srv.URL()), 2)
 	var logs bytes.Buffer
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	ls := sharedReplicas(conns, func() time.Time { return now }, slog.New(slog.NewTextHandler(&logs, nil)))
@@ -103,7 +103,7 @@ func TestLearnedSharedDegrades(t *testing.T) {
 		t.Errorf("no degraded log line:\n%s", logs.String())
 	}
 
-	srv.Start()
+	srv.Restart()
 	after := NewBearer("pit-after", "")
 	ls[0].Observe(WithCredential(context.Background(), after), readOK("locB"))
 	conns[1].Report(nil) // what the health loop (redisx) does when Redis answers again

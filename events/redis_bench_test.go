@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ghl-graphql/gateway/internal/redisfixture"
+	"github.com/ghl-graphql/gateway/redisx/redistest"
 )
 
 func BenchmarkBusRoundTrip(b *testing.B) {
@@ -35,7 +35,7 @@ func BenchmarkBusRoundTrip(b *testing.B) {
 		run(b, l, l)
 	})
 	b.Run("redis", func(b *testing.B) {
-		conns := redisfixture.Conn(b, 2)
+		conns := redistest.SharedConns(b, 2)
 		one, two := NewRedis(conns[0], RedisConfig{EchoWindow: -1}), NewRedis(conns[1], RedisConfig{EchoWindow: -1})
 		defer one.Close()
 		defer two.Close()

@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ghl-graphql/gateway/internal/redisfixture"
 	"github.com/ghl-graphql/gateway/redisx"
+	"github.com/ghl-graphql/gateway/redisx/redistest"
 )
 
 // hangGuard bounds a wait for something that must happen; it is not a
@@ -70,7 +70,7 @@ func receive(t *testing.T, ch <-chan Change, n int) []Change {
 // travels the same ordered channel as every echo would, so a duplicate
 // would show up before it.
 func TestRedisBusDeliversOnceOnEveryReplica(t *testing.T) {
-	buses := replicas(t, redisfixture.Conn(t, 3), RedisConfig{})
+	buses := replicas(t, redistest.SharedConns(t, 3), RedisConfig{})
 	const n = 1000
 	ctx := context.Background()
 	subs := make([]<-chan Change, len(buses))
@@ -122,7 +122,7 @@ func TestRedisBusDeliversOnceOnEveryReplica(t *testing.T) {
 func TestRedisBusSuppressesTheWebhookOfAMutation(t *testing.T) {
 	now := time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
 	clock := func() time.Time { return now }
-	buses := replicas(t, redisfixture.Conn(t, 3), RedisConfig{Now: clock})
+	buses := replicas(t, redistest.SharedConns(t, 3), RedisConfig{Now: clock})
 	ctx := context.Background()
 	subs := make([]<-chan Change, len(buses))
 	for i, b := range buses {
@@ -200,8 +200,8 @@ func (s *syncBuffer) String() string {
 // then reach the publishing replica's subscribers only, the bus says so
 // once, and once Redis is back changes cross replicas again.
 func TestRedisBusDegradesAndRecovers(t *testing.T) {
-	srv := redisfixture.StartServer(t)
-	conns := redisfixture.Open(t, srv.URL(), redisfixture.Prefix(t), 2)
+	srv := redistest.Start(t)
+	conns := redistest.Conns(t, srv.URL(), redistest.Prefix(t, srv.URL()), 2)
 	var logs syncBuffer
 	logger := slog.New(slog.NewTextHandler(&logs, nil))
 	buses := replicas(t, conns, RedisConfig{Logger: logger, Retry: 20 * time.Millisecond, HealthInterval: time.Second})
@@ -230,7 +230,7 @@ func TestRedisBusDegradesAndRecovers(t *testing.T) {
 		return !buses[0].Connected() && !buses[1].Connected() && strings.Count(logs.String(), "degraded") >= 2
 	})
 
-	srv.Start()
+	srv.Restart()
 	for _, b := range buses {
 		waitFor(t, "the bus to subscribe again", b.Connected)
 	}
@@ -331,7 +331,7 @@ func TestWithoutEchoes(t *testing.T) {
 // TestRedisBusOnRemote: the hook runs on another replica's change before
 // the subscribers get it, and never on the replica's own.
 func TestRedisBusOnRemote(t *testing.T) {
-	buses := replicas(t, redisfixture.Conn(t, 2), RedisConfig{})
+	buses := replicas(t, redistest.SharedConns(t, 2), RedisConfig{})
 	ctx := context.Background()
 	var hooked []string
 	var mu sync.Mutex

@@ -6,17 +6,14 @@ package loaders
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"net/http/httptest"
-	"os"
 	"reflect"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/ghl-graphql/gateway/cache"
 	"github.com/ghl-graphql/gateway/redisx"
+	"github.com/ghl-graphql/gateway/redisx/redistest"
 	"github.com/ghl-graphql/gateway/upstream"
 	"github.com/ghl-graphql/gateway/upstream/sandbox"
 )
@@ -38,13 +35,8 @@ func newSharedEnv(t testing.TB, n int, hold bool, mut func(*SharedConfig)) *shar
 
 func newSharedEnvWith(t testing.TB, n int, hold bool, sbc sandbox.Config, mut func(*SharedConfig)) *sharedEnv {
 	t.Helper()
-	url := os.Getenv("REDIS_URL")
-	if url == "" {
-		t.Skip("REDIS_URL not set: the shared cache tests need a real Redis")
-	}
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	prefix := "test:" + strings.ReplaceAll(t.Name(), "/", ".") + ":" + hex.EncodeToString(b[:]) + ":"
+	url := redistest.URL(t)
+	prefix := redistest.Prefix(t, url) // its keys deleted after the connections close
 	sb, err := sandbox.New(sbc)
 	if err != nil {
 		t.Fatal(err)
@@ -57,10 +49,7 @@ func newSharedEnvWith(t testing.TB, n int, hold bool, sbc sandbox.Config, mut fu
 	t.Cleanup(srv.Close)
 	e := &sharedEnv{sb: sb, gate: g, ctx: credCtx(sb.DefaultToken()), id: sb.ContactIDs(sb.Locations()[0])[0]}
 	for range n {
-		conn, err := redisx.Open(context.Background(), redisx.Config{URL: url, Prefix: prefix})
-		if err != nil {
-			t.Fatal(err)
-		}
+		conn := redistest.Open(t, redisx.Config{URL: url, Prefix: prefix})
 		client, err := upstream.NewClient(upstream.WithBaseURL(srv.URL))
 		if err != nil {
 			t.Fatal(err)
@@ -76,22 +65,6 @@ func newSharedEnvWith(t testing.TB, n int, hold bool, sbc sandbox.Config, mut fu
 		e.readers = append(e.readers, r)
 		e.conns = append(e.conns, conn)
 	}
-	t.Cleanup(func() {
-		for _, conn := range e.conns {
-			_ = conn.Close()
-		}
-		// A connection of its own: the test may have closed the replicas'.
-		ctx := context.Background()
-		conn, err := redisx.Open(ctx, redisx.Config{URL: url, Prefix: prefix})
-		if err != nil {
-			return
-		}
-		defer conn.Close()
-		iter := conn.Client().Scan(ctx, 0, prefix+"*", 500).Iterator()
-		for iter.Next(ctx) {
-			conn.Client().Del(ctx, iter.Val())
-		}
-	})
 	return e
 }
 

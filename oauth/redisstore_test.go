@@ -8,14 +8,10 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"net"
 	"os"
-	"os/exec"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -26,6 +22,7 @@ import (
 
 	"github.com/ghl-graphql/gateway/errcode"
 	"github.com/ghl-graphql/gateway/redisx"
+	"github.com/ghl-graphql/gateway/redisx/redistest"
 )
 
 // testOpTimeout is the Redis timeout of the tests: generous, since the
@@ -33,49 +30,11 @@ import (
 // Redis, not by starving it.
 const testOpTimeout = 2 * time.Second
 
-// sharedRedis returns REDIS_URL, or skips the test.
-func sharedRedis(t *testing.T) string {
+// openConn opens one replica's connection with the tests' timeout (closed
+// when the test ends).
+func openConn(t testing.TB, url, prefix string) *redisx.Conn {
 	t.Helper()
-	u := os.Getenv("REDIS_URL")
-	if u == "" {
-		t.Skip("REDIS_URL not set: these tests need a Redis (e.g. redis://127.0.0.1:6379/0)")
-	}
-	return u
-}
-
-// testPrefix returns a key prefix of the test's own, and deletes its keys
-// on url when the test ends.
-func testPrefix(t *testing.T, url string) string {
-	t.Helper()
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	name := strings.NewReplacer("/", ".", " ", "_", "{", "(", "}", ")").Replace(t.Name())
-	prefix := "test:" + name + ":" + hex.EncodeToString(b) + ":"
-	t.Cleanup(func() {
-		c := openConn(t, url, prefix)
-		defer c.Close()
-		ctx := context.Background()
-		iter := c.Client().Scan(ctx, 0, prefix+"*", 1000).Iterator()
-		var keys []string
-		for iter.Next(ctx) {
-			keys = append(keys, iter.Val())
-		}
-		if len(keys) > 0 {
-			_ = c.Client().Del(ctx, keys...).Err() // a server the test killed has nothing to clean
-		}
-	})
-	return prefix
-}
-
-// openConn opens one replica's connection (closed when the test ends).
-func openConn(t *testing.T, url, prefix string) *redisx.Conn {
-	t.Helper()
-	c, err := redisx.Open(context.Background(), redisx.Config{URL: url, Prefix: prefix, OpTimeout: testOpTimeout})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
+	return redistest.Open(t, redisx.Config{URL: url, Prefix: prefix, OpTimeout: testOpTimeout})
 }
 
 // redisStore opens a RedisStore over its own connection: one replica.
@@ -92,72 +51,6 @@ func redisStore(t *testing.T, url, prefix string, cfg RedisStoreConfig) *RedisSt
 		t.Fatal(err)
 	}
 	return s
-}
-
-// ownRedis is a redis-server of the test's own, which it may kill.
-type ownRedis struct {
-	t    *testing.T
-	port int
-	dir  string
-	args []string
-	cmd  *exec.Cmd
-}
-
-// startOwnRedis starts redis-server with args (e.g. --appendonly yes) on a
-// free port, with its files in a temporary directory.
-func startOwnRedis(t *testing.T, args ...string) *ownRedis {
-	t.Helper()
-	if _, err := exec.LookPath("redis-server"); err != nil {
-		t.Skip("redis-server not installed: this test starts its own")
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	r := &ownRedis{t: t, port: port, dir: t.TempDir(), args: args}
-	r.start()
-	t.Cleanup(r.kill)
-	return r
-}
-
-func (r *ownRedis) url() string { return "redis://127.0.0.1:" + strconv.Itoa(r.port) + "/0" }
-
-// start runs the server and waits until it answers.
-func (r *ownRedis) start() {
-	r.t.Helper()
-	args := append([]string{"--port", strconv.Itoa(r.port), "--bind", "127.0.0.1", "--dir", r.dir, "--save", ""}, r.args...)
-	r.cmd = exec.Command("redis-server", args...)
-	var out bytes.Buffer
-	r.cmd.Stdout, r.cmd.Stderr = &out, &out
-	if err := r.cmd.Start(); err != nil {
-		r.t.Fatal(err)
-	}
-	for range 200 {
-		c, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(r.port))
-		if err == nil {
-			c.Write([]byte("PING\r\n"))
-			buf := make([]byte, 16)
-			n, _ := c.Read(buf)
-			c.Close()
-			if strings.HasPrefix(string(buf[:n]), "+PONG") {
-				return
-			}
-		}
-		time.Sleep(25 * time.Millisecond)
-	}
-	r.t.Fatalf("redis-server on port %d did not start:\n%s", r.port, out.String())
-}
-
-// kill ends the server at once (SIGKILL: a crash, not a shutdown).
-func (r *ownRedis) kill() {
-	if r.cmd == nil {
-		return
-	}
-	_ = r.cmd.Process.Kill() // it may have exited already
-	_ = r.cmd.Wait()
-	r.cmd = nil
 }
 
 // abandon makes the store forget a lock it holds without releasing it or
@@ -183,8 +76,8 @@ func (s *RedisStore) pause(loc string) (fence int64) {
 }
 
 func TestRedisStoreRoundTripEncrypted(t *testing.T) {
-	url := sharedRedis(t)
-	prefix := testPrefix(t, url)
+	url := redistest.URL(t)
+	prefix := redistest.Prefix(t, url)
 	// Without the read cache, every Get reads Redis (TestRedisStoreReadCache).
 	s := redisStore(t, url, prefix, RedisStoreConfig{ReadCache: -1})
 	ctx := context.Background()
@@ -250,8 +143,8 @@ func TestRedisStoreRoundTripEncrypted(t *testing.T) {
 // ReadCache, but under the lock (where the Manager decides to refresh) it
 // reads Redis.
 func TestRedisStoreReadCache(t *testing.T) {
-	url := sharedRedis(t)
-	prefix := testPrefix(t, url)
+	url := redistest.URL(t)
+	prefix := redistest.Prefix(t, url)
 	writer := redisStore(t, url, prefix, RedisStoreConfig{ReadCache: -1})
 	reader := redisStore(t, url, prefix, RedisStoreConfig{ReadCache: time.Hour})
 	ctx := context.Background()
@@ -283,8 +176,8 @@ func TestRedisStoreReadCache(t *testing.T) {
 }
 
 func TestRedisStoreLockExclusive(t *testing.T) {
-	url := sharedRedis(t)
-	prefix := testPrefix(t, url)
+	url := redistest.URL(t)
+	prefix := redistest.Prefix(t, url)
 	const replicas, rounds = 6, 15
 	stores := make([]*RedisStore, replicas)
 	for i := range stores {
@@ -328,8 +221,8 @@ func TestRedisStoreLockExclusive(t *testing.T) {
 }
 
 func TestRedisStoreLeaseFreesDeadHolder(t *testing.T) {
-	url := sharedRedis(t)
-	prefix := testPrefix(t, url)
+	url := redistest.URL(t)
+	prefix := redistest.Prefix(t, url)
 	const lease = 600 * time.Millisecond
 	a := redisStore(t, url, prefix, RedisStoreConfig{Lease: lease})
 	b := redisStore(t, url, prefix, RedisStoreConfig{Lease: lease})
@@ -366,8 +259,8 @@ func TestRedisStoreLeaseFreesDeadHolder(t *testing.T) {
 }
 
 func TestRedisStoreFencingRefusesStaleHolder(t *testing.T) {
-	url := sharedRedis(t)
-	prefix := testPrefix(t, url)
+	url := redistest.URL(t)
+	prefix := redistest.Prefix(t, url)
 	const lease = 300 * time.Millisecond
 	a := redisStore(t, url, prefix, RedisStoreConfig{Lease: lease})
 	b := redisStore(t, url, prefix, RedisStoreConfig{Lease: lease})
@@ -415,11 +308,11 @@ func TestRedisStoreFencingRefusesStaleHolder(t *testing.T) {
 
 func TestRedisPersistenceCheck(t *testing.T) {
 	ctx := context.Background()
-	aof := startOwnRedis(t, "--appendonly", "yes", "--appendfsync", "always")
-	rdb := startOwnRedis(t, "--appendonly", "no", "--save", "3600 1")
-	noConfigAOF := startOwnRedis(t, "--appendonly", "yes", "--rename-command", "CONFIG", "")
-	noConfig := startOwnRedis(t, "--appendonly", "no", "--rename-command", "CONFIG", "")
-	bare := startOwnRedis(t, "--appendonly", "no")
+	aof := redistest.Start(t, "--appendonly", "yes", "--appendfsync", "always")
+	rdb := redistest.Start(t, "--appendonly", "no", "--save", "3600 1")
+	noConfigAOF := redistest.Start(t, "--appendonly", "yes", "--rename-command", "CONFIG", "")
+	noConfig := redistest.Start(t, "--appendonly", "no", "--rename-command", "CONFIG", "")
+	bare := redistest.Start(t, "--appendonly", "no")
 
 	for name, tc := range map[string]struct {
 		url        string
@@ -427,13 +320,13 @@ func TestRedisPersistenceCheck(t *testing.T) {
 		refused    bool
 		wantInText string
 	}{
-		"AOF":                              {url: aof.url()},
-		"RDB snapshots":                    {url: rdb.url()},
-		"CONFIG disabled, INFO shows AOF":  {url: noConfigAOF.url()},
-		"CONFIG disabled, no AOF: unknown": {url: noConfig.url(), refused: true, wantInText: "could not tell"},
-		"CONFIG disabled, accepted":        {url: noConfig.url(), accept: true},
-		"nothing persisted":                {url: bare.url(), refused: true, wantInText: "-redis-accept-no-persistence"},
-		"nothing persisted, accepted":      {url: bare.url(), accept: true},
+		"AOF":                              {url: aof.URL()},
+		"RDB snapshots":                    {url: rdb.URL()},
+		"CONFIG disabled, INFO shows AOF":  {url: noConfigAOF.URL()},
+		"CONFIG disabled, no AOF: unknown": {url: noConfig.URL(), refused: true, wantInText: "could not tell"},
+		"CONFIG disabled, accepted":        {url: noConfig.URL(), accept: true},
+		"nothing persisted":                {url: bare.URL(), refused: true, wantInText: "-redis-accept-no-persistence"},
+		"nothing persisted, accepted":      {url: bare.URL(), accept: true},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := NewRedisStore(ctx, openConn(t, tc.url, "p:"), RedisStoreConfig{Key: testKey(1), AcceptNoPersistence: tc.accept})
@@ -455,11 +348,11 @@ func TestRedisPersistenceCheck(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, err = NewRedisStore(ctx, openConn(t, url, testPrefix(t, url)), RedisStoreConfig{Key: testKey(1)})
+		_, err = NewRedisStore(ctx, openConn(t, url, redistest.Prefix(t, url)), RedisStoreConfig{Key: testKey(1)})
 		if !p.AOF && !p.RDB && !errors.Is(err, ErrNoPersistence) {
 			t.Errorf("the shared Redis (%s): %v, want ErrNoPersistence", p.Detail, err)
 		}
-		if _, err := NewRedisStore(ctx, openConn(t, url, testPrefix(t, url)), RedisStoreConfig{Key: testKey(1), AcceptNoPersistence: true}); err != nil {
+		if _, err := NewRedisStore(ctx, openConn(t, url, redistest.Prefix(t, url)), RedisStoreConfig{Key: testKey(1), AcceptNoPersistence: true}); err != nil {
 			t.Errorf("the shared Redis, accepted: %v", err)
 		}
 	}
@@ -476,17 +369,17 @@ func TestRedisStoreStartedWhileRedisDown(t *testing.T) {
 		"nothing": {args: []string{"--appendonly", "no"}, refused: true},
 	} {
 		t.Run(name, func(t *testing.T) {
-			own := startOwnRedis(t, tc.args...)
-			own.kill()
+			own := redistest.Start(t, tc.args...)
+			own.Kill()
 			ctx := context.Background()
-			s, err := NewRedisStore(ctx, openConn(t, own.url(), "gw:"), RedisStoreConfig{Key: testKey(2)})
+			s, err := NewRedisStore(ctx, openConn(t, own.URL(), "gw:"), RedisStoreConfig{Key: testKey(2)})
 			if err != nil {
 				t.Fatalf("start with Redis down: %v", err)
 			}
 			if _, err := s.Lock(ctx, "loc"); !errors.Is(err, ErrStoreUnavailable) {
 				t.Fatalf("lock with Redis down: %v, want ErrStoreUnavailable", err)
 			}
-			own.start()
+			own.Restart()
 			var unlock func()
 			for attempt := 0; ; attempt++ {
 				unlock, err = s.Lock(ctx, "loc")
@@ -513,8 +406,8 @@ func TestRedisStoreStartedWhileRedisDown(t *testing.T) {
 // it rotates refresh tokens and answers invalid_grant to a spent one) sees
 // exactly one refresh, and every call gets the new token.
 func TestThreeReplicasRefreshOnce(t *testing.T) {
-	url := sharedRedis(t)
-	prefix := testPrefix(t, url)
+	url := redistest.URL(t)
+	prefix := redistest.Prefix(t, url)
 	e := newEnv(t)
 	managers := make([]*Manager, 3)
 	for i := range managers {
@@ -595,9 +488,9 @@ func allFlying(ms []*Manager, loc string) bool {
 // nothing is lost: the stored pair is the one from before, and the refresh
 // runs.
 func TestRedisDownRefusesRefresh(t *testing.T) {
-	own := startOwnRedis(t, "--appendonly", "yes", "--appendfsync", "always")
+	own := redistest.Start(t, "--appendonly", "yes", "--appendfsync", "always")
 	e := newEnv(t)
-	conn := openConn(t, own.url(), "gw:")
+	conn := openConn(t, own.URL(), "gw:")
 	// No read cache: each call below reads Redis, or meets it down.
 	store, err := NewRedisStore(context.Background(), conn, RedisStoreConfig{Key: testKey(3), Now: e.clock.Now, ReadCache: -1})
 	if err != nil {
@@ -612,7 +505,7 @@ func TestRedisDownRefusesRefresh(t *testing.T) {
 		t.Fatalf("before: %v", err)
 	}
 
-	own.kill()
+	own.Kill()
 	// Valid: served from the copy in memory, also within RefreshBefore
 	// (the refresh is refused, the token in hand still works).
 	for _, at := range []time.Time{e.clock.Now(), installed.Expiry.Add(-time.Minute)} {
@@ -649,9 +542,9 @@ func TestRedisDownRefusesRefresh(t *testing.T) {
 		t.Fatalf("%d token requests with Redis down; want only the install's", n)
 	}
 
-	own.start()
+	own.Restart()
 	// The pair survived the crash (AOF), read by a replica started now.
-	later, err := NewRedisStore(context.Background(), openConn(t, own.url(), "gw:"), RedisStoreConfig{Key: testKey(3), ReadCache: -1})
+	later, err := NewRedisStore(context.Background(), openConn(t, own.URL(), "gw:"), RedisStoreConfig{Key: testKey(3), ReadCache: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -713,10 +606,7 @@ func TestRedisStoreUnavailableErrorShape(t *testing.T) {
 //
 //	REDIS_URL=redis://127.0.0.1:6379/0 go test -run '^$' -bench TokenStores ./oauth
 func BenchmarkTokenStores(b *testing.B) {
-	url := os.Getenv("REDIS_URL")
-	if url == "" {
-		b.Skip("REDIS_URL not set")
-	}
+	url := redistest.URL(b)
 	ctx := context.Background()
 	tok := sampleTokens("loc")
 	tok.Expiry = time.Now().Add(time.Hour)
@@ -724,11 +614,7 @@ func BenchmarkTokenStores(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	conn, err := redisx.Open(ctx, redisx.Config{URL: url, Prefix: "bench:" + hex.EncodeToString(randomBytes(6)) + ":", OpTimeout: testOpTimeout})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer conn.Close()
+	conn := openConn(b, url, redistest.Prefix(b, url))
 	rs, err := NewRedisStore(ctx, conn, RedisStoreConfig{Key: testKey(1), AcceptNoPersistence: true})
 	if err != nil {
 		b.Fatal(err)

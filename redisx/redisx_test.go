@@ -130,15 +130,16 @@ func TestHeartbeatCountsReplicas(t *testing.T) {
 	a, b, c := open(), open(), open()
 	defer a.Close()
 	defer b.Close()
-	waitFor(t, "three replicas counted", func() bool { return a.Replicas() == 3 && b.Replicas() == 3 && c.Replicas() == 3 })
+	redistest.WaitFor(t, "three replicas counted", func() bool { return a.Replicas() == 3 && b.Replicas() == 3 && c.Replicas() == 3 })
 	c.Close()
-	waitFor(t, "two replicas counted after one closed", func() bool { return a.Replicas() == 2 && b.Replicas() == 2 })
+	redistest.WaitFor(t, "two replicas counted after one closed", func() bool { return a.Replicas() == 2 && b.Replicas() == 2 })
 }
 
 // TestHealthFollowsRedis kills and restarts a redis-server of the test's
 // own: the replica goes down (Up false, OnChange(false)) and comes back by
 // itself (OnChange(true)) with no command of anyone else's to notice.
 func TestHealthFollowsRedis(t *testing.T) {
+	redistest.URL(t) // like every Redis test, run only where REDIS_URL is set
 	srv := redistest.Start(t)
 	// The timeout is generous: a loaded test machine must not flap.
 	c, err := redisx.Open(context.Background(), redisx.Config{URL: srv.URL(), OpTimeout: 500 * time.Millisecond,
@@ -162,21 +163,21 @@ func TestHealthFollowsRedis(t *testing.T) {
 		defer mu.Unlock()
 		return append([]bool{}, seen...)
 	}
-	waitFor(t, "the heartbeat counted", func() bool { return c.Replicas() == 2 })
+	redistest.WaitFor(t, "the heartbeat counted", func() bool { return c.Replicas() == 2 })
 
 	srv.Kill()
-	waitFor(t, "Up() false after the kill", func() bool { return !c.Up() })
+	redistest.WaitFor(t, "Up() false after the kill", func() bool { return !c.Up() })
 	last := func(up bool) func() bool {
 		return func() bool { e := events(); return len(e) > 0 && e[len(e)-1] == up }
 	}
-	waitFor(t, "OnChange(false)", last(false))
+	redistest.WaitFor(t, "OnChange(false)", last(false))
 	if got := c.Replicas(); got != 2 {
 		t.Errorf("Replicas() = %d while down, want the last count, 2", got)
 	}
 
 	srv.Restart()
-	waitFor(t, "Up() true after the restart", func() bool { return c.Up() })
-	waitFor(t, "OnChange(true)", last(true))
+	redistest.WaitFor(t, "Up() true after the restart", func() bool { return c.Up() })
+	redistest.WaitFor(t, "OnChange(true)", last(true))
 	// Transitions arrive in order: down, up, down, up...
 	for i, up := range events() {
 		if up != (i%2 == 1) {
@@ -189,13 +190,7 @@ func TestHealthFollowsRedis(t *testing.T) {
 // TestReportIgnoresServerReplies: an error Redis itself answered (a
 // script error, a missing key) says Redis is up.
 func TestReportIgnoresServerReplies(t *testing.T) {
-	url := redistest.URL(t)
-	prefix := redistest.Prefix(t, url)
-	c, err := redisx.Open(context.Background(), redisx.Config{URL: url, Prefix: prefix})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := redistest.SharedConns(t, 1)[0]
 	ctx, cancel := c.WithTimeout(context.Background())
 	defer cancel()
 	c.Report(c.Client().Get(ctx, c.GlobalKey("missing")).Err())
@@ -206,18 +201,5 @@ func TestReportIgnoresServerReplies(t *testing.T) {
 	c.Report(context.DeadlineExceeded)
 	if c.Up() {
 		t.Error("Up() = true after a timeout")
-	}
-}
-
-// waitFor polls cond until it holds, failing the test after a generous
-// deadline (not a latency assertion: only "eventually").
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }

@@ -20,7 +20,7 @@ import (
 
 	"github.com/ghl-graphql/gateway/auth"
 	"github.com/ghl-graphql/gateway/events"
-	"github.com/ghl-graphql/gateway/internal/redisfixture"
+	"github.com/ghl-graphql/gateway/redisx/redistest"
 	"github.com/ghl-graphql/gateway/server"
 	"github.com/ghl-graphql/gateway/upstream"
 	"github.com/ghl-graphql/gateway/upstream/sandbox"
@@ -60,7 +60,7 @@ func sha256Hex(s string) string {
 // hash alone on replica 2; a replica with only its own store answers
 // PersistedQueryNotFound, as every replica did before.
 func TestRedisAPQAcrossReplicas(t *testing.T) {
-	conns := redisfixture.Conn(t, 2)
+	conns := redistest.SharedConns(t, 2)
 	e := newE2E(t, withServer(func(c *server.Config) { c.APQ = server.NewRedisAPQ(conns[0], nil, server.RedisAPQConfig{}) }))
 	shared := e.replica(t, func(c *server.Config) { c.APQ = server.NewRedisAPQ(conns[1], nil, server.RedisAPQConfig{}) })
 	alone := e.replica(t, nil)
@@ -83,8 +83,8 @@ func TestRedisAPQAcrossReplicas(t *testing.T) {
 // its own store (a miss, never an error), keeps what is registered with
 // it, and shares again after the restart.
 func TestRedisAPQDegrades(t *testing.T) {
-	srv := redisfixture.StartServer(t)
-	conns := redisfixture.Open(t, srv.URL(), redisfixture.Prefix(t), 2)
+	srv := redistest.Start(t)
+	conns := redistest.Conns(t, srv.URL(), redistest.Prefix(t, srv.URL()), 2)
 	s1 := server.NewRedisAPQ(conns[0], nil, server.RedisAPQConfig{})
 	s2 := server.NewRedisAPQ(conns[1], nil, server.RedisAPQConfig{})
 	ctx := context.Background()
@@ -107,7 +107,7 @@ func TestRedisAPQDegrades(t *testing.T) {
 		t.Error("Degraded() = false with Redis down")
 	}
 
-	srv.Start()
+	srv.Restart()
 	must(t, s1.Put(ctx, sha256Hex("{ c }"), "{ c }"))
 	get(s2, "{ c }", true)
 	if s2.Degraded() {
@@ -123,7 +123,7 @@ func TestRedisAPQDegrades(t *testing.T) {
 // to two replicas' endpoints (HighLevel's retry reaching another replica,
 // or a replay) is applied, evicted and published, once.
 func TestRedisWebhookOnceAcrossReplicas(t *testing.T) {
-	conns := redisfixture.Conn(t, 2)
+	conns := redistest.SharedConns(t, 2)
 	pub, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -228,7 +228,7 @@ func TestRedisWebhookReachesSubscribersOnEveryReplica(t *testing.T) {
 	// subscriptions or the connections outlives the test.
 	opt := goleak.IgnoreCurrent()
 	t.Cleanup(func() { goleak.VerifyNone(t, opt) })
-	conns := redisfixture.Conn(t, 3)
+	conns := redistest.SharedConns(t, 3)
 	pub, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -305,7 +305,7 @@ func TestRedisWebhookReachesSubscribersOnEveryReplica(t *testing.T) {
 // without the header; a replica that shares nothing cannot tell the
 // token's location and refuses it.
 func TestRedisLearnedAcrossReplicas(t *testing.T) {
-	conns := redisfixture.Conn(t, 2)
+	conns := redistest.SharedConns(t, 2)
 	share := func(i int) func(*server.Config) {
 		return func(c *server.Config) { c.LearnedShared = auth.NewRedisLearned(conns[i], 0, nil) }
 	}

@@ -6,17 +6,13 @@
 package server
 
 import (
-	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"testing"
 	"time"
 
 	"github.com/ghl-graphql/gateway/loaders"
-	"github.com/ghl-graphql/gateway/redisx"
+	"github.com/ghl-graphql/gateway/redisx/redistest"
 )
 
 // BenchmarkWarmSnapshotSharedCache reports ns/op of a warm snapshot on a
@@ -25,25 +21,7 @@ import (
 // and executed from the local cache of answers (no response cache). Warm
 // reads are served by the local level, so Redis should cost them nothing.
 func BenchmarkWarmSnapshotSharedCache(b *testing.B) {
-	url := os.Getenv("REDIS_URL")
-	if url == "" {
-		b.Skip("REDIS_URL not set")
-	}
-	var rb [6]byte
-	_, _ = rand.Read(rb[:])
-	prefix := "bench:" + hex.EncodeToString(rb[:]) + ":"
-	conn, err := redisx.Open(context.Background(), redisx.Config{URL: url, Prefix: prefix})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() {
-		ctx := context.Background()
-		iter := conn.Client().Scan(ctx, 0, prefix+"*", 500).Iterator()
-		for iter.Next(ctx) {
-			conn.Client().Del(ctx, iter.Val())
-		}
-		_ = conn.Close()
-	})
+	conn := redistest.SharedConns(b, 1)[0]
 	for _, mode := range []struct {
 		name       string
 		noResponse bool

@@ -12,14 +12,11 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -31,6 +28,7 @@ import (
 	"github.com/ghl-graphql/gateway/events"
 	"github.com/ghl-graphql/gateway/loaders"
 	"github.com/ghl-graphql/gateway/redisx"
+	"github.com/ghl-graphql/gateway/redisx/redistest"
 	"github.com/ghl-graphql/gateway/server"
 	"github.com/ghl-graphql/gateway/upstream"
 	"github.com/ghl-graphql/gateway/upstream/sandbox"
@@ -55,25 +53,9 @@ type replicaSet struct {
 	token  string
 }
 
-func redisURL(t testing.TB) string {
-	t.Helper()
-	u := os.Getenv("REDIS_URL")
-	if u == "" {
-		t.Skip("REDIS_URL not set: the shared cache tests need a real Redis")
-	}
-	return u
-}
-
-// testPrefix is a key prefix of this test alone.
-func testPrefix(t testing.TB) string {
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	name := strings.NewReplacer("/", ".", " ", "_", "{", "(", "}", ")").Replace(t.Name())
-	return "test:" + name + ":" + hex.EncodeToString(b[:]) + ":"
-}
-
 // newReplicas starts n gateways over one sandbox, sharing the Redis at url
-// under prefix; mut adjusts each one's configuration.
+// under prefix (from redistest.Prefix, which deletes its keys); mut adjusts
+// each one's configuration.
 func newReplicas(t *testing.T, url, prefix string, n int, mut func(*server.Config)) *replicaSet {
 	t.Helper()
 	var each func(int, *server.Config)
@@ -95,11 +77,7 @@ func newReplicasEach(t *testing.T, url, prefix string, n int, mut func(int, *ser
 	rs := &replicaSet{t: t, sb: sb, prefix: prefix, loc: sb.Locations()[0], token: sb.DefaultToken()}
 	rs.up = up
 	for i := range n {
-		conn, err := redisx.Open(context.Background(), redisx.Config{URL: url, Prefix: prefix})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = conn.Close() })
+		conn := redistest.Open(t, redisx.Config{URL: url, Prefix: prefix})
 		client, err := upstream.NewClient(upstream.WithBaseURL(up.URL))
 		if err != nil {
 			t.Fatal(err)
@@ -117,22 +95,7 @@ func newReplicasEach(t *testing.T, url, prefix string, n int, mut func(int, *ser
 		rs.gws = append(rs.gws, gw)
 		rs.conns = append(rs.conns, conn)
 	}
-	t.Cleanup(func() { deletePrefix(t, url, prefix) })
 	return rs
-}
-
-// deletePrefix removes every key under prefix (never anything else).
-func deletePrefix(t testing.TB, url, prefix string) {
-	conn, err := redisx.Open(context.Background(), redisx.Config{URL: url, Prefix: prefix})
-	if err != nil {
-		return
-	}
-	defer conn.Close()
-	ctx := context.Background()
-	iter := conn.Client().Scan(ctx, 0, prefix+"*", 500).Iterator()
-	for iter.Next(ctx) {
-		conn.Client().Del(ctx, iter.Val())
-	}
 }
 
 // keys lists the keys under the replicas' prefix.
@@ -196,10 +159,10 @@ func cityOf(data map[string]any) any {
 // next read on replicas 2 and 3 (whose local caches and response caches
 // held the old answer) is fresh, without waiting for any lifetime.
 func TestSharedCacheWriteFreshOnEveryReplica(t *testing.T) {
-	url := redisURL(t)
+	url := redistest.URL(t)
 	for _, name := range []string{"response cache", "no response cache"} {
 		t.Run(name, func(t *testing.T) {
-			rs := newReplicas(t, url, testPrefix(t), 3, func(c *server.Config) { c.NoResponseCache = name != "response cache" })
+			rs := newReplicas(t, url, redistest.Prefix(t, url), 3, func(c *server.Config) { c.NoResponseCache = name != "response cache" })
 			id := rs.contact()
 			vars := map[string]any{"id": id}
 			for i := range rs.gws {
@@ -230,10 +193,10 @@ func TestSharedCacheWriteFreshOnEveryReplica(t *testing.T) {
 // replicas at once costs what it costs one replica (4 upstream calls), not
 // three times that; and the replicas answer alike.
 func TestSharedCacheColdSnapshotOnce(t *testing.T) {
-	url := redisURL(t)
+	url := redistest.URL(t)
 	for _, name := range []string{"local single-flight only", "shared"} {
 		t.Run(name, func(t *testing.T) {
-			rs := newReplicas(t, url, testPrefix(t), 3, func(c *server.Config) {
+			rs := newReplicas(t, url, redistest.Prefix(t, url), 3, func(c *server.Config) {
 				if name != "shared" {
 					c.SharedCache = nil
 				}
@@ -274,8 +237,8 @@ func TestSharedCacheColdSnapshotOnce(t *testing.T) {
 // TestSharedCacheCredentialScoped: what one credential's reads stored in
 // Redis is never another's hit, and no key in Redis holds a token.
 func TestSharedCacheCredentialScoped(t *testing.T) {
-	url := redisURL(t)
-	rs := newReplicas(t, url, testPrefix(t), 2, func(c *server.Config) { c.NoResponseCache = true })
+	url := redistest.URL(t)
+	rs := newReplicas(t, url, redistest.Prefix(t, url), 2, func(c *server.Config) { c.NoResponseCache = true })
 	vars := map[string]any{"id": rs.contact()}
 	rs.gql(0, rs.token, sharedSnapshot, vars)
 	// The same credential on the other replica: all from Redis.
@@ -306,60 +269,6 @@ func TestSharedCacheCredentialScoped(t *testing.T) {
 	}
 }
 
-// ownRedis is a redis-server of one test, on a free port, that the test may
-// kill and restart.
-type ownRedis struct {
-	t    *testing.T
-	port int
-	dir  string
-	cmd  *exec.Cmd
-}
-
-func startOwnRedis(t *testing.T) *ownRedis {
-	t.Helper()
-	if _, err := exec.LookPath("redis-server"); err != nil {
-		t.Skip("redis-server not installed: this test kills its own Redis")
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	_ = l.Close()
-	r := &ownRedis{t: t, port: port, dir: t.TempDir()}
-	r.start()
-	t.Cleanup(r.stop)
-	return r
-}
-
-func (r *ownRedis) url() string { return fmt.Sprintf("redis://127.0.0.1:%d/0", r.port) }
-
-func (r *ownRedis) start() {
-	r.t.Helper()
-	r.cmd = exec.Command("redis-server", "--port", fmt.Sprint(r.port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--dir", r.dir)
-	if err := r.cmd.Start(); err != nil {
-		r.t.Fatal(err)
-	}
-	for range 200 {
-		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", r.port))
-		if err == nil {
-			_ = c.Close()
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	r.t.Fatal("own redis-server did not start")
-}
-
-func (r *ownRedis) stop() {
-	if r.cmd != nil && r.cmd.Process != nil {
-		_ = r.cmd.Process.Kill()
-		_ = r.cmd.Wait()
-		r.cmd = nil
-	}
-}
-
 // eventually polls cond for up to ten seconds (a bound on a test's patience,
 // not a threshold of the code under test).
 func eventually(t *testing.T, what string, cond func() bool) {
@@ -377,8 +286,10 @@ func eventually(t *testing.T, what string, cond func() bool) {
 // serves on (local cache, short lifetimes) and, when Redis is back, drops
 // its local cache, since evictions may have been published without it.
 func TestSharedCacheReconnectDropsLocalCache(t *testing.T) {
-	rd := startOwnRedis(t)
-	rs := newReplicas(t, rd.url(), testPrefix(t), 1, func(c *server.Config) { c.NoResponseCache = true })
+	// No AOF: the restarted Redis is empty, so once the local cache is
+	// dropped a read costs its four calls again.
+	rd := redistest.Start(t, "--appendonly", "no")
+	rs := newReplicas(t, rd.URL(), redistest.Prefix(t, rd.URL()), 1, func(c *server.Config) { c.NoResponseCache = true })
 	vars := map[string]any{"id": rs.contact()}
 	rs.gql(0, rs.token, sharedSnapshot, vars)
 	before := rs.calls()
@@ -386,7 +297,7 @@ func TestSharedCacheReconnectDropsLocalCache(t *testing.T) {
 	if d := rs.calls() - before; d != 0 {
 		t.Fatalf("warm read made %d calls", d)
 	}
-	rd.stop()
+	rd.Kill()
 	eventually(t, "the replica sees Redis down", func() bool { return !rs.conns[0].Up() })
 	// Down: still served, from the local cache.
 	before = rs.calls()
@@ -394,7 +305,7 @@ func TestSharedCacheReconnectDropsLocalCache(t *testing.T) {
 	if d := rs.calls() - before; d != 0 {
 		t.Errorf("with Redis down a warm read made %d calls, want 0 (local cache)", d)
 	}
-	rd.start()
+	rd.Restart()
 	eventually(t, "the replica sees Redis back", func() bool { return rs.conns[0].Up() })
 	// The purge runs on its own goroutine after the change.
 	eventually(t, "the local cache is dropped", func() bool {
@@ -418,7 +329,7 @@ func TestSharedCacheDegradedShortLifetimes(t *testing.T) {
 	clock.Store(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
 	now := func() time.Time { return time.Unix(0, clock.Load()) }
 	const degraded = 5 * time.Second
-	rs := newReplicas(t, deadURL, testPrefix(t), 1, func(c *server.Config) {
+	rs := newReplicas(t, deadURL, redistest.Prefix(t, deadURL), 1, func(c *server.Config) {
 		c.NoResponseCache = true
 		c.Now = now
 		c.CacheTTLs = loaders.TTLs{Contact: time.Hour, Lists: time.Hour, Search: time.Hour}
@@ -451,14 +362,14 @@ func TestSharedCacheDegradedShortLifetimes(t *testing.T) {
 // the sandbox, not through the gateway) whose webhook reaches replica 2
 // only is seen by the next read on replicas 1 and 3.
 func TestSharedCacheWebhookEvictsEveryReplica(t *testing.T) {
-	url := redisURL(t)
+	url := redistest.URL(t)
 	pub, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
 	bus := &recordingBus{ch: make(chan events.Change, 64)}
 	wh := &server.Webhooks{Receiver: webhook.Config{Ed25519Keys: []ed25519.PublicKey{pub}}, Bus: bus}
-	rs := newReplicasEach(t, url, testPrefix(t), 3, func(i int, c *server.Config) {
+	rs := newReplicasEach(t, url, redistest.Prefix(t, url), 3, func(i int, c *server.Config) {
 		if i == 1 {
 			c.Webhooks = wh
 		}

@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ghl-graphql/gateway/redisx"
 	"github.com/ghl-graphql/gateway/redisx/redistest"
 	"github.com/ghl-graphql/gateway/upstream"
 	"github.com/ghl-graphql/gateway/upstream/sandbox"
@@ -34,12 +33,7 @@ func TestRedisBudgetClientsOverSandbox(t *testing.T) {
 	ids := sb.ContactIDs(loc)
 	tok := sb.Token(loc, sandbox.ScopeContactsRead)
 	var clients []*upstream.Client
-	for range 3 {
-		conn, err := redisx.Open(context.Background(), redisx.Config{URL: url, Prefix: prefix})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer conn.Close()
+	for _, conn := range redistest.Conns(t, url, prefix, 3) {
 		hc := upstream.NewHTTPClient()
 		defer hc.CloseIdleConnections()
 		c, err := upstream.NewClient(upstream.WithBaseURL(srv.URL), upstream.WithHTTPClient(hc),

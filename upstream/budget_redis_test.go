@@ -113,15 +113,12 @@ func overload(t *testing.T, budgets []RateBudget, workers int, d time.Duration, 
 	return waits.Load()
 }
 
+// openConn opens one replica's connection with the tests' timeouts, closed
+// when the test ends.
 func openConn(t *testing.T, url, prefix string, replicas int) *redisx.Conn {
 	t.Helper()
-	c, err := redisx.Open(context.Background(), redisx.Config{URL: url, Prefix: prefix, Replicas: replicas,
+	return redistest.Open(t, redisx.Config{URL: url, Prefix: prefix, Replicas: replicas,
 		OpTimeout: 250 * time.Millisecond, HeartbeatEvery: 100 * time.Millisecond, ProbeEvery: 50 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
 }
 
 var testWindow = BudgetConfig{Max: 10, Interval: time.Second, MaxWait: 300 * time.Millisecond}
@@ -225,7 +222,7 @@ func TestRedisBudgetCorrections(t *testing.T) {
 			}
 			var e *Error
 			tries := 0
-			waitUntil(t, "the other replica refused", func() bool {
+			redistest.WaitFor(t, "the other replica refused", func() bool {
 				tries++
 				err := b.Wait(short(), "loc")
 				if err == nil {
@@ -258,6 +255,7 @@ func mustWait(t *testing.T, b RateBudget, key string) {
 // load: the replicas keep calling within 1/N each (zero 429s), say they are
 // degraded, and share the window again once Redis is back.
 func TestRedisBudgetDegradedAndRecovers(t *testing.T) {
+	redistest.URL(t) // like every Redis test, run only where REDIS_URL is set
 	rs := redistest.Start(t)
 	up := &windowUpstream{max: 10, interval: time.Second}
 	srv := httptest.NewServer(up)
@@ -291,7 +289,7 @@ func TestRedisBudgetDegradedAndRecovers(t *testing.T) {
 	}
 
 	rs.Restart()
-	waitUntil(t, "both replicas shared again", func() bool { return len(degraded()) == 0 })
+	redistest.WaitFor(t, "both replicas shared again", func() bool { return len(degraded()) == 0 })
 	overload(t, budgets, 3, 2*time.Second, "loc", srv.URL)
 
 	served, tooMany, peak := up.counts()
@@ -336,29 +334,12 @@ func TestRedisBudgetDownAtStart(t *testing.T) {
 	}
 }
 
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // BenchmarkRedisBudgetWait measures what the shared budget adds to a
 // call: each iteration times one Wait and Observe on a LocalBudget and on
 // a RedisBudget (a window too large to wait in), and the p50/p99 of each
 // and their ratio are reported.
 func BenchmarkRedisBudgetWait(b *testing.B) {
-	url := redistest.URL(b)
-	prefix := redistest.Prefix(b, url)
-	c, err := redisx.Open(context.Background(), redisx.Config{URL: url, Prefix: prefix})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer c.Close()
+	c := redistest.SharedConns(b, 1)[0]
 	cfg := BudgetConfig{Max: maxBudgetWindow, Interval: time.Millisecond, Daily: 1 << 30}
 	local, shared := NewLocalBudget(cfg), NewRedisBudget(c, cfg, nil)
 	var calls atomic.Int64
@@ -447,7 +428,7 @@ func TestRedisBudgetKeepsLocalPriorities(t *testing.T) {
 	waiter("background", PriorityBackground)
 	// The background call is in line (held until the shared slot frees)
 	// before the interactive one comes.
-	waitUntil(t, "the background call waiting", func() bool { return a.Remaining("loc") == 0 })
+	redistest.WaitFor(t, "the background call waiting", func() bool { return a.Remaining("loc") == 0 })
 	time.Sleep(20 * time.Millisecond)
 	waiter("interactive", PriorityInteractive)
 	wg.Wait()
@@ -461,6 +442,7 @@ func TestRedisBudgetKeepsLocalPriorities(t *testing.T) {
 // counts are the test's alone): about one per Wait, not one per waiter
 // every time a slot frees.
 func TestRedisBudgetRoundTrips(t *testing.T) {
+	redistest.URL(t) // like every Redis test, run only where REDIS_URL is set
 	rs := redistest.Start(t)
 	up := &windowUpstream{max: 10, interval: time.Second}
 	srv := httptest.NewServer(up)
@@ -498,6 +480,7 @@ func TestRedisBudgetRoundTrips(t *testing.T) {
 // TestRedisBudgetRefusedScriptIsDegraded: a Redis that answers but refuses
 // the script (out of memory) leaves the budget at 1/N, never unlimited.
 func TestRedisBudgetRefusedScriptIsDegraded(t *testing.T) {
+	redistest.URL(t) // like every Redis test, run only where REDIS_URL is set
 	rs := redistest.Start(t)
 	conn := openConn(t, rs.URL(), "", 2)
 	// The test's own server: setting its memory limit touches no one else.

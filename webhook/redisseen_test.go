@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ghl-graphql/gateway/internal/redisfixture"
+	"github.com/ghl-graphql/gateway/redisx/redistest"
 )
 
 // TestRedisSeenAcrossReplicas: the same signed webhook delivered to two
@@ -18,7 +18,7 @@ import (
 // replica is taken again on the other, and the key expires with the
 // window.
 func TestRedisSeenAcrossReplicas(t *testing.T) {
-	conns := redisfixture.Conn(t, 2)
+	conns := redistest.SharedConns(t, 2)
 	hs := make([]*harness, 2)
 	for i, c := range conns {
 		hs[i] = newHarness(t, func(cfg *Config) { cfg.Seen = NewRedisSeen(c, nil, cfg.Now, nil) })
@@ -75,8 +75,8 @@ func TestRedisSeenAcrossReplicas(t *testing.T) {
 // outage), new IDs are taken, the fallback is logged once, and Redis
 // decides again once it is back.
 func TestRedisSeenDegradesToMemory(t *testing.T) {
-	srv := redisfixture.StartServer(t)
-	conns := redisfixture.Open(t, srv.URL(), redisfixture.Prefix(t), 2)
+	srv := redistest.Start(t)
+	conns := redistest.Conns(t, srv.URL(), redistest.Prefix(t, srv.URL()), 2)
 	var logs bytes.Buffer
 	now := func() time.Time { return t0 }
 	s := NewRedisSeen(conns[0], nil, now, slog.New(slog.NewTextHandler(&logs, nil)))
@@ -100,7 +100,7 @@ func TestRedisSeenDegradesToMemory(t *testing.T) {
 	// The risk the degraded mode takes: another replica takes it too.
 	add(other, "during", true)
 
-	srv.Start()
+	srv.Restart()
 	add(s, "after", true)
 	add(other, "after", false)
 	if s.Degraded() {

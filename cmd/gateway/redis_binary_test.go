@@ -16,6 +16,7 @@ import (
 // own: ready and serving; Redis killed: still serving, /readyz 200 but
 // "degraded" with why, and a log line; Redis back: ready again by itself.
 func TestBinaryRedisDegraded(t *testing.T) {
+	redistest.URL(t) // like every Redis test, run only where REDIS_URL is set
 	rs := redistest.Start(t)
 	bin := buildGateway(t)
 	p := start(t, bin, nil, "-addr", "127.0.0.1:0", "-redis-url", rs.URL(), "-replicas", "2")

@@ -10,7 +10,7 @@ import (
 
 	"github.com/ghl-graphql/gateway/auth"
 	"github.com/ghl-graphql/gateway/events"
-	"github.com/ghl-graphql/gateway/internal/redisfixture"
+	"github.com/ghl-graphql/gateway/redisx/redistest"
 	"github.com/ghl-graphql/gateway/server"
 	"github.com/ghl-graphql/gateway/webhook"
 )
@@ -70,7 +70,7 @@ func TestRealtimeBusWithoutRedis(t *testing.T) {
 // TestRealtimeShare: with a connection every piece is the shared one; APQ
 // switched off stays off; without a connection nothing changes.
 func TestRealtimeShare(t *testing.T) {
-	conn := redisfixture.Conn(t, 1)[0]
+	conn := redistest.SharedConns(t, 1)[0]
 	rc := realtimeConfig{echoWindow: events.DefaultEchoWindow, apqTTL: time.Hour, apqMaxQueryBytes: 1024, learnedTTL: time.Hour}
 	logger := slog.New(slog.DiscardHandler)
 

@@ -4,17 +4,14 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/ghl-graphql/gateway/oauth"
-	"github.com/ghl-graphql/gateway/redisx"
+	"github.com/ghl-graphql/gateway/redisx/redistest"
 )
 
 func TestRedisTokenSettings(t *testing.T) {
@@ -60,17 +57,7 @@ func TestRedisTokenStore(t *testing.T) {
 		t.Errorf("without Redis: a %T, want the file store", s)
 	}
 
-	url := os.Getenv("REDIS_URL")
-	if url == "" {
-		t.Skip("REDIS_URL not set: the rest needs a Redis (e.g. redis://127.0.0.1:6379/0)")
-	}
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	conn, err := redisx.Open(ctx, redisx.Config{URL: url, Prefix: "test:" + t.Name() + ":" + hex.EncodeToString(b) + ":"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	conn := redistest.SharedConns(t, 1)[0] // the rest needs a Redis
 	p, err := oauth.CheckRedisPersistence(ctx, conn.Client())
 	if err != nil {
 		t.Fatal(err)

@@ -10,15 +10,11 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -27,28 +23,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ghl-graphql/gateway/redisx/redistest"
 	"github.com/ghl-graphql/gateway/server"
 	"github.com/ghl-graphql/gateway/upstream/sandbox"
 	"github.com/ghl-graphql/gateway/webhook"
 )
-
-// redisForTest returns REDIS_URL, or skips the test.
-func redisForTest(t *testing.T) string {
-	t.Helper()
-	u := os.Getenv("REDIS_URL")
-	if u == "" {
-		t.Skip("REDIS_URL not set: the replica tests need a real Redis (.ci/run sets it)")
-	}
-	return u
-}
-
-// testPrefix is a Redis key prefix no other test uses.
-func testPrefix(t *testing.T) string {
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	name := strings.NewReplacer("/", "-", " ", "_").Replace(t.Name())
-	return "test:" + name + ":" + hex.EncodeToString(b[:]) + ":"
-}
 
 // countedUpstream is the sandbox behind a handler that counts its answers.
 type countedUpstream struct {
@@ -218,11 +197,11 @@ const replicaSnapshot = `{ contact(id: "%s") { id email tags tasks { id title } 
 // TestReplicasShareTheBudget: ten times the budget, spread over three
 // replicas, reaches the upstream as at most the budget: zero 429s.
 func TestReplicasShareTheBudget(t *testing.T) {
-	redisURL := redisForTest(t)
+	redisURL := redistest.URL(t)
 	bin := buildGateway(t)
 	up := newCountedUpstream(t, sandbox.Config{Seed: 31, ContactsPerLocation: 300, Latency: 5 * time.Millisecond,
 		RateLimit: sandbox.RateLimit{Max: 20, Interval: 2 * time.Second}})
-	gws := startReplicas(t, bin, 3, nil, "-upstream-url", up.srv.URL, "-redis-url", redisURL, "-redis-prefix", testPrefix(t),
+	gws := startReplicas(t, bin, 3, nil, "-upstream-url", up.srv.URL, "-redis-url", redisURL, "-redis-prefix", redistest.Prefix(t, redisURL),
 		"-rate-max", "20", "-rate-interval", "2s", "-log-level", "warn")
 	loc := up.sb.Locations()[0]
 	token := up.sb.AccessToken(loc, sandbox.ScopeContactsRead, sandbox.ScopeContactsWrite)
@@ -276,10 +255,10 @@ func TestReplicasShareTheBudget(t *testing.T) {
 // TestReplicasColdSnapshotOnce: the same cold snapshot asked of three
 // replicas, at once or one after another, costs its four calls once.
 func TestReplicasColdSnapshotOnce(t *testing.T) {
-	redisURL := redisForTest(t)
+	redisURL := redistest.URL(t)
 	bin := buildGateway(t)
 	up := newCountedUpstream(t, sandbox.Config{Seed: 32, ContactsPerLocation: 10, Latency: 50 * time.Millisecond})
-	gws := startReplicas(t, bin, 3, nil, "-upstream-url", up.srv.URL, "-redis-url", redisURL, "-redis-prefix", testPrefix(t), "-log-level", "warn")
+	gws := startReplicas(t, bin, 3, nil, "-upstream-url", up.srv.URL, "-redis-url", redisURL, "-redis-prefix", redistest.Prefix(t, redisURL), "-log-level", "warn")
 	loc := up.sb.Locations()[0]
 	token := up.sb.AccessToken(loc, sandbox.ScopeContactsRead, sandbox.ScopeContactsWrite)
 	ids := up.sb.ContactIDs(loc)
@@ -386,7 +365,7 @@ func (s *sseStream) quiet(t *testing.T, d time.Duration, what string) {
 // once; a webhook to one replica reaches the subscribers of all, once each;
 // one webhook delivered to two replicas takes effect once.
 func TestReplicasCoherent(t *testing.T) {
-	redisURL := redisForTest(t)
+	redisURL := redistest.URL(t)
 	bin := buildGateway(t)
 	up := newCountedUpstream(t, sandbox.Config{Seed: 33, ContactsPerLocation: 10})
 	pub, priv, err := ed25519.GenerateKey(rand.Reader)
@@ -398,7 +377,7 @@ func TestReplicasCoherent(t *testing.T) {
 		t.Fatal(err)
 	}
 	gws := startReplicas(t, bin, 3, []string{"GATEWAY_WEBHOOK_ED25519_KEY=" + string(pemText)},
-		"-upstream-url", up.srv.URL, "-redis-url", redisURL, "-redis-prefix", testPrefix(t), "-log-level", "warn")
+		"-upstream-url", up.srv.URL, "-redis-url", redisURL, "-redis-prefix", redistest.Prefix(t, redisURL), "-log-level", "warn")
 	loc := up.sb.Locations()[0]
 	token := up.sb.AccessToken(loc, sandbox.ScopeContactsRead, sandbox.ScopeContactsWrite)
 	ids := up.sb.ContactIDs(loc)
@@ -528,10 +507,10 @@ func managedReplicas(t *testing.T, bin string, up *countedUpstream, redisURL str
 // token, spread over three replicas, cause exactly one refresh, and every
 // request succeeds.
 func TestReplicasRefreshOnce(t *testing.T) {
-	redisURL := redisForTest(t)
+	redisURL := redistest.URL(t)
 	bin := buildGateway(t)
 	up := newCountedUpstream(t, sandbox.Config{Seed: 34, ContactsPerLocation: 10, Latency: 10 * time.Millisecond})
-	gws, key, loc := managedReplicas(t, bin, up, redisURL, "-redis-prefix", testPrefix(t), "-redis-accept-no-persistence",
+	gws, key, loc := managedReplicas(t, bin, up, redisURL, "-redis-prefix", redistest.Prefix(t, redisURL), "-redis-accept-no-persistence",
 		"-max-conns-per-client", "2000", "-max-concurrent-requests", "2000")
 	ids := up.sb.ContactIDs(loc)
 	for _, gw := range gws {
@@ -564,58 +543,6 @@ func TestReplicasRefreshOnce(t *testing.T) {
 	}
 }
 
-// ownRedis is a redis-server this test starts, with AOF on, and may kill.
-type ownRedis struct {
-	t    *testing.T
-	port int
-	dir  string
-	cmd  *exec.Cmd
-}
-
-func startOwnRedis(t *testing.T) *ownRedis {
-	t.Helper()
-	if _, err := exec.LookPath("redis-server"); err != nil {
-		t.Skip("redis-server not installed: this test kills and restarts its own Redis")
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	r := &ownRedis{t: t, port: port, dir: t.TempDir()}
-	r.start()
-	t.Cleanup(r.kill)
-	return r
-}
-
-func (r *ownRedis) url() string { return "redis://127.0.0.1:" + strconv.Itoa(r.port) + "/0" }
-
-func (r *ownRedis) start() {
-	r.t.Helper()
-	r.cmd = exec.Command("redis-server", "--port", strconv.Itoa(r.port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "yes", "--appendfsync", "always", "--dir", r.dir)
-	if err := r.cmd.Start(); err != nil {
-		r.t.Fatal(err)
-	}
-	for range 100 {
-		if c, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(r.port)); err == nil {
-			c.Close()
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	r.t.Fatal("own redis-server did not start")
-}
-
-func (r *ownRedis) kill() {
-	if r.cmd != nil && r.cmd.Process != nil {
-		_ = r.cmd.Process.Kill() // this test's own redis-server, by its handle
-		_ = r.cmd.Wait()
-		r.cmd = nil
-	}
-}
-
 // readyBody is /readyz's status and body.
 func readyBody(gw *replica) (int, string) {
 	resp, err := replicaClient.Get(gw.base + server.ReadyPath)
@@ -631,12 +558,13 @@ func readyBody(gw *replica) (int, string) {
 // no replica crashes, the upstream sees no 429, no token is lost, and the
 // replicas leave their degraded mode within seconds of Redis returning.
 func TestReplicasSurviveARedisRestart(t *testing.T) {
-	redisForTest(t)
-	r := startOwnRedis(t)
+	redistest.URL(t) // like every Redis test, run only where REDIS_URL is set
+	// AOF with fsync on every write: the kill loses no token written before it.
+	r := redistest.Start(t, "--appendfsync", "always")
 	bin := buildGateway(t)
 	up := newCountedUpstream(t, sandbox.Config{Seed: 35, ContactsPerLocation: 200, Latency: 5 * time.Millisecond,
 		RateLimit: sandbox.RateLimit{Max: 30, Interval: 3 * time.Second}})
-	gws, key, loc := managedReplicas(t, bin, up, r.url(), "-rate-max", "30", "-rate-interval", "3s")
+	gws, key, loc := managedReplicas(t, bin, up, r.URL(), "-rate-max", "30", "-rate-interval", "3s")
 	ids := up.sb.ContactIDs(loc)
 	for _, gw := range gws {
 		if status, body := readyBody(gw); status != http.StatusOK || strings.Contains(body, "degraded") {
@@ -669,7 +597,7 @@ func TestReplicasSurviveARedisRestart(t *testing.T) {
 		}()
 	}
 	time.Sleep(2 * time.Second)
-	r.kill()
+	r.Kill()
 	degradedSeen := false
 	for range 50 {
 		if _, body := readyBody(gws[1]); strings.Contains(body, "degraded") {
@@ -679,7 +607,7 @@ func TestReplicasSurviveARedisRestart(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	time.Sleep(2 * time.Second)
-	r.start()
+	r.Restart()
 	restarted := time.Now()
 	recovered := map[int]time.Duration{}
 	for len(recovered) < len(gws) && time.Since(restarted) < 30*time.Second {
