@@ -7,16 +7,11 @@
 package metrics_test
 
 import (
-	"bytes"
-	"encoding/json"
 	"net/http"
-	"net/http/httptest"
 	"testing"
 	"time"
 
 	"github.com/ghl-graphql/gateway/metrics"
-	"github.com/ghl-graphql/gateway/server"
-	"github.com/ghl-graphql/gateway/upstream/sandbox"
 )
 
 // benchGateway returns a gateway over upURL, with metrics when m is not
@@ -33,29 +28,9 @@ func BenchmarkWarmSnapshotMetrics(b *testing.B) {
 		noResponseCache bool
 	}{{"response-cache", false}, {"executed", true}} {
 		b.Run(bc.name, func(b *testing.B) {
-			sb, err := sandbox.New(sandbox.Config{ContactsPerLocation: 20})
-			if err != nil {
-				b.Fatal(err)
-			}
-			up := httptest.NewServer(sb)
-			defer up.Close()
+			upURL, serve := snapshotBench(b)
 			m := metrics.New(metrics.Config{})
-			off, on := benchGateway(b, up.URL, nil, bc.noResponseCache), benchGateway(b, up.URL, m, bc.noResponseCache)
-			payload, _ := json.Marshal(map[string]any{"query": `query Snapshot($id: ID!) { contact(id: $id) {
-				id name email phone tags customFields { fieldId value }
-				tasks { id title dueDate completed } notes { id body dateAdded } appointments { id title startTime status } } }`,
-				"operationName": "Snapshot", "variables": map[string]any{"id": sb.ContactIDs(sb.Locations()[0])[0]}})
-			token := sb.DefaultToken()
-			serve := func(h http.Handler) {
-				r := httptest.NewRequest(http.MethodPost, server.GraphQLPath, bytes.NewReader(payload))
-				r.Header.Set("Content-Type", "application/json")
-				r.Header.Set("Authorization", "Bearer "+token)
-				rec := httptest.NewRecorder()
-				h.ServeHTTP(rec, r)
-				if rec.Code != http.StatusOK || bytes.Contains(rec.Body.Bytes(), []byte(`"errors"`)) {
-					b.Fatalf("%d %s", rec.Code, rec.Body)
-				}
-			}
+			off, on := benchGateway(b, upURL, nil, bc.noResponseCache), benchGateway(b, upURL, m, bc.noResponseCache)
 			for range 3 { // warm both: the first answers are fetched and stored
 				serve(off)
 				serve(on)

@@ -52,6 +52,33 @@ func observedGateway(b *testing.B, upURL string, m *metrics.Metrics, tr *tracing
 	return h
 }
 
+// snapshotBench is a sandbox upstream and a function that serves one warm
+// snapshot request through a gateway, failing the benchmark on an error.
+func snapshotBench(b *testing.B) (upURL string, serve func(http.Handler)) {
+	b.Helper()
+	sb, err := sandbox.New(sandbox.Config{ContactsPerLocation: 20})
+	if err != nil {
+		b.Fatal(err)
+	}
+	up := httptest.NewServer(sb)
+	b.Cleanup(up.Close)
+	payload, _ := json.Marshal(map[string]any{"query": `query Snapshot($id: ID!) { contact(id: $id) {
+		id name email phone tags customFields { fieldId value }
+		tasks { id title dueDate completed } notes { id body dateAdded } appointments { id title startTime status } } }`,
+		"operationName": "Snapshot", "variables": map[string]any{"id": sb.ContactIDs(sb.Locations()[0])[0]}})
+	token := sb.DefaultToken()
+	return up.URL, func(h http.Handler) {
+		r := httptest.NewRequest(http.MethodPost, server.GraphQLPath, bytes.NewReader(payload))
+		r.Header.Set("Content-Type", "application/json")
+		r.Header.Set("Authorization", "Bearer "+token)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, r)
+		if rec.Code != http.StatusOK || bytes.Contains(rec.Body.Bytes(), []byte(`"errors"`)) {
+			b.Fatalf("%d %s", rec.Code, rec.Body)
+		}
+	}
+}
+
 // BenchmarkWarmSnapshotObservability reports throughput-on/off, the median
 // over blocks of the throughput with metrics and tracing on over that with
 // both off (goal: at least 0.9).
@@ -61,32 +88,12 @@ func BenchmarkWarmSnapshotObservability(b *testing.B) {
 		noResponseCache bool
 	}{{"response-cache", false}, {"executed", true}} {
 		b.Run(bc.name, func(b *testing.B) {
-			sb, err := sandbox.New(sandbox.Config{ContactsPerLocation: 20})
-			if err != nil {
-				b.Fatal(err)
-			}
-			up := httptest.NewServer(sb)
-			defer up.Close()
+			upURL, serve := snapshotBench(b)
 			tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(tracetest.NewInMemoryExporter()),
 				sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.TraceIDRatioBased(0.01))))
 			b.Cleanup(func() { _ = tp.Shutdown(b.Context()) })
-			off := observedGateway(b, up.URL, nil, nil, bc.noResponseCache)
-			on := observedGateway(b, up.URL, metrics.New(metrics.Config{}), tracing.New(tp), bc.noResponseCache)
-			payload, _ := json.Marshal(map[string]any{"query": `query Snapshot($id: ID!) { contact(id: $id) {
-				id name email phone tags customFields { fieldId value }
-				tasks { id title dueDate completed } notes { id body dateAdded } appointments { id title startTime status } } }`,
-				"operationName": "Snapshot", "variables": map[string]any{"id": sb.ContactIDs(sb.Locations()[0])[0]}})
-			token := sb.DefaultToken()
-			serve := func(h http.Handler) {
-				r := httptest.NewRequest(http.MethodPost, server.GraphQLPath, bytes.NewReader(payload))
-				r.Header.Set("Content-Type", "application/json")
-				r.Header.Set("Authorization", "Bearer "+token)
-				rec := httptest.NewRecorder()
-				h.ServeHTTP(rec, r)
-				if rec.Code != http.StatusOK || bytes.Contains(rec.Body.Bytes(), []byte(`"errors"`)) {
-					b.Fatalf("%d %s", rec.Code, rec.Body)
-				}
-			}
+			off := observedGateway(b, upURL, nil, nil, bc.noResponseCache)
+			on := observedGateway(b, upURL, metrics.New(metrics.Config{}), tracing.New(tp), bc.noResponseCache)
 			for range 3 { // warm both
 				serve(off)
 				serve(on)

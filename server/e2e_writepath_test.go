@@ -36,7 +36,12 @@ func (b *syncBuffer) Write(p []byte) (int, error) {
 }
 
 // lines decodes the JSON lines written so far.
-func (b *syncBuffer) lines(t *testing.T) []map[string]any {
+func (b *syncBuffer) lines(t *testing.T) []map[string]any { return b.decode(t, false) }
+
+// records is lines with each line's text under "_line", for messages.
+func (b *syncBuffer) records(t *testing.T) []map[string]any { return b.decode(t, true) }
+
+func (b *syncBuffer) decode(t *testing.T, keepLine bool) []map[string]any {
 	t.Helper()
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -47,11 +52,21 @@ func (b *syncBuffer) lines(t *testing.T) []map[string]any {
 		}
 		var m map[string]any
 		if err := json.Unmarshal([]byte(l), &m); err != nil {
-			t.Fatalf("audit line %q: %v", l, err)
+			t.Fatalf("log line %q is not JSON: %v", l, err)
+		}
+		if keepLine {
+			m["_line"] = l
 		}
 		out = append(out, m)
 	}
 	return out
+}
+
+// reset forgets what was written.
+func (b *syncBuffer) reset() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.buf.Reset()
 }
 
 // holdFirstWrite holds the first write request to the upstream until

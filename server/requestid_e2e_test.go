@@ -222,7 +222,7 @@ func TestNoPersonalDataInLogsOrSpans(t *testing.T) {
 // counts the upstream calls too, and neither the client's API key or JWT
 // nor the install's tokens appear in a log line.
 func TestAccessLineManaged(t *testing.T) {
-	logs := &lockedBuffer{}
+	logs := &syncBuffer{}
 	e, clients := newManagedE2EAt(t, nil, withServer(func(c *server.Config) {
 		c.Logger = slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}))

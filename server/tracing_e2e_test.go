@@ -20,51 +20,13 @@ import (
 	"github.com/ghl-graphql/gateway/upstream"
 )
 
-// lockedBuffer collects log lines from concurrent writers.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-// records returns the JSON log records written so far.
-func (l *lockedBuffer) records(t *testing.T) []map[string]any {
-	t.Helper()
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	var out []map[string]any
-	for _, line := range strings.Split(strings.TrimSpace(l.b.String()), "\n") {
-		if line == "" {
-			continue
-		}
-		var rec map[string]any
-		if err := json.Unmarshal([]byte(line), &rec); err != nil {
-			t.Fatalf("log line is not JSON: %q", line)
-		}
-		rec["_line"] = line
-		out = append(out, rec)
-	}
-	return out
-}
-
-func (l *lockedBuffer) reset() {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.b.Reset()
-}
-
 // traceRig is a gateway over the sandbox with tracing into memory, JSON
 // logs at debug from the server and the upstream client, and the
 // traceparent headers the upstream received.
 type traceRig struct {
 	*e2e
 	spans *tracetest.InMemoryExporter
-	logs  *lockedBuffer
+	logs  *syncBuffer
 	mu    sync.Mutex
 	sent  []string // traceparent of each upstream request, "" when none
 }
@@ -75,7 +37,7 @@ func newTraceRig(t *testing.T, sampler sdktrace.Sampler, mut func(*server.Config
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp), sdktrace.WithSampler(sampler))
 	t.Cleanup(func() { _ = tp.Shutdown(t.Context()) })
 	tr := tracing.New(tp)
-	rig := &traceRig{spans: exp, logs: &lockedBuffer{}}
+	rig := &traceRig{spans: exp, logs: &syncBuffer{}}
 	h := slog.NewJSONHandler(rig.logs, &slog.HandlerOptions{Level: slog.LevelDebug})
 	opts := append([]upstream.Option{upstream.WithLogger(slog.New(server.LogHandler(h)))}, tr.UpstreamOptions(nil)...)
 	rig.e2e = newE2E(t, withClientOptions(opts...),
