@@ -168,6 +168,38 @@ type picker struct {
 	sum     int
 	ids     []string // by popularity rank: ids[0] is the hottest
 	terms   []string // search text of rank i: a word of contact i's name
+	bodies  *mixBodies
+}
+
+// mixBodies holds every request body of the mix, by shape and rank, encoded
+// once before a loop starts: encoding JSON per query would spend the load
+// generator's share of the two cores it shares with the gateway measured.
+type mixBodies [3][][]byte
+
+func newMixBodies(ids, terms []string) *mixBodies {
+	var b mixBodies
+	for shape := range b {
+		b[shape] = make([][]byte, len(ids))
+		for rank := range ids {
+			b[shape][rank] = mixBody(shape, ids[rank], terms[rank])
+		}
+	}
+	return &b
+}
+
+// mixBody is the request body of one shape for one contact.
+func mixBody(shape int, id, term string) []byte {
+	var req map[string]any
+	switch shape {
+	case 0:
+		req = map[string]any{"query": mixSnapshotQuery, "variables": map[string]any{"id": id}}
+	case 1:
+		req = map[string]any{"query": mixTasksQuery, "variables": map[string]any{"id": id}}
+	default:
+		req = map[string]any{"query": mixSearchQuery, "variables": map[string]any{"q": term}}
+	}
+	body, _ := json.Marshal(req)
+	return body
 }
 
 func newPicker(seed, stream uint64, s float64, weights [3]int, ids, terms []string) *picker {
@@ -184,17 +216,10 @@ func (p *picker) next() (shape, rank int, body []byte) {
 		n -= p.weights[shape]
 	}
 	rank = int(p.zipf.Uint64())
-	var req map[string]any
-	switch shape {
-	case 0:
-		req = map[string]any{"query": mixSnapshotQuery, "variables": map[string]any{"id": p.ids[rank]}}
-	case 1:
-		req = map[string]any{"query": mixTasksQuery, "variables": map[string]any{"id": p.ids[rank]}}
-	default:
-		req = map[string]any{"query": mixSearchQuery, "variables": map[string]any{"q": p.terms[rank]}}
+	if p.bodies != nil {
+		return shape, rank, p.bodies[shape][rank]
 	}
-	body, _ = json.Marshal(req)
-	return shape, rank, body
+	return shape, rank, mixBody(shape, p.ids[rank], p.terms[rank])
 }
 
 // outcome is how one query ended, seen from the client.
@@ -269,6 +294,9 @@ type tally struct {
 	elapsed        time.Duration // first send to last outcome
 	late, lateData int64         // queries sent in the second half of the run, and those answered with data
 	firstErr       string        // the first transport error or unexpected answer, for the report
+	// gatewayCPU is the CPU time the gateway process used, start to exit:
+	// per answer, it is the figure least moved by what else the machine runs.
+	gatewayCPU time.Duration
 }
 
 func (t *tally) answers() int64 {
@@ -647,14 +675,22 @@ func runMixOnce(o mixOptions, bin string, flags []string, rate float64) (*tally,
 	var t *tally
 	if rate == 0 {
 		c := newMixClient(gw.url, token, o.conns, o.clientTimeout)
+		bodies := newMixBodies(up.ids, up.terms)
 		t = closedLoop(c, o.conns, o.duration, 0, func(i int) *picker {
-			return newPicker(o.seed, uint64(i+1), o.zipfS, o.weights, up.ids, up.terms)
+			p := newPicker(o.seed, uint64(i+1), o.zipfS, o.weights, up.ids, up.terms)
+			p.bodies = bodies
+			return p
 		})
 	} else {
 		c := newMixClient(gw.url, token, o.openConns, o.clientTimeout)
-		t = openLoop(c, rate, o.duration, newPicker(o.seed, 0, o.zipfS, o.weights, up.ids, up.terms))
+		p := newPicker(o.seed, 0, o.zipfS, o.weights, up.ids, up.terms)
+		p.bodies = newMixBodies(up.ids, up.terms)
+		t = openLoop(c, rate, o.duration, p)
 	}
 	gw.stop()
+	if ps := gw.cmd.ProcessState; ps != nil {
+		t.gatewayCPU = ps.UserTime() + ps.SystemTime()
+	}
 	return t, up.count.calls.Load(), up.count.status429.Load(), firstLines(gw.stderr.String(), 3), nil
 }
 
@@ -735,6 +771,14 @@ func flagsLabel(f []string) string {
 	return "`" + strings.Join(f, " ") + "`"
 }
 
+// cpuPerAnswer is the gateway's CPU time over the answers it gave.
+func cpuPerAnswer(t *tally) string {
+	if t.gatewayCPU == 0 || t.answers() == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.1fµs", float64(t.gatewayCPU)/float64(t.answers())/float64(time.Microsecond))
+}
+
 func perCall(n, calls int64) string {
 	if calls == 0 {
 		return "∞ (0 calls)"
@@ -771,25 +815,25 @@ func printMix(w io.Writer, o mixOptions, runs []mixRun) {
 		o.contacts, o.zipfS, o.weights[0], o.weights[1], o.weights[2], o.limitMax, o.limitInterval, o.latency, o.duration, o.clientTimeout)
 	fmt.Fprintf(w, "Latency percentiles are of every query; a timeout counts as the client timeout (≥). Upstream calls and 429s are counted at the sandbox.\n\n")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "| run\t| gateway flags\t| answers/s\t| full\t| stale\t| partial\t| RATE_LIMITED\t| other errors\t| client timeouts\t| p50 / p99\t| upstream calls\t| upstream 429s\t| with data / call\t| with data, 2nd half\t|")
-	fmt.Fprintln(tw, "|---\t|---\t|---\t|---\t|---\t|---\t|---\t|---\t|---\t|---\t|---\t|---\t|---\t|---\t|")
+	fmt.Fprintln(tw, "| run\t| gateway flags\t| answers/s\t| full\t| stale\t| partial\t| RATE_LIMITED\t| other errors\t| client timeouts\t| p50 / p99\t| upstream calls\t| upstream 429s\t| with data / call\t| with data, 2nd half\t| gateway CPU / answer\t|")
+	fmt.Fprintln(tw, "|---\t|---\t|---\t|---\t|---\t|---\t|---\t|---\t|---\t|---\t|---\t|---\t|---\t|---\t|---\t|")
 	for _, r := range runs {
 		t := r.t
 		share := "-"
 		if t.late > 0 {
 			share = fmt.Sprintf("%.1f%%", 100*float64(t.lateData)/float64(t.late))
 		}
-		fmt.Fprintf(tw, "| %s\t| %s\t| %.1f\t| %d\t| %d\t| %d\t| %d\t| %d\t| %d\t| %s / %s\t| %d\t| %d\t| %s\t| %s\t|\n",
+		fmt.Fprintf(tw, "| %s\t| %s\t| %.1f\t| %d\t| %d\t| %d\t| %d\t| %d\t| %d\t| %s / %s\t| %d\t| %d\t| %s\t| %s\t| %s\t|\n",
 			r.name, r.flags, float64(t.answers())/t.elapsed.Seconds(),
 			t.counts[outFull], t.counts[outStale], t.counts[outPartial], t.counts[outRateLimited], t.counts[outOtherError], t.counts[outTimeout],
 			fmtLat(t.latencies.p(50), t.timeoutAt), fmtLat(t.latencies.p(99), t.timeoutAt),
-			r.calls, r.status429, perCall(t.withData(), r.calls), share)
+			r.calls, r.status429, perCall(t.withData(), r.calls), share, cpuPerAnswer(t))
 	}
 	tw.Flush()
 	fmt.Fprintf(w, "\n")
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "| test / baseline\t| answers/s\t| answers with data\t| with data / call\t| p99\t|")
-	fmt.Fprintln(tw, "|---\t|---\t|---\t|---\t|---\t|")
+	fmt.Fprintln(tw, "| test / baseline\t| answers/s\t| answers with data\t| with data / call\t| p99\t| gateway CPU / answer\t|")
+	fmt.Fprintln(tw, "|---\t|---\t|---\t|---\t|---\t|---\t|")
 	for i := 0; i+1 < len(runs); i += 2 {
 		b, t := runs[i], runs[i+1]
 		loop, _, _ := strings.Cut(t.name, ", test")
@@ -799,11 +843,18 @@ func printMix(w io.Writer, o mixOptions, runs []mixRun) {
 			}
 			return float64(r.t.withData()) / float64(r.calls)
 		}
-		fmt.Fprintf(tw, "| %s\t| %s\t| %s\t| %s\t| %s\t|\n", loop,
+		cpu := func(r mixRun) float64 {
+			if r.t.answers() == 0 {
+				return 0
+			}
+			return float64(r.t.gatewayCPU) / float64(r.t.answers())
+		}
+		fmt.Fprintf(tw, "| %s\t| %s\t| %s\t| %s\t| %s\t| %s\t|\n", loop,
 			ratio(float64(t.t.answers())/t.t.elapsed.Seconds(), float64(b.t.answers())/b.t.elapsed.Seconds()),
 			ratio(float64(t.t.withData()), float64(b.t.withData())),
 			ratio(perCallOf(t), perCallOf(b)),
-			ratio(float64(t.t.latencies.p(99)), float64(b.t.latencies.p(99))))
+			ratio(float64(t.t.latencies.p(99)), float64(b.t.latencies.p(99))),
+			ratio(cpu(t), cpu(b)))
 	}
 	tw.Flush()
 }
