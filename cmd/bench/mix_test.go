@@ -268,7 +268,7 @@ func TestMixLoopsAgainstTheGateway(t *testing.T) {
 
 func TestPrintMix(t *testing.T) {
 	mk := func(full, rl int64, calls int64) mixRun {
-		tl := &tally{elapsed: time.Second, timeoutAt: time.Second}
+		tl := &tally{elapsed: time.Second, timeoutAt: time.Second, gatewayCPU: time.Duration(full+rl) * time.Millisecond}
 		tl.counts[outFull], tl.counts[outRateLimited] = full, rl
 		for range full + rl {
 			tl.latencies = append(tl.latencies, time.Millisecond)
@@ -279,15 +279,16 @@ func TestPrintMix(t *testing.T) {
 	b.name, tt.name = "closed, 2 conns, baseline", "closed, 2 conns, test"
 	var out bytes.Buffer
 	printMix(&out, mixOptions{weights: [3]int{1, 1, 1}}, []mixRun{b, tt})
-	for _, want := range []string{"| answers/s", "| upstream 429s", "| 20.0 ", "∞ (0 calls)"} {
+	for _, want := range []string{"| answers/s", "| upstream 429s", "| 20.0 ", "∞ (0 calls)", "| 1000.0µs"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("table lacks %q:\n%s", want, out.String())
 		}
 	}
-	// The ratio row: answers/s, answers with data, with data per call, p99.
+	// The ratio row: answers/s, answers with data, with data per call, p99,
+	// gateway CPU per answer.
 	lines := strings.Split(out.String(), "\n")
 	row := strings.Fields(strings.ReplaceAll(lines[len(lines)-2], "|", " "))
-	if want := []string{"closed,", "2", "conns", "1.00×", "2.00×", "-", "1.00×"}; !slices.Equal(row, want) {
+	if want := []string{"closed,", "2", "conns", "1.00×", "2.00×", "-", "1.00×", "1.00×"}; !slices.Equal(row, want) {
 		t.Errorf("ratio row %q, want %q", row, want)
 	}
 }
