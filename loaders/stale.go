@@ -185,8 +185,8 @@ func inBatch(ctx context.Context) bool {
 
 // serveStale returns the answer kept for req when err says no fresh one can
 // be had, the answer is within the gateway's and the client's bounds, and
-// the request can mark it; it records the mark and keeps the response out
-// of the whole-response cache.
+// the request can mark it; it records the mark, and bounds how long the
+// response may be stored (Touched.noteStale).
 func (r *Reader) serveStale(ctx context.Context, req request, err error) (any, bool) {
 	if r.cache == nil || r.staleFor <= 0 || skipCache(ctx) || !staleAllowed(err) {
 		return nil, false
@@ -223,9 +223,7 @@ func (r *Reader) serveStale(ctx context.Context, req request, err error) (any, b
 		l.stale.mark(ctx, age)
 	}
 	if touched != nil {
-		// A stale part makes the response unfit to store: it would be
-		// served as fresh, or outlive the data's bound.
-		touched.MarkUncacheable()
+		touched.noteStale(req, stored, expires, now, expires.Add(r.staleFor))
 	}
 	r.staleServed.Add(1)
 	return v, true

@@ -35,6 +35,11 @@ type Touched struct {
 	// partialErrors is the RATE_LIMITED errors of a partial answer stored
 	// (see Partial).
 	partialErrors int
+	// staleSince is the earliest end of time-to-live among the answers
+	// served stale (zero when none): a stored response holding them is as
+	// far past its time-to-live as that, which each client's max-stale is
+	// checked against when it is served.
+	staleSince time.Time
 }
 
 type touchedKey struct{}
@@ -75,6 +80,41 @@ func (t *Touched) noteAhead(req request, expires time.Time, lead time.Duration) 
 	}
 }
 
+// noteStale records an answer read for req that was served stale: stored
+// when fetched, expired at expires, served at now, and kept no later than
+// dropAt. A response holding it may be stored while every stale mark it
+// carries still reads the same: until the answer's age in whole seconds
+// (extensions.stale's ageSeconds) would grow, and never past dropAt. So a
+// stored stale answer is, to the byte, what executing the query again
+// would give while the budget stays spent, and executing is what costs:
+// under a spent budget most answers are such.
+func (t *Touched) noteStale(req request, stored, expires, now, dropAt time.Time) {
+	age := now.Sub(stored)
+	until := stored.Add((age/time.Second + 1) * time.Second)
+	if dropAt.Before(until) {
+		until = dropAt
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, tag := range req.tags {
+		t.tags[tag] = struct{}{}
+	}
+	if t.expires.IsZero() || until.Before(t.expires) {
+		t.expires = until
+	}
+	if t.staleSince.IsZero() || expires.Before(t.staleSince) {
+		t.staleSince = expires
+	}
+}
+
+// StaleSince is the earliest end of time-to-live among the answers served
+// stale to the request (see noteStale); zero when none was.
+func (t *Touched) StaleSince() time.Time {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.staleSince
+}
+
 // Refresh returns the cache keys of the answers read, and when the first of
 // them is due for a refresh ahead of its expiry; none when the Reader does
 // not refresh ahead.
@@ -97,11 +137,14 @@ func (t *Touched) MarkUncacheable() {
 }
 
 // Result returns the tags and expiry to store the response with; ok is
-// false when it must not be stored.
+// false when it must not be stored. A response that read nothing has no
+// tag to be evicted by and is not stored, unless it is a refusal (Partial):
+// it holds no data a write could make wrong, and the same query would be
+// refused again until the calls could go.
 func (t *Touched) Result() (tags []string, expires time.Time, ok bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.uncacheable || len(t.tags) == 0 || t.expires.IsZero() {
+	if t.uncacheable || (len(t.tags) == 0 && t.partialErrors == 0) || t.expires.IsZero() {
 		return nil, time.Time{}, false
 	}
 	tags = make([]string, 0, len(t.tags))

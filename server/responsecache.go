@@ -27,10 +27,11 @@ import (
 )
 
 // DefaultPartialCacheTTL bounds how long a partial answer whose only errors
-// are RATE_LIMITED is stored (Config.PartialCacheTTL): long enough that a
-// hot query runs once a second rather than on every request, short enough
-// that its retryAfter is off by at most a second.
-const DefaultPartialCacheTTL = time.Second
+// are RATE_LIMITED is stored (Config.PartialCacheTTL), never past the
+// refusal's retryAfter: one HighLevel rate window, after which the budget
+// has turned over. Its retryAfter numbers are rewritten at each hit
+// (countdown.go), so a stored copy tells the wait left, not the wait then.
+const DefaultPartialCacheTTL = 10 * time.Second
 
 // maxCachedResponse bounds a stored response; larger ones are served, not kept.
 const maxCachedResponse = 1 << 20
@@ -56,12 +57,21 @@ type cachedResponse struct {
 	// rateLimited is the RATE_LIMITED errors of a stored partial answer,
 	// for the request log of its hits.
 	rateLimited int
+	// waits are the retryAfter numbers of a stored partial answer, which
+	// hits rewrite as the answer ages (countdown.go).
+	waits *countdowns
+	// staleSince is, for an answer with parts served stale, the earliest
+	// end of time-to-live among them: a hit is as far past it as the
+	// answer is past its time-to-live, which the client's max-stale bounds.
+	staleSince time.Time
 }
 
 // withResponseCache answers repeated identical queries of one credential
-// from reader's cache. A response with stale parts, like one with errors,
-// is never stored (see noErrorsCached and loaders' serveStale), and stored
-// responses are never served stale: they are stored without a stale keep.
+// from reader's cache. A response with parts served stale is stored only
+// while its stale marks still read the same (see loaders' noteStale), and
+// is served only within the client's max-stale; one with errors only when
+// they are all RATE_LIMITED (see noErrorsCached). Stored responses
+// themselves are never kept past their time-to-live.
 func withResponseCache(reader *loaders.Reader, counts *hitCounter, next http.Handler) http.Handler {
 	c := reader.Cache()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -86,12 +96,19 @@ func withResponseCache(reader *loaders.Reader, counts *hitCounter, next http.Han
 		sum := sha256.Sum256(req)
 		key := "response\x1f" + cred.ID + "\x1f" + cred.LocationID + "\x1f" + r.Method + "\x1f" +
 			r.Header.Get("Content-Type") + "\x1f" + r.Header.Get("Accept") + "\x1f" + hex.EncodeToString(sum[:])
+		maxStale, boundsStale := loaders.MaxStale(r.Header)
+		if boundsStale {
+			// A client that bounds staleness gets answers of its own: one
+			// refusing stale data must not store the refusal over the stale
+			// answer everyone else is served, nor read that one.
+			key += "\x1fmax-stale"
+		}
 
 		// An unconfirmed credential (webhooks on, not accepted by the
 		// upstream lately) is confirmed by the loaders before anything
 		// cached is served to it.
 		if !loaders.NoCacheRequested(r.Header) && !cred.Unconfirmed {
-			if v, _, ok := c.Get(key); ok {
+			if v, _, ok := c.Get(key); ok && staleWithin(v.(*cachedResponse), boundsStale, maxStale, reader.Now) {
 				counts.hits.Add(1)
 				resp := v.(*cachedResponse)
 				if resp.keys != nil {
@@ -105,7 +122,11 @@ func withResponseCache(reader *loaders.Reader, counts *hitCounter, next http.Han
 				}
 				w.Header().Set("Content-Type", resp.contentType)
 				markCached(r.Context(), resp.operation)
-				resp.requestID.write(r.Context(), w, resp.body) // this request's ID, not the first one's
+				if resp.waits != nil {
+					resp.waits.write(r.Context(), w, resp, reader.Now()) // waits as of now, too
+				} else {
+					resp.requestID.write(r.Context(), w, resp.body) // this request's ID, not the first one's
+				}
 				return
 			}
 			counts.misses.Add(1)
@@ -128,9 +149,27 @@ func withResponseCache(reader *loaders.Reader, counts *hitCounter, next http.Han
 		resp.operation = requestOperation(ctx)
 		resp.keys, resp.refreshAt = touched.Refresh()
 		resp.rateLimited = touched.PartialErrors()
+		resp.staleSince = touched.StaleSince()
+		if resp.rateLimited > 0 {
+			if waits, ok := findCountdowns(resp.body, resp.rateLimited, reader.Now()); ok && requestIDsAfter(resp.requestID, waits.end) {
+				resp.waits = &waits
+			} else {
+				ttl = min(ttl, countdownFallback)
+			}
+		}
 		resp.step = max(expires.Sub(resp.refreshAt)/8, time.Millisecond)
 		c.Set(key, resp, len(resp.body)+len(resp.keys)*64, ttl, tags, epoch)
 	})
+}
+
+// staleWithin reports whether a stored response may be served to a client
+// whose Cache-Control bounds staleness at maxStale (when bounded): always
+// for one without stale parts; for one with, only within the bound.
+func staleWithin(resp *cachedResponse, bounded bool, maxStale time.Duration, now func() time.Time) bool {
+	if resp.staleSince.IsZero() || !bounded {
+		return true
+	}
+	return maxStale > 0 && now().Sub(resp.staleSince) <= maxStale
 }
 
 // teeWriter passes a response through and keeps a copy of its body.

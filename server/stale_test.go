@@ -124,7 +124,8 @@ func TestStaleAndPartialSnapshots(t *testing.T) {
 				t.Errorf("stale data missing; body %s", r.Body)
 			}
 			// The second answer is executed again (age 45), not a stored copy
-			// of the first: a response with stale parts is never stored.
+			// of the first: a response with stale parts is stored only while
+			// its ages read the same.
 			secs := at.Seconds()
 			wantMarks(t, r, map[string]float64{"contact": secs, "contact.notes": secs})
 		}
