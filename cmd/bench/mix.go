@@ -17,7 +17,6 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -321,50 +320,6 @@ func (t *tally) merge(o *tally) {
 	if t.firstErr == "" {
 		t.firstErr = o.firstErr
 	}
-}
-
-// mixClient sends the mix's queries to one gateway.
-type mixClient struct {
-	hc      *http.Client
-	url     string
-	token   string
-	timeout time.Duration
-}
-
-func newMixClient(url, token string, conns int, timeout time.Duration) *mixClient {
-	t := &http.Transport{MaxIdleConns: conns, MaxIdleConnsPerHost: conns, MaxConnsPerHost: conns, IdleConnTimeout: time.Minute,
-		DialContext: (&net.Dialer{Timeout: 5 * time.Second}).DialContext}
-	return &mixClient{hc: &http.Client{Transport: t}, url: url, token: token, timeout: timeout}
-}
-
-// send posts one query and sorts its answer. The client timeout runs from
-// start, which is the query's intended send time in the open loop, so that
-// queueing in the load generator is counted, not hidden.
-func (c *mixClient) send(start time.Time, body []byte) (outcome, time.Duration, string) {
-	ctx, cancel := context.WithDeadline(context.Background(), start.Add(c.timeout))
-	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, c.url, bytes.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+c.token)
-	resp, err := c.hc.Do(req)
-	if err == nil {
-		var b []byte
-		b, err = io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if err == nil {
-			d := time.Since(start)
-			o := classify(resp.StatusCode, b)
-			msg := ""
-			if o == outOtherError {
-				msg = fmt.Sprintf("status %d: %.200s", resp.StatusCode, b)
-			}
-			return o, d, msg
-		}
-	}
-	if ctx.Err() != nil {
-		return outTimeout, c.timeout, ""
-	}
-	return outOtherError, time.Since(start), err.Error()
 }
 
 func (t *tally) record(o outcome, d time.Duration, msg string, late bool) {
