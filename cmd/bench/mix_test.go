@@ -32,11 +32,19 @@ func TestClassify(t *testing.T) {
 		{"other error", 200, `{"errors":[{"message":"x","path":["contact"],"extensions":{"code":"NOT_FOUND"}}],"data":{"contact":null}}`, outOtherError},
 		{"not GraphQL", 502, `Bad Gateway`, outOtherError},
 		{"data on an error status is partial", 500, `{"data":{"contact":{"id":"c1"}}}`, outPartial},
+		{"gqlgen's order: errors, data, extensions", 200, `{"errors":[{"message":"x","path":["contact","notes"],"extensions":{"code":"RATE_LIMITED","retryAfter":3}}],"data":{"contact":{"id":"c1","notes":null}},"extensions":{"cost":{"requested":3,"limit":500}}}`, outPartial},
+		{"stale in gqlgen's order", 200, `{"errors":[{"message":"x","path":["contact","notes"],"extensions":{"code":"RATE_LIMITED","retryAfter":3}}],"data":{"contact":{"id":"c1","notes":null}},"extensions":{"stale":[{"path":["contact"],"ageSeconds":41}]}}`, outStale},
+		{"a null first field, another with data", 200, `{"data":{"a":null,"b":{"id":"c1"}},"errors":[{"message":"x","path":["a"],"extensions":{"code":"RATE_LIMITED"}}]}`, outPartial},
+		{"user data with an extensions key", 200, `{"data":{"contact":{"id":"c1","v":{"extensions":{"x":1}}}},"extensions":{"cost":{}}}`, outFull},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			if got := classify(tt.status, []byte(tt.body)); got != tt.want {
 				t.Errorf("classify(%d, %s) = %d, want %d", tt.status, tt.body, got, tt.want)
+			}
+			// The fast path decides only as the decoder would.
+			if got, ok := classifyFast(tt.status, []byte(tt.body)); ok && got != tt.want {
+				t.Errorf("classifyFast(%d, %s) = %d, want %d", tt.status, tt.body, got, tt.want)
 			}
 		})
 	}
