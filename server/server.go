@@ -498,10 +498,43 @@ func withCredential(learned *auth.Learned, lim credentialLimits, next http.Handl
 
 type bodyKey struct{}
 
+// readBody is a request body read into memory: the reader handed on as
+// r.Body and the bytes requestBody returns, in one allocation.
+type readBody struct {
+	bytes.Reader
+	b []byte
+}
+
+// Close implements io.Closer: there is nothing left to release.
+func (*readBody) Close() error { return nil }
+
+// attachBody returns r with body, already read, as its body and as what
+// requestBody returns.
+func attachBody(r *http.Request, body []byte) *http.Request {
+	rb := &readBody{b: body}
+	rb.Reset(body)
+	r = r.WithContext(context.WithValue(r.Context(), bodyKey{}, rb))
+	r.Body = rb
+	return r
+}
+
+// headerValue is h.Get(key) for a key already in canonical form, as every
+// key net/http parses is: the map's own look-up, without canonicalizing
+// key again.
+func headerValue(h http.Header, key string) string {
+	if v := h[key]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
+
 // requestBody returns the POST body withBodyLimit read, if any.
 func requestBody(r *http.Request) ([]byte, bool) {
-	b, ok := r.Context().Value(bodyKey{}).([]byte)
-	return b, ok
+	rb, ok := r.Context().Value(bodyKey{}).(*readBody)
+	if !ok {
+		return nil, false
+	}
+	return rb.b, true
 }
 
 // isJSONPost reports whether r is a POST with a JSON body. Media types are
@@ -549,31 +582,42 @@ func canonicalJSONType(r *http.Request) {
 // that misses its read deadline (withBodyDeadline, readTimeout) is answered
 // 408 and its connection closed.
 func withBodyLimit(max int64, readTimeout time.Duration, next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		tooLarge := &errcode.Error{Code: errcode.CodeBadUserInput, Status: http.StatusRequestEntityTooLarge,
+	// Made when a body is refused, not per request: every request passes here.
+	tooLarge := func() error {
+		return &errcode.Error{Code: errcode.CodeBadUserInput, Status: http.StatusRequestEntityTooLarge,
 			Message: fmt.Sprintf("request body exceeds %d bytes", max)}
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.ContentLength > max {
-			writeError(w, r, tooLarge)
+			writeError(w, r, tooLarge())
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, max)
 		if isJSONPost(r) {
 			canonicalJSONType(r)
 			body, err := io.ReadAll(r.Body)
-			var tooBig *http.MaxBytesError
-			switch {
-			case errors.As(err, &tooBig):
-				writeError(w, r, tooLarge)
-				return
-			case err != nil && isReadTimeout(err):
-				writeBodyTimeout(w, r, readTimeout)
-				return
-			case err != nil:
-				writeError(w, r, errcode.New(errcode.CodeBadRequest, "could not read the request body"))
+			if err != nil {
+				var tooBig *http.MaxBytesError
+				switch {
+				case errors.As(err, &tooBig):
+					writeError(w, r, tooLarge())
+				case isReadTimeout(err):
+					writeBodyTimeout(w, r, readTimeout)
+				default:
+					writeError(w, r, errcode.New(errcode.CodeBadRequest, "could not read the request body"))
+				}
 				return
 			}
-			r.Body = io.NopCloser(bytes.NewReader(body))
-			r = r.WithContext(context.WithValue(r.Context(), bodyKey{}, body))
+			if st := stateFrom(r.Context()); st != nil && st.body == nil {
+				// The request's own body: kept in its state, which its
+				// context already answers for, rather than in a new context
+				// and a copy of the request.
+				st.body = &readBody{b: body}
+				st.body.Reset(body)
+				r.Body = st.body
+			} else {
+				r = attachBody(r, body)
+			}
 		}
 		next.ServeHTTP(w, r)
 	})
@@ -807,12 +851,10 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 		Extensions: requestIDExtensions(ctx)}, false)
 }
 
-type loggerKey struct{}
-
 // loggerFrom returns the gateway's logger that withRequestLog put in ctx.
 func loggerFrom(ctx context.Context) *slog.Logger {
-	if l, ok := ctx.Value(loggerKey{}).(*slog.Logger); ok {
-		return l
+	if st := stateFrom(ctx); st != nil && st.logger != nil {
+		return st.logger
 	}
 	return slog.New(slog.DiscardHandler)
 }
