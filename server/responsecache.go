@@ -12,7 +12,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"encoding/hex"
 	"net/http"
 	"sync/atomic"
 	"time"
@@ -83,14 +82,13 @@ func withResponseCache(reader *loaders.Reader, counts *hitCounter, next http.Han
 		} else {
 			req = []byte(r.URL.RawQuery)
 		}
-		sum := sha256.Sum256(req)
-		key := "response\x1f" + cred.ID + "\x1f" + cred.LocationID + "\x1f" + r.Method + "\x1f" +
-			r.Header.Get("Content-Type") + "\x1f" + r.Header.Get("Accept") + "\x1f" + hex.EncodeToString(sum[:])
+		key := responseCacheKey(cred.ID, cred.LocationID, r.Method, headerValue(r.Header, "Content-Type"),
+			headerValue(r.Header, "Accept"), sha256.Sum256(req)) // warmpath.go: one allocation
 
 		// An unconfirmed credential (webhooks on, not accepted by the
 		// upstream lately) is confirmed by the loaders before anything
 		// cached is served to it.
-		if !loaders.NoCacheRequested(r.Header) && !cred.Unconfirmed {
+		if !noCacheRequested(r.Header) && !cred.Unconfirmed {
 			if v, _, ok := c.Get(key); ok {
 				counts.hits.Add(1)
 				resp := v.(*cachedResponse)
