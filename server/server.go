@@ -378,7 +378,7 @@ func New(cfg Config) (http.Handler, error) {
 			withBodyLimit(cfg.MaxBodyBytes, conn.BodyReadTimeout, exec))))))
 	} else {
 		lim := credentialLimits{maxTokenBytes: conn.MaxTokenBytes, maxLocationIDBytes: conn.MaxLocationIDBytes,
-			parsed: newByteLRU[[32]byte, auth.Credential](conn.CredentialCacheBytes)}
+			parsed: newByteLRU[credentialKey, auth.Credential](conn.CredentialCacheBytes)}
 		parts.Credentials = lim.parsed.stats
 		learned := newLearned(cfg) // shared with subscriptions: they learn from, and obey, the same answers
 		learned.SetConfirmInterval(cfg.Webhooks.confirmEvery())
@@ -470,8 +470,7 @@ func withCredential(learned *auth.Learned, lim credentialLimits, next http.Handl
 			return
 		}
 		if tok != "" {
-			key := credentialKey(loc, tok)
-			cred, ok := lim.parsed.Get(key)
+			cred, ok := lim.parsed.Get(credentialKey{loc: loc, tok: tok})
 			if !ok {
 				// A cut, quoted or garbled paste is told apart from a token
 				// HighLevel rejects (issue 17), rather than sent and misread.
@@ -480,7 +479,8 @@ func withCredential(learned *auth.Learned, lim credentialLimits, next http.Handl
 					writeError(w, r, errcode.New(errcode.CodeUnauthenticated, "%s", err.Error()))
 					return
 				}
-				cred = auth.NewBearer(tok, loc)
+				key := storedCredentialKey(loc, tok)
+				cred = auth.NewBearer(key.tok, key.loc)
 				lim.parsed.Add(key, cred, credentialOverhead+len(tok)+len(loc)+len(cred.LocationID)+scopeBytes(cred.Scopes))
 			}
 			cred, err := learned.Apply(cred)
