@@ -109,21 +109,22 @@ type warmSummary struct {
 	medianRoundRatio     float64 // the median of each round's test/baseline
 	baselineCPU, testCPU float64 // medians, µs per answer; 0 when unknown
 	cpuRatio             float64 // of the medians; 0 when unknown
+	medianRoundCPURatio  float64 // the median of each round's test/baseline; 0 when unknown
 }
 
 func summarize(rounds []warmRound) warmSummary {
-	var b, t, perRound, bc, tc []float64
+	var b, t, perRound, bc, tc, perRoundCPU []float64
 	for _, r := range rounds {
 		b, t = append(b, r.baseline.rps()), append(t, r.test.rps())
 		if r.baseline.rps() > 0 {
 			perRound = append(perRound, r.test.rps()/r.baseline.rps())
 		}
 		if x, y := r.baseline.cpuPerAnswer(), r.test.cpuPerAnswer(); x > 0 && y > 0 {
-			bc, tc = append(bc, x), append(tc, y)
+			bc, tc, perRoundCPU = append(bc, x), append(tc, y), append(perRoundCPU, y/x)
 		}
 	}
 	s := warmSummary{baselineRPS: median(b), testRPS: median(t), medianRoundRatio: median(perRound),
-		baselineCPU: median(bc), testCPU: median(tc)}
+		baselineCPU: median(bc), testCPU: median(tc), medianRoundCPURatio: median(perRoundCPU)}
 	if s.baselineRPS > 0 {
 		s.ratio = s.testRPS / s.baselineRPS
 	}
@@ -353,7 +354,7 @@ func printWarm(w io.Writer, o warmOptions, rounds []warmRound, upstreamCalls int
 	s := summarize(rounds)
 	cpuRatio := "-"
 	if s.cpuRatio > 0 {
-		cpuRatio = fmt.Sprintf("%.3f×", s.cpuRatio)
+		cpuRatio = fmt.Sprintf("%.3f× (of the medians), %.3f× (median of the rounds' ratios)", s.cpuRatio, s.medianRoundCPURatio)
 	}
 	fmt.Fprintf(tw, "| median\t| \t| %.0f\t| %.0f\t| %.3f×\t| %s\t| %s\t|\n", s.baselineRPS, s.testRPS, s.ratio, cpu(s.baselineCPU), cpu(s.testCPU))
 	tw.Flush()

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"math"
 	"slices"
 	"strings"
 	"testing"
@@ -94,8 +95,8 @@ func TestSummarizeAndPrintWarm(t *testing.T) {
 	}
 	rounds := []warmRound{
 		{baseline: run(1000, 50*time.Millisecond), test: run(900, 54*time.Millisecond), baselineFirst: true},
-		{baseline: run(800, 40*time.Millisecond), test: run(1000, 50*time.Millisecond)},
-		{baseline: run(1200, 60*time.Millisecond), test: run(960, 48*time.Millisecond), baselineFirst: true},
+		{baseline: run(800, 32*time.Millisecond), test: run(1000, 50*time.Millisecond)},
+		{baseline: run(1200, 72*time.Millisecond), test: run(960, 54720*time.Microsecond), baselineFirst: true},
 	}
 	s := summarize(rounds)
 	if s.baselineRPS != 1000 || s.testRPS != 960 {
@@ -107,13 +108,17 @@ func TestSummarizeAndPrintWarm(t *testing.T) {
 	if s.medianRoundRatio != 0.9 { // rounds: 0.9, 1.25, 0.8
 		t.Errorf("median of the rounds' ratios %g, want 0.9", s.medianRoundRatio)
 	}
-	if s.baselineCPU != 50 || s.testCPU != 50 { // µs per answer: 50, 50, 50 and 60, 50, 50
-		t.Errorf("CPU per answer medians %g, %g µs; want 50, 50", s.baselineCPU, s.testCPU)
+	// µs per answer: baseline 50, 40, 60; test 60, 50, 57.
+	if math.Abs(s.baselineCPU-50) > 1e-9 || math.Abs(s.testCPU-57) > 1e-9 {
+		t.Errorf("CPU per answer medians %g, %g µs; want 50, 57", s.baselineCPU, s.testCPU)
+	}
+	if math.Abs(s.medianRoundCPURatio-1.2) > 1e-9 { // rounds: 1.2, 1.25, 0.95
+		t.Errorf("median of the rounds' CPU ratios %g, want 1.2", s.medianRoundCPURatio)
 	}
 
 	// A round without CPU times counts in the throughput, not in the CPU.
 	noCPU := append(rounds, warmRound{baseline: run(1000, 0), test: run(1000, 0)})
-	if s := summarize(noCPU); s.baselineCPU != 50 || s.testRPS != 980 {
+	if s := summarize(noCPU); math.Abs(s.baselineCPU-50) > 1e-9 || s.testRPS != 980 {
 		t.Errorf("with a round without CPU: CPU median %g, test median %g; want 50, 980", s.baselineCPU, s.testRPS)
 	}
 
@@ -124,7 +129,7 @@ func TestSummarizeAndPrintWarm(t *testing.T) {
 		"| 2       | test      | 800 ", "| 1.25×",
 		"| median  |           | 1000 ", "| 0.960×",
 		"0.960× (of the medians), 0.900× (median of the rounds' ratios)",
-		"CPU per answer test / baseline: 1.000×",
+		"CPU per answer test / baseline: 1.140× (of the medians), 1.200× (median of the rounds' ratios)",
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
