@@ -115,6 +115,9 @@ func TestBearerToken(t *testing.T) {
 		"no token":         {header: "Bearer ", wantErr: true},
 		"scheme only":      {header: "Bearer", wantErr: true},
 		"two tokens":       {header: "Bearer a b", wantErr: true},
+		"a tab inside":     {header: "Bearer a\tb", wantErr: true},
+		"a CR inside":      {header: "Bearer a\rb", wantErr: true},
+		"a LF inside":      {header: "Bearer a\nb", wantErr: true},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -133,6 +136,21 @@ func TestBearerToken(t *testing.T) {
 				t.Errorf("BearerToken = %q, %v; want %q", got, err, tc.want)
 			}
 		})
+	}
+}
+
+func TestHasSpace(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want bool
+	}{
+		{"", false}, {"abc.def-ghi_jkl", false}, {strings.Repeat("x", 2000), false},
+		{" ", true}, {"a b", true}, {"a\tb", true}, {"a\rb", true}, {"a\nb", true},
+		{strings.Repeat("x", 2000) + "\n", true}, {"\v\f", false},
+	} {
+		if got, want := hasSpace(tc.in), strings.ContainsAny(tc.in, " \t\r\n"); got != tc.want || got != want {
+			t.Errorf("hasSpace(%.20q) = %v, want %v (ContainsAny says %v)", tc.in, got, tc.want, want)
+		}
 	}
 }
 

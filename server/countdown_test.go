@@ -95,5 +95,5 @@ func TestCountdownsWrite(t *testing.T) {
 // withRequestID is ctx as the request log middleware leaves it for a
 // request whose ID is id.
 func withRequestID(ctx context.Context, id string) context.Context {
-	return context.WithValue(ctx, requestIDKey{}, id)
+	return &requestState{Context: ctx, id: id}
 }

@@ -6,7 +6,6 @@
 package server
 
 import (
-	"crypto/sha256"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -28,7 +27,7 @@ type credentialProbe struct {
 
 func newCredentialProbe(cacheBytes int) *credentialProbe {
 	p := &credentialProbe{lim: credentialLimits{maxTokenBytes: auth.DefaultMaxTokenBytes, maxLocationIDBytes: DefaultMaxLocationIDBytes,
-		parsed: newByteLRU[[sha256.Size]byte, auth.Credential](cacheBytes)}}
+		parsed: newByteLRU[credentialKey, auth.Credential](cacheBytes)}}
 	p.h = withCredential(auth.NewLearned(0), p.lim, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p.reached++
 		p.cred, _ = auth.FromContext(r.Context())

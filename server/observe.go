@@ -101,13 +101,23 @@ func withObserver(obs Observer, next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
+		// Inside the request log, its state has the status written (every
+		// write passes through its recorder) and the outcome: no recorder
+		// of our own is needed.
 		start := time.Now()
-		rec := &statusOnly{ResponseWriter: w, status: http.StatusOK}
-		next.ServeHTTP(rec, r)
+		var status *int
+		if st := stateFrom(r.Context()); st != nil {
+			next.ServeHTTP(w, r)
+			status = &st.rec.status
+		} else {
+			rec := &statusOnly{ResponseWriter: w, status: http.StatusOK}
+			next.ServeHTTP(rec, r)
+			status = &rec.status
+		}
 		done := RequestDone{Outcome: OutcomeOK}
-		if o, _ := r.Context().Value(outcomeKey{}).(*requestOutcome); o != nil {
-			done = o.summary(rec.status)
-		} else if rec.status >= 400 {
+		if o := outcomeFrom(r.Context()); o != nil {
+			done = o.summary(*status)
+		} else if *status >= 400 {
 			done.Outcome = OutcomeRefused
 		}
 		done.Duration = time.Since(start)
@@ -137,7 +147,7 @@ func (o *requestOutcome) summary(status int) RequestDone {
 // noteBudgetRefused records that the query limiter refused the request
 // for want of the rate budget of the request's credential.
 func noteBudgetRefused(ctx context.Context) {
-	o, _ := ctx.Value(outcomeKey{}).(*requestOutcome)
+	o := outcomeFrom(ctx)
 	if o == nil {
 		return
 	}

@@ -7,14 +7,11 @@
 package server
 
 import (
-	"bytes"
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"strings"
@@ -144,8 +141,7 @@ func lookupPersisted(ops PersistedOperations, ref persistedRef) (string, bool) {
 
 // withBody returns r with body as its (already read) body.
 func withBody(r *http.Request, body []byte) *http.Request {
-	r = r.WithContext(context.WithValue(r.Context(), bodyKey{}, body))
-	r.Body = io.NopCloser(bytes.NewReader(body))
+	r = attachBody(r, body)
 	r.ContentLength = int64(len(body))
 	return r
 }

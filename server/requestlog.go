@@ -60,6 +60,8 @@ type requestOutcome struct {
 	cached      atomic.Bool
 }
 
+type outcomeKey struct{}
+
 // outcomeFrom returns the request's outcome, nil outside a GraphQL request.
 func outcomeFrom(ctx context.Context) *requestOutcome {
 	o, _ := ctx.Value(outcomeKey{}).(*requestOutcome)
@@ -83,13 +85,11 @@ func countCalls(observe upstream.CallObserver) upstream.CallObserver {
 // observes (managed mode); withCredential replaces it with its own, counted.
 var countedCalls = countCalls(nil)
 
-type outcomeKey struct{}
-
 // recordOutcome is an AroundResponses middleware that records each
 // answer's operation, errors and codes for the request log.
 func recordOutcome(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
 	resp := next(ctx)
-	o, _ := ctx.Value(outcomeKey{}).(*requestOutcome)
+	o := outcomeFrom(ctx)
 	if o == nil || resp == nil {
 		return resp
 	}
@@ -230,12 +230,12 @@ func logLevelOf(path string) slog.Level {
 // replaced by a generated ID.
 const DefaultMaxRequestIDBytes = 64
 
-type requestIDKey struct{}
-
 // RequestID returns the ID of the request being served.
 func RequestID(ctx context.Context) string {
-	id, _ := ctx.Value(requestIDKey{}).(string)
-	return id
+	if st := stateFrom(ctx); st != nil {
+		return st.id
+	}
+	return ""
 }
 
 // saneRequestID reports whether a client's request ID may be kept: 1 to
@@ -258,12 +258,61 @@ func saneRequestID(id string, max int) bool {
 
 // newRequestID returns 128 random bits in hex. An ID needs to be unique,
 // not secret: the runtime's per-thread ChaCha8 (math/rand/v2) draws them
-// without the system call crypto/rand makes on every request.
+// without the system call crypto/rand makes on every request. The string
+// is the one allocation.
 func newRequestID() string {
 	var b [16]byte
 	binary.LittleEndian.PutUint64(b[:8], mrand.Uint64())
 	binary.LittleEndian.PutUint64(b[8:], mrand.Uint64())
-	return hex.EncodeToString(b[:])
+	var h [32]byte
+	hex.Encode(h[:], b[:])
+	return string(h[:])
+}
+
+// requestState is what the gateway keeps of one HTTP request, made in one
+// allocation by withRequestLog: the request's ID and logger, the outcome
+// of a GraphQL request, the recorder of its answer's status and the body
+// withBodyLimit read. It is also the request's context: one node that
+// answers each of their keys, where a context.WithValue per key would cost
+// a node and a copy of the request each.
+type requestState struct {
+	context.Context
+	id       string
+	idHeader [1]string // X-Request-Id's value, set without a slice of its own
+	logger   *slog.Logger
+	start    time.Time
+	rec      statusRecorder
+	outcome  *requestOutcome // &graphQL for a GraphQL request, else nil
+	graphQL  requestOutcome
+	body     *readBody // set once, by withBodyLimit; nil until then
+}
+
+type stateKey struct{}
+
+// Value answers for the state itself, the outcome and the body it holds,
+// and asks the parent for the rest. The ID and logger are read through the
+// state (RequestID, loggerFrom): an interface holding a string would cost
+// an allocation per look-up.
+func (s *requestState) Value(key any) any {
+	switch key.(type) {
+	case stateKey:
+		return s
+	case outcomeKey:
+		if s.outcome != nil {
+			return s.outcome
+		}
+	case bodyKey:
+		if s.body != nil {
+			return s.body
+		}
+	}
+	return s.Context.Value(key)
+}
+
+// stateFrom returns the request's state, nil outside withRequestLog.
+func stateFrom(ctx context.Context) *requestState {
+	st, _ := ctx.Value(stateKey{}).(*requestState)
+	return st
 }
 
 // withRequestLog gives each request an ID (X-Request-Id, kept from the
@@ -276,20 +325,22 @@ func withRequestLog(logger *slog.Logger, maxIDBytes int, next http.Handler) http
 		maxIDBytes = DefaultMaxRequestIDBytes
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		id := r.Header.Get("X-Request-Id")
+		st := &requestState{Context: r.Context(), logger: logger, start: time.Now()}
+		id := headerValue(r.Header, "X-Request-Id")
 		if !saneRequestID(id, maxIDBytes) {
 			id = newRequestID()
 		}
-		w.Header().Set("X-Request-Id", id)
+		st.id, st.idHeader[0] = id, id
+		w.Header()["X-Request-Id"] = st.idHeader[:] // the canonical key: what Set would store
 		level := logLevelOf(r.URL.Path)
 		graphQL := r.URL.Path == GraphQLPath
-		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK, keepErrorBody: graphQL}
-		ctx := context.WithValue(context.WithValue(r.Context(), requestIDKey{}, id), loggerKey{}, logger)
+		st.rec = statusRecorder{ResponseWriter: w, status: http.StatusOK, keepErrorBody: graphQL}
+		rec := &st.rec
+		var ctx context.Context = st
 		var outcome *requestOutcome
 		if graphQL {
-			outcome = &requestOutcome{}
-			ctx = context.WithValue(ctx, outcomeKey{}, outcome)
+			outcome = &st.graphQL
+			st.outcome = outcome
 			ctx = loaders.WithHitCounter(ctx, &outcome.hits)
 			ctx = upstream.ContextWithCallObserver(ctx, countedCalls)
 		}
@@ -304,7 +355,7 @@ func withRequestLog(logger *slog.Logger, maxIDBytes int, next http.Handler) http
 			}
 			attrs = append(attrs, outcome.attrs()...)
 		}
-		attrs = append(attrs, "duration", time.Since(start))
+		attrs = append(attrs, "duration", time.Since(st.start))
 		if outcome != nil {
 			attrs = append(attrs, outcome.costAttrs()...)
 		}
@@ -339,6 +390,16 @@ func (s *statusRecorder) Write(p []byte) (int, error) {
 		s.body.Write(p[:min(len(p), maxLoggedBody-s.body.Len())])
 	}
 	return s.ResponseWriter.Write(p)
+}
+
+// WriteString writes p without a copy into a []byte when the writer below
+// takes strings (net/http's does): a stored answer's request ID is written
+// this way on every hit.
+func (s *statusRecorder) WriteString(p string) (int, error) {
+	if s.body != nil && s.body.Len() < maxLoggedBody {
+		s.body.WriteString(p[:min(len(p), maxLoggedBody-s.body.Len())])
+	}
+	return io.WriteString(s.ResponseWriter, p)
 }
 
 // Unwrap lets http.ResponseController reach the underlying writer.

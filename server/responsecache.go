@@ -12,7 +12,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"encoding/hex"
 	"net/http"
 	"sync/atomic"
 	"time"
@@ -93,10 +92,13 @@ func withResponseCache(reader *loaders.Reader, counts *hitCounter, next http.Han
 		} else {
 			req = []byte(r.URL.RawQuery)
 		}
-		sum := sha256.Sum256(req)
-		key := "response\x1f" + cred.ID + "\x1f" + cred.LocationID + "\x1f" + r.Method + "\x1f" +
-			r.Header.Get("Content-Type") + "\x1f" + r.Header.Get("Accept") + "\x1f" + hex.EncodeToString(sum[:])
-		maxStale, boundsStale := loaders.MaxStale(r.Header)
+		key := responseCacheKey(cred.ID, cred.LocationID, r.Method, headerValue(r.Header, "Content-Type"),
+			headerValue(r.Header, "Accept"), sha256.Sum256(req)) // warmpath.go: one allocation
+		var maxStale time.Duration
+		var boundsStale bool
+		if len(r.Header["Cache-Control"]) > 0 {
+			maxStale, boundsStale = loaders.MaxStale(r.Header)
+		}
 		if boundsStale {
 			// A client that bounds staleness gets answers of its own: one
 			// refusing stale data must not store the refusal over the stale
@@ -107,7 +109,7 @@ func withResponseCache(reader *loaders.Reader, counts *hitCounter, next http.Han
 		// An unconfirmed credential (webhooks on, not accepted by the
 		// upstream lately) is confirmed by the loaders before anything
 		// cached is served to it.
-		if !loaders.NoCacheRequested(r.Header) && !cred.Unconfirmed {
+		if !noCacheRequested(r.Header) && !cred.Unconfirmed {
 			if v, _, ok := c.Get(key); ok && staleWithin(v.(*cachedResponse), boundsStale, maxStale, reader.Now) {
 				counts.hits.Add(1)
 				resp := v.(*cachedResponse)

@@ -351,6 +351,7 @@ func New(cfg Config) (http.Handler, error) {
 	exec = withBatches(cfg.maxBatch(), cfg.RequestTimeout, withAPQ(apq, cfg.PersistedOperations, exec))
 
 	mux := http.NewServeMux()
+	var endpoint http.Handler // GraphQLPath's
 	if cfg.Managed != nil {
 		if cfg.Managed.OAuth == nil || cfg.Managed.Clients == nil {
 			return nil, errors.New("managed mode needs an OAuth manager and a client authenticator")
@@ -374,11 +375,11 @@ func New(cfg Config) (http.Handler, error) {
 		}
 		subs := subscriptions.handler(subscriptionAuth{credential: func(h http.Handler) http.Handler { return withPrincipal(m, h) },
 			trusted: true, root: root}, reader, limits, cfg)
-		mux.Handle(GraphQLPath, withCORS(cfg.cors(), withSubscriptions(subs, conn.limit(withPrincipal(m,
-			withBodyLimit(cfg.MaxBodyBytes, conn.BodyReadTimeout, exec))))))
+		endpoint = withCORS(cfg.cors(), withSubscriptions(subs, conn.limit(withPrincipal(m,
+			withBodyLimit(cfg.MaxBodyBytes, conn.BodyReadTimeout, exec)))))
 	} else {
 		lim := credentialLimits{maxTokenBytes: conn.MaxTokenBytes, maxLocationIDBytes: conn.MaxLocationIDBytes,
-			parsed: newByteLRU[[32]byte, auth.Credential](conn.CredentialCacheBytes)}
+			parsed: newByteLRU[credentialKey, auth.Credential](conn.CredentialCacheBytes)}
 		parts.Credentials = lim.parsed.stats
 		learned := newLearned(cfg) // shared with subscriptions: they learn from, and obey, the same answers
 		learned.SetConfirmInterval(cfg.Webhooks.confirmEvery())
@@ -390,9 +391,10 @@ func New(cfg Config) (http.Handler, error) {
 		}
 		subs := subscriptions.handler(subscriptionAuth{credential: func(h http.Handler) http.Handler { return withCredential(learned, lim, h) },
 			root: root}, reader, limits, cfg)
-		mux.Handle(GraphQLPath, withCORS(cfg.cors(), withSubscriptions(subs, conn.limit(withCredential(learned, lim,
-			withBodyLimit(cfg.MaxBodyBytes, conn.BodyReadTimeout, exec))))))
+		endpoint = withCORS(cfg.cors(), withSubscriptions(subs, conn.limit(withCredential(learned, lim,
+			withBodyLimit(cfg.MaxBodyBytes, conn.BodyReadTimeout, exec)))))
 	}
+	mux.Handle(GraphQLPath, endpoint)
 	mux.HandleFunc(HealthPath, func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
@@ -419,7 +421,23 @@ func New(cfg Config) (http.Handler, error) {
 		cfg.Observer.Mounted(parts)
 	}
 	// The client's traceparent first, so that every log line of a traced request has its trace ID.
-	return withBodyDeadline(conn.BodyReadTimeout, cfg.Tracing.Handler(withRequestLog(cfg.Logger, cfg.MaxRequestIDBytes, withObserver(cfg.Observer, mux)))), nil
+	return withBodyDeadline(conn.BodyReadTimeout, cfg.Tracing.Handler(withRequestLog(cfg.Logger, cfg.MaxRequestIDBytes,
+		withObserver(cfg.Observer, graphQLFirst(endpoint, mux))))), nil
+}
+
+// graphQLFirst sends a request for GraphQLPath straight to endpoint, the
+// handler mux has for it, and the rest to mux. The path is exact and clean,
+// and no other pattern could be more specific, so mux would choose the
+// same; its pattern matching cost the warm path more than the rest of the
+// routing together.
+func graphQLFirst(endpoint, mux http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == GraphQLPath && r.Method != http.MethodConnect {
+			endpoint.ServeHTTP(w, r)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
 }
 
 // NewGraphQLHandler returns the GraphQL executor behind /graphql, set up
@@ -470,8 +488,7 @@ func withCredential(learned *auth.Learned, lim credentialLimits, next http.Handl
 			return
 		}
 		if tok != "" {
-			key := credentialKey(loc, tok)
-			cred, ok := lim.parsed.Get(key)
+			cred, ok := lim.parsed.Get(credentialKey{loc: loc, tok: tok})
 			if !ok {
 				// A cut, quoted or garbled paste is told apart from a token
 				// HighLevel rejects (issue 17), rather than sent and misread.
@@ -480,7 +497,8 @@ func withCredential(learned *auth.Learned, lim credentialLimits, next http.Handl
 					writeError(w, r, errcode.New(errcode.CodeUnauthenticated, "%s", err.Error()))
 					return
 				}
-				cred = auth.NewBearer(tok, loc)
+				key := storedCredentialKey(loc, tok)
+				cred = auth.NewBearer(key.tok, key.loc)
 				lim.parsed.Add(key, cred, credentialOverhead+len(tok)+len(loc)+len(cred.LocationID)+scopeBytes(cred.Scopes))
 			}
 			cred, err := learned.Apply(cred)
@@ -498,10 +516,43 @@ func withCredential(learned *auth.Learned, lim credentialLimits, next http.Handl
 
 type bodyKey struct{}
 
+// readBody is a request body read into memory: the reader handed on as
+// r.Body and the bytes requestBody returns, in one allocation.
+type readBody struct {
+	bytes.Reader
+	b []byte
+}
+
+// Close implements io.Closer: there is nothing left to release.
+func (*readBody) Close() error { return nil }
+
+// attachBody returns r with body, already read, as its body and as what
+// requestBody returns.
+func attachBody(r *http.Request, body []byte) *http.Request {
+	rb := &readBody{b: body}
+	rb.Reset(body)
+	r = r.WithContext(context.WithValue(r.Context(), bodyKey{}, rb))
+	r.Body = rb
+	return r
+}
+
+// headerValue is h.Get(key) for a key already in canonical form, as every
+// key net/http parses is: the map's own look-up, without canonicalizing
+// key again.
+func headerValue(h http.Header, key string) string {
+	if v := h[key]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
+
 // requestBody returns the POST body withBodyLimit read, if any.
 func requestBody(r *http.Request) ([]byte, bool) {
-	b, ok := r.Context().Value(bodyKey{}).([]byte)
-	return b, ok
+	rb, ok := r.Context().Value(bodyKey{}).(*readBody)
+	if !ok {
+		return nil, false
+	}
+	return rb.b, true
 }
 
 // isJSONPost reports whether r is a POST with a JSON body. Media types are
@@ -549,31 +600,42 @@ func canonicalJSONType(r *http.Request) {
 // that misses its read deadline (withBodyDeadline, readTimeout) is answered
 // 408 and its connection closed.
 func withBodyLimit(max int64, readTimeout time.Duration, next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		tooLarge := &errcode.Error{Code: errcode.CodeBadUserInput, Status: http.StatusRequestEntityTooLarge,
+	// Made when a body is refused, not per request: every request passes here.
+	tooLarge := func() error {
+		return &errcode.Error{Code: errcode.CodeBadUserInput, Status: http.StatusRequestEntityTooLarge,
 			Message: fmt.Sprintf("request body exceeds %d bytes", max)}
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.ContentLength > max {
-			writeError(w, r, tooLarge)
+			writeError(w, r, tooLarge())
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, max)
 		if isJSONPost(r) {
 			canonicalJSONType(r)
 			body, err := io.ReadAll(r.Body)
-			var tooBig *http.MaxBytesError
-			switch {
-			case errors.As(err, &tooBig):
-				writeError(w, r, tooLarge)
-				return
-			case err != nil && isReadTimeout(err):
-				writeBodyTimeout(w, r, readTimeout)
-				return
-			case err != nil:
-				writeError(w, r, errcode.New(errcode.CodeBadRequest, "could not read the request body"))
+			if err != nil {
+				var tooBig *http.MaxBytesError
+				switch {
+				case errors.As(err, &tooBig):
+					writeError(w, r, tooLarge())
+				case isReadTimeout(err):
+					writeBodyTimeout(w, r, readTimeout)
+				default:
+					writeError(w, r, errcode.New(errcode.CodeBadRequest, "could not read the request body"))
+				}
 				return
 			}
-			r.Body = io.NopCloser(bytes.NewReader(body))
-			r = r.WithContext(context.WithValue(r.Context(), bodyKey{}, body))
+			if st := stateFrom(r.Context()); st != nil && st.body == nil {
+				// The request's own body: kept in its state, which its
+				// context already answers for, rather than in a new context
+				// and a copy of the request.
+				st.body = &readBody{b: body}
+				st.body.Reset(body)
+				r.Body = st.body
+			} else {
+				r = attachBody(r, body)
+			}
 		}
 		next.ServeHTTP(w, r)
 	})
@@ -807,12 +869,10 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 		Extensions: requestIDExtensions(ctx)}, false)
 }
 
-type loggerKey struct{}
-
 // loggerFrom returns the gateway's logger that withRequestLog put in ctx.
 func loggerFrom(ctx context.Context) *slog.Logger {
-	if l, ok := ctx.Value(loggerKey{}).(*slog.Logger); ok {
-		return l
+	if st := stateFrom(ctx); st != nil && st.logger != nil {
+		return st.logger
 	}
 	return slog.New(slog.DiscardHandler)
 }

@@ -261,13 +261,13 @@ func newSubscriptionHandler(a subscriptionAuth, reader *loaders.Reader, limits Q
 
 // isWebSocketUpgrade reports whether r asks for a WebSocket.
 func isWebSocketUpgrade(r *http.Request) bool {
-	return r.Method == http.MethodGet && strings.EqualFold(r.Header.Get("Upgrade"), "websocket")
+	return r.Method == http.MethodGet && strings.EqualFold(headerValue(r.Header, "Upgrade"), "websocket")
 }
 
 // isEventStream reports whether r is a POST that asks for Server-Sent
 // Events (gqlgen's SSE transport).
 func isEventStream(r *http.Request) bool {
-	return r.Method == http.MethodPost && strings.HasPrefix(r.Header.Get("Accept"), "text/event-stream")
+	return r.Method == http.MethodPost && strings.HasPrefix(headerValue(r.Header, "Accept"), "text/event-stream")
 }
 
 // withSubscriptions sends subscribing requests to subs and the others to

@@ -8,10 +8,13 @@
 //	go run ./cmd/bench            # the full run (about a minute)
 //	go run ./cmd/bench -short     # a few seconds, as CI runs it
 //	go run ./cmd/bench -mix-only -mix-gateway-flags '-request-timeout=5s'
+//	go run ./cmd/bench -warm-only -warm-baseline-bin /tmp/gw-878212e
 //
 // The budget mix (mix.go) then measures the cmd/gateway binary under
 // HighLevel's rate limit with a realistic load, against a baseline gateway
-// started with other flags in the same run.
+// started with other flags in the same run. The warm comparison (warm.go)
+// measures warm snapshot throughput of the cmd/gateway binary against a
+// baseline binary, in rounds taking turns.
 //
 // The gateways and the bare handler run as child processes (this binary,
 // re-executed), so that they are measured alike and peak RSS is the
@@ -103,6 +106,14 @@ func main() {
 	replicasOnly := flag.Bool("replicas-only", false, "run only the replica figures (issue 13: what Redis costs and saves; needs -redis-url)")
 	flag.StringVar(&ro.redisURL, "redis-url", os.Getenv("REDIS_URL"), "Redis of the replica figures (default $REDIS_URL); empty skips them")
 	flag.IntVar(&ro.contacts, "replicas-snapshots", 20, "replicas: distinct cold snapshots, each asked three times")
+	// The warm comparison (warm.go, issue 16: warm throughput unchanged).
+	warmOnly := flag.Bool("warm-only", false, "run only the warm comparison: warm snapshot throughput of -warm-baseline-bin and of the gateway under test, in rounds taking turns")
+	var wo warmOptions
+	flag.StringVar(&wo.gatewayBin, "warm-gateway-bin", "", "warm: gateway binary under test; empty: go build ./cmd/gateway of this module")
+	flag.StringVar(&wo.baselineBin, "warm-baseline-bin", "", "warm: baseline gateway binary (e.g. one built from the commit a goal was set against); empty: the same as -warm-gateway-bin's default. Set, the full run ends with the warm comparison")
+	warmGwFlags := flag.String("warm-gateway-flags", "", "warm: flags of the gateway under test, as one shell-quoted string")
+	warmBaseFlags := flag.String("warm-baseline-flags", "", "warm: flags of the baseline gateway")
+	flag.IntVar(&wo.rounds, "warm-rounds", 5, "warm: rounds; each runs both gateways for -duration, taking turns at going first")
 	flag.Parse()
 
 	if *serve != "" {
@@ -126,6 +137,11 @@ func main() {
 	if err == nil {
 		err = m.validate()
 	}
+	if err == nil {
+		if wo.gatewayFlags, err = splitFlags(*warmGwFlags); err == nil {
+			wo.baselineFlags, err = splitFlags(*warmBaseFlags)
+		}
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(2)
@@ -133,6 +149,14 @@ func main() {
 	ro.samples, ro.duration, ro.concurrency = o.samples*5, o.duration, o.concurrency
 	if *short {
 		ro.contacts = min(ro.contacts, 5)
+	}
+	wo.duration, wo.concurrency, wo.latency = o.duration, o.concurrency, o.latency
+	if *warmOnly {
+		if err := runWarm(wo); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		return
 	}
 	if *replicasOnly {
 		if err := runReplicas(ro); err != nil {
@@ -155,6 +179,12 @@ func main() {
 	}
 	if !*mixOnly && ro.redisURL != "" {
 		if err := runReplicas(ro); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+	}
+	if !*mixOnly && wo.baselineBin != "" {
+		if err := runWarm(wo); err != nil {
 			fmt.Fprintln(os.Stderr, "bench:", err)
 			os.Exit(1)
 		}
@@ -410,7 +440,17 @@ func (c *client) query(url, token, q string, vars map[string]any, noCache bool) 
 // throughput runs o.concurrency clients sending the snapshot query for
 // o.duration and returns completed requests per second.
 func throughput(c *client, url, token, id string, o options) (float64, error) {
-	payload, _ := json.Marshal(map[string]any{"query": snapshotQuery, "variables": map[string]any{"id": id}})
+	n, elapsed, err := throughputCount(c, url, token, snapshotQuery, id, o)
+	if err != nil {
+		return 0, err
+	}
+	return float64(n) / elapsed.Seconds(), nil
+}
+
+// throughputCount is throughput's count, for any query with variable id:
+// the requests completed and the time they took.
+func throughputCount(c *client, url, token, query, id string, o options) (int64, time.Duration, error) {
+	payload, _ := json.Marshal(map[string]any{"query": query, "variables": map[string]any{"id": id}})
 	var done atomic.Int64
 	var firstErr atomic.Value
 	ctx, cancel := context.WithTimeout(context.Background(), o.duration)
@@ -441,10 +481,11 @@ func throughput(c *client, url, token, id string, o options) (float64, error) {
 		}()
 	}
 	wg.Wait()
+	elapsed := time.Since(start)
 	if err, _ := firstErr.Load().(error); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
-	return float64(done.Load()) / time.Since(start).Seconds(), nil
+	return done.Load(), elapsed, nil
 }
 
 // warmAllocs measures allocations of one warm snapshot request through the
