@@ -25,6 +25,7 @@ import (
 	"maps"
 	mrand "math/rand/v2"
 	"net/http"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -172,11 +173,11 @@ func noData(data json.RawMessage) bool {
 	return true
 }
 
-// attrs returns the log attributes of the outcome: the operation, ok,
-// partial (data and errors) or error (errors, no data), the error count
-// and the codes with their counts, sorted ("NOT_FOUND:1,UPSTREAM_UNAVAILABLE:3",
-// a form log handlers need not quote).
-func (o *requestOutcome) attrs() []any {
+// appendAttrs appends the log attributes of the outcome to dst: the
+// operation, ok, partial (data and errors) or error (errors, no data), the
+// error count and the codes with their counts, sorted
+// ("NOT_FOUND:1,UPSTREAM_UNAVAILABLE:3", a form log handlers need not quote).
+func (o *requestOutcome) appendAttrs(dst []slog.Attr) []slog.Attr {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	outcome := "ok"
@@ -186,28 +187,29 @@ func (o *requestOutcome) attrs() []any {
 	case o.errors > 0:
 		outcome = "partial"
 	}
-	out := []any{"outcome", outcome}
+	dst = append(dst, slog.String("outcome", outcome))
 	if o.operation != "" {
-		out = append(out, "operation", o.operation)
+		dst = append(dst, slog.String("operation", o.operation))
 	}
 	if o.errors > 0 {
 		var parts []string
 		for _, code := range slices.Sorted(maps.Keys(o.codes)) {
 			parts = append(parts, code+":"+strconv.Itoa(o.codes[code]))
 		}
-		out = append(out, "errors", o.errors, "codes", strings.Join(parts, ","))
+		dst = append(dst, slog.Int("errors", o.errors), slog.String("codes", strings.Join(parts, ",")))
 	}
-	return out
+	return dst
 }
 
-// costAttrs returns what the request cost: its upstream calls, its
-// loaders' cache hits, and whether the response cache answered it.
-func (o *requestOutcome) costAttrs() []any {
-	out := []any{"upstream_calls", o.calls.Load(), "cache_hits", o.hits.Load()}
+// appendCostAttrs appends what the request cost to dst: its upstream
+// calls, its loaders' cache hits, and whether the response cache answered
+// it.
+func (o *requestOutcome) appendCostAttrs(dst []slog.Attr) []slog.Attr {
+	dst = append(dst, slog.Int64("upstream_calls", o.calls.Load()), slog.Int64("cache_hits", o.hits.Load()))
 	if o.cached.Load() {
-		out = append(out, "response_cache", "hit")
+		dst = append(dst, slog.String("response_cache", "hit"))
 	}
-	return out
+	return dst
 }
 
 // maxLoggedBody bounds what the request log keeps of an answer written
@@ -324,6 +326,12 @@ func withRequestLog(logger *slog.Logger, maxIDBytes int, next http.Handler) http
 	if maxIDBytes <= 0 {
 		maxIDBytes = DefaultMaxRequestIDBytes
 	}
+	// The access line's source is this function, whichever request it is
+	// of: found once here, where slog would walk the stack (runtime.Callers)
+	// for every line.
+	var pcs [1]uintptr
+	runtime.Callers(1, pcs[:])
+	linePC := pcs[0]
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		st := &requestState{Context: r.Context(), logger: logger, start: time.Now()}
 		id := headerValue(r.Header, "X-Request-Id")
@@ -348,22 +356,28 @@ func withRequestLog(logger *slog.Logger, maxIDBytes int, next http.Handler) http
 		if !logger.Enabled(ctx, level) {
 			return
 		}
-		attrs := []any{"method", r.Method, "path", r.URL.Path, "status", rec.status}
+		// Attributes typed, on the stack, in one record handed to the
+		// handler: what logger.Log would do with the same pairs, without
+		// boxing each value and walking the stack.
+		var buf [16]slog.Attr
+		attrs := append(buf[:0], slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Int("status", rec.status))
 		if outcome != nil {
 			if !outcome.executed && rec.body != nil {
 				outcome.readBody(rec.body.Bytes())
 			}
-			attrs = append(attrs, outcome.attrs()...)
+			attrs = outcome.appendAttrs(attrs)
 		}
-		attrs = append(attrs, "duration", time.Since(st.start))
+		attrs = append(attrs, slog.Duration("duration", time.Since(st.start)))
 		if outcome != nil {
-			attrs = append(attrs, outcome.costAttrs()...)
+			attrs = outcome.appendCostAttrs(attrs)
 		}
 		msg := "request"
 		if graphQL {
 			msg = "graphql"
 		}
-		logger.Log(ctx, level, msg, attrs...)
+		line := slog.NewRecord(time.Now(), level, msg, linePC)
+		line.AddAttrs(attrs...)
+		_ = logger.Handler().Handle(ctx, line)
 	})
 }
 

@@ -150,17 +150,17 @@ func TestRequestOutcomeAttrs(t *testing.T) {
 		"partial": {o: &requestOutcome{errors: 3, codes: map[string]int{"RATE_LIMITED": 1, "NOT_FOUND": 2}}, want: "[outcome partial errors 3 codes NOT_FOUND:2,RATE_LIMITED:1]"},
 		"error":   {o: &requestOutcome{noData: true, operation: "Q", errors: 1, codes: map[string]int{"X": 1}}, want: "[outcome error operation Q errors 1 codes X:1]"},
 	} {
-		got := fmtAttrs(tc.o.attrs())
+		got := fmtAttrs(tc.o.appendAttrs(nil))
 		if got != tc.want {
 			t.Errorf("%s: %s, want %s", name, got, tc.want)
 		}
 	}
 }
 
-func fmtAttrs(a []any) string {
+func fmtAttrs(a []slog.Attr) string {
 	var parts []string
 	for _, v := range a {
-		parts = append(parts, fmt.Sprint(v))
+		parts = append(parts, v.Key, fmt.Sprint(v.Value.Any()))
 	}
 	return "[" + strings.Join(parts, " ") + "]"
 }
