@@ -279,14 +279,15 @@ func newRequestID() string {
 // a node and a copy of the request each.
 type requestState struct {
 	context.Context
-	id       string
-	idHeader [1]string // X-Request-Id's value, set without a slice of its own
-	logger   *slog.Logger
-	start    time.Time
-	rec      statusRecorder
-	outcome  *requestOutcome // &graphQL for a GraphQL request, else nil
-	graphQL  requestOutcome
-	body     *readBody // set once, by withBodyLimit; nil until then
+	id         string
+	idHeader   [1]string // X-Request-Id's value, set without a slice of its own
+	logger     *slog.Logger
+	start      time.Time
+	rec        statusRecorder
+	outcome    *requestOutcome // &graphQL for a GraphQL request, else nil
+	graphQL    requestOutcome
+	body       *readBody // set once, by withBodyLimit, to &bodyReader; nil until then
+	bodyReader readBody
 }
 
 type stateKey struct{}
