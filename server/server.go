@@ -506,9 +506,12 @@ func withCredential(learned *auth.Learned, lim credentialLimits, next http.Handl
 				writeError(w, r, errcode.New(errcode.CodeForbidden, "%s", err.Error()))
 				return
 			}
-			ctx := upstream.ContextWithCallObserver(auth.WithCredential(r.Context(), cred), observe)
-			ctx = upstream.ContextWithCallGate(ctx, gate)
-			r = r.WithContext(ctx)
+			derive := func(ctx context.Context) context.Context {
+				return upstream.ContextWithCallGate(upstream.ContextWithCallObserver(auth.WithCredential(ctx, cred), observe), gate)
+			}
+			if !setCredential(r.Context(), derive) { // in the request's state: no copy of the request
+				r = r.WithContext(derive(r.Context()))
+			}
 		}
 		next.ServeHTTP(w, r)
 	})
