@@ -613,8 +613,14 @@ func withBodyLimit(max int64, readTimeout time.Duration, next http.Handler) http
 			writeError(w, r, tooLarge())
 			return
 		}
-		r.Body = http.MaxBytesReader(w, r.Body, max)
-		if isJSONPost(r) {
+		jsonBody := isJSONPost(r)
+		if !jsonBody || r.ContentLength < 0 {
+			// A declared length was checked above, and net/http reads no
+			// further than it: only a chunked JSON body, or one left for
+			// gqlgen to read, needs the limit as it reads.
+			r.Body = http.MaxBytesReader(w, r.Body, max)
+		}
+		if jsonBody {
 			canonicalJSONType(r)
 			buf, err := readPooledBody(r.Body, r.ContentLength)
 			defer releaseBody(buf) // after every handler below has returned
