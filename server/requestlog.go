@@ -407,8 +407,14 @@ func withRequestLog(logger *slog.Logger, maxIDBytes int, next http.Handler) http
 			msg = "graphql"
 		}
 		line := slog.NewRecord(time.Now(), level, msg, linePC)
+		h := logger.Handler()
+		if rh, ok := h.(requestLogHandler); ok {
+			// The IDs its Handle would add, added here with the rest: one
+			// growth of the record's attributes instead of two.
+			h, attrs = rh.Handler, appendRequestIDs(ctx, attrs)
+		}
 		line.AddAttrs(attrs...)
-		_ = logger.Handler().Handle(ctx, line)
+		_ = h.Handle(ctx, line)
 	})
 }
 
@@ -556,15 +562,26 @@ type requestLogHandler struct{ slog.Handler }
 
 // Handle adds the request's IDs to r.
 func (h requestLogHandler) Handle(ctx context.Context, r slog.Record) error {
-	if ctx != nil {
-		if id := RequestID(ctx); id != "" {
-			r.AddAttrs(slog.String("request_id", id))
-		}
-		if sc := trace.SpanContextFromContext(ctx); sc.IsSampled() {
-			r.AddAttrs(slog.String("trace_id", sc.TraceID().String()))
-		}
+	var buf [2]slog.Attr
+	if ids := appendRequestIDs(ctx, buf[:0]); len(ids) > 0 {
+		r.AddAttrs(ids...)
 	}
 	return h.Handler.Handle(ctx, r)
+}
+
+// appendRequestIDs appends the attributes Handle adds to a record of ctx:
+// request_id, and trace_id when the request is traced.
+func appendRequestIDs(ctx context.Context, dst []slog.Attr) []slog.Attr {
+	if ctx == nil {
+		return dst
+	}
+	if id := RequestID(ctx); id != "" {
+		dst = append(dst, slog.String("request_id", id))
+	}
+	if sc := trace.SpanContextFromContext(ctx); sc.IsSampled() {
+		dst = append(dst, slog.String("trace_id", sc.TraceID().String()))
+	}
+	return dst
 }
 
 // WithAttrs keeps the wrapper on the derived handler.
