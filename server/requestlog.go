@@ -279,22 +279,30 @@ func newRequestID() string {
 // a node and a copy of the request each.
 type requestState struct {
 	context.Context
-	id       string
-	idHeader [1]string // X-Request-Id's value, set without a slice of its own
-	logger   *slog.Logger
-	start    time.Time
-	rec      statusRecorder
-	outcome  *requestOutcome // &graphQL for a GraphQL request, else nil
-	graphQL  requestOutcome
-	body     *readBody // set once, by withBodyLimit; nil until then
+	id         string
+	idHeader   [1]string // X-Request-Id's value, set without a slice of its own
+	logger     *slog.Logger
+	start      time.Time
+	rec        statusRecorder
+	outcome    *requestOutcome // &graphQL for a GraphQL request, else nil
+	graphQL    requestOutcome
+	body       *readBody // set once, by withBodyLimit, to &bodyReader; nil until then
+	bodyReader readBody
+	// credential holds the values withCredential derives from the
+	// request's credential (auth's credential, upstream's call observer and
+	// gate), on a base without values or deadline of its own; nil until
+	// then. Value asks it before the parent, as it would ask a context
+	// derived from the state: the request keeps its one context, and
+	// withCredential needs no copy of the request (see setCredential).
+	credential context.Context
 }
 
 type stateKey struct{}
 
 // Value answers for the state itself, the outcome and the body it holds,
-// and asks the parent for the rest. The ID and logger are read through the
-// state (RequestID, loggerFrom): an interface holding a string would cost
-// an allocation per look-up.
+// then from the credential's values, and asks the parent for the rest. The
+// ID and logger are read through the state (RequestID, loggerFrom): an
+// interface holding a string would cost an allocation per look-up.
 func (s *requestState) Value(key any) any {
 	switch key.(type) {
 	case stateKey:
@@ -308,7 +316,28 @@ func (s *requestState) Value(key any) any {
 			return s.body
 		}
 	}
+	if s.credential != nil {
+		if v := s.credential.Value(key); v != nil {
+			return v
+		}
+	}
 	return s.Context.Value(key)
+}
+
+// setCredential gives the request whose context is ctx the credential
+// values derive builds on a base of its own, when ctx is the request's
+// state itself: nothing has derived a context from it yet, so no context
+// in use by another goroutine can see the change, and withRequestLog's
+// request copy is the only one. It reports false otherwise (no request
+// log in front, a subscription's context, a second credential), and the
+// caller derives a context as usual.
+func setCredential(ctx context.Context, derive func(base context.Context) context.Context) bool {
+	st, ok := ctx.(*requestState)
+	if !ok || st.credential != nil {
+		return false
+	}
+	st.credential = derive(context.Background())
+	return true
 }
 
 // stateFrom returns the request's state, nil outside withRequestLog.
@@ -344,14 +373,16 @@ func withRequestLog(logger *slog.Logger, maxIDBytes int, next http.Handler) http
 		graphQL := r.URL.Path == GraphQLPath
 		st.rec = statusRecorder{ResponseWriter: w, status: http.StatusOK, keepErrorBody: graphQL}
 		rec := &st.rec
-		var ctx context.Context = st
 		var outcome *requestOutcome
 		if graphQL {
+			// Under the state, so that the request's context is the state
+			// itself (setCredential) and the credential's observer, which
+			// the state answers for first, replaces countedCalls.
 			outcome = &st.graphQL
 			st.outcome = outcome
-			ctx = loaders.WithHitCounter(ctx, &outcome.hits)
-			ctx = upstream.ContextWithCallObserver(ctx, countedCalls)
+			st.Context = upstream.ContextWithCallObserver(loaders.WithHitCounter(st.Context, &outcome.hits), countedCalls)
 		}
+		var ctx context.Context = st
 		next.ServeHTTP(rec, r.WithContext(ctx))
 		if !logger.Enabled(ctx, level) {
 			return
@@ -376,8 +407,14 @@ func withRequestLog(logger *slog.Logger, maxIDBytes int, next http.Handler) http
 			msg = "graphql"
 		}
 		line := slog.NewRecord(time.Now(), level, msg, linePC)
+		h := logger.Handler()
+		if rh, ok := h.(requestLogHandler); ok {
+			// The IDs its Handle would add, added here with the rest: one
+			// growth of the record's attributes instead of two.
+			h, attrs = rh.Handler, appendRequestIDs(ctx, attrs)
+		}
 		line.AddAttrs(attrs...)
-		_ = logger.Handler().Handle(ctx, line)
+		_ = h.Handle(ctx, line)
 	})
 }
 
@@ -525,15 +562,26 @@ type requestLogHandler struct{ slog.Handler }
 
 // Handle adds the request's IDs to r.
 func (h requestLogHandler) Handle(ctx context.Context, r slog.Record) error {
-	if ctx != nil {
-		if id := RequestID(ctx); id != "" {
-			r.AddAttrs(slog.String("request_id", id))
-		}
-		if sc := trace.SpanContextFromContext(ctx); sc.IsSampled() {
-			r.AddAttrs(slog.String("trace_id", sc.TraceID().String()))
-		}
+	var buf [2]slog.Attr
+	if ids := appendRequestIDs(ctx, buf[:0]); len(ids) > 0 {
+		r.AddAttrs(ids...)
 	}
 	return h.Handler.Handle(ctx, r)
+}
+
+// appendRequestIDs appends the attributes Handle adds to a record of ctx:
+// request_id, and trace_id when the request is traced.
+func appendRequestIDs(ctx context.Context, dst []slog.Attr) []slog.Attr {
+	if ctx == nil {
+		return dst
+	}
+	if id := RequestID(ctx); id != "" {
+		dst = append(dst, slog.String("request_id", id))
+	}
+	if sc := trace.SpanContextFromContext(ctx); sc.IsSampled() {
+		dst = append(dst, slog.String("trace_id", sc.TraceID().String()))
+	}
+	return dst
 }
 
 // WithAttrs keeps the wrapper on the derived handler.

@@ -506,9 +506,12 @@ func withCredential(learned *auth.Learned, lim credentialLimits, next http.Handl
 				writeError(w, r, errcode.New(errcode.CodeForbidden, "%s", err.Error()))
 				return
 			}
-			ctx := upstream.ContextWithCallObserver(auth.WithCredential(r.Context(), cred), observe)
-			ctx = upstream.ContextWithCallGate(ctx, gate)
-			r = r.WithContext(ctx)
+			derive := func(ctx context.Context) context.Context {
+				return upstream.ContextWithCallGate(upstream.ContextWithCallObserver(auth.WithCredential(ctx, cred), observe), gate)
+			}
+			if !setCredential(r.Context(), derive) { // in the request's state: no copy of the request
+				r = r.WithContext(derive(r.Context()))
+			}
 		}
 		next.ServeHTTP(w, r)
 	})
@@ -610,10 +613,17 @@ func withBodyLimit(max int64, readTimeout time.Duration, next http.Handler) http
 			writeError(w, r, tooLarge())
 			return
 		}
-		r.Body = http.MaxBytesReader(w, r.Body, max)
-		if isJSONPost(r) {
+		jsonBody := isJSONPost(r)
+		if !jsonBody || r.ContentLength < 0 {
+			// A declared length was checked above, and net/http reads no
+			// further than it: only a chunked JSON body, or one left for
+			// gqlgen to read, needs the limit as it reads.
+			r.Body = http.MaxBytesReader(w, r.Body, max)
+		}
+		if jsonBody {
 			canonicalJSONType(r)
-			body, err := io.ReadAll(r.Body)
+			buf, err := readPooledBody(r.Body, r.ContentLength)
+			defer releaseBody(buf) // after every handler below has returned
 			if err != nil {
 				var tooBig *http.MaxBytesError
 				switch {
@@ -626,12 +636,14 @@ func withBodyLimit(max int64, readTimeout time.Duration, next http.Handler) http
 				}
 				return
 			}
+			body := *buf
 			if st := stateFrom(r.Context()); st != nil && st.body == nil {
 				// The request's own body: kept in its state, which its
 				// context already answers for, rather than in a new context
 				// and a copy of the request.
-				st.body = &readBody{b: body}
-				st.body.Reset(body)
+				st.bodyReader = readBody{b: body}
+				st.bodyReader.Reset(body)
+				st.body = &st.bodyReader
 				r.Body = st.body
 			} else {
 				r = attachBody(r, body)
@@ -639,6 +651,54 @@ func withBodyLimit(max int64, readTimeout time.Duration, next http.Handler) http
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// bodyBuffers holds the buffers request bodies are read into. A body is a
+// few hundred bytes, read on every request and unused once the request is
+// answered: the handlers decode it (encoding/json copies what it keeps),
+// hash it or scan it, and none keeps a slice of it, so its buffer goes back
+// for the next request rather than to the garbage collector, which on the
+// warm path runs as often as requests allocate.
+var bodyBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+
+// maxPooledBody is the largest buffer kept for reuse: a rare large body
+// does not pin its memory in the pool.
+const maxPooledBody = 64 << 10
+
+// readPooledBody reads r to its end into a pooled buffer, as io.ReadAll
+// does (and as large as length, when it is known, so that a known length
+// reads without growing); the caller hands the buffer back with
+// releaseBody once nothing uses the body.
+func readPooledBody(r io.Reader, length int64) (*[]byte, error) {
+	buf := bodyBuffers.Get().(*[]byte)
+	b := (*buf)[:0]
+	if length > int64(cap(b)) && length <= maxPooledBody {
+		b = make([]byte, 0, length+1) // +1: the read that sees EOF needs room
+	}
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)] // grow as append does
+		}
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err != nil {
+			if err == io.EOF {
+				err = nil
+			}
+			*buf = b
+			return buf, err
+		}
+	}
+}
+
+// releaseBody returns a body's buffer to the pool; the body must not be
+// used after.
+func releaseBody(buf *[]byte) {
+	if cap(*buf) > maxPooledBody {
+		return
+	}
+	*buf = (*buf)[:0]
+	bodyBuffers.Put(buf)
 }
 
 // graphQLRequest is the shape of a GraphQL request over HTTP.

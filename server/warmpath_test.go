@@ -1,10 +1,14 @@
 package server
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
+	"io"
 	"net/http"
 	"testing"
+	"testing/iotest"
 )
 
 // TestResponseCacheKey: the key built in one allocation is the one the
@@ -52,5 +56,36 @@ func TestNoCacheRequested(t *testing.T) {
 		if got := noCacheRequested(tt.h); got != tt.want {
 			t.Errorf("%s: noCacheRequested = %v, want %v", tt.name, got, tt.want)
 		}
+	}
+}
+
+// TestReadPooledBody: a body read into a pooled buffer is what io.ReadAll
+// reads, whatever its length, declared or not, and however the reader
+// splits it; a reader's error is returned with what came before it.
+func TestReadPooledBody(t *testing.T) {
+	boom := errors.New("boom")
+	for _, n := range []int{0, 1, 1023, 1024, 1025, 5000, maxPooledBody + 10} {
+		body := bytes.Repeat([]byte("abcdefghij"), n/10+1)[:n]
+		for _, tc := range []struct {
+			name   string
+			length int64
+			r      io.Reader
+		}{
+			{"declared", int64(n), bytes.NewReader(body)},
+			{"undeclared", -1, bytes.NewReader(body)},
+			{"one byte at a time", int64(n), iotest.OneByteReader(bytes.NewReader(body))},
+			{"declared short", int64(n / 2), bytes.NewReader(body)},
+		} {
+			buf, err := readPooledBody(tc.r, tc.length)
+			if err != nil || !bytes.Equal(*buf, body) {
+				t.Errorf("%d bytes, %s: read %d bytes, %v", n, tc.name, len(*buf), err)
+			}
+			releaseBody(buf)
+		}
+		buf, err := readPooledBody(io.MultiReader(bytes.NewReader(body), iotest.ErrReader(boom)), -1)
+		if !errors.Is(err, boom) || !bytes.Equal(*buf, body) {
+			t.Errorf("%d bytes then an error: read %d bytes, %v", n, len(*buf), err)
+		}
+		releaseBody(buf)
 	}
 }
