@@ -202,14 +202,11 @@ func run(o options) error {
 		return err
 	}
 	sb.SetLatency(o.latency, 0)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	upURL, sbSrv, err := serveLoopback(sb)
 	if err != nil {
 		return err
 	}
-	sbSrv := &http.Server{Handler: sb, ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = sbSrv.Serve(ln) }()
 	defer sbSrv.Close()
-	upURL := "http://" + ln.Addr().String() + "/"
 	token := sb.DefaultToken()
 	ids := sb.ContactIDs(sb.Locations()[0])
 

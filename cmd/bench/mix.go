@@ -443,6 +443,18 @@ func openLoop(c *mixClient, rate float64, d time.Duration, p *picker) *tally {
 	return out
 }
 
+// serveLoopback serves h on a new loopback port until the server is
+// closed, and returns its base URL.
+func serveLoopback(h http.Handler) (string, *http.Server, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	return "http://" + ln.Addr().String() + "/", srv, nil
+}
+
 // countingHandler counts the sandbox's answers: every request and every 429,
 // seen at the upstream itself rather than reported by the gateway.
 type countingHandler struct {
@@ -495,13 +507,10 @@ func startMixUpstream(o mixOptions) (*mixUpstream, error) {
 	if err != nil {
 		return nil, err
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
+	u := &mixUpstream{sb: sb, count: &countingHandler{h: sb}}
+	if u.url, u.srv, err = serveLoopback(u.count); err != nil {
 		return nil, err
 	}
-	u := &mixUpstream{sb: sb, count: &countingHandler{h: sb}, url: "http://" + ln.Addr().String() + "/"}
-	u.srv = &http.Server{Handler: u.count, ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = u.srv.Serve(ln) }()
 	u.ids = sb.ContactIDs(sb.Locations()[0])
 	// Popularity ranks follow a seeded shuffle of the contacts, so that the
 	// hot ones are not simply the oldest.

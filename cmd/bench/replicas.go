@@ -12,8 +12,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
 	"os"
 	"slices"
 	"text/tabwriter"
@@ -57,14 +55,11 @@ func runReplicas(o replicaOptions) error {
 		return err
 	}
 	up := &countingHandler{h: sb}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	upURL, srv, err := serveLoopback(up)
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: up, ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = srv.Serve(ln) }()
 	defer srv.Close()
-	upURL := "http://" + ln.Addr().String() + "/"
 	token := sb.DefaultToken()
 	ids := sb.ContactIDs(sb.Locations()[0])
 

@@ -22,8 +22,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"slices"
@@ -231,14 +229,11 @@ func runWarm(o warmOptions) error {
 	}
 	sb.SetLatency(o.latency, 0)
 	up := &countingHandler{h: sb}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	upURL, srv, err := serveLoopback(up)
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: up, ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = srv.Serve(ln) }()
 	defer srv.Close()
-	upURL := "http://" + ln.Addr().String() + "/"
 	token := sb.DefaultToken()
 	hot := sb.ContactIDs(sb.Locations()[0])[0]
 
