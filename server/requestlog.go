@@ -408,7 +408,8 @@ func withRequestLog(logger *slog.Logger, maxIDBytes int, next http.Handler) http
 			}
 			attrs = outcome.appendAttrs(attrs)
 		}
-		attrs = append(attrs, slog.Duration("duration", time.Since(st.start)))
+		now := time.Now()
+		attrs = append(attrs, slog.Duration("duration", now.Sub(st.start)))
 		if outcome != nil {
 			attrs = outcome.appendCostAttrs(attrs)
 		}
@@ -416,7 +417,7 @@ func withRequestLog(logger *slog.Logger, maxIDBytes int, next http.Handler) http
 		if graphQL {
 			msg = "graphql"
 		}
-		line := slog.NewRecord(time.Now(), level, msg, linePC)
+		line := slog.NewRecord(now, level, msg, linePC)
 		h := logger.Handler()
 		if rh, ok := h.(requestLogHandler); ok {
 			// The IDs its Handle would add, added here with the rest: one
