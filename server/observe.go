@@ -104,12 +104,14 @@ func withObserver(obs Observer, next http.Handler) http.Handler {
 		// Inside the request log, its state has the status written (every
 		// write passes through its recorder) and the outcome: no recorder
 		// of our own is needed.
-		start := time.Now()
+		var start time.Time
 		var status *int
 		if st := stateFrom(r.Context()); st != nil {
+			start = st.start // the request log's clock reading, microseconds before ours would be
 			next.ServeHTTP(w, r)
 			status = &st.rec.status
 		} else {
+			start = time.Now()
 			rec := &statusOnly{ResponseWriter: w, status: http.StatusOK}
 			next.ServeHTTP(rec, r)
 			status = &rec.status

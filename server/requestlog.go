@@ -36,6 +36,7 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/ghl-graphql/gateway/auth"
 	"github.com/ghl-graphql/gateway/loaders"
 	"github.com/ghl-graphql/gateway/playground"
 	"github.com/ghl-graphql/gateway/upstream"
@@ -289,12 +290,14 @@ type requestState struct {
 	body       *readBody // set once, by withBodyLimit, to &bodyReader; nil until then
 	bodyReader readBody
 	// credential holds the values withCredential derives from the
-	// request's credential (auth's credential, upstream's call observer and
-	// gate), on a base without values or deadline of its own; nil until
-	// then. Value asks it before the parent, as it would ask a context
-	// derived from the state: the request keeps its one context, and
-	// withCredential needs no copy of the request (see setCredential).
-	credential context.Context
+	// request's credential (auth's credential on top of the call observer
+	// and gate the handler binds once), on a base without values or
+	// deadline of its own; nil until then. Value asks it before the
+	// parent, as it would ask a context derived from the state: the
+	// request keeps its one context, and withCredential needs no copy of
+	// the request (see setCredential). counted, for a GraphQL request, is
+	// the same for countedCalls, the observer the credential's replaces.
+	credential, counted context.Context
 }
 
 type stateKey struct{}
@@ -321,22 +324,27 @@ func (s *requestState) Value(key any) any {
 			return v
 		}
 	}
+	if s.counted != nil {
+		if v := s.counted.Value(key); v != nil {
+			return v
+		}
+	}
 	return s.Context.Value(key)
 }
 
 // setCredential gives the request whose context is ctx the credential
-// values derive builds on a base of its own, when ctx is the request's
-// state itself: nothing has derived a context from it yet, so no context
-// in use by another goroutine can see the change, and withRequestLog's
-// request copy is the only one. It reports false otherwise (no request
-// log in front, a subscription's context, a second credential), and the
-// caller derives a context as usual.
-func setCredential(ctx context.Context, derive func(base context.Context) context.Context) bool {
+// cred on top of base (a context of values only), when ctx is the
+// request's state itself: nothing has derived a context from it yet, so no
+// context in use by another goroutine can see the change, and
+// withRequestLog's request copy is the only one. It reports false
+// otherwise (no request log in front, a subscription's context, a second
+// credential), and the caller derives a context as usual.
+func setCredential(ctx context.Context, cred auth.Credential, base context.Context) bool {
 	st, ok := ctx.(*requestState)
 	if !ok || st.credential != nil {
 		return false
 	}
-	st.credential = derive(context.Background())
+	st.credential = auth.WithCredential(base, cred)
 	return true
 }
 
@@ -361,6 +369,7 @@ func withRequestLog(logger *slog.Logger, maxIDBytes int, next http.Handler) http
 	var pcs [1]uintptr
 	runtime.Callers(1, pcs[:])
 	linePC := pcs[0]
+	counted := upstream.ContextWithCallObserver(context.Background(), countedCalls) // a value for every request, made once
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		st := &requestState{Context: r.Context(), logger: logger, start: time.Now()}
 		id := headerValue(r.Header, "X-Request-Id")
@@ -376,11 +385,12 @@ func withRequestLog(logger *slog.Logger, maxIDBytes int, next http.Handler) http
 		var outcome *requestOutcome
 		if graphQL {
 			// Under the state, so that the request's context is the state
-			// itself (setCredential) and the credential's observer, which
-			// the state answers for first, replaces countedCalls.
+			// itself (setCredential); the credential's observer, which the
+			// state answers for first, replaces countedCalls.
 			outcome = &st.graphQL
 			st.outcome = outcome
-			st.Context = upstream.ContextWithCallObserver(loaders.WithHitCounter(st.Context, &outcome.hits), countedCalls)
+			st.Context = loaders.WithHitCounter(st.Context, &outcome.hits)
+			st.counted = counted
 		}
 		var ctx context.Context = st
 		next.ServeHTTP(rec, r.WithContext(ctx))
@@ -398,7 +408,8 @@ func withRequestLog(logger *slog.Logger, maxIDBytes int, next http.Handler) http
 			}
 			attrs = outcome.appendAttrs(attrs)
 		}
-		attrs = append(attrs, slog.Duration("duration", time.Since(st.start)))
+		now := time.Now()
+		attrs = append(attrs, slog.Duration("duration", now.Sub(st.start)))
 		if outcome != nil {
 			attrs = outcome.appendCostAttrs(attrs)
 		}
@@ -406,7 +417,7 @@ func withRequestLog(logger *slog.Logger, maxIDBytes int, next http.Handler) http
 		if graphQL {
 			msg = "graphql"
 		}
-		line := slog.NewRecord(time.Now(), level, msg, linePC)
+		line := slog.NewRecord(now, level, msg, linePC)
 		h := logger.Handler()
 		if rh, ok := h.(requestLogHandler); ok {
 			// The IDs its Handle would add, added here with the rest: one

@@ -472,6 +472,7 @@ func NewGraphQLHandler(root graph.ResolverRoot, logger *slog.Logger, introspecti
 func withCredential(learned *auth.Learned, lim credentialLimits, next http.Handler) http.Handler {
 	observe := countCalls(learned.Observe) // bound once, not per request; counted for the access line
 	gate := upstream.CallGate(learned.Gate)
+	bound := upstream.ContextWithCallGate(upstream.ContextWithCallObserver(context.Background(), observe), gate) // for setCredential
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		tok, err := auth.BearerTokenLimit(r, lim.maxTokenBytes)
 		switch {
@@ -506,11 +507,9 @@ func withCredential(learned *auth.Learned, lim credentialLimits, next http.Handl
 				writeError(w, r, errcode.New(errcode.CodeForbidden, "%s", err.Error()))
 				return
 			}
-			derive := func(ctx context.Context) context.Context {
-				return upstream.ContextWithCallGate(upstream.ContextWithCallObserver(auth.WithCredential(ctx, cred), observe), gate)
-			}
-			if !setCredential(r.Context(), derive) { // in the request's state: no copy of the request
-				r = r.WithContext(derive(r.Context()))
+			if !setCredential(r.Context(), cred, bound) { // in the request's state: no copy of the request
+				ctx := upstream.ContextWithCallObserver(auth.WithCredential(r.Context(), cred), observe)
+				r = r.WithContext(upstream.ContextWithCallGate(ctx, gate))
 			}
 		}
 		next.ServeHTTP(w, r)
