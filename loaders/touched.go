@@ -94,14 +94,9 @@ func (t *Touched) noteStale(req request, stored, expires, now, dropAt time.Time)
 	if dropAt.Before(until) {
 		until = dropAt
 	}
+	t.note(req, until) // its tags, and the bound on the stored response's life
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	for _, tag := range req.tags {
-		t.tags[tag] = struct{}{}
-	}
-	if t.expires.IsZero() || until.Before(t.expires) {
-		t.expires = until
-	}
 	if t.staleSince.IsZero() || expires.Before(t.staleSince) {
 		t.staleSince = expires
 	}

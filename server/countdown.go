@@ -12,6 +12,7 @@ import (
 	"bytes"
 	"context"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 )
@@ -92,18 +93,9 @@ func findCountdowns(body []byte, want int, stored time.Time) (c countdowns, ok b
 	if keys != want {
 		return countdowns{}, false
 	}
-	sortSpots(c.spots)
+	slices.SortFunc(c.spots, func(a, b countdown) int { return a.at - b.at })
 	c.end, c.stored = end, stored
 	return c, true
-}
-
-// sortSpots orders spots by offset (few: an insertion sort).
-func sortSpots(s []countdown) {
-	for i := 1; i < len(s); i++ {
-		for j := i; j > 0 && s[j].at < s[j-1].at; j-- {
-			s[j], s[j-1] = s[j-1], s[j]
-		}
-	}
 }
 
 // write writes resp's body as of now: each wait less the whole seconds the
@@ -123,16 +115,11 @@ func (c *countdowns) write(ctx context.Context, w http.ResponseWriter, resp *cac
 		prev = s.at + s.n
 	}
 	_, _ = w.Write(resp.body[prev:c.end])
-	rest := resp.requestID
-	rest.at = make([]int, len(resp.requestID.at))
-	for i, at := range resp.requestID.at {
-		rest.at[i] = at - c.end
-	}
-	rest.write(ctx, w, resp.body[c.end:])
+	resp.requestID.writeFrom(ctx, w, resp.body, c.end)
 }
 
-// requestIDsAfter reports whether every request-ID spot of resp lies past
-// end, where write can shift them.
+// requestIDsAfter reports whether every request-ID spot lies past end,
+// which write leaves to requestIDSpot.writeFrom.
 func requestIDsAfter(spot requestIDSpot, end int) bool {
 	for _, at := range spot.at {
 		if at < end {

@@ -521,13 +521,19 @@ func findRequestID(body []byte, id string) requestIDSpot {
 
 // write writes body with the request's ID in the spot.
 func (s requestIDSpot) write(ctx context.Context, w http.ResponseWriter, body []byte) {
+	s.writeFrom(ctx, w, body, 0)
+}
+
+// writeFrom is write of body[from:], for a caller that wrote what comes
+// before from itself; every spot must be at or past from.
+func (s requestIDSpot) writeFrom(ctx context.Context, w http.ResponseWriter, body []byte, from int) {
 	id := RequestID(ctx)
 	if len(s.at) == 0 || id == "" {
-		_, _ = w.Write(body)
+		_, _ = w.Write(body[from:])
 		return
 	}
 	// Pieces, not a copy: the writer buffers them.
-	prev := 0
+	prev := from
 	for _, at := range s.at {
 		_, _ = w.Write(body[prev:at])
 		_, _ = io.WriteString(w, id)
